@@ -1,0 +1,34 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+  name: "Faultline",
+  platforms: [.macOS(.v15)],
+  products: [
+    .executable(name: "faultline", targets: ["faultline"]),
+    .library(name: "FaultKit", targets: ["FaultKit"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+  ],
+  targets: [
+    // The harness: knows no engine.
+    .target(name: "FaultKit", dependencies: [.product(name: "Yams", package: "Yams")]),
+    // Kernel-like primitives shared by the model engines.
+    .target(name: "ModelKernel", dependencies: ["FaultKit"]),
+    // Engine `btrfs-model`.
+    .target(name: "BtrfsModel", dependencies: ["ModelKernel", "FaultKit"]),
+    .executableTarget(
+      name: "faultline",
+      dependencies: [
+        "FaultKit", "BtrfsModel",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]),
+    .executableTarget(name: "faultline-bench", dependencies: ["FaultKit", "BtrfsModel"], path: "Benchmarks/faultline-bench"),
+    .testTarget(name: "FaultKitTests", dependencies: ["FaultKit"]),
+    .testTarget(name: "ModelKernelTests", dependencies: ["ModelKernel", "FaultKit"]),
+    .testTarget(name: "PlanTests", dependencies: ["FaultKit", "BtrfsModel"]),
+  ],
+  swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,91 @@
+/// The system under test. One instance lives for one scenario; its operations run inside
+/// scheduler tasks and reach fault points and locks through its `Harness`.
+public protocol Engine: AnyObject, Sendable {
+  /// Builds the initial state the plan's `setup:` describes (mkfs, files). No fault fires here.
+  func setup() async throws
+  /// Runs one operation. Returns the bytes a read returned, nil for other operations.
+  /// - Throws: `FSError` for the errno the operation returns; lets `ScenarioAbort` pass.
+  func perform(_ op: Operation) async throws -> [UInt8]?
+  /// The state now, in the common model, normalized.
+  func snapshot() -> Snapshot
+  /// Crash and come back: drop every in-memory structure, mount again from the device.
+  func recover() async throws
+}
+
+/// A historical bug an engine can switch on.
+public struct BugSwitch: Sendable, Hashable {
+  public let name: String
+  public let about: String
+  public init(_ name: String, about: String) {
+    self.name = name
+    self.about = about
+  }
+}
+
+/// What an engine gets when it is built for a scenario.
+public struct EngineContext: Sendable {
+  public let setup: PlanValue?
+  public let bugs: Set<String>
+  public let harness: Harness
+  public init(setup: PlanValue?, bugs: Set<String>, harness: Harness) {
+    self.setup = setup
+    self.bugs = bugs
+    self.harness = harness
+  }
+}
+
+/// An engine as the registry knows it: its name, catalog, operations, bug switches, invariants,
+/// and how to check a setup section and build an instance.
+public struct EngineDescriptor: Sendable {
+  public let name: String
+  public let about: String
+  public let catalog: FaultCatalog
+  public let operations: [OpKind]
+  public let bugs: [BugSwitch]
+  /// Every invariant this engine declares: the shared names it supports, then its own.
+  public let invariants: [InvariantName]
+  /// Checks the engine adds to the shared ones.
+  public let ownInvariants: [any Invariant]
+  /// Validates a plan's `setup:` section.
+  public let checkSetup: @Sendable (PlanValue?) throws -> Void
+  public let make: @Sendable (EngineContext) throws -> any Engine
+
+  public init(
+    name: String, about: String, catalog: FaultCatalog, operations: [OpKind], bugs: [BugSwitch],
+    invariants: [InvariantName], ownInvariants: [any Invariant] = [],
+    checkSetup: @escaping @Sendable (PlanValue?) throws -> Void,
+    make: @escaping @Sendable (EngineContext) throws -> any Engine
+  ) {
+    self.name = name
+    self.about = about
+    self.catalog = catalog
+    self.operations = operations
+    self.bugs = bugs
+    self.invariants = invariants
+    self.ownInvariants = ownInvariants
+    self.checkSetup = checkSetup
+    self.make = make
+  }
+
+  /// The invariant checks for `names`: shared ones from FaultKit, then the engine's own.
+  public func checks(for names: [InvariantName]) -> [any Invariant] {
+    (SharedInvariants.all + ownInvariants).filter { names.contains($0.name) }
+  }
+}
+
+/// Engines by name.
+public struct EngineRegistry: Sendable {
+  private var engines: [EngineDescriptor] = []
+  public init(_ engines: [EngineDescriptor] = []) {
+    for e in engines { register(e) }
+  }
+  public mutating func register(_ e: EngineDescriptor) {
+    precondition(descriptor(named: e.name) == nil, "engine \(e.name) registered twice")
+    engines.append(e)
+    engines.sort { $0.name < $1.name }
+  }
+  public func descriptor(named name: String) -> EngineDescriptor? { engines.first { $0.name == name } }
+  /// All engines, by name.
+  public var all: [EngineDescriptor] { engines }
+  public var names: [String] { engines.map(\.name) }
+}

@@ -1,0 +1,41 @@
+/// What an engine reaches the harness through: fault points, schedule points, blocking and waking.
+/// One per scenario; `@unchecked Sendable` because everything in a scenario runs on one thread.
+public final class Harness: @unchecked Sendable {
+  public let scheduler: Scheduler
+  public let injector: Injector
+  public let trace: Trace
+  /// Off during setup and the data oracle: hits pass without being counted.
+  public var injecting = false
+
+  public init(scheduler: Scheduler, injector: Injector) {
+    self.scheduler = scheduler
+    self.injector = injector
+    self.trace = scheduler.trace
+  }
+
+  /// A pass through fault point `point`: counts the hit, asks the injector, records it, and is a
+  /// schedule point. A `yield` decision is carried out here and returns `.pass`.
+  /// - Throws: `ScenarioAbort` when the scenario is torn down.
+  public func hit(_ point: FaultPointID) async throws -> FaultDecision {
+    guard injecting else {
+      try await scheduler.point("fault \(injector.catalog[point].name)")
+      return .pass
+    }
+    let d = injector.hit(point, task: scheduler.currentName, op: scheduler.currentOp)
+    trace.append(.hit(injector.hits[injector.hits.count - 1]))
+    if case .yield(let to) = d {
+      try await scheduler.yield(to: to, at: "fault \(injector.catalog[point].name)")
+      return .pass
+    }
+    try await scheduler.point("fault \(injector.catalog[point].name)")
+    return d
+  }
+
+  /// A pass through a point that can only fail (or yield): throws the injected error.
+  public func check(_ point: FaultPointID) async throws {
+    if case .fail(let e) = try await hit(point) { throw e }
+  }
+
+  /// The running task as a lock holder.
+  public var holder: Holder { scheduler.holder }
+}

@@ -1,0 +1,96 @@
+/// What kind of place a fault point is; it decides which actions make sense there.
+public enum FaultPointKind: String, Sendable, Codable, CaseIterable {
+  case allocator, reserve, transaction, io, copy, worker
+}
+
+/// What a firing hit does.
+public enum FaultActionKind: String, Sendable, Codable, CaseIterable, Comparable {
+  case fail, short, restart, yield
+  public static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
+}
+
+/// One entry of an engine's fault-point catalog.
+public struct FaultPoint: Sendable, Hashable, Codable {
+  /// The dotted name plans use: `alloc.data`.
+  public let name: String
+  public let kind: FaultPointKind
+  /// The errnos a `fail` action may inject here: what the real code path can return.
+  public let errnos: [Errno]
+  /// The actions this point supports.
+  public let actions: [FaultActionKind]
+  /// One line a filesystem developer reads to know where this is.
+  public let about: String
+
+  public init(
+    _ name: String, kind: FaultPointKind, errnos: [Errno], actions: [FaultActionKind]? = nil,
+    about: String
+  ) {
+    self.name = name
+    self.kind = kind
+    self.errnos = errnos
+    self.about = about
+    self.actions = (actions ?? FaultPoint.defaultActions(for: kind)).sorted()
+  }
+
+  /// The actions a point of this kind supports unless it says otherwise.
+  public static func defaultActions(for kind: FaultPointKind) -> [FaultActionKind] {
+    switch kind {
+    case .allocator: [.fail, .short, .yield]
+    case .transaction: [.fail, .restart, .yield]
+    case .copy: [.fail, .short, .yield]
+    case .reserve, .io, .worker: [.fail, .yield]
+    }
+  }
+}
+
+/// An engine's published fault points; a point's index in the catalog is its identity at run time,
+/// so a hit costs an array index, not a string lookup.
+public struct FaultCatalog: Sendable {
+  public let points: [FaultPoint]
+  public init(_ points: [FaultPoint]) {
+    precondition(Set(points.map(\.name)).count == points.count, "duplicate fault point names")
+    self.points = points
+  }
+  public func index(of name: String) -> Int? { points.firstIndex { $0.name == name } }
+  public subscript(_ id: FaultPointID) -> FaultPoint { points[id.index] }
+  /// The points whose names match a glob (`alloc.*`, `*`, `io.write`), in catalog order.
+  public func matching(_ glob: String) -> [FaultPoint] {
+    points.filter { Glob.matches(glob, $0.name) }
+  }
+}
+
+/// A point's identity at run time: its index in the engine's catalog.
+public struct FaultPointID: Hashable, Sendable {
+  public let index: Int
+  public init(_ index: Int) { self.index = index }
+}
+
+/// Shell-style globs over dotted names: `*` matches any run of characters, `?` one.
+public enum Glob {
+  public static func matches(_ pattern: String, _ name: String) -> Bool {
+    let p = Array(pattern.utf8)
+    let n = Array(name.utf8)
+    var pi = 0
+    var ni = 0
+    var star = -1
+    var mark = 0
+    while ni < n.count {
+      if pi < p.count && (p[pi] == UInt8(ascii: "?") || p[pi] == n[ni]) {
+        pi += 1
+        ni += 1
+      } else if pi < p.count && p[pi] == UInt8(ascii: "*") {
+        star = pi
+        mark = ni
+        pi += 1
+      } else if star >= 0 {
+        pi = star + 1
+        mark += 1
+        ni = mark
+      } else {
+        return false
+      }
+    }
+    while pi < p.count && p[pi] == UInt8(ascii: "*") { pi += 1 }
+    return pi == p.count
+  }
+}

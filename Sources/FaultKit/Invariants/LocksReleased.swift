@@ -1,0 +1,119 @@
+/// `locks-released`: no lock outlives the operation that took it.
+public struct LocksReleased: Invariant {
+  public init() {}
+  public let name = InvariantName.locksReleased
+  public let checks = """
+    After a failed operation: the task holds no lock it took during that operation. At rest: every \
+    lock not in the baseline is held by a task still inside the operation that took it (a blocked \
+    task in a hang); a lock with no holder, or whose taker finished or moved on, is leaked.
+    """
+  public let doesNotCheck = """
+    Lock ordering and lock hold times; locks an engine hands to I/O on purpose (they name no task \
+    holder and are reported by ordered-extents-complete if the I/O never ends).
+    """
+
+  public func check(_ c: InvariantContext) -> [Violation] {
+    let baseline = Set(c.baseline.locks.map(\.resource))
+    var leaked: [(LockRecord, String)] = []
+    for lock in c.current.locks where !baseline.contains(lock.resource) {
+      switch c.moment {
+      case .afterFailedOp(let task, let op, let opName):
+        if lock.holders.contains(where: { $0.task == task && $0.op == op }) {
+          leaked.append((lock, "\(task) returned from \(opName) #\(op) still holding it"))
+        }
+      case .atRest:
+        if lock.holders.isEmpty {
+          leaked.append((lock, "held by nobody"))
+          continue
+        }
+        for h in lock.holders {
+          guard let t = c.task(h.task) else { continue }
+          if t.finished {
+            leaked.append((lock, "taken by \(h), and \(h.task) has finished"))
+          } else if t.inOp != h.op {
+            leaked.append((lock, "taken by \(h), which returned"))
+          }
+        }
+      }
+    }
+    return leaked.map { lock, why in
+      Violation(
+        name, moment: c.moment, "\(lock.resource) leaked: \(why)",
+        evidence: c.diff.lines(about: lock.resource))
+    }
+  }
+}
+
+/// `no-hang`: every plan task finishes.
+public struct NoHang: Invariant {
+  public init() {}
+  public let name = InvariantName.noHang
+  public let checks = """
+    At rest: every plan task finished. When no task can run and some has not finished, reports the \
+    wait-for graph: who waits on what, and who holds that, and what the holder is doing. A scenario \
+    that passes its step bound is reported here as unbounded.
+    """
+  public let doesNotCheck = "Real-time stalls (there is no clock) and fairness between runnable tasks."
+
+  public func check(_ c: InvariantContext) -> [Violation] {
+    guard c.moment.isAtRest, let stop = c.stop else { return [] }
+    switch stop {
+    case .quiescent: return []
+    case .stepBound(let n):
+      let running = c.tasks.filter { !$0.finished && $0.kind != .worker }.map(\.name)
+      return [
+        Violation(
+          name, moment: c.moment,
+          "stopped at the step bound (\(n) schedule points) with \(running.joined(separator: ", ")) unfinished: unbounded loop or livelock",
+          evidence: WaitForGraph(c).lines)
+      ]
+    case .hang:
+      let hung = c.tasks.filter { !$0.finished && $0.kind != .worker && $0.blockedOn != nil }
+      let who = hung.map { "\($0.name) in \($0.opName) #\($0.inOp ?? 0)" }.joined(separator: ", ")
+      return [Violation(name, moment: c.moment, "hang: \(who) blocked with no possible waker", evidence: WaitForGraph(c).lines)]
+    }
+  }
+}
+
+/// Who waits on what, held by whom, doing what: the picture of a hang.
+public struct WaitForGraph {
+  public let lines: [String]
+
+  public init(_ c: InvariantContext) {
+    var out: [String] = []
+    for t in c.tasks where !t.finished {
+      guard let on = t.blockedOn else {
+        if t.idle { out.append("\(t.name) (worker): idle, no work queued") }
+        continue
+      }
+      out.append("\(t.name) (in \(t.opName) #\(t.inOp ?? 0)) waits on \(on)")
+      let locks = c.current.locks.filter { $0.resource == on }
+      if locks.isEmpty {
+        let work = c.current.pendingWork.isEmpty ? "no work is queued that could complete it" : "queued work: \(c.current.pendingWork.joined(separator: "; "))"
+        out.append("  \(on) has no lock holder; \(work)")
+      }
+      for l in locks {
+        if l.holders.isEmpty { out.append("  \(on) is held by nobody: nothing will release it") }
+        for h in l.holders {
+          let state: String
+          if let ht = c.task(h.task) {
+            if ht.finished {
+              state = "\(h.task) has finished: nothing will release it"
+            } else if ht.inOp != h.op {
+              state = "\(h.task) returned from \(h.opName) #\(h.op) without releasing it"
+                + (ht.name == t.name ? " (self-deadlock)" : "")
+            } else if let b = ht.blockedOn {
+              state = "\(h.task) is itself blocked on \(b)"
+            } else {
+              state = "\(h.task) is runnable"
+            }
+          } else {
+            state = "\(h.task) is unknown"
+          }
+          out.append("  \(on) is held by \(h): \(state)")
+        }
+      }
+    }
+    lines = out
+  }
+}

@@ -1,0 +1,102 @@
+/// `space-balanced`: space counters add up and reservations return.
+public struct SpaceBalanced: Invariant {
+  public init() {}
+  public let name = InvariantName.spaceBalanced
+  public let checks = """
+    Always: free + used + reserved = total for every space. At rest: for the data space, may-use \
+    equals the delalloc bytes and reserved equals the ordered-extent bytes; for other spaces, \
+    may-use and reserved are back at their baseline.
+    """
+  public let doesNotCheck = "Whether used matches the bytes the tree maps (no-double-allocation covers overlap, not leaks of used space)."
+
+  public func check(_ c: InvariantContext) -> [Violation] {
+    var out: [Violation] = []
+    for s in c.current.space {
+      let evidence = c.diff.lines(about: "space \(s.name)")
+      if s.free + s.used + s.reserved != s.total {
+        out.append(
+          Violation(
+            name, moment: c.moment,
+            "space \(s.name): free \(s.free) + used \(s.used) + reserved \(s.reserved) != total \(s.total)",
+            evidence: evidence))
+      }
+      guard c.moment.isAtRest else { continue }
+      if s.backsData {
+        let delalloc = c.current.extents.filter { $0.source == .delalloc }.reduce(0) { $0 + $1.range.length }
+        let ordered = c.current.extents.filter { $0.source == .ordered && $0.disk != nil }.reduce(0) { $0 + $1.range.length }
+        if s.mayUse != delalloc {
+          out.append(Violation(name, moment: c.moment, "space \(s.name): may-use \(Size.format(s.mayUse)) but delalloc is \(Size.format(delalloc))", evidence: evidence))
+        }
+        if s.reserved != ordered {
+          out.append(Violation(name, moment: c.moment, "space \(s.name): reserved \(Size.format(s.reserved)) but ordered extents hold \(Size.format(ordered))", evidence: evidence))
+        }
+      } else if let b = c.baseline.space.first(where: { $0.name == s.name }) {
+        if s.mayUse != b.mayUse || s.reserved != b.reserved {
+          out.append(
+            Violation(
+              name, moment: c.moment,
+              "space \(s.name): may-use/reserved \(Size.format(s.mayUse))/\(Size.format(s.reserved)), baseline \(Size.format(b.mayUse))/\(Size.format(b.reserved))",
+              evidence: evidence))
+        }
+      }
+    }
+    return out
+  }
+}
+
+/// `delalloc-backed`: delalloc and dirty pages back each other.
+public struct DelallocBacked: Invariant {
+  public init() {}
+  public let name = InvariantName.delallocBacked
+  public let checks = """
+    At rest: every page of a delalloc extent that lies within EOF is cached and dirty (or under \
+    writeback); every dirty page lies over delalloc or a tree extent.
+    """
+  public let doesNotCheck = "Delalloc beyond EOF (speculative preallocation is legal) and the amount reserved per page."
+
+  public func check(_ c: InvariantContext) -> [Violation] {
+    guard c.moment.isAtRest else { return [] }
+    let ps = c.current.pageSize
+    var out: [Violation] = []
+    var pages: [String: [UInt64: PageFlags]] = [:]
+    for p in c.current.pages { pages[p.file, default: [:]][p.index] = p.flags }
+    let sizes = Dictionary(uniqueKeysWithValues: c.current.files.map { ($0.path, $0.size) })
+    let delalloc = c.current.extents.filter { $0.source == .delalloc }
+    for e in delalloc {
+      let eof = sizes[e.file] ?? 0
+      guard e.range.start < eof else { continue }
+      let last = (min(e.range.end, eof) - 1) / ps
+      var unbacked: [UInt64] = []
+      for i in (e.range.start / ps)...last {
+        let f = pages[e.file]?[i] ?? []
+        if !f.contains(.dirty) && !f.contains(.writeback) { unbacked.append(i) }
+      }
+      if !unbacked.isEmpty {
+        out.append(
+          Violation(
+            name, moment: c.moment,
+            "delalloc \(e.file) \(e.range) within EOF has no dirty page over page(s) \(unbacked.map(String.init).joined(separator: ", "))",
+            evidence: c.diff.lines(about: "delalloc \(e.file)") + unbacked.flatMap { c.diff.lines(about: "page \(e.file)#\($0)") }))
+      }
+    }
+    let mapped = c.current.extents.filter { $0.source == .tree || $0.source == .delalloc || $0.source == .ordered }
+    for p in c.current.pages where p.flags.contains(.dirty) {
+      let r = ByteRange(start: p.index * ps, length: ps)
+      if !mapped.contains(where: { $0.file == p.file && $0.range.overlaps(r) }) {
+        out.append(
+          Violation(
+            name, moment: c.moment, "page \(p.name) is dirty with no reservation or extent under it",
+            evidence: c.diff.lines(about: "page \(p.name)")))
+      }
+    }
+    return out
+  }
+}
+
+/// The snapshot invariants FaultKit implements for every engine.
+public enum SharedInvariants {
+  public static let all: [any Invariant] = [
+    LocksReleased(), NoHang(), SpaceBalanced(), OrderedExtentsComplete(), ExtentCacheCoherent(),
+    DelallocBacked(), NoDoubleAllocation(),
+  ]
+}

@@ -1,0 +1,30 @@
+/// How one operation ended.
+public struct OpOutcome: Sendable, Hashable, Codable, CustomStringConvertible {
+  public enum Status: String, Sendable, Hashable, Codable {
+    case ok, error, hung
+    case notRun = "not-run"
+    case stopped
+  }
+  public let status: Status
+  public let errno: Errno?
+  /// Set when the error was injected (or is the injected error handed on).
+  public let injected: HitRef?
+
+  public init(status: Status, errno: Errno? = nil, injected: HitRef? = nil) {
+    self.status = status
+    self.errno = errno
+    self.injected = injected
+  }
+  public static let ok = OpOutcome(status: .ok)
+  public static func error(_ e: FSError) -> OpOutcome { OpOutcome(status: .error, errno: e.errno, injected: e.injected) }
+
+  public var description: String {
+    switch status {
+    case .ok: "ok"
+    case .error: injected.map { "\(errno!.name) (injected at \($0))" } ?? "\(errno!.name)"
+    case .hung: "hung"
+    case .notRun: "not run"
+    case .stopped: "stopped at the step bound"
+    }
+  }
+}

@@ -1,0 +1,69 @@
+/// A choice the scheduler asks its policy to make at a schedule point where more than one task
+/// could run.
+public struct ScheduleChoice: Sendable {
+  /// What kind of point this is (`lock page /a#3`, `fault alloc.data`, `block`, `finish`).
+  public let point: String
+  /// The task that reached the point, if it may go on running.
+  public let current: String?
+  /// Runnable task names: the current task first when it may continue, then the others in the
+  /// order they became runnable.
+  public let candidates: [String]
+  /// Schedule points passed so far in the scenario.
+  public let step: Int
+}
+
+/// Picks the next task at each schedule point. Sweeps implement it to explore interleavings.
+public protocol SchedulePolicy {
+  /// Returns an index into `choice.candidates`.
+  mutating func choose(_ choice: ScheduleChoice) -> Int
+  /// Where a replay left its recorded choices, if it did.
+  var divergence: String? { get }
+}
+
+extension SchedulePolicy {
+  public var divergence: String? { nil }
+}
+
+/// Run the current task until it blocks or ends, then the task runnable longest.
+public struct FIFOPolicy: SchedulePolicy {
+  public init() {}
+  public mutating func choose(_ choice: ScheduleChoice) -> Int { 0 }
+}
+
+/// A seeded uniform choice among the runnable tasks at every schedule point.
+public struct RandomPolicy: SchedulePolicy {
+  private var rng: SplitMix64
+  public init(seed: UInt64) { rng = SplitMix64(seed: seed) }
+  public mutating func choose(_ choice: ScheduleChoice) -> Int {
+    Int(rng.next() % UInt64(choice.candidates.count))
+  }
+}
+
+/// Follows recorded choices (the task picked at each point that had a choice), then runs fifo.
+public struct ReplayPolicy: SchedulePolicy {
+  private let choices: [String]
+  private var next = 0
+  public private(set) var divergence: String?
+  public init(_ choices: [String]) { self.choices = choices }
+  public mutating func choose(_ choice: ScheduleChoice) -> Int {
+    guard next < choices.count else { return 0 }
+    let want = choices[next]
+    next += 1
+    if let i = choice.candidates.firstIndex(of: want) { return i }
+    if divergence == nil {
+      divergence = "choice \(next): recorded \(want), runnable \(choice.candidates.joined(separator: ", "))"
+    }
+    return 0
+  }
+}
+
+extension ScheduleSpec {
+  /// The policy this spec names.
+  public func makePolicy() -> any SchedulePolicy {
+    switch self {
+    case .fifo: FIFOPolicy()
+    case .random(let seed): RandomPolicy(seed: seed)
+    case .replay(let c): ReplayPolicy(c)
+    }
+  }
+}

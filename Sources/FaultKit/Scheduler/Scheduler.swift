@@ -1,0 +1,328 @@
+/// Thrown out of a parked task when the scenario is being torn down (after a hang, at the step
+/// bound, or at the end). Engine code must let it pass: it is not a filesystem error.
+public struct ScenarioAbort: Error, Sendable {}
+
+/// What a task can block on: a lock, an ordered extent, a work queue … Two waits on the same key
+/// are woken together. `kind` separates namespaces; `a` and `b` are engine-chosen ids.
+public struct WaitKey: Hashable, Sendable {
+  public let kind: UInt8
+  public let a: Int
+  public let b: Int
+  public init(kind: UInt8, a: Int, b: Int = 0) {
+    self.kind = kind
+    self.a = a
+    self.b = b
+  }
+}
+
+/// Why a run of the scheduler stopped.
+public enum StopReason: Sendable, Hashable, Codable {
+  /// No task can run and every plan task has finished (idle workers may be parked).
+  case quiescent
+  /// No task can run, yet some plan task has not finished.
+  case hang
+  /// The scenario passed its step bound.
+  case stepBound(steps: Int)
+}
+
+public enum TaskKind: String, Sendable, Hashable, Codable {
+  /// A plan task: runs the plan's operations, must finish.
+  case plan
+  /// An engine worker (I/O completion, fixup …): may idle forever.
+  case worker
+  /// The runner's own task (setup, data oracle).
+  case harness
+}
+
+/// A task's state as invariants and hang reports see it.
+public struct TaskStatus: Sendable, Hashable, Codable {
+  public let name: String
+  public let kind: TaskKind
+  /// 1-based number of the op (or work item) the task is inside, nil when between ops or finished.
+  public let inOp: Int?
+  public let opName: String
+  public let finished: Bool
+  /// The resource it is blocked on, if blocked.
+  public let blockedOn: String?
+  /// True when a worker is parked waiting for work.
+  public let idle: Bool
+}
+
+/// Runs a scenario's tasks one at a time on a deterministic executor and switches only at
+/// schedule points (lock acquire, fault points, queueing work, I/O completion, blocking, ending).
+/// Which task runs next is the policy's choice, so the same plan, seed and policy give the same
+/// trace. A task blocking on a model lock parks; when no task can run the run stops, and it is a
+/// hang if some plan task has not finished.
+///
+/// Not thread-safe: one scenario, one thread. `@unchecked Sendable` because tasks capture it and
+/// they all run on the one executor thread that drains it.
+public final class Scheduler: @unchecked Sendable {
+  final class SimTask {
+    enum State { case runnable, running, blocked, finished }
+    let id: Int
+    let name: String
+    let kind: TaskKind
+    var state = State.runnable
+    var waitKey: WaitKey?
+    var waitLabel = ""
+    var idleWait = false
+    var cont: UnsafeContinuation<Bool, Never>?
+    var opCount = 0
+    var inOp = false
+    var opName = ""
+    var runnableSince: UInt64 = 0
+    init(id: Int, name: String, kind: TaskKind) {
+      self.id = id
+      self.name = name
+      self.kind = kind
+    }
+  }
+
+  private let executor = DeterministicExecutor()
+  private var tasks: [SimTask] = []
+  private var current: SimTask?
+  private var policy: any SchedulePolicy
+  private var tick: UInt64 = 0
+  public let trace: Trace
+  public let stepLimit: Int
+  public private(set) var steps = 0
+  public private(set) var stop: StopReason?
+  private var aborting = false
+  /// The task picked at every point that had a choice: replaying these reproduces the schedule.
+  public private(set) var choices: [String] = []
+
+  public init(policy: any SchedulePolicy, stepLimit: Int, trace: Trace) {
+    self.policy = policy
+    self.stepLimit = stepLimit
+    self.trace = trace
+  }
+
+  public var policyDivergence: String? { policy.divergence }
+
+  // MARK: Tasks
+
+  /// Adds a task; it starts at the next `run()` when the policy picks it.
+  @discardableResult
+  public func spawn(_ name: String, kind: TaskKind, _ body: @escaping @Sendable () async throws -> Void) -> Int {
+    let t = SimTask(id: tasks.count, name: name, kind: kind)
+    tick += 1
+    t.runnableSince = tick
+    tasks.append(t)
+    Task(executorPreference: executor) { [self] in
+      let aborted = await withUnsafeContinuation { t.cont = $0 }
+      if !aborted {
+        do { try await body() } catch {}
+      }
+      self.finish(t)
+    }
+    return t.id
+  }
+
+  /// The running task's name ("-" outside tasks).
+  public var currentName: String { current?.name ?? "-" }
+
+  /// The running task as a lock holder.
+  public var holder: Holder {
+    guard let c = current else { return Holder(task: "-", op: 0, opName: "") }
+    return Holder(task: c.name, op: c.opCount, opName: c.opName)
+  }
+
+  /// The running task's current operation name ("" between ops).
+  public var currentOp: String { current.map { $0.inOp ? $0.opName : "" } ?? "" }
+
+  /// Marks the running task as entering its next operation (or work item).
+  public func beginOp(_ name: String) {
+    guard let c = current else { return }
+    c.opCount += 1
+    c.inOp = true
+    c.opName = name
+  }
+
+  /// Marks the running task as between operations.
+  public func endOp() { current?.inOp = false }
+
+  /// Every task's status, in spawn order.
+  public var statuses: [TaskStatus] {
+    tasks.map {
+      TaskStatus(
+        name: $0.name, kind: $0.kind, inOp: $0.inOp && $0.state != .finished ? $0.opCount : nil,
+        opName: $0.opName, finished: $0.state == .finished,
+        blockedOn: $0.state == .blocked && !$0.idleWait ? $0.waitLabel : nil,
+        idle: $0.state == .blocked && $0.idleWait)
+    }
+  }
+
+  // MARK: Driving
+
+  /// Runs tasks until none can run. Returns why it stopped.
+  @discardableResult
+  public func run() -> StopReason {
+    stop = nil
+    executor.drain()  // new tasks reach their start gate
+    if current == nil { dispatchNext(at: "start") }
+    executor.drain()
+    if stop == nil { stop = classifyStop() }
+    return stop!
+  }
+
+  /// Tears every unfinished task down: each parked task throws `ScenarioAbort` and unwinds.
+  public func abortAll() {
+    aborting = true
+    for t in tasks where t.state != .finished {
+      if let c = t.cont {
+        t.cont = nil
+        t.state = .running
+        c.resume(returning: true)
+      }
+    }
+    executor.drain()
+    current = nil
+    aborting = false
+  }
+
+  private func classifyStop() -> StopReason {
+    let hung = tasks.contains { $0.kind != .worker && $0.state != .finished }
+    return hung ? .hang : .quiescent
+  }
+
+  // MARK: Schedule points
+
+  /// A schedule point: the policy may switch to another runnable task here.
+  /// - Throws: `ScenarioAbort` when the scenario is being torn down or passed its step bound.
+  public func point(_ label: @autoclosure () -> String) async throws {
+    guard let me = current, !aborting else { throw ScenarioAbort() }
+    steps += 1
+    if steps > stepLimit { try await stopAtBound(me, label()) }
+    guard tasks.contains(where: { $0.state == .runnable }) else { return }
+    let candidates = runnableNames(including: me)
+    let label = label()
+    let i = policy.choose(ScheduleChoice(point: label, current: me.name, candidates: candidates, step: steps))
+    choices.append(candidates[i])
+    if i == 0 { return }
+    let next = tasks.first { $0.name == candidates[i] }!
+    trace.append(.switched(from: me.name, to: next.name, at: label))
+    me.state = .runnable
+    tick += 1
+    me.runnableSince = tick
+    if await park(me, then: next) { throw ScenarioAbort() }
+  }
+
+  /// Hands the CPU to `target` if it can run, else to whichever other task the policy picks;
+  /// returns at once when no other task can run.
+  public func yield(to target: String?, at label: String) async throws {
+    guard let me = current, !aborting else { throw ScenarioAbort() }
+    steps += 1
+    if steps > stepLimit { try await stopAtBound(me, label) }
+    let others = runnableNames(including: nil)
+    guard !others.isEmpty else { return }
+    var pick = others[0]
+    if let target, others.contains(target) {
+      pick = target
+    } else if others.count > 1 {
+      let i = policy.choose(ScheduleChoice(point: label, current: nil, candidates: others, step: steps))
+      pick = others[i]
+      choices.append(pick)
+    }
+    let next = tasks.first { $0.name == pick }!
+    trace.append(.switched(from: me.name, to: next.name, at: label))
+    me.state = .runnable
+    tick += 1
+    me.runnableSince = tick
+    if await park(me, then: next) { throw ScenarioAbort() }
+  }
+
+  /// Parks the running task until `wake(key)`. `what` names the resource for hang reports
+  /// (`page /a#3`). `idle` marks a worker waiting for work: not a hang when nothing else runs.
+  /// - Throws: `ScenarioAbort` when the scenario is torn down while it waits.
+  public func block(on key: WaitKey, what: @autoclosure () -> String, idle: Bool = false) async throws {
+    guard let me = current, !aborting else { throw ScenarioAbort() }
+    steps += 1
+    if steps > stepLimit { try await stopAtBound(me, "block") }
+    me.state = .blocked
+    me.waitKey = key
+    me.waitLabel = what()
+    me.idleWait = idle
+    if !idle { trace.append(.blocked(task: me.name, on: me.waitLabel)) }
+    if await park(me, then: nil) { throw ScenarioAbort() }
+  }
+
+  /// Makes every task blocked on `key` runnable. Does not switch: the waker runs on.
+  public func wake(_ key: WaitKey) {
+    for t in tasks where t.state == .blocked && t.waitKey == key {
+      t.state = .runnable
+      t.waitKey = nil
+      tick += 1
+      t.runnableSince = tick
+      if !t.idleWait { trace.append(.woken(task: t.name, by: current?.name ?? "-")) }
+      t.idleWait = false
+    }
+  }
+
+  /// True when some task is blocked on `key`.
+  public func hasWaiters(_ key: WaitKey) -> Bool {
+    tasks.contains { $0.state == .blocked && $0.waitKey == key }
+  }
+
+  /// Names of tasks blocked on `key` (not idle), in spawn order.
+  public func waiters(_ key: WaitKey) -> [String] {
+    tasks.filter { $0.state == .blocked && $0.waitKey == key }.map(\.name)
+  }
+
+  // MARK: Internals
+
+  private func stopAtBound(_ me: SimTask, _ label: String) async throws {
+    stop = .stepBound(steps: stepLimit)
+    trace.append(.stopped("step bound \(stepLimit) reached at \(label) in \(me.name)"))
+    me.state = .blocked
+    me.waitLabel = "step bound"
+    _ = await withUnsafeContinuation { me.cont = $0 }
+    throw ScenarioAbort()
+  }
+
+  private func runnableNames(including me: SimTask?) -> [String] {
+    var r = tasks.filter { $0.state == .runnable }
+    r.sort { $0.runnableSince < $1.runnableSince }
+    var names = r.map(\.name)
+    if let me { names.insert(me.name, at: 0) }
+    return names
+  }
+
+  /// Parks `me`, then starts `next` (or the policy's pick when nil). Returns true if aborted.
+  private func park(_ me: SimTask, then next: SimTask?) async -> Bool {
+    await withUnsafeContinuation { c in
+      me.cont = c
+      current = nil
+      if let next { resume(next) } else { dispatchNext(at: "block") }
+    }
+  }
+
+  private func resume(_ t: SimTask) {
+    t.state = .running
+    current = t
+    let c = t.cont!
+    t.cont = nil
+    c.resume(returning: false)
+  }
+
+  private func dispatchNext(at label: String) {
+    if stop != nil || aborting { return }
+    let names = runnableNames(including: nil)
+    guard !names.isEmpty else {
+      stop = classifyStop()
+      return
+    }
+    var i = 0
+    if names.count > 1 {
+      i = policy.choose(ScheduleChoice(point: label, current: nil, candidates: names, step: steps))
+      choices.append(names[i])
+    }
+    resume(tasks.first { $0.name == names[i] }!)
+  }
+
+  private func finish(_ t: SimTask) {
+    t.state = .finished
+    t.inOp = false
+    if current === t { current = nil }
+    if !aborting { dispatchNext(at: "finish \(t.name)") }
+  }
+}
