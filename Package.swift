@@ -7,6 +7,7 @@ let package = Package(
   products: [
     .executable(name: "faultline", targets: ["faultline"]),
     .library(name: "FaultKit", targets: ["FaultKit"]),
+    .library(name: "FaultReports", targets: ["FaultReports"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -15,6 +16,8 @@ let package = Package(
   targets: [
     // The harness: knows no engine.
     .target(name: "FaultKit", dependencies: [.product(name: "Yams", package: "Yams")]),
+    // Terminal and JSON output: reads results, never engines.
+    .target(name: "FaultReports", dependencies: ["FaultKit"]),
     // Kernel-like primitives shared by the model engines.
     .target(name: "ModelKernel", dependencies: ["FaultKit"]),
     // Engine `btrfs-model`.
@@ -22,13 +25,13 @@ let package = Package(
     .executableTarget(
       name: "faultline",
       dependencies: [
-        "FaultKit", "BtrfsModel",
+        "FaultKit", "FaultReports", "BtrfsModel",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .executableTarget(name: "faultline-bench", dependencies: ["FaultKit", "BtrfsModel"], path: "Benchmarks/faultline-bench"),
     .testTarget(name: "FaultKitTests", dependencies: ["FaultKit"]),
     .testTarget(name: "ModelKernelTests", dependencies: ["ModelKernel", "FaultKit"]),
-    .testTarget(name: "PlanTests", dependencies: ["FaultKit", "BtrfsModel"]),
+    .testTarget(name: "PlanTests", dependencies: ["FaultKit", "FaultReports", "BtrfsModel"]),
   ],
   swiftLanguageModes: [.v6]
 )

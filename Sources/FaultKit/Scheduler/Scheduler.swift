@@ -58,11 +58,11 @@ public struct TaskStatus: Sendable, Hashable, Codable {
 /// they all run on the one executor thread that drains it.
 public final class Scheduler: @unchecked Sendable {
   final class SimTask {
-    enum State { case runnable, running, blocked, finished }
+    enum State { case starting, runnable, running, blocked, finished }
     let id: Int
     let name: String
     let kind: TaskKind
-    var state = State.runnable
+    var state = State.starting
     var waitKey: WaitKey?
     var waitLabel = ""
     var idleWait = false
@@ -88,6 +88,8 @@ public final class Scheduler: @unchecked Sendable {
   public private(set) var steps = 0
   public private(set) var stop: StopReason?
   private var aborting = false
+  /// Set when a dispatch found no runnable task but some task had not reached its start gate.
+  private var dispatchPending = false
   /// The task picked at every point that had a choice: replaying these reproduces the schedule.
   public private(set) var choices: [String] = []
 
@@ -105,11 +107,19 @@ public final class Scheduler: @unchecked Sendable {
   @discardableResult
   public func spawn(_ name: String, kind: TaskKind, _ body: @escaping @Sendable () async throws -> Void) -> Int {
     let t = SimTask(id: tasks.count, name: name, kind: kind)
-    tick += 1
-    t.runnableSince = tick
     tasks.append(t)
     Task(executorPreference: executor) { [self] in
-      let aborted = await withUnsafeContinuation { t.cont = $0 }
+      let aborted = await withUnsafeContinuation { c in
+        t.cont = c
+        t.state = .runnable
+        tick += 1
+        t.runnableSince = tick
+        // A dispatch that found nobody runnable while this task was starting is due now.
+        if dispatchPending && current == nil {
+          dispatchPending = false
+          dispatchNext(at: "start \(t.name)")
+        }
+      }
       if !aborted {
         do { try await body() } catch {}
       }
@@ -158,6 +168,7 @@ public final class Scheduler: @unchecked Sendable {
   @discardableResult
   public func run() -> StopReason {
     stop = nil
+    dispatchPending = false
     executor.drain()  // new tasks reach their start gate
     if current == nil { dispatchNext(at: "start") }
     executor.drain()
@@ -168,8 +179,14 @@ public final class Scheduler: @unchecked Sendable {
   /// Tears every unfinished task down: each parked task throws `ScenarioAbort` and unwinds.
   public func abortAll() {
     aborting = true
-    for t in tasks where t.state != .finished {
-      if let c = t.cont {
+    dispatchPending = false
+    // Tasks still starting reach their gate on the first drain; each round aborts what is parked.
+    for _ in 0...tasks.count {
+      executor.drain()
+      let parked = tasks.filter { $0.state != .finished && $0.cont != nil }
+      if parked.isEmpty { break }
+      for t in parked {
+        let c = t.cont!
         t.cont = nil
         t.state = .running
         c.resume(returning: true)
@@ -194,12 +211,12 @@ public final class Scheduler: @unchecked Sendable {
     steps += 1
     if steps > stepLimit { try await stopAtBound(me, label()) }
     guard tasks.contains(where: { $0.state == .runnable }) else { return }
-    let candidates = runnableNames(including: me)
+    let runnable = runnableTasks(including: me)
     let label = label()
-    let i = policy.choose(ScheduleChoice(point: label, current: me.name, candidates: candidates, step: steps))
-    choices.append(candidates[i])
+    let i = policy.choose(ScheduleChoice(point: label, current: me.name, candidates: runnable.map(\.name), step: steps))
+    choices.append(runnable[i].name)
     if i == 0 { return }
-    let next = tasks.first { $0.name == candidates[i] }!
+    let next = runnable[i]
     trace.append(.switched(from: me.name, to: next.name, at: label))
     me.state = .runnable
     tick += 1
@@ -213,17 +230,16 @@ public final class Scheduler: @unchecked Sendable {
     guard let me = current, !aborting else { throw ScenarioAbort() }
     steps += 1
     if steps > stepLimit { try await stopAtBound(me, label) }
-    let others = runnableNames(including: nil)
+    let others = runnableTasks(including: nil)
     guard !others.isEmpty else { return }
-    var pick = others[0]
-    if let target, others.contains(target) {
-      pick = target
+    var next = others[0]
+    if let target, let t = others.first(where: { $0.name == target }) {
+      next = t
     } else if others.count > 1 {
-      let i = policy.choose(ScheduleChoice(point: label, current: nil, candidates: others, step: steps))
-      pick = others[i]
-      choices.append(pick)
+      let i = policy.choose(ScheduleChoice(point: label, current: nil, candidates: others.map(\.name), step: steps))
+      next = others[i]
+      choices.append(next.name)
     }
-    let next = tasks.first { $0.name == pick }!
     trace.append(.switched(from: me.name, to: next.name, at: label))
     me.state = .runnable
     tick += 1
@@ -279,12 +295,12 @@ public final class Scheduler: @unchecked Sendable {
     throw ScenarioAbort()
   }
 
-  private func runnableNames(including me: SimTask?) -> [String] {
+  /// Runnable tasks in the order they became runnable, `me` (the running task) first if given.
+  private func runnableTasks(including me: SimTask?) -> [SimTask] {
     var r = tasks.filter { $0.state == .runnable }
     r.sort { $0.runnableSince < $1.runnableSince }
-    var names = r.map(\.name)
-    if let me { names.insert(me.name, at: 0) }
-    return names
+    if let me { r.insert(me, at: 0) }
+    return r
   }
 
   /// Parks `me`, then starts `next` (or the policy's pick when nil). Returns true if aborted.
@@ -306,17 +322,21 @@ public final class Scheduler: @unchecked Sendable {
 
   private func dispatchNext(at label: String) {
     if stop != nil || aborting { return }
-    let names = runnableNames(including: nil)
-    guard !names.isEmpty else {
-      stop = classifyStop()
+    let runnable = runnableTasks(including: nil)
+    guard !runnable.isEmpty else {
+      if tasks.contains(where: { $0.state == .starting }) {
+        dispatchPending = true
+      } else {
+        stop = classifyStop()
+      }
       return
     }
     var i = 0
-    if names.count > 1 {
-      i = policy.choose(ScheduleChoice(point: label, current: nil, candidates: names, step: steps))
-      choices.append(names[i])
+    if runnable.count > 1 {
+      i = policy.choose(ScheduleChoice(point: label, current: nil, candidates: runnable.map(\.name), step: steps))
+      choices.append(runnable[i].name)
     }
-    resume(tasks.first { $0.name == names[i] }!)
+    resume(runnable[i])
   }
 
   private func finish(_ t: SimTask) {

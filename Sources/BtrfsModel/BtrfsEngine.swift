@@ -1,0 +1,347 @@
+import FaultKit
+import ModelKernel
+
+/// The btrfs-model engine instance of one scenario.
+final class BtrfsEngine: Engine, @unchecked Sendable {
+  let setupConfig: BtrfsSetup
+  let bugs: Set<String>
+  let kernel: Kernel
+  let device: BlockDevice
+  var allocator: ExtentAllocator
+  var data: SpaceInfo
+  var metadata: SpaceInfo
+  /// Blocks freed since the last commit: not reusable until the commit makes the old root unreachable.
+  var pinned: [BlockRange] = []
+  var inodes: [String: BtrfsInode] = [:]
+  var endio: WorkQueue
+  /// Bytes of data space held by the fragmentation filler (other files' blocks).
+  let fillerBytes: UInt64
+  /// Metadata reserved by each buffered write while it runs.
+  let metadataPerWrite: UInt64 = 16 << 10
+
+  var blockSize: UInt64 { device.blockSize }
+  var harness: Harness { kernel.harness }
+
+  init(_ ctx: EngineContext) throws {
+    setupConfig = try BtrfsSetup(ctx.setup)
+    bugs = ctx.bugs
+    kernel = Kernel(harness: ctx.harness, pageSize: setupConfig.blockSize)
+    device = BlockDevice(blockCount: setupConfig.blocks, blockSize: setupConfig.blockSize)
+    allocator = BtrfsEngine.freshAllocator(setupConfig)
+    let dataBlocks = setupConfig.blocks - BtrfsSetup.reservedBlocks
+    fillerBytes = (dataBlocks - allocator.freeBlocks) * setupConfig.blockSize
+    data = SpaceInfo(name: "data", total: dataBlocks * setupConfig.blockSize)
+    data.used = fillerBytes
+    metadata = SpaceInfo(name: "metadata", total: setupConfig.metadataBytes)
+    endio = WorkQueue(name: "endio-write", kernel: kernel)
+  }
+
+  static func freshAllocator(_ s: BtrfsSetup) -> ExtentAllocator {
+    ExtentAllocator(blockCount: s.blocks, firstFree: BtrfsSetup.reservedBlocks, runBlocks: s.runBlocks)
+  }
+
+  func bug(_ name: String) -> Bool { bugs.contains(name) }
+
+  // MARK: Engine
+
+  func setup() async throws {
+    endio.start()
+    for f in setupConfig.files {
+      let inode = BtrfsInode(path: f.path, kernel: kernel)
+      inodes[f.path] = inode
+      guard f.size > 0 else { continue }
+      // Pre-written contents (pattern 0x5A), allocated and written straight to the device.
+      let blocks = (f.size + blockSize - 1) / blockSize
+      var cur: UInt64 = 0
+      var guardCount: UInt64 = 0
+      while cur < blocks && guardCount <= blocks {
+        guardCount += 1
+        guard let got = allocator.allocate(want: blocks - cur) else { throw FSError(.noSpace) }
+        for b in 0..<got.count {
+          device.write(got.start + b, Array(repeating: 0x5A, count: Int(blockSize))[...])
+        }
+        _ = inode.insert(FileExtent(range: ByteRange(start: cur * blockSize, length: got.count * blockSize), disk: got), blockSize: blockSize)
+        data.used += got.count * blockSize
+        cur += got.count
+      }
+      inode.size = f.size
+    }
+    commitRoot()
+  }
+
+  func perform(_ op: Operation) async throws -> [UInt8]? {
+    switch op.kind {
+    case .create:
+      try await create(op.path)
+    case .write:
+      try await write(op.path, offset: op.offset ?? 0, length: op.length ?? 0, pattern: op.pattern ?? 0xA5)
+    case .writeback:
+      let inode = try lookup(op.path)
+      try await filemapWrite(inode, range: byteRange(op, inode))
+    case .fsync:
+      try await fsync(op.path)
+    case .read:
+      let inode = try lookup(op.path)
+      return try await read(inode, range: byteRange(op, inode))
+    case .unlink:
+      try await unlink(op.path)
+    }
+    return nil
+  }
+
+  func lookup(_ path: String) throws(FSError) -> BtrfsInode {
+    guard let i = inodes[path] else { throw FSError(.noEntry) }
+    return i
+  }
+
+  private func byteRange(_ op: Operation, _ inode: BtrfsInode) -> ByteRange {
+    let start = op.offset ?? 0
+    let end = op.length.map { start + $0 } ?? max(inode.size, start)
+    return ByteRange(start, end)
+  }
+
+  // MARK: Operations
+
+  func create(_ path: String) async throws {
+    guard inodes[path] == nil else { throw FSError(.exists) }
+    try await reserveMetadata(metadataPerWrite)
+    metadata.mayUse -= metadataPerWrite
+    inodes[path] = BtrfsInode(path: path, kernel: kernel)
+  }
+
+  /// btrfs_buffered_write: reserve delalloc space, copy into the page cache, set DELALLOC.
+  func write(_ path: String, offset: UInt64, length: UInt64, pattern: UInt8) async throws {
+    let inode = try lookup(path)
+    guard length > 0 else { return }
+    try await inode.rwsem.lockExclusive()
+    let range = ByteRange(offset / blockSize * blockSize, (offset + length + blockSize - 1) / blockSize * blockSize)
+    // Reserve only what is not already delalloc (a rewrite of dirty data reuses its reservation).
+    let already = inode.ioTree.ranges(with: .delalloc).compactMap { $0.intersection(range) }.reduce(0) { $0 + $1.length }
+    let need = range.length - already
+    do {
+      if case .fail(let e) = try await harness.hit(BtrfsModel.Point.reserveData) { throw e }
+      guard data.available >= need else { throw FSError(.noSpace) }
+      data.mayUse += need
+      do {
+        try await reserveMetadata(metadataPerWrite)
+      } catch let e as FSError {
+        data.mayUse -= need
+        throw e
+      }
+    } catch let e as FSError {
+      inode.rwsem.unlock()
+      throw e
+    }
+    // Copy page by page; each page is locked while it is filled and waits for writeback (stable pages).
+    let ps = kernel.pageSize
+    for index in (range.start / ps)..<(range.end / ps) {
+      let page = inode.mapping.findOrCreate(index)
+      try await inode.mapping.lock(page)
+      try await inode.mapping.waitWriteback(page)
+      let pageStart = index * ps
+      if !page.flags.contains(.uptodate) {
+        if (offset > pageStart || offset + length < pageStart + ps) && pageStart < inode.size {
+          // A partial page over existing data: read it in first.
+          do {
+            try await fill(page, inode)
+          } catch let e as FSError {
+            inode.mapping.unlock(page)
+            inode.rwsem.unlock()
+            throw e
+          }
+        }
+      }
+      let lo = Int(max(offset, pageStart) - pageStart)
+      let hi = Int(min(offset + length, pageStart + ps) - pageStart)
+      for k in lo..<hi { page.data[k] = pattern }
+      page.flags.formUnion([.uptodate, .dirty])
+      inode.mapping.unlock(page)
+    }
+    inode.ioTree.set(range, .delalloc)
+    inode.size = max(inode.size, offset + length)
+    metadata.mayUse -= metadataPerWrite
+    inode.rwsem.unlock()
+  }
+
+  func reserveMetadata(_ bytes: UInt64) async throws {
+    if case .fail(let e) = try await harness.hit(BtrfsModel.Point.reserveMetadata) { throw e }
+    guard metadata.available >= bytes else { throw FSError(.noSpace) }
+    metadata.mayUse += bytes
+  }
+
+  /// Reads a page's blocks from the device (or zeros for holes) and marks it uptodate.
+  func fill(_ page: Page, _ inode: BtrfsInode) async throws {
+    let ps = kernel.pageSize
+    for b in 0..<(ps / blockSize) {
+      let off = page.index * ps + b * blockSize
+      guard let e = inode.extent(at: off) else {
+        for k in 0..<Int(blockSize) { page.data[Int(b * blockSize) + k] = 0 }
+        continue
+      }
+      if case .fail(let err) = try await harness.hit(BtrfsModel.Point.ioRead) { throw err }
+      let block = e.disk.start + (off - e.range.start) / blockSize
+      let bytes = try device.read(block)
+      page.data.replaceSubrange(Int(b * blockSize)..<Int((b + 1) * blockSize), with: bytes)
+    }
+    page.flags.insert(.uptodate)
+  }
+
+  /// Buffered read: uptodate pages from the cache, others filled from the device under the page lock.
+  func read(_ inode: BtrfsInode, range r: ByteRange) async throws -> [UInt8] {
+    let range = ByteRange(r.start, min(r.end, inode.size))
+    guard !range.isEmpty else { return [] }
+    var out: [UInt8] = []
+    out.reserveCapacity(Int(range.length))
+    let ps = kernel.pageSize
+    for index in (range.start / ps)...((range.end - 1) / ps) {
+      let page = inode.mapping.findOrCreate(index)
+      if !page.flags.contains(.uptodate) {
+        try await inode.mapping.lock(page)
+        if !page.flags.contains(.uptodate) {
+          do {
+            try await fill(page, inode)
+          } catch let e as FSError {
+            inode.mapping.unlock(page)
+            inode.mapping.remove(page)
+            throw e
+          }
+        }
+        inode.mapping.unlock(page)
+      }
+      let pageStart = index * ps
+      let lo = Int(max(range.start, pageStart) - pageStart)
+      let hi = Int(min(range.end, pageStart + ps) - pageStart)
+      out.append(contentsOf: page.data[lo..<hi])
+    }
+    return out
+  }
+
+  /// btrfs_sync_file: write back, wait for ordered extents, commit, report the mapping error.
+  func fsync(_ path: String) async throws {
+    let inode = try lookup(path)
+    try await inode.rwsem.lockExclusive()
+    var first: FSError?
+    do {
+      try await filemapWrite(inode, range: ByteRange(0, UInt64.max / 2))
+    } catch let e as FSError {
+      first = e
+    }
+    // btrfs_wait_ordered_range: every ordered extent of the file must finish.
+    for oe in inode.ordered {
+      try await oe.completion.wait("ordered extent \(inode.path) \(oe.range)")
+    }
+    if let e = inode.mapping.error {
+      inode.mapping.error = nil
+      first = first ?? e
+    }
+    if first == nil {
+      if case .fail(let e) = try await harness.hit(BtrfsModel.Point.txnCommit) {
+        first = e
+      } else {
+        commitRoot()
+      }
+    }
+    inode.rwsem.unlock()
+    if let first { throw first }
+  }
+
+  /// Unlink and evict: drop the name, truncate the page cache (waiting on page locks and
+  /// writeback), wait for ordered extents, release delalloc, free the extents (pinned until commit).
+  func unlink(_ path: String) async throws {
+    let inode = try lookup(path)
+    try await inode.rwsem.lockExclusive()
+    do {
+      try await reserveMetadata(metadataPerWrite)
+    } catch let e as FSError {
+      inode.rwsem.unlock()
+      throw e
+    }
+    metadata.mayUse -= metadataPerWrite
+    // truncate_inode_pages_final
+    for index in inode.mapping.indexes {
+      guard let page = inode.mapping.lookup(index) else { continue }
+      try await inode.mapping.lock(page)
+      try await inode.mapping.waitWriteback(page)
+      inode.mapping.remove(page)
+      inode.mapping.unlock(page)
+    }
+    for oe in inode.ordered {
+      try await oe.completion.wait("ordered extent \(inode.path) \(oe.range)")
+    }
+    let delalloc = inode.ioTree.ranges(with: .delalloc).reduce(0) { $0 + $1.length }
+    data.mayUse -= delalloc
+    inode.ioTree.removeAll()
+    pinned += inode.extents.map(\.disk)
+    inode.extents = []
+    inodes[path] = nil
+    inode.rwsem.unlock()
+  }
+
+  /// Writes the current tree as the committed root and unpins freed blocks.
+  func commitRoot() {
+    var files: [String: CommittedRoot.File] = [:]
+    for (path, inode) in inodes { files[path] = CommittedRoot.File(size: inode.size, extents: inode.extents) }
+    device.committedRoot = CommittedRoot(files: files)
+    for r in pinned {
+      allocator.release(r)
+      data.used -= r.count * blockSize
+    }
+    pinned = []
+  }
+
+  /// Crash and remount: everything in memory is gone; the committed root is what is left.
+  func recover() async throws {
+    endio.drop()
+    inodes = [:]
+    pinned = []
+    allocator = BtrfsEngine.freshAllocator(setupConfig)
+    data.used = fillerBytes
+    data.reserved = 0
+    data.mayUse = 0
+    metadata.mayUse = 0
+    metadata.reserved = 0
+    guard let root = device.committedRoot as? CommittedRoot else { return }
+    for path in root.files.keys.sorted() {
+      let f = root.files[path]!
+      let inode = BtrfsInode(path: path, kernel: kernel)
+      inode.size = f.size
+      inode.extents = f.extents
+      for e in f.extents {
+        allocator.claim(e.disk)
+        data.used += e.disk.count * blockSize
+      }
+      inodes[path] = inode
+    }
+    endio = WorkQueue(name: "endio-write", kernel: kernel)
+    endio.start()
+  }
+
+  func snapshot() -> Snapshot {
+    var s = Snapshot()
+    s.pageSize = kernel.pageSize
+    for path in inodes.keys.sorted() {
+      let inode = inodes[path]!
+      s.files.append(FileRecord(path: path, size: inode.size, pendingError: inode.mapping.error?.errno))
+      inode.rwsem.report(into: &s)
+      inode.mapping.report(into: &s)
+      inode.ioTree.report(into: &s)
+      for e in inode.extents {
+        s.extents.append(ExtentRecord(source: .tree, file: path, range: e.range, disk: e.disk, state: "written"))
+      }
+      for r in inode.ioTree.ranges(with: .delalloc) {
+        s.extents.append(ExtentRecord(source: .delalloc, file: path, range: r))
+      }
+      for oe in inode.ordered {
+        s.extents.append(ExtentRecord(source: .ordered, file: path, range: oe.range, disk: oe.disk, state: oe.ioerr ? "ioerr" : "pending"))
+      }
+    }
+    s.space = [
+      data.record(free: allocator.freeBlocks * blockSize, backsData: true),
+      metadata.record(free: metadata.total - metadata.used - metadata.reserved, backsData: false),
+    ]
+    s.free = allocator.free
+    s.pendingWork = endio.pending
+    s.normalize()
+    return s
+  }
+}

@@ -1,0 +1,155 @@
+/// The data oracle: a plain model of what each file must contain, fed with every operation and
+/// its outcome, and checked against what the engine reads back, before and after `recover`.
+///
+/// Checks `errors-reported` (before recover: bytes the application wrote and the cache no longer
+/// returns were reported lost by an error from a later write, writeback, fsync or read of that
+/// file) and `data-durable` (after recover: bytes a successful fsync acknowledged read back as
+/// written; other bytes are ones written there at some time, or zero: never garbage).
+/// Does not check: files unlinked during the plan (whether the unlink survives a crash depends on
+/// a commit the plan may not have made), and ordering between files.
+struct DataOracle {
+  struct FileModel {
+    /// Contents if every successful write took effect.
+    var expected: [UInt8] = []
+    /// Where a failed write may have left old or new bytes: (range, old bytes).
+    var eitherOld: [(ByteRange, [UInt8])] = []
+    /// Contents at the last successful fsync.
+    var durable: [UInt8] = []
+    var durableEither: [(ByteRange, [UInt8])] = []
+    /// Byte values ever written to the file (plus zero): what a crash may leave.
+    var patterns: Set<UInt8> = [0]
+    /// An error was reported on this file after the last successful fsync.
+    var errorSinceSync = false
+    var unlinked = false
+    var touched = false
+  }
+
+  private(set) var files: [String: FileModel] = [:]
+  /// Paths in first-use order: what the oracle reads back.
+  private(set) var paths: [String] = []
+
+  mutating func seed(path: String, contents: [UInt8], durable: Bool) {
+    if files[path] == nil { paths.append(path) }
+    var m = FileModel()
+    m.expected = contents
+    if durable { m.durable = contents }
+    for b in Set(contents) { m.patterns.insert(b) }
+    files[path] = m
+  }
+
+  mutating func record(_ op: Operation, _ outcome: OpOutcome) {
+    if files[op.path] == nil {
+      files[op.path] = FileModel()
+      paths.append(op.path)
+    }
+    var m = files[op.path]!
+    let failed = outcome.status == .error
+    switch op.kind {
+    case .create:
+      if outcome.status == .ok { m.unlinked = false }
+    case .write:
+      guard outcome.status == .ok || failed else { break }
+      let start = Int(op.offset ?? 0)
+      let len = Int(op.length ?? 0)
+      let byte = op.pattern ?? 0xA5
+      if m.expected.count < start + len { m.expected += Array(repeating: 0, count: start + len - m.expected.count) }
+      let old = Array(m.expected[start..<start + len])
+      m.expected.replaceSubrange(start..<start + len, with: repeatElement(byte, count: len))
+      m.patterns.insert(byte)
+      if failed {
+        m.eitherOld.append((ByteRange(start: UInt64(start), length: UInt64(len)), old))
+        m.errorSinceSync = true
+      }
+    case .fsync:
+      if outcome.status == .ok && !m.errorSinceSync {
+        m.durable = m.expected
+        m.durableEither = m.eitherOld
+      }
+      if failed { m.errorSinceSync = true } else if outcome.status == .ok { m.errorSinceSync = false }
+    case .writeback, .read:
+      if failed { m.errorSinceSync = true }
+    case .unlink:
+      if outcome.status == .ok { m.unlinked = true }
+    }
+    m.touched = true
+    files[op.path] = m
+  }
+
+  /// Before recover: compares what the engine reads now with the model.
+  func checkCache(_ read: (String) -> Result<[UInt8], FSError>) -> [Violation] {
+    var out: [Violation] = []
+    for path in paths {
+      guard let m = files[path], !m.unlinked else { continue }
+      switch read(path) {
+      case .failure(let e):
+        if e.errno != .io {
+          out.append(Violation(.errorsReported, moment: .atRest, "reading \(path) back failed with \(e)"))
+        }
+      case .success(let got):
+        if let bad = Self.firstMismatch(got, m.expected, m.eitherOld), !m.errorSinceSync {
+          out.append(
+            Violation(
+              .errorsReported, moment: .atRest,
+              "\(path): data lost and nobody was told: \(bad); no write, writeback, fsync or read of \(path) returned an error",
+              evidence: [bad]))
+        }
+      }
+    }
+    return out
+  }
+
+  /// After recover: fsync-acknowledged bytes are intact, no byte is garbage.
+  func checkDurable(_ read: (String) -> Result<[UInt8], FSError>) -> [Violation] {
+    var out: [Violation] = []
+    for path in paths {
+      guard let m = files[path], !m.unlinked else { continue }
+      switch read(path) {
+      case .failure(let e):
+        if !m.durable.isEmpty {
+          out.append(Violation(.dataDurable, moment: .atRest, "after recover, reading \(path) failed with \(e) but \(Size.format(UInt64(m.durable.count))) were fsync-acknowledged"))
+        }
+      case .success(let got):
+        if let bad = Self.firstMismatch(Array(got.prefix(m.durable.count)), m.durable, m.durableEither) {
+          out.append(Violation(.dataDurable, moment: .atRest, "after recover, \(path) lost fsync-acknowledged data: \(bad)", evidence: [bad]))
+        } else if got.count < m.durable.count {
+          out.append(Violation(.dataDurable, moment: .atRest, "after recover, \(path) is \(got.count) bytes, \(m.durable.count) were fsync-acknowledged"))
+        } else if let i = got.firstIndex(where: { !m.patterns.contains($0) }) {
+          out.append(
+            Violation(
+              .dataDurable, moment: .atRest,
+              "after recover, \(path) byte \(i) is 0x\(String(got[i], radix: 16)), which was never written there (garbage)"))
+        }
+      }
+    }
+    return out
+  }
+
+  /// Describes the first byte range where `got` differs from `want`, ignoring ranges where a
+  /// failed write may have left the old bytes.
+  static func firstMismatch(_ got: [UInt8], _ want: [UInt8], _ either: [(ByteRange, [UInt8])]) -> String? {
+    let n = max(got.count, want.count)
+    var i = 0
+    while i < n {
+      let g: UInt8? = i < got.count ? got[i] : nil
+      let w: UInt8? = i < want.count ? want[i] : nil
+      if g != w && !allowedOld(i, g, either) {
+        var j = i + 1
+        while j < n && (j < got.count ? got[j] : nil) != (j < want.count ? want[j] : nil) { j += 1 }
+        let gs = g.map { "0x" + String($0, radix: 16, uppercase: true) } ?? "EOF"
+        let ws = w.map { "0x" + String($0, radix: 16, uppercase: true) } ?? "EOF"
+        return "bytes \(ByteRange(UInt64(i), UInt64(j))) read \(gs), expected \(ws)"
+      }
+      i += 1
+    }
+    return nil
+  }
+
+  private static func allowedOld(_ i: Int, _ g: UInt8?, _ either: [(ByteRange, [UInt8])]) -> Bool {
+    for (r, old) in either where r.start <= UInt64(i) && UInt64(i) < r.end {
+      let k = i - Int(r.start)
+      if let g, k < old.count, old[k] == g { return true }
+      if g == nil || g == 0 { return true }
+    }
+    return false
+  }
+}

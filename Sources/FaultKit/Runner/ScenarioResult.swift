@@ -1,0 +1,47 @@
+/// One operation of a scenario as it ran.
+public struct OpRecord: Sendable, Hashable, Codable {
+  public let task: String
+  /// 1-based within the task.
+  public let index: Int
+  public let op: String
+  public let outcome: OpOutcome
+  public let expected: String
+  public let asExpected: Bool
+}
+
+/// Everything a scenario produced: outcome, violations with their evidence, the trace. No wall
+/// clock in it: two runs of the same plan and seed encode to the same bytes.
+public struct ScenarioResult: Sendable, Hashable, Codable {
+  public static let schemaVersion = 1
+  public var schema = ScenarioResult.schemaVersion
+  public let plan: String
+  public let file: String
+  public let engine: String
+  public let bugs: [String]
+  public let seed: UInt64
+  public let schedule: String
+  public let faults: [String]
+  public let ops: [OpRecord]
+  public let violations: [Violation]
+  /// The hits that fired, in order.
+  public let fired: [Hit]
+  /// `quiescent`, `hang` or `step-bound`.
+  public let stop: String
+  public let steps: Int
+  /// The task picked at each schedule point that had a choice (replays the schedule).
+  public let choices: [String]
+  public let invariantsChecked: [InvariantName]
+  /// The diff from the baseline at rest.
+  public let diffAtRest: [String]
+  public let trace: [String]
+  /// Index in `trace` of the first injected fault, if one fired.
+  public let firstFaultAt: Int?
+  /// Operations whose outcome the plan did not expect.
+  public var unexpected: [OpRecord] { ops.filter { !$0.asExpected } }
+
+  /// True when every expectation held: no violation, every op as expected.
+  public var passed: Bool { violations.isEmpty && ops.allSatisfy(\.asExpected) }
+
+  /// The distinct invariant names violated, sorted.
+  public var violatedInvariants: [InvariantName] { Array(Set(violations.map(\.invariant))).sorted() }
+}

@@ -1,0 +1,199 @@
+/// Options for one scenario beyond what the plan says.
+public struct RunOptions: Sendable {
+  /// Bug switches to turn on, on top of the plan's own.
+  public var bugs: [String]
+  /// Overrides the plan's seed (random schedules and probability triggers without their own seed).
+  public var seed: UInt64?
+  /// Overrides the plan's schedule.
+  public var schedule: ScheduleSpec?
+  /// Overrides the plan's faults (sweeps place their own).
+  public var faults: [FaultSpec]?
+  public init(bugs: [String] = [], seed: UInt64? = nil, schedule: ScheduleSpec? = nil, faults: [FaultSpec]? = nil) {
+    self.bugs = bugs
+    self.seed = seed
+    self.schedule = schedule
+    self.faults = faults
+  }
+}
+
+/// A scenario could not be set up (the engine rejected its setup): bad input, not a finding.
+public struct SetupError: Error, CustomStringConvertible, Sendable {
+  public let message: String
+  public var description: String { message }
+}
+
+/// Runs one scenario: setup → baseline snapshot → tasks under the scheduler, judging invariants
+/// after each operation that saw an injected failure and at rest → recover → data oracle → result.
+public struct ScenarioRunner: Sendable {
+  public let registry: EngineRegistry
+  public init(registry: EngineRegistry) { self.registry = registry }
+
+  /// - Throws: `SetupError` when the engine is unknown or its setup fails.
+  public func run(_ plan: Plan, _ options: RunOptions = RunOptions()) throws -> ScenarioResult {
+    guard let engineDesc = registry.descriptor(named: plan.engine) else {
+      throw SetupError(message: "\(plan.file): unknown engine \(plan.engine)")
+    }
+    let seed = options.seed ?? plan.seed
+    var schedule = options.schedule ?? plan.schedule
+    if options.seed != nil, case .random = schedule { schedule = .random(seed: seed) }
+    let faults = options.faults ?? plan.faults
+    let bugs = Array(Set(plan.bugs + options.bugs)).sorted()
+    let checkedNames = plan.expect.invariants ?? engineDesc.invariants
+    let checks = engineDesc.checks(for: checkedNames)
+
+    let trace = Trace()
+    let scheduler = Scheduler(policy: schedule.makePolicy(), stepLimit: plan.limits.steps, trace: trace)
+    let injector = Injector(catalog: engineDesc.catalog, faults: faults)
+    let harness = Harness(scheduler: scheduler, injector: injector)
+    let engine = try engineDesc.make(EngineContext(setup: plan.setup, bugs: Set(bugs), harness: harness))
+    defer { scheduler.abortAll() }
+
+    // Setup, with no fault armed.
+    let setupFailure = Box<String?>(nil)
+    scheduler.spawn("setup", kind: .harness) {
+      do { try await engine.setup() } catch let e as FSError { setupFailure.value = "\(e)" }
+    }
+    let setupStop = scheduler.run()
+    if let f = setupFailure.value { throw SetupError(message: "\(plan.file): engine setup failed: \(f)") }
+    guard setupStop == .quiescent else { throw SetupError(message: "\(plan.file): engine setup did not finish (\(setupStop))") }
+    let baseline = engine.snapshot()
+
+    // The plan's tasks.
+    let state = Box(RunState())
+    for task in plan.tasks {
+      let taskName = task.name
+      scheduler.spawn(taskName, kind: .plan) {
+        for (i, op) in task.ops.enumerated() {
+          scheduler.beginOp(op.kind.rawValue)
+          trace.append(.opStart(task: taskName, op: i + 1, what: op.description))
+          let firedBefore = injector.fired.count
+          var outcome = OpOutcome.ok
+          var aborted = false
+          do {
+            _ = try await engine.perform(op)
+          } catch let e as FSError {
+            outcome = .error(e)
+          } catch {
+            aborted = true
+            outcome = OpOutcome(status: scheduler.stop == nil ? .hung : .stopped)
+          }
+          scheduler.endOp()
+          state.value.outcomes[taskName, default: []].append(outcome)
+          if aborted { return }
+          trace.append(.opEnd(task: taskName, op: i + 1, outcome: outcome.description))
+          let sawFailure = injector.fired[firedBefore...].contains { $0.task == taskName && !$0.decision.hasPrefix("yield") }
+          if sawFailure {
+            let now = engine.snapshot()
+            let moment = Moment.afterFailedOp(task: taskName, op: i + 1, opName: op.kind.rawValue)
+            let ctx = InvariantContext(
+              moment: moment, baseline: baseline, current: now, diff: SnapshotDiff(from: baseline, to: now),
+              tasks: scheduler.statuses, stop: nil)
+            state.value.violations += checks.flatMap { $0.check(ctx) }
+          }
+        }
+      }
+    }
+    harness.injecting = true
+    let stop = scheduler.run()
+    harness.injecting = false
+
+    // At rest (finished or hung): judge the state.
+    let atRest = engine.snapshot()
+    let diff = SnapshotDiff(from: baseline, to: atRest)
+    let restCtx = InvariantContext(moment: .atRest, baseline: baseline, current: atRest, diff: diff, tasks: scheduler.statuses, stop: stop)
+    var violations = state.value.violations + checks.flatMap { $0.check(restCtx) }
+
+    // Operation outcomes against expectations.
+    var oracle = DataOracle()
+    var ops: [OpRecord] = []
+    for task in plan.tasks {
+      let got = state.value.outcomes[task.name] ?? []
+      for (i, op) in task.ops.enumerated() {
+        let outcome: OpOutcome
+        if i < got.count {
+          outcome = got[i]
+        } else if i == got.count && stop != .quiescent {
+          outcome = OpOutcome(status: stop == .hang ? .hung : .stopped)
+        } else {
+          outcome = OpOutcome(status: .notRun)
+        }
+        let expected = plan.expect.outcome(task: task.name, index: i, kind: op.kind)
+        ops.append(
+          OpRecord(
+            task: task.name, index: i + 1, op: op.description, outcome: outcome, expected: expected.description,
+            asExpected: expected.admits(outcome)))
+        oracle.record(op, outcome)
+      }
+    }
+
+    // Data oracle: the cache before recover (only if nothing hung: a hung file cannot be read),
+    // then crash, recover and read back from the device.
+    let wantsCache = checkedNames.contains(.errorsReported)
+    let wantsDurable = checkedNames.contains(.dataDurable)
+    if stop == .quiescent && wantsCache {
+      let reads = readAll(oracle.paths, engine, scheduler)
+      violations += oracle.checkCache { reads[$0] ?? .failure(FSError(.noEntry)) }
+    }
+    scheduler.abortAll()
+    if wantsDurable {
+      let recovered = Box<String?>(nil)
+      scheduler.spawn("recover", kind: .harness) {
+        do { try await engine.recover() } catch let e as FSError { recovered.value = "\(e)" }
+      }
+      scheduler.run()
+      if let e = recovered.value {
+        violations.append(Violation(.dataDurable, moment: .atRest, "recover failed: \(e)"))
+      } else {
+        let reads = readAll(oracle.paths, engine, scheduler)
+        violations += oracle.checkDurable { reads[$0] ?? .failure(FSError(.noEntry)) }
+      }
+    }
+
+    let lines = trace.events.map(\.line)
+    let firstFault = trace.events.firstIndex { if case .hit(let h) = $0 { h.fault != nil } else { false } }
+    return ScenarioResult(
+      plan: plan.name, file: plan.file, engine: plan.engine, bugs: bugs, seed: seed, schedule: schedule.description,
+      faults: faults.map(\.description), ops: ops, violations: violations, fired: injector.fired,
+      stop: stop.word, steps: scheduler.steps, choices: scheduler.choices, invariantsChecked: checkedNames,
+      diffAtRest: diff.lines.map(\.text), trace: lines, firstFaultAt: firstFault)
+  }
+
+  /// Reads each path whole through the engine, in a harness task.
+  private func readAll(_ paths: [String], _ engine: any Engine, _ scheduler: Scheduler) -> [String: Result<[UInt8], FSError>] {
+    let out = Box<[String: Result<[UInt8], FSError>]>([:])
+    scheduler.spawn("oracle", kind: .harness) {
+      for p in paths {
+        scheduler.beginOp("read")
+        do {
+          out.value[p] = .success(try await engine.perform(Operation(.read, path: p)) ?? [])
+        } catch let e as FSError {
+          out.value[p] = .failure(e)
+        }
+        scheduler.endOp()
+      }
+    }
+    scheduler.run()
+    return out.value
+  }
+}
+
+struct RunState {
+  var outcomes: [String: [OpOutcome]] = [:]
+  var violations: [Violation] = []
+}
+
+/// A mutable cell tasks of one scenario share (they all run on one thread).
+final class Box<T>: @unchecked Sendable {
+  var value: T
+  init(_ value: T) { self.value = value }
+}
+
+extension StopReason {
+  public var word: String {
+    switch self {
+    case .quiescent: "quiescent"
+    case .hang: "hang"
+    case .stepBound: "step-bound"
+    }
+  }
+}

@@ -1,0 +1,82 @@
+import FaultKit
+
+/// Terminal output for scenario results. A failure reads top-down the way a developer triages:
+/// the violated invariant, the fault that led there, the diff, then the trace around the fault.
+public enum TextReport {
+  /// Events of trace shown before and after the first injected fault.
+  public static let traceWindow = 12
+
+  public static func render(_ r: ScenarioResult) -> String {
+    r.passed ? renderPass(r) : renderFailure(r)
+  }
+
+  static func header(_ r: ScenarioResult) -> String {
+    var h = "\(r.plan) (\(r.file)) engine \(r.engine)"
+    if !r.bugs.isEmpty { h += ", bugs: \(r.bugs.joined(separator: ", "))" }
+    h += ", seed \(r.seed), schedule \(r.schedule)"
+    return h
+  }
+
+  static func renderPass(_ r: ScenarioResult) -> String {
+    let fired = r.fired.isEmpty ? "no fault fired" : "fired " + r.fired.map { "\($0.point)#\($0.hit) \($0.decision)" }.joined(separator: ", ")
+    return "PASS \(header(r)): \(r.ops.count) ops as expected, \(fired), \(r.invariantsChecked.count) invariants hold, \(r.steps) steps\n"
+  }
+
+  static func renderFailure(_ r: ScenarioResult) -> String {
+    var out: [String] = []
+    out.append("FAIL \(header(r))")
+    if !r.violations.isEmpty {
+      out.append("violated: \(r.violatedInvariants.map(\.rawValue).joined(separator: ", "))")
+    }
+    out.append("")
+    for v in r.violations {
+      out.append("\(v.invariant) (\(v.moment)): \(v.message)")
+      for e in v.evidence { out.append("    \(e)") }
+    }
+    if !r.violations.isEmpty { out.append("") }
+    if r.fired.isEmpty {
+      out.append("fault: none fired")
+    } else {
+      for h in r.fired {
+        out.append("fault: \(h.point)#\(h.hit) \(h.decision) (task \(h.task), op \(h.op))" + (h.fault.map { "  [plan fault \($0 + 1): \(r.faults[$0])]" } ?? ""))
+      }
+    }
+    let unexpected = r.unexpected
+    if !unexpected.isEmpty {
+      out.append("")
+      for o in unexpected {
+        out.append("unexpected: \(o.task)/\(o.index) \(o.op): \(o.outcome), expected \(o.expected)")
+      }
+    }
+    out.append("")
+    out.append("diff at rest (baseline -> now):")
+    if r.diffAtRest.isEmpty { out.append("    (no change)") }
+    for d in r.diffAtRest { out.append("    \(d)") }
+    out.append("")
+    let (lo, hi) = window(r)
+    out.append("trace around the fault (events \(lo + 1)-\(hi) of \(r.trace.count)):")
+    for i in lo..<hi {
+      out.append((i == r.firstFaultAt ? "  > " : "    ") + r.trace[i])
+    }
+    out.append("")
+    out.append("operations:")
+    for o in r.ops {
+      let mark = o.asExpected ? "" : "   <-- expected \(o.expected)"
+      out.append("    \(o.task)/\(o.index) \(o.op): \(o.outcome)\(mark)")
+    }
+    out.append("")
+    var repro = "reproduce: faultline run \(r.file) --seed \(r.seed)"
+    for b in r.bugs { repro += " --bug \(b)" }
+    out.append(repro)
+    return out.joined(separator: "\n") + "\n"
+  }
+
+  /// The slice of the trace around the first injected fault; the end of the trace if none fired.
+  static func window(_ r: ScenarioResult) -> (Int, Int) {
+    guard !r.trace.isEmpty else { return (0, 0) }
+    if let f = r.firstFaultAt {
+      return (max(0, f - traceWindow), min(r.trace.count, f + traceWindow + 1))
+    }
+    return (max(0, r.trace.count - 2 * traceWindow), r.trace.count)
+  }
+}

@@ -1,0 +1,101 @@
+import FaultKit
+
+/// A block allocator over a sorted free-space map. Setting it up fragmented (free space in runs of
+/// N blocks, each followed by N used blocks) makes large allocations split, as in seed 000.
+public struct ExtentAllocator: Sendable {
+  public private(set) var free: [BlockRange] = []
+  public let blockCount: UInt64
+
+  /// - Parameters:
+  ///   - firstFree: blocks before it are used (superblock, metadata area).
+  ///   - runBlocks: when set, free space comes in runs of this many blocks separated by used runs.
+  public init(blockCount: UInt64, firstFree: UInt64, runBlocks: UInt64?) {
+    self.blockCount = blockCount
+    guard let run = runBlocks, run > 0 else {
+      if firstFree < blockCount { free = [BlockRange(start: firstFree, count: blockCount - firstFree)] }
+      return
+    }
+    var b = firstFree
+    while b < blockCount {
+      free.append(BlockRange(start: b, count: min(run, blockCount - b)))
+      b += 2 * run
+    }
+  }
+
+  public var freeBlocks: UInt64 { free.reduce(0) { $0 + $1.count } }
+
+  /// Finds up to `want` contiguous blocks: the first free run that holds them all, else the largest
+  /// run there is (the caller loops for the rest). Nil when nothing is free.
+  public mutating func allocate(want: UInt64, maxBlocks: UInt64? = nil) -> BlockRange? {
+    let want = min(want, maxBlocks ?? want)
+    guard want > 0, !free.isEmpty else { return nil }
+    var pick = free.firstIndex { $0.count >= want }
+    if pick == nil {
+      var best = 0
+      for i in free.indices where free[i].count > free[best].count { best = i }
+      pick = best
+    }
+    let i = pick!
+    let got = BlockRange(start: free[i].start, count: min(want, free[i].count))
+    if got.count == free[i].count {
+      free.remove(at: i)
+    } else {
+      free[i] = BlockRange(start: free[i].start + got.count, count: free[i].count - got.count)
+    }
+    return got
+  }
+
+  /// Returns blocks to the free map, merging with neighbours.
+  public mutating func release(_ r: BlockRange) {
+    let i = free.firstIndex { $0.start > r.start } ?? free.count
+    precondition(i == 0 || free[i - 1].end <= r.start, "double free of \(r)")
+    precondition(i == free.count || r.end <= free[i].start, "double free of \(r)")
+    free.insert(r, at: i)
+    if i + 1 < free.count && free[i].end == free[i + 1].start {
+      free[i] = BlockRange(start: free[i].start, count: free[i].count + free[i + 1].count)
+      free.remove(at: i + 1)
+    }
+    if i > 0 && free[i - 1].end == free[i].start {
+      free[i - 1] = BlockRange(start: free[i - 1].start, count: free[i - 1].count + free[i].count)
+      free.remove(at: i)
+    }
+  }
+
+  /// Marks specific blocks used (mounting: what the tree maps is not free).
+  public mutating func claim(_ r: BlockRange) {
+    guard let i = free.firstIndex(where: { $0.start <= r.start && r.end <= $0.end }) else {
+      preconditionFailure("claiming \(r), which is not free")
+    }
+    let f = free[i]
+    var parts: [BlockRange] = []
+    if f.start < r.start { parts.append(BlockRange(start: f.start, count: r.start - f.start)) }
+    if r.end < f.end { parts.append(BlockRange(start: r.end, count: f.end - r.end)) }
+    free.replaceSubrange(i...i, with: parts)
+  }
+}
+
+/// Space accounting in bytes, as btrfs's space_info keeps it: `used` (in the tree), `reserved`
+/// (allocated to ordered extents), `mayUse` (promised to delalloc). Free comes from the allocator,
+/// so the sum is a real check, not an identity.
+public struct SpaceInfo: Sendable {
+  public let name: String
+  public let total: UInt64
+  public var used: UInt64 = 0
+  public var reserved: UInt64 = 0
+  public var mayUse: UInt64 = 0
+
+  public init(name: String, total: UInt64) {
+    self.name = name
+    self.total = total
+  }
+
+  /// Bytes neither used, reserved nor promised.
+  public var available: UInt64 {
+    let taken = used + reserved + mayUse
+    return taken >= total ? 0 : total - taken
+  }
+
+  public func record(free: UInt64, backsData: Bool) -> SpaceRecord {
+    SpaceRecord(name: name, total: total, used: used, reserved: reserved, mayUse: mayUse, free: free, backsData: backsData)
+  }
+}

@@ -1,0 +1,118 @@
+import FaultKit
+
+/// One cached page of a file: flags as the kernel names them, its bytes, and a page lock that
+/// parks the task that waits for it.
+public final class Page: @unchecked Sendable {
+  public let index: UInt64
+  public var flags: PageFlags = []
+  public var data: [UInt8]
+  /// The file this page belongs to; nil once migration or truncation took it away.
+  public var mapping: AddressSpace?
+  /// Who locked it (for snapshots and hang reports; page locks have no owner in the kernel).
+  public var lockHolder: Holder?
+  let id: Int
+
+  init(index: UInt64, pageSize: UInt64, mapping: AddressSpace, id: Int) {
+    self.index = index
+    self.data = Array(repeating: 0, count: Int(pageSize))
+    self.mapping = mapping
+    self.id = id
+  }
+
+  var lockKey: WaitKey { WaitKey(kind: WaitKind.pageLock, a: id) }
+  var writebackKey: WaitKey { WaitKey(kind: WaitKind.pageWriteback, a: id) }
+}
+
+/// A file's page cache (the kernel's address_space): pages by index and the error recorded on
+/// the mapping for the next fsync to report (mapping_set_error).
+public final class AddressSpace: @unchecked Sendable {
+  public let path: String
+  public private(set) var pages: [UInt64: Page] = [:]
+  /// Set by writeback failures; reported and cleared by fsync.
+  public var error: FSError?
+  private let kernel: Kernel
+
+  public init(path: String, kernel: Kernel) {
+    self.path = path
+    self.kernel = kernel
+  }
+
+  public var pageSize: UInt64 { kernel.pageSize }
+
+  public func lookup(_ index: UInt64) -> Page? { pages[index] }
+
+  /// The page at `index`, created empty (not uptodate) if absent.
+  public func findOrCreate(_ index: UInt64) -> Page {
+    if let p = pages[index] { return p }
+    let p = Page(index: index, pageSize: kernel.pageSize, mapping: self, id: kernel.makeID())
+    pages[index] = p
+    return p
+  }
+
+  /// Page indexes in order (dictionary order never leaks out).
+  public var indexes: [UInt64] { pages.keys.sorted() }
+
+  /// Removes a page from the cache; it keeps its flags but loses its mapping.
+  public func remove(_ page: Page) {
+    if pages[page.index] === page { pages[page.index] = nil }
+    page.mapping = nil
+  }
+
+  /// Puts `page` in place of whatever is at its index (migration's replacement).
+  public func replace(with page: Page) {
+    pages[page.index]?.mapping = nil
+    page.mapping = self
+    pages[page.index] = page
+  }
+
+  /// `lock_page`: a schedule point; parks while another holds the lock.
+  public func lock(_ page: Page) async throws {
+    try await kernel.scheduler.point("lock page \(path)#\(page.index)")
+    var rounds = 0
+    while page.flags.contains(.locked) {
+      rounds += 1
+      precondition(rounds < 1 << 20, "page lock wait did not converge")
+      try await kernel.scheduler.block(on: page.lockKey, what: "page \(path)#\(page.index)")
+    }
+    page.flags.insert(.locked)
+    page.lockHolder = kernel.harness.holder
+  }
+
+  /// `unlock_page`: wakes the waiters; the unlocker runs on.
+  public func unlock(_ page: Page) {
+    precondition(page.flags.contains(.locked), "unlocking an unlocked page \(path)#\(page.index)")
+    page.flags.remove(.locked)
+    page.lockHolder = nil
+    kernel.scheduler.wake(page.lockKey)
+  }
+
+  /// `wait_on_page_writeback`.
+  public func waitWriteback(_ page: Page) async throws {
+    var rounds = 0
+    while page.flags.contains(.writeback) {
+      rounds += 1
+      precondition(rounds < 1 << 20, "writeback wait did not converge")
+      try await kernel.scheduler.block(on: page.writebackKey, what: "writeback of page \(path)#\(page.index)")
+    }
+  }
+
+  /// `end_page_writeback`.
+  public func endWriteback(_ page: Page) {
+    page.flags.remove(.writeback)
+    kernel.scheduler.wake(page.writebackKey)
+  }
+
+  /// Page records and page-lock records for a snapshot.
+  public func report(into s: inout Snapshot) {
+    for i in indexes {
+      let p = pages[i]!
+      s.pages.append(PageRecord(file: path, index: i, flags: p.flags))
+      if p.flags.contains(.locked) {
+        s.locks.append(
+          LockRecord(
+            kind: .page, object: "\(path)#\(i)", holders: p.lockHolder.map { [$0] } ?? [],
+            waiters: kernel.scheduler.waiters(p.lockKey)))
+      }
+    }
+  }
+}

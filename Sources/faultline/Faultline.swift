@@ -1,0 +1,171 @@
+import ArgumentParser
+import FaultKit
+import FaultReports
+import Foundation
+
+/// Exit statuses: 0 every expectation held, 1 a violation or unexpected outcome, 2 bad input.
+enum ExitStatus {
+  static let ok: Int32 = 0
+  static let failed: Int32 = 1
+  static let badInput: Int32 = 2
+}
+
+@main
+struct Faultline: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "faultline",
+    abstract: "Fault injection for filesystem error paths: run fault plans against an engine and judge locks, extents and data.",
+    subcommands: [Run.self, Validate.self, Points.self, Engines.self])
+
+  static func main() {
+    do {
+      var command = try parseAsRoot()
+      try command.run()
+    } catch let e as BadInput {
+      FileHandle.standardError.write(Data((e.description + "\n").utf8))
+      Foundation.exit(ExitStatus.badInput)
+    } catch let e as ExitCode {
+      Foundation.exit(e.rawValue)
+    } catch {
+      // Usage errors and help: argument-parser prints them; usage errors are bad input.
+      let code = exitCode(for: error)
+      if code == .success {
+        exit(withError: error)
+      }
+      FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+      Foundation.exit(ExitStatus.badInput)
+    }
+  }
+}
+
+/// Bad input of any kind: printed as is, exit status 2.
+struct BadInput: Error, CustomStringConvertible {
+  let description: String
+}
+
+/// Loads every plan under `paths`; all load errors are reported, then `BadInput` is thrown.
+func loadPlans(_ paths: [String]) throws -> [Plan] {
+  let loader = PlanLoader(registry: BuiltinEngines.registry)
+  let files: [String]
+  do {
+    files = try PlanLoader.planFiles(in: paths)
+  } catch let e as PlanError {
+    throw BadInput(description: e.description)
+  }
+  guard !files.isEmpty else { throw BadInput(description: "no plan files (*.yaml) under \(paths.joined(separator: " "))") }
+  var plans: [Plan] = []
+  var errors: [String] = []
+  for f in files {
+    do {
+      plans.append(try loader.load(file: f))
+    } catch let e as PlanError {
+      errors.append(e.description)
+    }
+  }
+  if !errors.isEmpty { throw BadInput(description: errors.joined(separator: "\n")) }
+  return plans
+}
+
+struct Run: ParsableCommand {
+  static let configuration = CommandConfiguration(abstract: "Run plans (files or directories) and judge every scenario.")
+
+  @Argument(help: "Plan files or directories of plans.")
+  var paths: [String]
+
+  @Option(name: .customLong("bug"), help: "Switch a historical bug of the engine on (repeatable).")
+  var bugs: [String] = []
+
+  @Option(help: "Seed for random schedules and probability triggers (overrides the plan's).")
+  var seed: UInt64?
+
+  enum Format: String, ExpressibleByArgument, CaseIterable { case text, json }
+  @Option(help: "Output format: text or json.")
+  var format: Format = .text
+
+  func run() throws {
+    let plans = try loadPlans(paths)
+    let registry = BuiltinEngines.registry
+    for plan in plans {
+      let known = registry.descriptor(named: plan.engine)!.bugs.map(\.name)
+      for b in bugs where !known.contains(b) {
+        let hint = DidYouMean.hint(b, among: known).map { "; \($0)" } ?? ""
+        throw BadInput(description: "--bug \(b): engine \(plan.engine) has no such bug switch (it has: \(known.joined(separator: ", ")))\(hint)")
+      }
+    }
+    let runner = ScenarioRunner(registry: registry)
+    var results: [ScenarioResult] = []
+    for plan in plans {
+      do {
+        results.append(try runner.run(plan, RunOptions(bugs: bugs, seed: seed)))
+      } catch let e as SetupError {
+        throw BadInput(description: e.description)
+      }
+    }
+    switch format {
+    case .json:
+      var data = try JSONReport.encode(results)
+      data.append(0x0A)
+      FileHandle.standardOutput.write(data)
+    case .text:
+      for r in results { print(TextReport.render(r), terminator: "") }
+      let failed = results.filter { !$0.passed }.count
+      print("\(results.count - failed) passed, \(failed) failed")
+    }
+    if results.contains(where: { !$0.passed }) { throw ExitCode(ExitStatus.failed) }
+  }
+}
+
+struct Validate: ParsableCommand {
+  static let configuration = CommandConfiguration(abstract: "Check plans without running them; exit 2 on the first bad one.")
+
+  @Argument(help: "Plan files or directories of plans.")
+  var paths: [String]
+
+  func run() throws {
+    let plans = try loadPlans(paths)
+    for p in plans { print("ok \(p.file) (\(p.name), engine \(p.engine), \(p.tasks.count) task(s), \(p.faults.count) fault(s))") }
+  }
+}
+
+struct Points: ParsableCommand {
+  static let configuration = CommandConfiguration(abstract: "List engines' fault points: name, kind, errnos, actions, where it is.")
+
+  @Option(help: "Only this engine.")
+  var engine: String?
+
+  func run() throws {
+    let registry = BuiltinEngines.registry
+    var engines = registry.all
+    if let engine {
+      guard let d = registry.descriptor(named: engine) else {
+        let hint = DidYouMean.hint(engine, among: registry.names).map { "; \($0)" } ?? ""
+        throw BadInput(description: "--engine \(engine): no such engine (engines: \(registry.names.joined(separator: ", ")))\(hint)")
+      }
+      engines = [d]
+    }
+    for e in engines {
+      print("\(e.name):")
+      let width = e.catalog.points.map(\.name.count).max() ?? 0
+      for p in e.catalog.points {
+        let name = p.name.padding(toLength: width, withPad: " ", startingAt: 0)
+        let kind = p.kind.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0)
+        print("  \(name)  \(kind)  errnos: \(p.errnos.map(\.name).joined(separator: ",")); actions: \(p.actions.map(\.rawValue).joined(separator: ","))")
+        print("  \(String(repeating: " ", count: width))  \(p.about)")
+      }
+    }
+  }
+}
+
+struct Engines: ParsableCommand {
+  static let configuration = CommandConfiguration(abstract: "List engines with their operations, bug switches and invariants.")
+
+  func run() throws {
+    for e in BuiltinEngines.registry.all {
+      print("\(e.name): \(e.about)")
+      print("  operations: \(e.operations.map(\.rawValue).joined(separator: ", "))")
+      print("  invariants: \(e.invariants.map(\.rawValue).joined(separator: ", "))")
+      print("  bugs:")
+      for b in e.bugs { print("    \(b.name): \(b.about)") }
+    }
+  }
+}
