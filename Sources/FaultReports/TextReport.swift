@@ -31,7 +31,7 @@ public enum TextReport {
     out.append("")
     for v in r.violations {
       out.append("\(v.invariant) (\(v.moment)): \(v.message)")
-      for e in v.evidence { out.append("    \(e)") }
+      for e in PageRuns.fold(v.evidence) { out.append("    \(e)") }
     }
     if !r.violations.isEmpty { out.append("") }
     if r.fired.isEmpty {
@@ -51,7 +51,7 @@ public enum TextReport {
     out.append("")
     out.append("diff at rest (baseline -> now):")
     if r.diffAtRest.isEmpty { out.append("    (no change)") }
-    for d in r.diffAtRest { out.append("    \(d)") }
+    for d in PageRuns.fold(r.diffAtRest) { out.append("    \(d)") }
     out.append("")
     let (lo, hi) = window(r)
     out.append("trace around the fault (events \(lo + 1)-\(hi) of \(r.trace.count)):")

@@ -9,7 +9,8 @@ private let testEngine = EngineDescriptor(
   catalog: FaultCatalog([
     FaultPoint("alloc.data", kind: .allocator, errnos: [.noSpace], about: "data extent allocation"),
     FaultPoint("reserve.data", kind: .reserve, errnos: [.noSpace], about: "data space reservation"),
-    FaultPoint("txn.commit", kind: .transaction, errnos: [.io, .noSpace], about: "transaction commit"),
+    FaultPoint(
+      "txn.commit", kind: .transaction, errnos: [.io, .noSpace], about: "transaction commit"),
   ]),
   operations: [.write, .writeback, .fsync, .unlink, .read],
   bugs: [BugSwitch("bug-a", about: "a seeded bug")],
@@ -19,11 +20,13 @@ private let testEngine = EngineDescriptor(
 
 /// An engine whose setup check rejects everything, to see its error come through unchanged.
 private let strictEngine = EngineDescriptor(
-  name: "strict-model", about: "rejects every setup", catalog: FaultCatalog([]), operations: [.fsync], bugs: [],
+  name: "strict-model", about: "rejects every setup", catalog: FaultCatalog([]),
+  operations: [.fsync], bugs: [],
   invariants: [],
   checkSetup: { value in
     throw PlanError(
-      value?.location ?? FaultKit.SourceLocation(file: "?", line: 1, column: 1), key: "setup.device",
+      value?.location ?? FaultKit.SourceLocation(file: "?", line: 1, column: 1),
+      key: "setup.device",
       expected: "a device", found: "nothing")
   },
   make: { _ in fatalError("the loader never builds an engine") })
@@ -42,12 +45,18 @@ private let minimal = """
   """
 
 /// Parses `text` as t.yaml and returns the PlanError it must throw.
-private func failure(_ text: String, sourceLocation: Testing.SourceLocation = #_sourceLocation) -> PlanError? {
-  #expect(throws: PlanError.self, sourceLocation: sourceLocation) { try loader.parse(text, file: "t.yaml") }
+private func failure(_ text: String, sourceLocation: Testing.SourceLocation = #_sourceLocation)
+  -> PlanError?
+{
+  #expect(throws: PlanError.self, sourceLocation: sourceLocation) {
+    try loader.parse(text, file: "t.yaml")
+  }
 }
 
 /// `minimal` with `section` appended (lines from 7 on).
-private func failure(appending section: String, sourceLocation: Testing.SourceLocation = #_sourceLocation)
+private func failure(
+  appending section: String, sourceLocation: Testing.SourceLocation = #_sourceLocation
+)
   -> PlanError?
 {
   failure(minimal + section, sourceLocation: sourceLocation)
@@ -120,8 +129,10 @@ private func loc(_ line: Int, _ column: Int) -> FaultKit.SourceLocation {
         PlanTask(
           name: "writer",
           ops: [
-            Operation(.write, path: "/a", offset: 0, length: 65536, pattern: 165, location: loc(13, 9)),
-            Operation(.writeback, path: "/a", offset: 4096, length: 1_048_576, location: loc(14, 9)),
+            Operation(
+              .write, path: "/a", offset: 0, length: 65536, pattern: 165, location: loc(13, 9)),
+            Operation(
+              .writeback, path: "/a", offset: 4096, length: 1_048_576, location: loc(14, 9)),
             Operation(.fsync, path: "/a", location: loc(15, 9)),
           ]),
         PlanTask(
@@ -136,12 +147,16 @@ private func loc(_ line: Int, _ column: Int) -> FaultKit.SourceLocation {
       plan.faults == [
         FaultSpec(point: "alloc.data", trigger: .nth(2), action: .fail(.noSpace)),
         FaultSpec(
-          point: "reserve.data", trigger: .every(3), mode: .persistent, action: .fail(.noSpace), task: "writer",
+          point: "reserve.data", trigger: .every(3), mode: .persistent, action: .fail(.noSpace),
+          task: "writer",
           op: "write"),
-        FaultSpec(point: "alloc.data", trigger: .after(skip: 1, times: 2), action: .short(maxBytes: 4096)),
-        FaultSpec(point: "alloc.data", trigger: .after(skip: 5, times: nil), action: .short(maxBytes: nil)),
+        FaultSpec(
+          point: "alloc.data", trigger: .after(skip: 1, times: 2), action: .short(maxBytes: 4096)),
+        FaultSpec(
+          point: "alloc.data", trigger: .after(skip: 5, times: nil), action: .short(maxBytes: nil)),
         FaultSpec(point: "txn.commit", trigger: .probability(0.25, seed: 7), action: .restart),
-        FaultSpec(point: "txn.commit", trigger: .probability(1, seed: 99), action: .yield(to: "reader")),
+        FaultSpec(
+          point: "txn.commit", trigger: .probability(1, seed: 99), action: .yield(to: "reader")),
         FaultSpec(point: "alloc.data", trigger: .nth(1), action: .yield(to: nil)),
       ])
 
@@ -159,8 +174,11 @@ private func loc(_ line: Int, _ column: Int) -> FaultKit.SourceLocation {
     #expect(plan.expect.outcome(task: "reader", index: 1, kind: .unlink) == .any)
     #expect(plan.expect.outcome(task: "writer", index: 0, kind: .write) == .ok)
 
-    #expect(plan.catches == [Catch(bug: "bug-a", invariants: [.locksReleased, .orderedExtentsComplete])])
-    #expect(plan.sweep == SweepSettings(points: ["alloc.*", "reserve.*"], depth: 2, actions: [.fail, .short]))
+    #expect(
+      plan.catches == [Catch(bug: "bug-a", invariants: [.locksReleased, .orderedExtentsComplete])])
+    #expect(
+      plan.sweep
+        == SweepSettings(points: ["alloc.*", "reserve.*"], depth: 2, actions: [.fail, .short]))
     #expect(plan.schedule == .random(seed: 42))
     #expect(plan.limits == Limits(steps: 500))
   }
@@ -180,14 +198,17 @@ private func loc(_ line: Int, _ column: Int) -> FaultKit.SourceLocation {
 
     let sweep = try loader.parse(minimal + "sweep: { depth: 1 }\n", file: "t.yaml").sweep
     #expect(sweep == SweepSettings(points: ["*"], depth: 1, actions: nil))
-    let seeded = try loader.parse(minimal + "seed: 9\nschedule: { policy: random }\n", file: "t.yaml")
+    let seeded = try loader.parse(
+      minimal + "seed: 9\nschedule: { policy: random }\n", file: "t.yaml")
     #expect(seeded.schedule == .random(seed: 9))
-    let replay = try loader.parse(minimal + "schedule: { policy: replay, choices: [writer, w2] }\n", file: "t.yaml")
+    let replay = try loader.parse(
+      minimal + "schedule: { policy: replay, choices: [writer, w2] }\n", file: "t.yaml")
     #expect(replay.schedule == .replay(["writer", "w2"]))
   }
 
   @Test func misspeltTopLevelKeyIsReportedAtItsPlaceWithAHint() throws {
-    let error = try #require(failure(appending: "fautls:\n  - { at: alloc.data, nth: 1, fail: ENOSPC }\n"))
+    let error = try #require(
+      failure(appending: "fautls:\n  - { at: alloc.data, nth: 1, fail: ENOSPC }\n"))
     #expect(error.location == loc(7, 1))
     #expect(error.key == "fautls")
     #expect(error.found == "unknown key 'fautls'")
@@ -217,13 +238,16 @@ private func loc(_ line: Int, _ column: Int) -> FaultKit.SourceLocation {
 
   @Test func operationTheEngineDoesNotSupportIsRejected() throws {
     let error = try #require(
-      failure("plan: p\nengine: test-model\ntasks:\n  - name: w\n    ops:\n      - create: { path: /a }\n"))
+      failure(
+        "plan: p\nengine: test-model\ntasks:\n  - name: w\n    ops:\n      - create: { path: /a }\n"
+      ))
     #expect(error.found == "'create', which test-model does not support")
     #expect(error.expected.contains("fsync"))
   }
 
   @Test func unknownFaultPointHintsTheNearestCatalogName() throws {
-    let error = try #require(failure(appending: "faults:\n  - { at: alloc.dta, nth: 1, fail: ENOSPC }\n"))
+    let error = try #require(
+      failure(appending: "faults:\n  - { at: alloc.dta, nth: 1, fail: ENOSPC }\n"))
     #expect(error.key == "faults[0].at")
     #expect(error.location == loc(8, 11))
     #expect(error.found == "'alloc.dta'")
@@ -233,7 +257,8 @@ private func loc(_ line: Int, _ column: Int) -> FaultKit.SourceLocation {
   }
 
   @Test func errnoThePointCannotReturnNamesTheOnesItCan() throws {
-    let error = try #require(failure(appending: "faults:\n  - { at: alloc.data, nth: 1, fail: EIO }\n"))
+    let error = try #require(
+      failure(appending: "faults:\n  - { at: alloc.data, nth: 1, fail: EIO }\n"))
     #expect(error.key == "faults[0].fail")
     #expect(error.location == loc(8, 37))
     #expect(error.expected == "one of ENOSPC")
@@ -242,24 +267,28 @@ private func loc(_ line: Int, _ column: Int) -> FaultKit.SourceLocation {
   }
 
   @Test func unknownErrnoHintsTheNearestName() throws {
-    let error = try #require(failure(appending: "faults:\n  - { at: alloc.data, nth: 1, fail: ENOSPCC }\n"))
+    let error = try #require(
+      failure(appending: "faults:\n  - { at: alloc.data, nth: 1, fail: ENOSPCC }\n"))
     #expect(error.key == "faults[0].fail")
     #expect(error.found == "'ENOSPCC'")
     #expect(error.hint == "did you mean 'ENOSPC'?")
-    let inExpect = try #require(failure(appending: "expect:\n  ops: { fsync: { error: [EIO, EBUSYY] } }\n"))
+    let inExpect = try #require(
+      failure(appending: "expect:\n  ops: { fsync: { error: [EIO, EBUSYY] } }\n"))
     #expect(inExpect.key == "expect.ops.fsync.error[1]")
     #expect(inExpect.hint == "did you mean 'EBUSY'?")
   }
 
   @Test func actionThePointDoesNotSupportIsRejected() throws {
-    let error = try #require(failure(appending: "faults:\n  - { at: alloc.data, nth: 1, restart: true }\n"))
+    let error = try #require(
+      failure(appending: "faults:\n  - { at: alloc.data, nth: 1, restart: true }\n"))
     #expect(error.key == "faults[0].restart")
     #expect(error.expected == "an action alloc.data supports: one of fail, short, yield")
     #expect(error.found == "'restart'")
   }
 
   @Test func twoTriggersAreAnError() throws {
-    let error = try #require(failure(appending: "faults:\n  - { at: alloc.data, nth: 1, every: 2, fail: ENOSPC }\n"))
+    let error = try #require(
+      failure(appending: "faults:\n  - { at: alloc.data, nth: 1, every: 2, fail: ENOSPC }\n"))
     #expect(error.key == "faults[0].every")
     #expect(error.location == loc(8, 31))
     #expect(error.found == "both 'nth' and 'every'")
@@ -275,16 +304,20 @@ private func loc(_ line: Int, _ column: Int) -> FaultKit.SourceLocation {
   }
 
   @Test func triggerOptionsBelongToTheirTrigger() throws {
-    let times = try #require(failure(appending: "faults:\n  - { at: alloc.data, nth: 1, times: 2, fail: ENOSPC }\n"))
+    let times = try #require(
+      failure(appending: "faults:\n  - { at: alloc.data, nth: 1, times: 2, fail: ENOSPC }\n"))
     #expect(times.key == "faults[0].times")
     #expect(times.expected == "'times' only with 'after'")
-    let seed = try #require(failure(appending: "faults:\n  - { at: alloc.data, every: 1, seed: 2, fail: ENOSPC }\n"))
+    let seed = try #require(
+      failure(appending: "faults:\n  - { at: alloc.data, every: 1, seed: 2, fail: ENOSPC }\n"))
     #expect(seed.key == "faults[0].seed")
     #expect(seed.expected == "'seed' only with 'probability'")
-    let p = try #require(failure(appending: "faults:\n  - { at: alloc.data, probability: 1.5, fail: ENOSPC }\n"))
+    let p = try #require(
+      failure(appending: "faults:\n  - { at: alloc.data, probability: 1.5, fail: ENOSPC }\n"))
     #expect(p.key == "faults[0].probability")
     #expect(p.found == "'1.5'")
-    let nth = try #require(failure(appending: "faults:\n  - { at: alloc.data, nth: 0, fail: ENOSPC }\n"))
+    let nth = try #require(
+      failure(appending: "faults:\n  - { at: alloc.data, nth: 0, fail: ENOSPC }\n"))
     #expect(nth.expected == "an integer ≥ 1")
     #expect(nth.found == "0")
   }
@@ -294,11 +327,13 @@ private func loc(_ line: Int, _ column: Int) -> FaultKit.SourceLocation {
       failure(appending: "faults:\n  - { at: alloc.data, nth: 1, fail: ENOSPC, task: writr }\n"))
     #expect(task.key == "faults[0].task")
     #expect(task.hint == "did you mean 'writer'?")
-    let yield = try #require(failure(appending: "faults:\n  - { at: alloc.data, nth: 1, yield: nobody }\n"))
+    let yield = try #require(
+      failure(appending: "faults:\n  - { at: alloc.data, nth: 1, yield: nobody }\n"))
     #expect(yield.key == "faults[0].yield")
     #expect(yield.found == "'nobody'")
     let mode = try #require(
-      failure(appending: "faults:\n  - { at: alloc.data, nth: 1, fail: ENOSPC, mode: persistant }\n"))
+      failure(
+        appending: "faults:\n  - { at: alloc.data, nth: 1, fail: ENOSPC, mode: persistant }\n"))
     #expect(mode.hint == "did you mean 'persistent'?")
   }
 
@@ -310,7 +345,9 @@ private func loc(_ line: Int, _ column: Int) -> FaultKit.SourceLocation {
     #expect(error.hint == "did you mean 'test-model'?")
   }
 
-  @Test(arguments: [("4096", 4096), ("64KiB", 65536), ("1MiB", 1_048_576), ("1mib", 1_048_576)] as [(String, UInt64)])
+  @Test(
+    arguments: [("4096", 4096), ("64KiB", 65536), ("1MiB", 1_048_576), ("1mib", 1_048_576)]
+      as [(String, UInt64)])
   func sizesParse(size: String, bytes: UInt64) throws {
     let plan = try loader.parse(
       "plan: p\nengine: test-model\ntasks:\n  - name: w\n    ops:\n      - write: { path: /a, offset: 0, length: \(size) }\n",
@@ -351,14 +388,19 @@ private func loc(_ line: Int, _ column: Int) -> FaultKit.SourceLocation {
 
   @Test func operationArgumentsAreChecked() throws {
     let missing = try #require(
-      failure("plan: p\nengine: test-model\ntasks:\n  - name: w\n    ops:\n      - write: { path: /a, offset: 0 }\n"))
+      failure(
+        "plan: p\nengine: test-model\ntasks:\n  - name: w\n    ops:\n      - write: { path: /a, offset: 0 }\n"
+      ))
     #expect(missing.key == "tasks[0].ops[0].write.length")
     #expect(missing.found == "no 'length'")
     let unknown = try #require(
-      failure("plan: p\nengine: test-model\ntasks:\n  - name: w\n    ops:\n      - fsync: { path: /a, lenght: 1 }\n"))
+      failure(
+        "plan: p\nengine: test-model\ntasks:\n  - name: w\n    ops:\n      - fsync: { path: /a, lenght: 1 }\n"
+      ))
     #expect(unknown.key == "tasks[0].ops[0].fsync.lenght")
     let relative = try #require(
-      failure("plan: p\nengine: test-model\ntasks:\n  - name: w\n    ops:\n      - fsync: { path: a }\n"))
+      failure(
+        "plan: p\nengine: test-model\ntasks:\n  - name: w\n    ops:\n      - fsync: { path: a }\n"))
     #expect(relative.expected == "an absolute path (/a)")
     #expect(relative.location == loc(6, 24))
   }
@@ -384,7 +426,8 @@ private func loc(_ line: Int, _ column: Int) -> FaultKit.SourceLocation {
     let empty = try #require(failure("plan: p\nengine: test-model\ntasks: []\n"))
     #expect(empty.key == "tasks")
     #expect(empty.expected == "at least one task")
-    let noOps = try #require(failure("plan: p\nengine: test-model\ntasks:\n  - { name: w, ops: [] }\n"))
+    let noOps = try #require(
+      failure("plan: p\nengine: test-model\ntasks:\n  - { name: w, ops: [] }\n"))
     #expect(noOps.expected == "at least one task with at least one operation")
   }
 
@@ -412,7 +455,8 @@ private func loc(_ line: Int, _ column: Int) -> FaultKit.SourceLocation {
     #expect(bug.key == "catches.bug-b")
     #expect(bug.location == loc(8, 3))
     #expect(bug.hint == "did you mean 'bug-a'?")
-    let invariant = try #require(failure(appending: "catches:\n  bug-a: [no-hang, space-balanced]\n"))
+    let invariant = try #require(
+      failure(appending: "catches:\n  bug-a: [no-hang, space-balanced]\n"))
     #expect(invariant.key == "catches.bug-a[1]")
     #expect(invariant.found == "'space-balanced'")
     let planBug = try #require(failure(appending: "bugs: [bug-aa]\n"))
@@ -430,7 +474,8 @@ private func loc(_ line: Int, _ column: Int) -> FaultKit.SourceLocation {
     #expect(action.hint == "did you mean 'fail'?")
     let policy = try #require(failure(appending: "schedule: { policy: randon }\n"))
     #expect(policy.hint == "did you mean 'random'?")
-    let choices = try #require(failure(appending: "schedule: { policy: fifo, choices: [writer] }\n"))
+    let choices = try #require(
+      failure(appending: "schedule: { policy: fifo, choices: [writer] }\n"))
     #expect(choices.key == "schedule.choices")
     let steps = try #require(failure(appending: "limits: { steps: 0 }\n"))
     #expect(steps.key == "limits.steps")
@@ -439,13 +484,16 @@ private func loc(_ line: Int, _ column: Int) -> FaultKit.SourceLocation {
 
   @Test func setupErrorsFromTheEngineComeThroughUnchanged() throws {
     let error = try #require(
-      failure("plan: p\nengine: strict-model\nsetup: { files: [] }\ntasks:\n  - { name: w, ops: [ fsync: { path: /a } ] }\n"))
+      failure(
+        "plan: p\nengine: strict-model\nsetup: { files: [] }\ntasks:\n  - { name: w, ops: [ fsync: { path: /a } ] }\n"
+      ))
     #expect(error.key == "setup.device")
     #expect(error.location == loc(3, 8))
   }
 
   @Test func yamlSyntaxErrorHasALocation() throws {
-    let error = try #require(failure("plan: p\nengine: test-model\ntasks:\n  - name: [w\n    ops: x\n"))
+    let error = try #require(
+      failure("plan: p\nengine: test-model\ntasks:\n  - name: [w\n    ops: x\n"))
     #expect(error.expected == "well-formed YAML")
     #expect(error.location.file == "t.yaml")
     #expect(error.location.line >= 4)
@@ -459,7 +507,8 @@ private func loc(_ line: Int, _ column: Int) -> FaultKit.SourceLocation {
     try minimal.write(toFile: file, atomically: true, encoding: .utf8)
     let plan = try loader.load(file: file)
     #expect(plan.file == file)
-    #expect(plan.tasks[0].ops[0].location == FaultKit.SourceLocation(file: file, line: 6, column: 9))
+    #expect(
+      plan.tasks[0].ops[0].location == FaultKit.SourceLocation(file: file, line: 6, column: 9))
 
     let missing = dir + "/nope.yaml"
     let error = try #require(#expect(throws: PlanError.self) { try loader.load(file: missing) })
@@ -478,10 +527,12 @@ private func loc(_ line: Int, _ column: Int) -> FaultKit.SourceLocation {
       try "plan: x\n".write(toFile: dir + "/" + name, atomically: true, encoding: .utf8)
     }
     let files = try PlanLoader.planFiles(in: [dir + "/", dir + "/z.yaml"])
-    #expect(files == [dir + "/a/m.YAML", dir + "/b/c.yaml", dir + "/b/deep/x.yml", dir + "/z.yaml"])
+    #expect(
+      files == [dir + "/a/m.YAML", dir + "/b/c.yaml", dir + "/b/deep/x.yml", dir + "/z.yaml"])
 
     let missing = dir + "/none"
-    let error = try #require(#expect(throws: PlanError.self) { try PlanLoader.planFiles(in: [dir, missing]) })
+    let error = try #require(
+      #expect(throws: PlanError.self) { try PlanLoader.planFiles(in: [dir, missing]) })
     #expect(error.location == FaultKit.SourceLocation(file: missing, line: 1, column: 1))
     #expect(error.description.hasPrefix("\(missing):1:1: "))
   }

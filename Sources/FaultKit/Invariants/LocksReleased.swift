@@ -36,10 +36,20 @@ public struct LocksReleased: Invariant {
         }
       }
     }
-    return leaked.map { lock, why in
-      Violation(
-        name, moment: c.moment, "\(lock.resource) leaked: \(why)",
-        evidence: c.diff.lines(about: lock.resource))
+    // One violation per reason, listing its locks: three leaked pages are one finding.
+    var byReason: [(String, [LockRecord])] = []
+    for (lock, why) in leaked {
+      if let i = byReason.firstIndex(where: { $0.0 == why }) {
+        byReason[i].1.append(lock)
+      } else {
+        byReason.append((why, [lock]))
+      }
+    }
+    return byReason.map { why, locks in
+      let what = locks.count == 1 ? locks[0].resource : "\(locks.count) locks (\(locks.map(\.resource).joined(separator: ", ")))"
+      return Violation(
+        name, moment: c.moment, "\(what) leaked: \(why)",
+        evidence: locks.flatMap { c.diff.lines(about: $0.resource) })
     }
   }
 }
@@ -82,10 +92,7 @@ public struct WaitForGraph {
   public init(_ c: InvariantContext) {
     var out: [String] = []
     for t in c.tasks where !t.finished {
-      guard let on = t.blockedOn else {
-        if t.idle { out.append("\(t.name) (worker): idle, no work queued") }
-        continue
-      }
+      guard let on = t.blockedOn else { continue }
       out.append("\(t.name) (in \(t.opName) #\(t.inOp ?? 0)) waits on \(on)")
       let locks = c.current.locks.filter { $0.resource == on }
       if locks.isEmpty {
@@ -114,6 +121,7 @@ public struct WaitForGraph {
         }
       }
     }
+    for t in c.tasks where !t.finished && t.idle { out.append("\(t.name) (worker): idle, no work queued") }
     lines = out
   }
 }

@@ -80,14 +80,18 @@ public struct DelallocBacked: Invariant {
       }
     }
     let mapped = c.current.extents.filter { $0.source == .tree || $0.source == .delalloc || $0.source == .ordered }
+    var bare: [PageRecord] = []
     for p in c.current.pages where p.flags.contains(.dirty) {
       let r = ByteRange(start: p.index * ps, length: ps)
-      if !mapped.contains(where: { $0.file == p.file && $0.range.overlaps(r) }) {
-        out.append(
-          Violation(
-            name, moment: c.moment, "page \(p.name) is dirty with no reservation or extent under it",
-            evidence: c.diff.lines(about: "page \(p.name)")))
-      }
+      if !mapped.contains(where: { $0.file == p.file && $0.range.overlaps(r) }) { bare.append(p) }
+    }
+    if !bare.isEmpty {
+      let names = bare.map(\.name).joined(separator: ", ")
+      out.append(
+        Violation(
+          name, moment: c.moment,
+          "\(bare.count == 1 ? "page" : "pages") \(names) dirty with no reservation or extent under \(bare.count == 1 ? "it" : "them")",
+          evidence: bare.flatMap { c.diff.lines(about: "page \($0.name)") }))
     }
     return out
   }

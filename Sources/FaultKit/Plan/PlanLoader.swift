@@ -26,7 +26,8 @@ public struct PlanLoader: Sendable {
       throw PlanError(start, key: "", expected: "a plan file", found: "a directory")
     }
     guard let data = FileManager.default.contents(atPath: path) else {
-      throw PlanError(start, key: "", expected: "a readable plan file", found: "a file that cannot be read")
+      throw PlanError(
+        start, key: "", expected: "a readable plan file", found: "a file that cannot be read")
     }
     guard let text = String(data: data, encoding: .utf8) else {
       throw PlanError(start, key: "", expected: "UTF-8 text", found: "bytes that are not UTF-8")
@@ -54,7 +55,8 @@ public struct PlanLoader: Sendable {
       let start = SourceLocation(file: path, line: 1, column: 1)
       var isDirectory: ObjCBool = false
       guard fm.fileExists(atPath: path, isDirectory: &isDirectory) else {
-        throw PlanError(start, key: "", expected: "a plan file or a directory of plans", found: "no such file")
+        throw PlanError(
+          start, key: "", expected: "a plan file or a directory of plans", found: "no such file")
       }
       guard isDirectory.boolValue else {
         found.insert(path)
@@ -63,14 +65,17 @@ public struct PlanLoader: Sendable {
       var base = path
       while base.count > 1 && base.hasSuffix("/") { base.removeLast() }
       guard let walker = fm.enumerator(atPath: base) else {
-        throw PlanError(start, key: "", expected: "a readable directory", found: "a directory that cannot be read")
+        throw PlanError(
+          start, key: "", expected: "a readable directory", found: "a directory that cannot be read"
+        )
       }
       for case let relative as String in walker {
         let name = relative.lowercased()
         guard name.hasSuffix(".yaml") || name.hasSuffix(".yml") else { continue }
         let full = base == "/" ? "/" + relative : base + "/" + relative
         var entryIsDirectory: ObjCBool = false
-        if fm.fileExists(atPath: full, isDirectory: &entryIsDirectory), !entryIsDirectory.boolValue {
+        if fm.fileExists(atPath: full, isDirectory: &entryIsDirectory), !entryIsDirectory.boolValue
+        {
           found.insert(full)
         }
       }
@@ -83,11 +88,13 @@ public struct PlanLoader: Sendable {
 /// (faults, expectations) refer to.
 private struct PlanReader {
   static let topKeys = [
-    "plan", "engine", "about", "seed", "bugs", "setup", "tasks", "faults", "expect", "catches", "sweep",
+    "plan", "engine", "about", "seed", "bugs", "setup", "tasks", "faults", "expect", "catches",
+    "sweep",
     "schedule", "limits",
   ]
   static let faultKeys = [
-    "at", "nth", "every", "after", "times", "probability", "seed", "task", "op", "mode", "fail", "short",
+    "at", "nth", "every", "after", "times", "probability", "seed", "task", "op", "mode", "fail",
+    "short",
     "restart", "yield",
   ]
   static let triggerKeys = ["nth", "every", "after", "probability"]
@@ -102,7 +109,8 @@ private struct PlanReader {
     let nameValue = try top.require("plan", "the plan's name")
     let name = try nameValue.string("plan")
     guard !name.isEmpty else {
-      throw PlanError(nameValue.location, key: "plan", expected: "the plan's name", found: "an empty string")
+      throw PlanError(
+        nameValue.location, key: "plan", expected: "the plan's name", found: "an empty string")
     }
     let engine = try readEngine(top, registry: registry)
     let about = try top.string("about").map(trimTrailingNewlines) ?? ""
@@ -116,7 +124,8 @@ private struct PlanReader {
       throw error
     } catch {
       throw PlanError(
-        setup?.location ?? top.keyLocation("setup"), key: "setup", expected: "a setup \(engine.name) accepts",
+        setup?.location ?? top.keyLocation("setup"), key: "setup",
+        expected: "a setup \(engine.name) accepts",
         found: "\(error)")
     }
     try reader.readTasks(top)
@@ -127,8 +136,10 @@ private struct PlanReader {
     let schedule = try top.value("schedule").map { try reader.schedule($0) } ?? .fifo
     let limits = try top.value("limits").map { try reader.limits($0) } ?? Limits()
     return Plan(
-      name: name, file: file, engine: engine.name, about: about, bugs: bugs, seed: seed, setup: setup,
-      tasks: reader.tasks, faults: faults, expect: expect, catches: catches, sweep: sweep, schedule: schedule,
+      name: name, file: file, engine: engine.name, about: about, bugs: bugs, seed: seed,
+      setup: setup,
+      tasks: reader.tasks, faults: faults, expect: expect, catches: catches, sweep: sweep,
+      schedule: schedule,
       limits: limits)
   }
 
@@ -139,7 +150,8 @@ private struct PlanReader {
     guard let engine = registry.descriptor(named: name) else {
       throw PlanError(
         value.location, key: "engine",
-        expected: names.isEmpty ? "a registered engine (none are registered)" : "one of the engines \(listing(names))",
+        expected: names.isEmpty
+          ? "a registered engine (none are registered)" : "one of the engines \(listing(names))",
         found: "'\(name)'", hint: DidYouMean.hint(name, among: names))
     }
     return engine
@@ -153,13 +165,16 @@ private struct PlanReader {
 
   /// `a, b, c`, cut after `limit` names.
   static func listing(_ names: [String], limit: Int = 16) -> String {
-    names.count <= limit ? names.joined(separator: ", ") : names.prefix(limit).joined(separator: ", ") + ", …"
+    names.count <= limit
+      ? names.joined(separator: ", ") : names.prefix(limit).joined(separator: ", ") + ", …"
   }
 
   // MARK: Names
 
   /// A scalar, or each scalar of a list, with its value and key path.
-  func items(_ value: PlanValue, path: String) throws -> [(name: String, value: PlanValue, path: String)] {
+  func items(_ value: PlanValue, path: String) throws -> [(
+    name: String, value: PlanValue, path: String
+  )] {
     switch value {
     case .scalar(let s, _): return [(s, value, path)]
     case .seq(let list, _):
@@ -172,27 +187,36 @@ private struct PlanReader {
   }
 
   /// A name that must be among `candidates`, else an error with a did-you-mean.
-  func known(_ name: String, at value: PlanValue, path: String, among candidates: [String], what: String) throws {
+  func known(
+    _ name: String, at value: PlanValue, path: String, among candidates: [String], what: String
+  ) throws {
     guard !candidates.contains(name) else { return }
     throw unknown(name, at: value, path: path, among: candidates, what: what)
   }
 
-  func unknown(_ name: String, at value: PlanValue, path: String, among candidates: [String], what: String)
+  func unknown(
+    _ name: String, at value: PlanValue, path: String, among candidates: [String], what: String
+  )
     -> PlanError
   {
     PlanError(
       value.location, key: path,
-      expected: candidates.isEmpty ? "\(what) (there are none)" : "\(what): one of \(Self.listing(candidates))",
+      expected: candidates.isEmpty
+        ? "\(what) (there are none)" : "\(what): one of \(Self.listing(candidates))",
       found: "'\(name)'", hint: DidYouMean.hint(name, among: candidates))
   }
 
   func opKind(_ name: String, at value: PlanValue, path: String) throws -> OpKind {
     let supported = engine.operations.map(\.rawValue)
     if let kind = OpKind(rawValue: name), engine.operations.contains(kind) { return kind }
-    let found = OpKind(rawValue: name) == nil ? "'\(name)'" : "'\(name)', which \(engine.name) does not support"
+    let found =
+      OpKind(rawValue: name) == nil
+      ? "'\(name)'" : "'\(name)', which \(engine.name) does not support"
     throw PlanError(
-      value.location, key: path, expected: "an operation of \(engine.name): one of \(Self.listing(supported))",
-      found: found, hint: OpKind(rawValue: name) == nil ? DidYouMean.hint(name, among: supported) : nil)
+      value.location, key: path,
+      expected: "an operation of \(engine.name): one of \(Self.listing(supported))",
+      found: found,
+      hint: OpKind(rawValue: name) == nil ? DidYouMean.hint(name, among: supported) : nil)
   }
 
   func taskName(_ value: PlanValue, path: String) throws -> String {
@@ -206,7 +230,8 @@ private struct PlanReader {
     guard let errno = Errno(name: name) else {
       let names = Errno.named.map(\.name)
       throw PlanError(
-        value.location, key: path, expected: "an errno name (\(Self.listing(names)))", found: "'\(name)'",
+        value.location, key: path, expected: "an errno name (\(Self.listing(names)))",
+        found: "'\(name)'",
         hint: DidYouMean.hint(name, among: names))
     }
     return errno
@@ -228,7 +253,9 @@ private struct PlanReader {
   }
 
   func bugName(_ name: String, at value: PlanValue, path: String) throws {
-    try known(name, at: value, path: path, among: engine.bugs.map(\.name), what: "a bug switch of \(engine.name)")
+    try known(
+      name, at: value, path: path, among: engine.bugs.map(\.name),
+      what: "a bug switch of \(engine.name)")
   }
 
   /// The value of a key that is present, even if written with nothing after it.
@@ -245,7 +272,8 @@ private struct PlanReader {
     let value = try top.require("tasks", "a list of tasks")
     let list = try value.list("tasks")
     guard !list.isEmpty else {
-      throw PlanError(value.location, key: "tasks", expected: "at least one task", found: "an empty list")
+      throw PlanError(
+        value.location, key: "tasks", expected: "at least one task", found: "an empty list")
     }
     var seen: [String: SourceLocation] = [:]
     for (i, item) in list.enumerated() {
@@ -266,7 +294,9 @@ private struct PlanReader {
       seen[name] = nameValue.location
       let ops = try m.require("ops", "a list of operations").list(m.keyPath("ops"))
       tasks.append(
-        PlanTask(name: name, ops: try ops.enumerated().map { try operation($1, path: m.keyPath("ops") + "[\($0)]") }))
+        PlanTask(
+          name: name,
+          ops: try ops.enumerated().map { try operation($1, path: m.keyPath("ops") + "[\($0)]") }))
     }
     guard tasks.contains(where: { !$0.ops.isEmpty }) else {
       throw PlanError(
@@ -279,31 +309,38 @@ private struct PlanReader {
     guard case .map(let entries, _) = value, entries.count == 1, let entry = entries.first else {
       let found: String
       if case .map(let entries, _) = value {
-        found = entries.isEmpty ? "an empty mapping" : "keys \(entries.map { "'\($0.key)'" }.joined(separator: ", "))"
+        found =
+          entries.isEmpty
+          ? "an empty mapping" : "keys \(entries.map { "'\($0.key)'" }.joined(separator: ", "))"
       } else {
         found = value.found
       }
       throw PlanError(
-        value.location, key: path, expected: "an operation: one key, its name (write: { path: /a, … })",
+        value.location, key: path,
+        expected: "an operation: one key, its name (write: { path: /a, … })",
         found: found)
     }
     let kind = try opKind(entry.key, at: .scalar(entry.key, entry.keyLocation), path: path)
-    let args = try PlanMap(entry.value, path: "\(path).\(kind.rawValue)", keys: kind.required + kind.optional)
+    let args = try PlanMap(
+      entry.value, path: "\(path).\(kind.rawValue)", keys: kind.required + kind.optional)
     for key in kind.required where args.value(key) == nil {
       throw PlanError(
         args.has(key) ? args.keyLocation(key) : args.location, key: args.keyPath(key),
-        expected: "'\(key)' (\(kind.rawValue) takes \((kind.required + kind.optional).joined(separator: ", ")))",
+        expected:
+          "'\(key)' (\(kind.rawValue) takes \((kind.required + kind.optional).joined(separator: ", ")))",
         found: args.has(key) ? "nothing" : "no '\(key)'")
     }
     let pathValue = try args.require("path", "an absolute path")
     let filePath = try pathValue.string(args.keyPath("path"))
     guard filePath.hasPrefix("/") else {
       throw PlanError(
-        pathValue.location, key: args.keyPath("path"), expected: "an absolute path (/a)", found: "'\(filePath)'")
+        pathValue.location, key: args.keyPath("path"), expected: "an absolute path (/a)",
+        found: "'\(filePath)'")
     }
     let pattern = try args.int("pattern", min: 0, max: 255).map { UInt8($0) }
     return Operation(
-      kind, path: filePath, offset: try args.size("offset"), length: try args.size("length"), pattern: pattern,
+      kind, path: filePath, offset: try args.size("offset"), length: try args.size("length"),
+      pattern: pattern,
       location: entry.keyLocation)
   }
 
@@ -329,26 +366,30 @@ private struct PlanReader {
       let raw = try modeValue.string(m.keyPath("mode"))
       guard let parsed = FaultMode(rawValue: raw) else {
         throw PlanError(
-          modeValue.location, key: m.keyPath("mode"), expected: "transient or persistent", found: "'\(raw)'",
+          modeValue.location, key: m.keyPath("mode"), expected: "transient or persistent",
+          found: "'\(raw)'",
           hint: DidYouMean.hint(raw, among: ["transient", "persistent"]))
       }
       mode = parsed
     }
-    let task = try m.has("task") ? taskName(given(m, "task", "a task name"), path: m.keyPath("task")) : nil
+    let task =
+      try m.has("task") ? taskName(given(m, "task", "a task name"), path: m.keyPath("task")) : nil
     var op: String?
     if m.has("op") {
       let opValue = try given(m, "op", "an operation name")
       op = try opKind(opValue.string(m.keyPath("op")), at: opValue, path: m.keyPath("op")).rawValue
     }
     let action = try self.action(m, point: point)
-    return FaultSpec(point: point.name, trigger: trigger, mode: mode, action: action, task: task, op: op)
+    return FaultSpec(
+      point: point.name, trigger: trigger, mode: mode, action: action, task: task, op: op)
   }
 
   func trigger(_ m: PlanMap) throws -> Trigger {
     let present = m.keys.filter { Self.triggerKeys.contains($0) }
     guard let key = present.first else {
       throw PlanError(
-        m.location, key: m.path, expected: "a trigger: one of nth, every, after, probability", found: "none")
+        m.location, key: m.path, expected: "a trigger: one of nth, every, after, probability",
+        found: "none")
     }
     guard present.count == 1 else {
       throw PlanError(
@@ -356,7 +397,8 @@ private struct PlanReader {
         expected: "exactly one trigger (nth, every, after or probability)",
         found: "both '\(present[0])' and '\(present[1])'")
     }
-    for (extra, owner) in [("times", "after"), ("seed", "probability")] where m.has(extra) && key != owner {
+    for (extra, owner) in [("times", "after"), ("seed", "probability")]
+    where m.has(extra) && key != owner {
       throw PlanError(
         m.keyLocation(extra), key: m.keyPath(extra), expected: "'\(extra)' only with '\(owner)'",
         found: "'\(extra)' with '\(key)'")
@@ -368,15 +410,21 @@ private struct PlanReader {
       return .every(try given(m, key, "an integer ≥ 1").int(m.keyPath(key), min: 1))
     case "after":
       let skip = try given(m, key, "an integer ≥ 0").int(m.keyPath(key), min: 0)
-      let times = try m.has("times") ? given(m, "times", "an integer ≥ 1").int(m.keyPath("times"), min: 1) : nil
+      let times =
+        try m.has("times")
+        ? given(m, "times", "an integer ≥ 1").int(m.keyPath("times"), min: 1) : nil
       return .after(skip: skip, times: times)
     default:
       let value = try given(m, key, "a probability in 0...1")
       let raw = try value.string(m.keyPath(key))
       guard let p = Double(raw), p >= 0, p <= 1 else {
-        throw PlanError(value.location, key: m.keyPath(key), expected: "a probability in 0...1", found: "'\(raw)'")
+        throw PlanError(
+          value.location, key: m.keyPath(key), expected: "a probability in 0...1", found: "'\(raw)'"
+        )
       }
-      let seed = try m.has("seed") ? UInt64(given(m, "seed", "an integer ≥ 0").int(m.keyPath("seed"), min: 0)) : self.seed
+      let seed =
+        try m.has("seed")
+        ? UInt64(given(m, "seed", "an integer ≥ 0").int(m.keyPath("seed"), min: 0)) : self.seed
       return .probability(p, seed: seed)
     }
   }
@@ -386,7 +434,8 @@ private struct PlanReader {
     guard let key = present.first, let kind = FaultActionKind(rawValue: key) else {
       throw PlanError(
         m.location, key: m.path,
-        expected: "an action: one of \(point.actions.map(\.rawValue).joined(separator: ", "))", found: "none")
+        expected: "an action: one of \(point.actions.map(\.rawValue).joined(separator: ", "))",
+        found: "none")
     }
     guard present.count == 1 else {
       throw PlanError(
@@ -397,7 +446,8 @@ private struct PlanReader {
     guard point.actions.contains(kind) else {
       throw PlanError(
         m.keyLocation(key), key: path,
-        expected: "an action \(point.name) supports: one of \(point.actions.map(\.rawValue).joined(separator: ", "))",
+        expected:
+          "an action \(point.name) supports: one of \(point.actions.map(\.rawValue).joined(separator: ", "))",
         found: "'\(key)'")
     }
     switch kind {
@@ -418,7 +468,8 @@ private struct PlanReader {
       if case .scalar("true", _) = value { return .short(maxBytes: nil) }
       guard case .scalar(let raw, _) = value, let bytes = PlanValue.parseSize(raw), bytes > 0 else {
         throw PlanError(
-          value.location, key: path, expected: "true (half) or a size ≥ 1 (4096, 4KiB)", found: value.found)
+          value.location, key: path, expected: "true (half) or a size ≥ 1 (4096, 4KiB)",
+          found: value.found)
       }
       return .short(maxBytes: bytes)
     case .restart:
@@ -442,7 +493,8 @@ private struct PlanReader {
     if let opsValue = m.value("ops") {
       guard case .map(let entries, _) = opsValue else {
         throw PlanError(
-          opsValue.location, key: "expect.ops", expected: "a mapping of selectors (OP, TASK/OP, TASK/N) to outcomes",
+          opsValue.location, key: "expect.ops",
+          expected: "a mapping of selectors (OP, TASK/OP, TASK/N) to outcomes",
           found: opsValue.found)
       }
       var seen: [OpExpectation.Selector: String] = [:]
@@ -463,13 +515,17 @@ private struct PlanReader {
       if case .scalar("all", _) = invValue {
         invariants = nil
       } else {
-        invariants = try items(invValue, path: "expect.invariants").map { try invariant($0.value, path: $0.path) }
+        invariants = try items(invValue, path: "expect.invariants").map {
+          try invariant($0.value, path: $0.path)
+        }
       }
     }
     return Expectations(ops: ops, invariants: invariants)
   }
 
-  func selector(_ key: String, at location: SourceLocation, path: String) throws -> OpExpectation.Selector {
+  func selector(_ key: String, at location: SourceLocation, path: String) throws
+    -> OpExpectation.Selector
+  {
     let keyValue = PlanValue.scalar(key, location)
     guard let slash = key.lastIndex(of: "/") else {
       return .kind(try opKind(key, at: keyValue, path: path))
@@ -479,13 +535,15 @@ private struct PlanReader {
     guard let task = tasks.first(where: { $0.name == name }) else {
       let names = tasks.map(\.name)
       throw PlanError(
-        location, key: path, expected: "TASK/OP or TASK/N naming a task of this plan (\(Self.listing(names)))",
+        location, key: path,
+        expected: "TASK/OP or TASK/N naming a task of this plan (\(Self.listing(names)))",
         found: "task '\(name)'", hint: DidYouMean.hint(name, among: names))
     }
     if let n = Int(rest) {
       guard n >= 1 && n <= task.ops.count else {
         throw PlanError(
-          location, key: path, expected: "an op number in 1...\(task.ops.count) (task \(name) has \(task.ops.count))",
+          location, key: path,
+          expected: "an op number in 1...\(task.ops.count) (task \(name) has \(task.ops.count))",
           found: "\(n)")
       }
       return .index(name, n - 1)
@@ -505,7 +563,8 @@ private struct PlanReader {
       let list = try items(errorValue, path: m.keyPath("error"))
       guard !list.isEmpty else {
         throw PlanError(
-          errorValue.location, key: m.keyPath("error"), expected: "at least one errno name (or any)",
+          errorValue.location, key: m.keyPath("error"),
+          expected: "at least one errno name (or any)",
           found: "an empty list")
       }
       var errnos: [Errno] = []
@@ -540,7 +599,8 @@ private struct PlanReader {
           entry.value.location, key: path, expected: "the invariants this bug must violate",
           found: entry.value.found == "a list" ? "an empty list" : entry.value.found)
       }
-      return Catch(bug: entry.key, invariants: try list.map { try invariant($0.value, path: $0.path) })
+      return Catch(
+        bug: entry.key, invariants: try list.map { try invariant($0.value, path: $0.path) })
     }
   }
 
@@ -551,14 +611,16 @@ private struct PlanReader {
       let list = try items(pointsValue, path: "sweep.points")
       guard !list.isEmpty else {
         throw PlanError(
-          pointsValue.location, key: "sweep.points", expected: "at least one fault-point glob", found: "an empty list")
+          pointsValue.location, key: "sweep.points", expected: "at least one fault-point glob",
+          found: "an empty list")
       }
       for item in list where engine.catalog.matching(item.name).isEmpty {
         let names = engine.catalog.points.map(\.name)
         throw PlanError(
           item.value.location, key: item.path,
           expected: "a glob matching a fault point of \(engine.name) (\(Self.listing(names)))",
-          found: "'\(item.name)', which matches none", hint: DidYouMean.hint(item.name, among: names))
+          found: "'\(item.name)', which matches none",
+          hint: DidYouMean.hint(item.name, among: names))
       }
       points = list.map(\.name)
     }
@@ -567,7 +629,8 @@ private struct PlanReader {
       try items(actionsValue, path: "sweep.actions").map { item in
         guard let kind = FaultActionKind(rawValue: item.name) else {
           throw PlanError(
-            item.value.location, key: item.path, expected: "one of \(Self.actionKeys.joined(separator: ", "))",
+            item.value.location, key: item.path,
+            expected: "one of \(Self.actionKeys.joined(separator: ", "))",
             found: "'\(item.name)'", hint: DidYouMean.hint(item.name, among: Self.actionKeys))
         }
         return kind
@@ -582,18 +645,23 @@ private struct PlanReader {
     var policy = "fifo"
     if let policyValue = m.value("policy") {
       policy = try policyValue.string("schedule.policy")
-      try known(policy, at: policyValue, path: "schedule.policy", among: policies, what: "a schedule policy")
+      try known(
+        policy, at: policyValue, path: "schedule.policy", among: policies, what: "a schedule policy"
+      )
     }
-    for (extra, owner) in [("seed", "random"), ("choices", "replay")] where m.has(extra) && policy != owner {
+    for (extra, owner) in [("seed", "random"), ("choices", "replay")]
+    where m.has(extra) && policy != owner {
       throw PlanError(
-        m.keyLocation(extra), key: m.keyPath(extra), expected: "'\(extra)' only with policy \(owner)",
+        m.keyLocation(extra), key: m.keyPath(extra),
+        expected: "'\(extra)' only with policy \(owner)",
         found: "policy \(policy)")
     }
     switch policy {
     case "random":
       return .random(seed: try m.int("seed", min: 0).map(UInt64.init) ?? seed)
     case "replay":
-      return .replay(try m.value("choices").map { try items($0, path: "schedule.choices").map(\.name) } ?? [])
+      return .replay(
+        try m.value("choices").map { try items($0, path: "schedule.choices").map(\.name) } ?? [])
     default:
       return .fifo
     }

@@ -12,9 +12,10 @@ public struct SnapshotDiff: Sendable, Hashable, Codable {
   public var lines: [Line] = []
   public var isEmpty: Bool { lines.isEmpty }
 
-  /// The lines whose subject starts with `prefix`.
-  public func lines(about prefix: String) -> [String] {
-    lines.filter { $0.subject.hasPrefix(prefix) }.map(\.text)
+  /// The lines about `subject`: that exact subject, or one it names a part of
+  /// (`range /a` covers `range /a [0, 16KiB)`; `page /a#1` does not cover `page /a#10`).
+  public func lines(about subject: String) -> [String] {
+    lines.filter { $0.subject == subject || $0.subject.hasPrefix(subject + " ") }.map(\.text)
   }
   public func lines(in section: Line.Section) -> [String] {
     lines.filter { $0.section == section }.map(\.text)

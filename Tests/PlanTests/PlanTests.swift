@@ -1,0 +1,121 @@
+import BtrfsModel
+import FaultKit
+import FaultReports
+import Foundation
+import Testing
+
+/// Every plan in Plans/ runs twice over: as written (must pass) and once per `catches` entry with
+/// that bug switched on (must fail, with the named invariants among the violations). This is the
+/// oracle tested against known bugs, on every commit.
+enum Corpus {
+  static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent()
+  static let registry = EngineRegistry([BtrfsModel.descriptor])
+  static let files: [String] = (try? PlanLoader.planFiles(in: [root.appendingPathComponent("Plans").path])) ?? []
+
+  static func load(_ file: String) throws -> Plan {
+    try PlanLoader(registry: registry).load(file: file)
+  }
+
+  /// (plan file, bug) for every `catches` entry of every plan.
+  static var catches: [CatchCase] {
+    files.flatMap { f in
+      ((try? load(f))?.catches ?? []).map { CatchCase(file: f, bug: $0.bug, invariants: $0.invariants) }
+    }
+  }
+
+  static func short(_ file: String) -> String {
+    file.hasPrefix(root.path) ? String(file.dropFirst(root.path.count + 1)) : file
+  }
+}
+
+struct CatchCase: Sendable, CustomTestStringConvertible {
+  let file: String
+  let bug: String
+  let invariants: [InvariantName]
+  var testDescription: String { "\(Corpus.short(file)) --bug \(bug)" }
+}
+
+@Suite("Plans")
+struct PlanTests {
+  @Test("the corpus is there")
+  func corpusFound() throws {
+    #expect(Corpus.files.count >= 3, "found \(Corpus.files) under \(Corpus.root.path)")
+    #expect(Corpus.files.contains { $0.hasSuffix("btrfs/cow-enospc-second-iteration.yaml") })
+  }
+
+  @Test("plan passes as written", arguments: Corpus.files)
+  func passesAsWritten(file: String) throws {
+    let plan = try Corpus.load(file)
+    let r = try ScenarioRunner(registry: Corpus.registry).run(plan)
+    #expect(r.passed, "\(TextReport.render(r))")
+    #expect(r.stop == "quiescent")
+  }
+
+  @Test("plan catches its historical bug", arguments: Corpus.catches)
+  func catchesBug(c: CatchCase) throws {
+    let plan = try Corpus.load(c.file)
+    let r = try ScenarioRunner(registry: Corpus.registry).run(plan, RunOptions(bugs: [c.bug]))
+    #expect(!r.passed, "with \(c.bug) on the plan still passed")
+    let violated = Set(r.violations.map(\.invariant))
+    for inv in c.invariants {
+      #expect(violated.contains(inv), "\(inv) not among \(violated.sorted()) with \(c.bug)\n\(TextReport.render(r))")
+    }
+  }
+
+  @Test("same plan and seed give byte-identical JSON")
+  func deterministicJSON() throws {
+    for file in Corpus.files {
+      let plan = try Corpus.load(file)
+      let runner = ScenarioRunner(registry: Corpus.registry)
+      for bug in [nil] + plan.catches.map(\.bug) {
+        let opts = RunOptions(bugs: bug.map { [$0] } ?? [], seed: 42)
+        let a = try JSONReport.encode([runner.run(plan, opts)])
+        let b = try JSONReport.encode([runner.run(plan, opts)])
+        #expect(a == b, "\(file) \(bug ?? "fixed")")
+      }
+    }
+  }
+
+  @Test("a multi-task plan under a random schedule gives the same result 100 times")
+  func multiTaskRepeatable() throws {
+    let file = try #require(Corpus.files.first { $0.hasSuffix("two-writers-eio.yaml") })
+    let plan = try Corpus.load(file)
+    let runner = ScenarioRunner(registry: Corpus.registry)
+    let first = try JSONReport.encode([runner.run(plan)])
+    for _ in 0..<99 {
+      #expect(try JSONReport.encode([runner.run(plan)]) == first)
+    }
+  }
+
+  @Test("random schedules really interleave, and replaying the choices reproduces the trace")
+  func scheduleReplay() throws {
+    let file = try #require(Corpus.files.first { $0.hasSuffix("two-writers-eio.yaml") })
+    let plan = try Corpus.load(file)
+    let runner = ScenarioRunner(registry: Corpus.registry)
+    var traces = Set<[String]>()
+    for seed in UInt64(1)...8 {
+      let r = try runner.run(plan, RunOptions(seed: seed, schedule: .random(seed: seed)))
+      #expect(r.passed, "seed \(seed): \(TextReport.render(r))")
+      traces.insert(r.trace)
+      let replay = try runner.run(plan, RunOptions(seed: seed, schedule: .replay(r.choices)))
+      #expect(replay.trace == r.trace, "seed \(seed): replay diverged")
+    }
+    #expect(traces.count > 1, "eight random schedules all gave the same trace")
+  }
+
+  @Test("the seed-000 bug is caught with the wait-for graph of the hang")
+  func seed000WaitForGraph() throws {
+    let file = try #require(Corpus.files.first { $0.hasSuffix("cow-enospc-second-iteration.yaml") })
+    let plan = try Corpus.load(file)
+    let r = try ScenarioRunner(registry: Corpus.registry).run(plan, RunOptions(bugs: ["cow-error-leaves-pages-locked"]))
+    #expect(r.stop == "hang")
+    let hang = try #require(r.violations.first { $0.invariant == .noHang })
+    #expect(hang.evidence.contains { $0.contains("writer (in fsync #3) waits on page /a#1") })
+    #expect(hang.evidence.contains { $0.contains("page /a#1 is held by writer in writeback #2") })
+    let leak = try #require(r.violations.first { $0.invariant == .locksReleased && $0.moment.hasPrefix("after") })
+    #expect(leak.evidence.contains("page /a#2 locked: unlocked -> locked (holder: writer in writeback #2)"))
+    #expect(r.ops.map(\.outcome.status) == [.ok, .error, .hung, .notRun])
+    #expect(r.ops[1].outcome.injected == HitRef(point: "alloc.data", hit: 2))
+  }
+}
