@@ -1,0 +1,143 @@
+import FaultKit
+import Testing
+
+@testable import ModelKernel
+
+/// Runs `body` as the only plan task of a fresh scheduler; returns why the run stopped.
+func withKernel(_ body: @escaping @Sendable (Kernel) async throws -> Void, extra: [(String, @Sendable (Kernel) async throws -> Void)] = []) -> (Kernel, StopReason) {
+  let trace = Trace()
+  let s = Scheduler(policy: FIFOPolicy(), stepLimit: 10_000, trace: trace)
+  let k = Kernel(harness: Harness(scheduler: s, injector: Injector(catalog: FaultCatalog([]), faults: [])))
+  s.spawn("main", kind: .plan) { s.beginOp("test"); try await body(k) }
+  for (name, b) in extra { s.spawn(name, kind: .plan) { s.beginOp("test"); try await b(k) } }
+  let stop = s.run()
+  return (k, stop)
+}
+
+@Suite("ModelKernel")
+struct ModelKernelTests {
+  @Test("fragmented free space splits a large allocation into runs")
+  func allocatorSplits() {
+    var a = ExtentAllocator(blockCount: 64, firstFree: 16, runBlocks: 4)
+    #expect(a.free.map(\.start) == [16, 24, 32, 40, 48, 56])
+    #expect(a.freeBlocks == 24)
+    let first = a.allocate(want: 16)
+    #expect(first == BlockRange(start: 16, count: 4))
+    let short = a.allocate(want: 16, maxBlocks: 2)
+    #expect(short == BlockRange(start: 24, count: 2))
+    a.release(first!)
+    a.release(short!)
+    #expect(a.freeBlocks == 24)
+    #expect(a.free.first == BlockRange(start: 16, count: 4))
+  }
+
+  @Test("allocation prefers a run that holds the whole request")
+  func allocatorPrefersWholeRun() {
+    var a = ExtentAllocator(blockCount: 100, firstFree: 0, runBlocks: nil)
+    let x = a.allocate(want: 10)!
+    _ = a.allocate(want: 10)
+    a.release(x)
+    #expect(a.allocate(want: 20) == BlockRange(start: 20, count: 20))
+    #expect(a.allocate(want: 5) == BlockRange(start: 0, count: 5))
+  }
+
+  @Test("checksums catch a corrupted block")
+  func checksums() throws {
+    let d = BlockDevice(blockCount: 8, blockSize: 512)
+    d.write(3, Array(repeating: 7, count: 512)[...])
+    #expect(try d.read(3) == Array(repeating: 7, count: 512))
+    #expect(try d.read(4) == Array(repeating: 0, count: 512))
+    d.corrupt(3)
+    #expect(throws: FSError(.io)) { try d.read(3) }
+  }
+
+  @Test("range tree sets, clears and merges bits")
+  func rangeBits() {
+    let (k, stop) = withKernel { k in
+      let t = RangeLockTree(path: "/a", kernel: k)
+      t.set(ByteRange(0, 8192), .delalloc)
+      t.set(ByteRange(8192, 16384), .delalloc)
+      #expect(t.ranges(with: .delalloc) == [ByteRange(0, 16384)])
+      t.clear(ByteRange(4096, 8192), .delalloc)
+      #expect(t.ranges(with: .delalloc) == [ByteRange(0, 4096), ByteRange(8192, 16384)])
+      #expect(t.run(with: .delalloc, containing: 9000) == ByteRange(8192, 16384))
+      #expect(!t.test(ByteRange(4096, 8192), .delalloc))
+      try await t.lock(ByteRange(0, 4096))
+      var s = Snapshot()
+      t.report(into: &s)
+      #expect(s.locks.count == 1)
+      #expect(s.locks[0].resource == "range /a [0, 4KiB)")
+      #expect(s.locks[0].holders.first?.task == "main")
+      t.unlock(ByteRange(0, 4096))
+      #expect(t.ranges(with: .locked).isEmpty)
+    }
+    _ = k
+    #expect(stop == .quiescent)
+  }
+
+  @Test("a page lock parks the second locker until unlock")
+  func pageLockParks() {
+    final class Shared: @unchecked Sendable {
+      var log: [String] = []
+      var mapping: AddressSpace?
+    }
+    let sh = Shared()
+    let (_, stop) = withKernel(
+      { k in
+        let m = AddressSpace(path: "/a", kernel: k)
+        sh.mapping = m
+        let p = m.findOrCreate(0)
+        try await m.lock(p)
+        sh.log.append("main locked")
+        try await k.scheduler.yield(to: "other", at: "test")
+        sh.log.append("main unlocks")
+        m.unlock(p)
+      },
+      extra: [
+        (
+          "other",
+          { k in
+            let m = sh.mapping!
+            let p = m.lookup(0)!
+            try await m.lock(p)
+            sh.log.append("other locked")
+            m.unlock(p)
+          }
+        )
+      ])
+    #expect(stop == .quiescent)
+    #expect(sh.log == ["main locked", "main unlocks", "other locked"])
+  }
+
+  @Test("a page locked and never unlocked hangs its next locker")
+  func leakedPageLockHangs() {
+    let (k, stop) = withKernel { k in
+      let m = AddressSpace(path: "/a", kernel: k)
+      let p = m.findOrCreate(0)
+      try await m.lock(p)
+      try await m.lock(p)  // self-deadlock: lock_page twice
+    }
+    #expect(stop == .hang)
+    #expect(k.scheduler.statuses.first?.blockedOn == "page /a#0")
+    k.scheduler.abortAll()
+  }
+
+  @Test("rw-semaphore: readers share, a writer excludes")
+  func rwsem() {
+    let (_, stop) = withKernel { k in
+      let sem = RWSemaphore(kind: .inode, object: "/a", kernel: k)
+      try await sem.lockShared()
+      try await sem.lockShared()
+      var s = Snapshot()
+      sem.report(into: &s)
+      #expect(s.locks.first?.mode == .shared && s.locks.first?.holders.count == 2)
+      sem.unlock()
+      sem.unlock()
+      try await sem.lockExclusive()
+      #expect(sem.heldByCurrent)
+      sem.unlock()
+      #expect(!sem.isLocked)
+    }
+    #expect(stop == .quiescent)
+  }
+}
