@@ -28,9 +28,11 @@ let package = Package(
         "FaultKit", "FaultReports", "BtrfsModel",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
-    .executableTarget(name: "faultline-bench", dependencies: ["FaultKit", "BtrfsModel"], path: "Benchmarks/faultline-bench"),
+    .executableTarget(
+      name: "faultline-bench", dependencies: ["FaultKit", "BtrfsModel"], path: "Benchmarks/faultline-bench"),
     .testTarget(name: "FaultKitTests", dependencies: ["FaultKit"]),
     .testTarget(name: "ModelKernelTests", dependencies: ["ModelKernel", "FaultKit"]),
+    .testTarget(name: "CLITests", dependencies: ["faultline"]),
     .testTarget(name: "PlanTests", dependencies: ["FaultKit", "FaultReports", "BtrfsModel"]),
   ],
   swiftLanguageModes: [.v6]

@@ -81,7 +81,9 @@ extension BtrfsEngine {
   ///   `cow-error-leaves-pages-locked` skips this), and btrfs_cleanup_ordered_extents: mark their
   ///   ordered extents IOERR, return the reserved extents, complete them and wake waiters (bug
   ///   `cow-error-leaks-ordered-extents` skips this).
-  func cowFileRange(_ inode: BtrfsInode, lockedPage: Page, range: ByteRange, pages: [Page]) async throws -> [OrderedExtent] {
+  func cowFileRange(_ inode: BtrfsInode, lockedPage: Page, range: ByteRange, pages: [Page]) async throws
+    -> [OrderedExtent]
+  {
     var cur = range.start
     var made: [OrderedExtent] = []
     let maxIterations = range.length / blockSize + 1

@@ -60,7 +60,9 @@ final class BtrfsEngine: Engine, @unchecked Sendable {
         for b in 0..<got.count {
           device.write(got.start + b, Array(repeating: 0x5A, count: Int(blockSize))[...])
         }
-        _ = inode.insert(FileExtent(range: ByteRange(start: cur * blockSize, length: got.count * blockSize), disk: got), blockSize: blockSize)
+        _ = inode.insert(
+          FileExtent(range: ByteRange(start: cur * blockSize, length: got.count * blockSize), disk: got),
+          blockSize: blockSize)
         data.used += got.count * blockSize
         cur += got.count
       }
@@ -116,7 +118,9 @@ final class BtrfsEngine: Engine, @unchecked Sendable {
     try await inode.rwsem.lockExclusive()
     let range = ByteRange(offset / blockSize * blockSize, (offset + length + blockSize - 1) / blockSize * blockSize)
     // Reserve only what is not already delalloc (a rewrite of dirty data reuses its reservation).
-    let already = inode.ioTree.ranges(with: .delalloc).compactMap { $0.intersection(range) }.reduce(0) { $0 + $1.length }
+    let already = inode.ioTree.ranges(with: .delalloc).compactMap { $0.intersection(range) }.reduce(0) {
+      $0 + $1.length
+    }
     let need = range.length - already
     do {
       if case .fail(let e) = try await harness.hit(BtrfsModel.Point.reserveData) { throw e }
@@ -332,7 +336,9 @@ final class BtrfsEngine: Engine, @unchecked Sendable {
         s.extents.append(ExtentRecord(source: .delalloc, file: path, range: r))
       }
       for oe in inode.ordered {
-        s.extents.append(ExtentRecord(source: .ordered, file: path, range: oe.range, disk: oe.disk, state: oe.ioerr ? "ioerr" : "pending"))
+        s.extents.append(
+          ExtentRecord(
+            source: .ordered, file: path, range: oe.range, disk: oe.disk, state: oe.ioerr ? "ioerr" : "pending"))
       }
     }
     s.space = [

@@ -67,11 +67,15 @@ final class BtrfsInode: @unchecked Sendable {
       }
       if x.range.start < e.range.start {
         let n = (e.range.start - x.range.start) / blockSize
-        kept.append(FileExtent(range: ByteRange(x.range.start, e.range.start), disk: BlockRange(start: x.disk.start, count: n)))
+        kept.append(
+          FileExtent(range: ByteRange(x.range.start, e.range.start), disk: BlockRange(start: x.disk.start, count: n)))
       }
       if e.range.end < x.range.end {
         let skip = (e.range.end - x.range.start) / blockSize
-        kept.append(FileExtent(range: ByteRange(e.range.end, x.range.end), disk: BlockRange(start: x.disk.start + skip, count: x.disk.count - skip)))
+        kept.append(
+          FileExtent(
+            range: ByteRange(e.range.end, x.range.end),
+            disk: BlockRange(start: x.disk.start + skip, count: x.disk.count - skip)))
       }
       let lo = (max(x.range.start, e.range.start) - x.range.start) / blockSize
       let hi = (min(x.range.end, e.range.end) - x.range.start) / blockSize

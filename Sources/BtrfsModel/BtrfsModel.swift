@@ -39,10 +39,14 @@ public enum BtrfsModel {
   public static let bugs = [
     BugSwitch(
       "cow-error-leaves-pages-locked",
-      about: "cow_file_range() (unlock=0 path) fails on a later iteration and returns leaving the pages of the earlier, successful iterations locked (seed 000)"),
+      about:
+        "cow_file_range() (unlock=0 path) fails on a later iteration and returns leaving the pages of the earlier, successful iterations locked (seed 000)"
+    ),
     BugSwitch(
       "cow-error-leaks-ordered-extents",
-      about: "on that error, ordered extents made by earlier iterations are not cleaned up (no btrfs_cleanup_ordered_extents), so they never complete (seed 000)"),
+      about:
+        "on that error, ordered extents made by earlier iterations are not cleaned up (no btrfs_cleanup_ordered_extents), so they never complete (seed 000)"
+    ),
   ]
 
   public static let descriptor = EngineDescriptor(
@@ -78,7 +82,9 @@ struct BtrfsSetup: Sendable {
       if let b = try dm.int("blocks", min: 64, max: 1 << 24) { blocks = UInt64(b) }
       if let bs = try dm.size("block-size") {
         guard [512, 1024, 2048, 4096, 8192, 16384, 32768, 65536].contains(bs) else {
-          throw PlanError(dm.keyLocation("block-size"), key: "setup.device.block-size", expected: "a power of two from 512 to 64KiB", found: "\(bs)")
+          throw PlanError(
+            dm.keyLocation("block-size"), key: "setup.device.block-size", expected: "a power of two from 512 to 64KiB",
+            found: "\(bs)")
         }
         blockSize = bs
       }
@@ -93,10 +99,13 @@ struct BtrfsSetup: Sendable {
       for (i, item) in try fl.list("setup.files").enumerated() {
         let fm = try PlanMap(item, path: "setup.files[\(i)]", keys: ["path", "size"])
         guard let p = try fm.string("path"), p.hasPrefix("/") else {
-          throw PlanError(fm.location, key: "setup.files[\(i)].path", expected: "an absolute path like /a", found: (try? fm.string("path")) .flatMap { $0 } ?? "none")
+          throw PlanError(
+            fm.location, key: "setup.files[\(i)].path", expected: "an absolute path like /a",
+            found: (try? fm.string("path")).flatMap { $0 } ?? "none")
         }
         guard seen.insert(p).inserted else {
-          throw PlanError(fm.keyLocation("path"), key: "setup.files[\(i)].path", expected: "each file once", found: "\(p) again")
+          throw PlanError(
+            fm.keyLocation("path"), key: "setup.files[\(i)].path", expected: "each file once", found: "\(p) again")
         }
         files.append((p, try fm.size("size") ?? 0))
       }

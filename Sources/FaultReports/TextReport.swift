@@ -18,8 +18,11 @@ public enum TextReport {
   }
 
   static func renderPass(_ r: ScenarioResult) -> String {
-    let fired = r.fired.isEmpty ? "no fault fired" : "fired " + r.fired.map { "\($0.point)#\($0.hit) \($0.decision)" }.joined(separator: ", ")
-    return "PASS \(header(r)): \(r.ops.count) ops as expected, \(fired), \(r.invariantsChecked.count) invariants hold, \(r.steps) steps\n"
+    let fired =
+      r.fired.isEmpty
+      ? "no fault fired" : "fired " + r.fired.map { "\($0.point)#\($0.hit) \($0.decision)" }.joined(separator: ", ")
+    return
+      "PASS \(header(r)): \(r.ops.count) ops as expected, \(fired), \(r.invariantsChecked.count) invariants hold, \(r.steps) steps\n"
   }
 
   static func renderFailure(_ r: ScenarioResult) -> String {
@@ -38,7 +41,9 @@ public enum TextReport {
       out.append("fault: none fired")
     } else {
       for h in r.fired {
-        out.append("fault: \(h.point)#\(h.hit) \(h.decision) (task \(h.task), op \(h.op))" + (h.fault.map { "  [plan fault \($0 + 1): \(r.faults[$0])]" } ?? ""))
+        out.append(
+          "fault: \(h.point)#\(h.hit) \(h.decision) (task \(h.task), op \(h.op))"
+            + (h.fault.map { "  [plan fault \($0 + 1): \(r.faults[$0])]" } ?? ""))
       }
     }
     let unexpected = r.unexpected

@@ -96,6 +96,7 @@ public struct SpaceInfo: Sendable {
   }
 
   public func record(free: UInt64, backsData: Bool) -> SpaceRecord {
-    SpaceRecord(name: name, total: total, used: used, reserved: reserved, mayUse: mayUse, free: free, backsData: backsData)
+    SpaceRecord(
+      name: name, total: total, used: used, reserved: reserved, mayUse: mayUse, free: free, backsData: backsData)
   }
 }

@@ -62,7 +62,10 @@ public final class RangeLockTree: @unchecked Sendable {
     var lo = at
     var hi = at
     for s in segments where s.bits.contains(.locked) {
-      if s.start <= at && at < s.end { lo = s.start; hi = s.end }
+      if s.start <= at && at < s.end {
+        lo = s.start
+        hi = s.end
+      }
     }
     // Extend over adjacent locked segments with the same holder.
     var changed = true
@@ -71,8 +74,14 @@ public final class RangeLockTree: @unchecked Sendable {
       changed = false
       guardCount += 1
       for s in segments where s.bits.contains(.locked) {
-        if s.end == lo { lo = s.start; changed = true }
-        if s.start == hi { hi = s.end; changed = true }
+        if s.end == lo {
+          lo = s.start
+          changed = true
+        }
+        if s.start == hi {
+          hi = s.end
+          changed = true
+        }
       }
     }
     return ByteRange(lo, hi)

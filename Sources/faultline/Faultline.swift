@@ -14,7 +14,8 @@ enum ExitStatus {
 struct Faultline: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "faultline",
-    abstract: "Fault injection for filesystem error paths: run fault plans against an engine and judge locks, extents and data.",
+    abstract:
+      "Fault injection for filesystem error paths: run fault plans against an engine and judge locks, extents and data.",
     subcommands: [Run.self, Validate.self, Points.self, Engines.self])
 
   static func main() {
@@ -52,7 +53,9 @@ func loadPlans(_ paths: [String]) throws -> [Plan] {
   } catch let e as PlanError {
     throw BadInput(description: e.description)
   }
-  guard !files.isEmpty else { throw BadInput(description: "no plan files (*.yaml) under \(paths.joined(separator: " "))") }
+  guard !files.isEmpty else {
+    throw BadInput(description: "no plan files (*.yaml) under \(paths.joined(separator: " "))")
+  }
   var plans: [Plan] = []
   var errors: [String] = []
   for f in files {
@@ -67,7 +70,8 @@ func loadPlans(_ paths: [String]) throws -> [Plan] {
 }
 
 struct Run: ParsableCommand {
-  static let configuration = CommandConfiguration(abstract: "Run plans (files or directories) and judge every scenario.")
+  static let configuration = CommandConfiguration(
+    abstract: "Run plans (files or directories) and judge every scenario.")
 
   @Argument(help: "Plan files or directories of plans.")
   var paths: [String]
@@ -89,7 +93,10 @@ struct Run: ParsableCommand {
       let known = registry.descriptor(named: plan.engine)!.bugs.map(\.name)
       for b in bugs where !known.contains(b) {
         let hint = DidYouMean.hint(b, among: known).map { "; \($0)" } ?? ""
-        throw BadInput(description: "--bug \(b): engine \(plan.engine) has no such bug switch (it has: \(known.joined(separator: ", ")))\(hint)")
+        throw BadInput(
+          description:
+            "--bug \(b): engine \(plan.engine) has no such bug switch (it has: \(known.joined(separator: ", ")))\(hint)"
+        )
       }
     }
     let runner = ScenarioRunner(registry: registry)
@@ -116,19 +123,23 @@ struct Run: ParsableCommand {
 }
 
 struct Validate: ParsableCommand {
-  static let configuration = CommandConfiguration(abstract: "Check plans without running them; exit 2 on the first bad one.")
+  static let configuration = CommandConfiguration(
+    abstract: "Check plans without running them; exit 2 on the first bad one.")
 
   @Argument(help: "Plan files or directories of plans.")
   var paths: [String]
 
   func run() throws {
     let plans = try loadPlans(paths)
-    for p in plans { print("ok \(p.file) (\(p.name), engine \(p.engine), \(p.tasks.count) task(s), \(p.faults.count) fault(s))") }
+    for p in plans {
+      print("ok \(p.file) (\(p.name), engine \(p.engine), \(p.tasks.count) task(s), \(p.faults.count) fault(s))")
+    }
   }
 }
 
 struct Points: ParsableCommand {
-  static let configuration = CommandConfiguration(abstract: "List engines' fault points: name, kind, errnos, actions, where it is.")
+  static let configuration = CommandConfiguration(
+    abstract: "List engines' fault points: name, kind, errnos, actions, where it is.")
 
   @Option(help: "Only this engine.")
   var engine: String?
@@ -139,7 +150,8 @@ struct Points: ParsableCommand {
     if let engine {
       guard let d = registry.descriptor(named: engine) else {
         let hint = DidYouMean.hint(engine, among: registry.names).map { "; \($0)" } ?? ""
-        throw BadInput(description: "--engine \(engine): no such engine (engines: \(registry.names.joined(separator: ", ")))\(hint)")
+        throw BadInput(
+          description: "--engine \(engine): no such engine (engines: \(registry.names.joined(separator: ", ")))\(hint)")
       }
       engines = [d]
     }
@@ -149,7 +161,9 @@ struct Points: ParsableCommand {
       for p in e.catalog.points {
         let name = p.name.padding(toLength: width, withPad: " ", startingAt: 0)
         let kind = p.kind.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0)
-        print("  \(name)  \(kind)  errnos: \(p.errnos.map(\.name).joined(separator: ",")); actions: \(p.actions.map(\.rawValue).joined(separator: ","))")
+        print(
+          "  \(name)  \(kind)  errnos: \(p.errnos.map(\.name).joined(separator: ",")); actions: \(p.actions.map(\.rawValue).joined(separator: ","))"
+        )
         print("  \(String(repeating: " ", count: width))  \(p.about)")
       }
     }
@@ -157,7 +171,8 @@ struct Points: ParsableCommand {
 }
 
 struct Engines: ParsableCommand {
-  static let configuration = CommandConfiguration(abstract: "List engines with their operations, bug switches and invariants.")
+  static let configuration = CommandConfiguration(
+    abstract: "List engines with their operations, bug switches and invariants.")
 
   func run() throws {
     for e in BuiltinEngines.registry.all {

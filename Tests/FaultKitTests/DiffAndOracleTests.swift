@@ -14,18 +14,26 @@ struct DiffTests {
     b.files = [FileRecord(path: "/a", size: 65536, pendingError: .noSpace)]
     b.locks = [LockRecord(kind: .page, object: "/a#3", holders: [Holder(task: "writer", op: 2, opName: "writeback")])]
     b.pages = [PageRecord(file: "/a", index: 3, flags: [.uptodate, .locked])]
-    b.extents = [ExtentRecord(source: .ordered, file: "/a", range: ByteRange(0, 16384), disk: BlockRange(start: 16, count: 4), state: "pending")]
+    b.extents = [
+      ExtentRecord(
+        source: .ordered, file: "/a", range: ByteRange(0, 16384), disk: BlockRange(start: 16, count: 4),
+        state: "pending")
+    ]
     b.space[0].mayUse = 49152
     let d = SnapshotDiff(from: a, to: b)
-    #expect(d.lines.map(\.text) == [
-      "file /a size: 0 -> 64KiB",
-      "file /a mapping error: none -> ENOSPC",
-      "page /a#3 locked: unlocked -> locked (holder: writer in writeback #2)",
-      "+ ordered /a [0, 16KiB) -> blocks 16-19 (pending)",
-      "space data may-use: 0 -> 48KiB",
-      "page /a#3 dirty: set -> clear",
-    ])
-    #expect(d.lines(about: "page /a#3") == ["page /a#3 locked: unlocked -> locked (holder: writer in writeback #2)", "page /a#3 dirty: set -> clear"])
+    #expect(
+      d.lines.map(\.text) == [
+        "file /a size: 0 -> 64KiB",
+        "file /a mapping error: none -> ENOSPC",
+        "page /a#3 locked: unlocked -> locked (holder: writer in writeback #2)",
+        "+ ordered /a [0, 16KiB) -> blocks 16-19 (pending)",
+        "space data may-use: 0 -> 48KiB",
+        "page /a#3 dirty: set -> clear",
+      ])
+    #expect(
+      d.lines(about: "page /a#3") == [
+        "page /a#3 locked: unlocked -> locked (holder: writer in writeback #2)", "page /a#3 dirty: set -> clear",
+      ])
     #expect(d.lines(about: "page /a#30").isEmpty)
     #expect(SnapshotDiff(from: b, to: b).isEmpty)
   }
@@ -33,17 +41,22 @@ struct DiffTests {
 
 @Suite("Invariants")
 struct InvariantTests {
-  func ctx(_ base: Snapshot, _ now: Snapshot, tasks: [TaskStatus], moment: Moment = .atRest, stop: StopReason? = .quiescent) -> InvariantContext {
-    InvariantContext(moment: moment, baseline: base, current: now, diff: SnapshotDiff(from: base, to: now), tasks: tasks, stop: stop)
+  func ctx(
+    _ base: Snapshot, _ now: Snapshot, tasks: [TaskStatus], moment: Moment = .atRest, stop: StopReason? = .quiescent
+  ) -> InvariantContext {
+    InvariantContext(
+      moment: moment, baseline: base, current: now, diff: SnapshotDiff(from: base, to: now), tasks: tasks, stop: stop)
   }
-  let done = TaskStatus(name: "writer", kind: .plan, inOp: nil, opName: "fsync", finished: true, blockedOn: nil, idle: false)
+  let done = TaskStatus(
+    name: "writer", kind: .plan, inOp: nil, opName: "fsync", finished: true, blockedOn: nil, idle: false)
 
   @Test("a lock whose taker finished is leaked; one held inside a blocked op is not")
   func locksReleased() {
     var now = Snapshot()
     now.locks = [LockRecord(kind: .page, object: "/a#1", holders: [Holder(task: "writer", op: 2, opName: "writeback")])]
     #expect(LocksReleased().check(ctx(Snapshot(), now, tasks: [done])).count == 1)
-    let inside = TaskStatus(name: "writer", kind: .plan, inOp: 2, opName: "writeback", finished: false, blockedOn: "x", idle: false)
+    let inside = TaskStatus(
+      name: "writer", kind: .plan, inOp: 2, opName: "writeback", finished: false, blockedOn: "x", idle: false)
     #expect(LocksReleased().check(ctx(Snapshot(), now, tasks: [inside])).isEmpty)
     #expect(LocksReleased().check(ctx(now, now, tasks: [done])).isEmpty)  // held at baseline
   }
@@ -52,7 +65,10 @@ struct InvariantTests {
   func spaceBalanced() {
     var now = Snapshot()
     now.space = [SpaceRecord(name: "data", total: 100, used: 10, reserved: 0, mayUse: 4096, free: 90, backsData: true)]
-    #expect(SpaceBalanced().check(ctx(Snapshot(), now, tasks: [])).map(\.message) == ["space data: may-use 4KiB but delalloc is 0"])
+    #expect(
+      SpaceBalanced().check(ctx(Snapshot(), now, tasks: [])).map(\.message) == [
+        "space data: may-use 4KiB but delalloc is 0"
+      ])
     now.extents = [ExtentRecord(source: .delalloc, file: "/a", range: ByteRange(0, 4096))]
     #expect(SpaceBalanced().check(ctx(Snapshot(), now, tasks: [])).isEmpty)
     now.space[0].free = 80
@@ -90,17 +106,26 @@ struct InvariantTests {
   @Test("a pending ordered extent at rest is reported; right after an op it is not")
   func orderedExtents() {
     var now = Snapshot()
-    now.extents = [ExtentRecord(source: .ordered, file: "/a", range: ByteRange(0, 4096), disk: BlockRange(start: 1, count: 1), state: "pending")]
+    now.extents = [
+      ExtentRecord(
+        source: .ordered, file: "/a", range: ByteRange(0, 4096), disk: BlockRange(start: 1, count: 1), state: "pending")
+    ]
     #expect(OrderedExtentsComplete().check(ctx(Snapshot(), now, tasks: [])).count == 1)
-    #expect(OrderedExtentsComplete().check(ctx(Snapshot(), now, tasks: [], moment: .afterFailedOp(task: "w", op: 1, opName: "write"))).isEmpty)
+    #expect(
+      OrderedExtentsComplete().check(
+        ctx(Snapshot(), now, tasks: [], moment: .afterFailedOp(task: "w", op: 1, opName: "write"))
+      ).isEmpty)
   }
 
   @Test("a cached extent that disagrees with the tree is incoherent")
   func extentCache() {
     var now = Snapshot()
     now.extents = [
-      ExtentRecord(source: .tree, file: "/a", range: ByteRange(0, 8192), disk: BlockRange(start: 10, count: 2), state: "written"),
-      ExtentRecord(source: .cache, file: "/a", range: ByteRange(4096, 8192), disk: BlockRange(start: 11, count: 1), state: "written"),
+      ExtentRecord(
+        source: .tree, file: "/a", range: ByteRange(0, 8192), disk: BlockRange(start: 10, count: 2), state: "written"),
+      ExtentRecord(
+        source: .cache, file: "/a", range: ByteRange(4096, 8192), disk: BlockRange(start: 11, count: 1),
+        state: "written"),
     ]
     #expect(ExtentCacheCoherent().check(ctx(Snapshot(), now, tasks: [])).isEmpty)
     now.extents[1].disk = BlockRange(start: 12, count: 1)

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import FaultKit
@@ -20,25 +21,37 @@ struct InjectorTests {
     #expect(fires(FaultSpec(point: "alloc.data", trigger: .nth(2), action: .fail(.noSpace)), hits: 5) == [2])
   }
   @Test func nthPersistent() {
-    #expect(fires(FaultSpec(point: "alloc.data", trigger: .nth(2), mode: .persistent, action: .fail(.noSpace)), hits: 5) == [2, 3, 4, 5])
+    #expect(
+      fires(FaultSpec(point: "alloc.data", trigger: .nth(2), mode: .persistent, action: .fail(.noSpace)), hits: 5) == [
+        2, 3, 4, 5,
+      ])
   }
   @Test func every() {
     #expect(fires(FaultSpec(point: "alloc.data", trigger: .every(2), action: .fail(.noSpace)), hits: 7) == [2, 4, 6])
   }
   @Test func afterTimes() {
-    #expect(fires(FaultSpec(point: "alloc.data", trigger: .after(skip: 2, times: 2), action: .fail(.noSpace)), hits: 7) == [3, 4])
-    #expect(fires(FaultSpec(point: "alloc.data", trigger: .after(skip: 5, times: nil), action: .fail(.noSpace)), hits: 7) == [6, 7])
+    #expect(
+      fires(FaultSpec(point: "alloc.data", trigger: .after(skip: 2, times: 2), action: .fail(.noSpace)), hits: 7) == [
+        3, 4,
+      ])
+    #expect(
+      fires(FaultSpec(point: "alloc.data", trigger: .after(skip: 5, times: nil), action: .fail(.noSpace)), hits: 7) == [
+        6, 7,
+      ])
   }
   @Test func probabilityIsSeeded() {
     let spec = FaultSpec(point: "alloc.data", trigger: .probability(0.5, seed: 7), action: .fail(.noSpace))
     let a = fires(spec, hits: 200)
     #expect(a == fires(spec, hits: 200))
     #expect(a.count > 60 && a.count < 140)
-    let other = fires(FaultSpec(point: "alloc.data", trigger: .probability(0.5, seed: 8), action: .fail(.noSpace)), hits: 200)
+    let other = fires(
+      FaultSpec(point: "alloc.data", trigger: .probability(0.5, seed: 8), action: .fail(.noSpace)), hits: 200)
     #expect(a != other)
   }
   @Test func filtersCountOnlyMatchingHits() {
-    let inj = Injector(catalog: catalog, faults: [FaultSpec(point: "alloc.data", trigger: .nth(2), action: .fail(.noSpace), task: "w", op: "writeback")])
+    let inj = Injector(
+      catalog: catalog,
+      faults: [FaultSpec(point: "alloc.data", trigger: .nth(2), action: .fail(.noSpace), task: "w", op: "writeback")])
     #expect(!inj.hit(alloc, task: "w", op: "writeback").fired)  // 1st matching
     #expect(!inj.hit(alloc, task: "x", op: "writeback").fired)  // other task
     #expect(!inj.hit(alloc, task: "w", op: "fsync").fired)  // other op
@@ -60,10 +73,12 @@ struct InjectorTests {
     #expect(inj.hits.map { "\($0.point)#\($0.hit)" } == ["alloc.data#1", "io.write#1", "alloc.data#2"])
   }
   @Test func actionsMapToDecisions() {
-    let inj = Injector(catalog: catalog, faults: [
-      FaultSpec(point: "alloc.data", trigger: .nth(1), action: .short(maxBytes: 8192)),
-      FaultSpec(point: "alloc.data", trigger: .nth(2), action: .yield(to: "other")),
-    ])
+    let inj = Injector(
+      catalog: catalog,
+      faults: [
+        FaultSpec(point: "alloc.data", trigger: .nth(1), action: .short(maxBytes: 8192)),
+        FaultSpec(point: "alloc.data", trigger: .nth(2), action: .yield(to: "other")),
+      ])
     #expect(inj.hit(alloc, task: "t", op: "o") == .short(maxBytes: 8192))
     #expect(inj.hit(alloc, task: "t", op: "o") == .yield(to: "other"))
   }
@@ -85,7 +100,8 @@ struct ErrnoTests {
     #expect(classify(FSError(.noSpace, injected: HitRef(point: "alloc.data", hit: 2))) == "nospace")
     #expect(classify(Errno.noSpace) == "nospace")
     #expect(classify(FSError(.io)) == "other")
-    #expect("\(FSError(.noSpace, injected: HitRef(point: "alloc.data", hit: 2)))" == "ENOSPC (injected at alloc.data#2)")
+    #expect(
+      "\(FSError(.noSpace, injected: HitRef(point: "alloc.data", hit: 2)))" == "ENOSPC (injected at alloc.data#2)")
     #expect("\(FSError(.noSpace))" == "ENOSPC")
   }
   @Test func globs() {
@@ -96,5 +112,3 @@ struct ErrnoTests {
     #expect(!Glob.matches("io.?", "io.write"))
   }
 }
-
-import Foundation

@@ -72,7 +72,9 @@ struct SchedulerTests {
     #expect(order(1) == order(1))
     let orders = Set((1...6).map { order(UInt64($0)) })
     #expect(orders.count > 1)
-    #expect(!orders.contains(["a0", "a1", "a2", "a3", "a4", "b0", "b1", "b2", "b3", "b4", "c0", "c1", "c2", "c3", "c4"]) || orders.count > 1)
+    #expect(
+      !orders.contains(["a0", "a1", "a2", "a3", "a4", "b0", "b1", "b2", "b3", "b4", "c0", "c1", "c2", "c3", "c4"])
+        || orders.count > 1)
   }
 
   @Test("a task blocked on a lock parks and is woken by the unlock")

@@ -4,12 +4,23 @@ import Testing
 @testable import ModelKernel
 
 /// Runs `body` as the only plan task of a fresh scheduler; returns why the run stopped.
-func withKernel(_ body: @escaping @Sendable (Kernel) async throws -> Void, extra: [(String, @Sendable (Kernel) async throws -> Void)] = []) -> (Kernel, StopReason) {
+func withKernel(
+  _ body: @escaping @Sendable (Kernel) async throws -> Void,
+  extra: [(String, @Sendable (Kernel) async throws -> Void)] = []
+) -> (Kernel, StopReason) {
   let trace = Trace()
   let s = Scheduler(policy: FIFOPolicy(), stepLimit: 10_000, trace: trace)
   let k = Kernel(harness: Harness(scheduler: s, injector: Injector(catalog: FaultCatalog([]), faults: [])))
-  s.spawn("main", kind: .plan) { s.beginOp("test"); try await body(k) }
-  for (name, b) in extra { s.spawn(name, kind: .plan) { s.beginOp("test"); try await b(k) } }
+  s.spawn("main", kind: .plan) {
+    s.beginOp("test")
+    try await body(k)
+  }
+  for (name, b) in extra {
+    s.spawn(name, kind: .plan) {
+      s.beginOp("test")
+      try await b(k)
+    }
+  }
   let stop = s.run()
   return (k, stop)
 }

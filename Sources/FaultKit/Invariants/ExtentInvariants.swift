@@ -3,7 +3,8 @@ public struct OrderedExtentsComplete: Invariant {
   public init() {}
   public let name = InvariantName.orderedExtentsComplete
   public let checks = "At rest: the snapshot has no ordered extent (every one completed or was cleaned up on error)."
-  public let doesNotCheck = "Ordered extents in flight right after a failed operation: workers may still be finishing them."
+  public let doesNotCheck =
+    "Ordered extents in flight right after a failed operation: workers may still be finishing them."
 
   public func check(_ c: InvariantContext) -> [Violation] {
     guard c.moment.isAtRest else { return [] }
@@ -27,7 +28,8 @@ public struct ExtentCacheCoherent: Invariant {
     At rest: every cached extent maps as the tree does: a cached mapping is inside one tree extent \
     at the same disk offset; a cached hole overlaps no tree extent.
     """
-  public let doesNotCheck = "Delayed and unwritten cache entries (state other than written or hole); engines with no cache pass vacuously."
+  public let doesNotCheck =
+    "Delayed and unwritten cache entries (state other than written or hole); engines with no cache pass vacuously."
 
   public func check(_ c: InvariantContext) -> [Violation] {
     guard c.moment.isAtRest else { return [] }
@@ -39,10 +41,14 @@ public struct ExtentCacheCoherent: Invariant {
         if let t = overlapping.first { bad.append("cached hole \(e.file) \(e.range) but the tree maps \(t.line)") }
       } else if e.state == "written" || e.state.isEmpty {
         let agrees = overlapping.contains { t in
-          guard t.range.contains(e.range), let td = t.disk, let ed = e.disk, let bs = Self.blockSize(t) else { return false }
+          guard t.range.contains(e.range), let td = t.disk, let ed = e.disk, let bs = Self.blockSize(t) else {
+            return false
+          }
           return td.start + (e.range.start - t.range.start) / bs == ed.start
         }
-        if !agrees { bad.append("cached \(e.line) disagrees with the tree (\(overlapping.map(\.line).joined(separator: "; ")))") }
+        if !agrees {
+          bad.append("cached \(e.line) disagrees with the tree (\(overlapping.map(\.line).joined(separator: "; ")))")
+        }
       }
     }
     return bad.map { Violation(name, moment: c.moment, $0, evidence: c.diff.lines(about: "cache")) }
@@ -58,8 +64,10 @@ public struct ExtentCacheCoherent: Invariant {
 public struct NoDoubleAllocation: Invariant {
   public init() {}
   public let name = InvariantName.noDoubleAllocation
-  public let checks = "Always: disk ranges of tree and ordered extents are pairwise disjoint and none overlaps the allocator's free space."
-  public let doesNotCheck = "Metadata blocks (the models keep metadata off the data allocator) and leaks (allocated blocks nobody maps: space-balanced's business)."
+  public let checks =
+    "Always: disk ranges of tree and ordered extents are pairwise disjoint and none overlaps the allocator's free space."
+  public let doesNotCheck =
+    "Metadata blocks (the models keep metadata off the data allocator) and leaks (allocated blocks nobody maps: space-balanced's business)."
 
   public func check(_ c: InvariantContext) -> [Violation] {
     var mapped: [(BlockRange, String)] = c.current.extents.compactMap { e in

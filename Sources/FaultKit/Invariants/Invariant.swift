@@ -58,7 +58,9 @@ public struct InvariantContext: Sendable {
   /// Why the scheduler stopped, at rest.
   public let stop: StopReason?
 
-  public init(moment: Moment, baseline: Snapshot, current: Snapshot, diff: SnapshotDiff, tasks: [TaskStatus], stop: StopReason?) {
+  public init(
+    moment: Moment, baseline: Snapshot, current: Snapshot, diff: SnapshotDiff, tasks: [TaskStatus], stop: StopReason?
+  ) {
     self.moment = moment
     self.baseline = baseline
     self.current = current

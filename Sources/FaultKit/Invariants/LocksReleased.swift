@@ -46,7 +46,8 @@ public struct LocksReleased: Invariant {
       }
     }
     return byReason.map { why, locks in
-      let what = locks.count == 1 ? locks[0].resource : "\(locks.count) locks (\(locks.map(\.resource).joined(separator: ", ")))"
+      let what =
+        locks.count == 1 ? locks[0].resource : "\(locks.count) locks (\(locks.map(\.resource).joined(separator: ", ")))"
       return Violation(
         name, moment: c.moment, "\(what) leaked: \(why)",
         evidence: locks.flatMap { c.diff.lines(about: $0.resource) })
@@ -80,7 +81,10 @@ public struct NoHang: Invariant {
     case .hang:
       let hung = c.tasks.filter { !$0.finished && $0.kind != .worker && $0.blockedOn != nil }
       let who = hung.map { "\($0.name) in \($0.opName) #\($0.inOp ?? 0)" }.joined(separator: ", ")
-      return [Violation(name, moment: c.moment, "hang: \(who) blocked with no possible waker", evidence: WaitForGraph(c).lines)]
+      return [
+        Violation(
+          name, moment: c.moment, "hang: \(who) blocked with no possible waker", evidence: WaitForGraph(c).lines)
+      ]
     }
   }
 }
@@ -96,7 +100,9 @@ public struct WaitForGraph {
       out.append("\(t.name) (in \(t.opName) #\(t.inOp ?? 0)) waits on \(on)")
       let locks = c.current.locks.filter { $0.resource == on }
       if locks.isEmpty {
-        let work = c.current.pendingWork.isEmpty ? "no work is queued that could complete it" : "queued work: \(c.current.pendingWork.joined(separator: "; "))"
+        let work =
+          c.current.pendingWork.isEmpty
+          ? "no work is queued that could complete it" : "queued work: \(c.current.pendingWork.joined(separator: "; "))"
         out.append("  \(on) has no lock holder; \(work)")
       }
       for l in locks {
@@ -107,7 +113,8 @@ public struct WaitForGraph {
             if ht.finished {
               state = "\(h.task) has finished: nothing will release it"
             } else if ht.inOp != h.op {
-              state = "\(h.task) returned from \(h.opName) #\(h.op) without releasing it"
+              state =
+                "\(h.task) returned from \(h.opName) #\(h.op) without releasing it"
                 + (ht.name == t.name ? " (self-deadlock)" : "")
             } else if let b = ht.blockedOn {
               state = "\(h.task) is itself blocked on \(b)"

@@ -7,7 +7,8 @@ public struct SpaceBalanced: Invariant {
     equals the delalloc bytes and reserved equals the ordered-extent bytes; for other spaces, \
     may-use and reserved are back at their baseline.
     """
-  public let doesNotCheck = "Whether used matches the bytes the tree maps (no-double-allocation covers overlap, not leaks of used space)."
+  public let doesNotCheck =
+    "Whether used matches the bytes the tree maps (no-double-allocation covers overlap, not leaks of used space)."
 
   public func check(_ c: InvariantContext) -> [Violation] {
     var out: [Violation] = []
@@ -23,12 +24,22 @@ public struct SpaceBalanced: Invariant {
       guard c.moment.isAtRest else { continue }
       if s.backsData {
         let delalloc = c.current.extents.filter { $0.source == .delalloc }.reduce(0) { $0 + $1.range.length }
-        let ordered = c.current.extents.filter { $0.source == .ordered && $0.disk != nil }.reduce(0) { $0 + $1.range.length }
+        let ordered = c.current.extents.filter { $0.source == .ordered && $0.disk != nil }.reduce(0) {
+          $0 + $1.range.length
+        }
         if s.mayUse != delalloc {
-          out.append(Violation(name, moment: c.moment, "space \(s.name): may-use \(Size.format(s.mayUse)) but delalloc is \(Size.format(delalloc))", evidence: evidence))
+          out.append(
+            Violation(
+              name, moment: c.moment,
+              "space \(s.name): may-use \(Size.format(s.mayUse)) but delalloc is \(Size.format(delalloc))",
+              evidence: evidence))
         }
         if s.reserved != ordered {
-          out.append(Violation(name, moment: c.moment, "space \(s.name): reserved \(Size.format(s.reserved)) but ordered extents hold \(Size.format(ordered))", evidence: evidence))
+          out.append(
+            Violation(
+              name, moment: c.moment,
+              "space \(s.name): reserved \(Size.format(s.reserved)) but ordered extents hold \(Size.format(ordered))",
+              evidence: evidence))
         }
       } else if let b = c.baseline.space.first(where: { $0.name == s.name }) {
         if s.mayUse != b.mayUse || s.reserved != b.reserved {
@@ -76,7 +87,8 @@ public struct DelallocBacked: Invariant {
           Violation(
             name, moment: c.moment,
             "delalloc \(e.file) \(e.range) within EOF has no dirty page over page(s) \(unbacked.map(String.init).joined(separator: ", "))",
-            evidence: c.diff.lines(about: "delalloc \(e.file)") + unbacked.flatMap { c.diff.lines(about: "page \(e.file)#\($0)") }))
+            evidence: c.diff.lines(about: "delalloc \(e.file)")
+              + unbacked.flatMap { c.diff.lines(about: "page \(e.file)#\($0)") }))
       }
     }
     let mapped = c.current.extents.filter { $0.source == .tree || $0.source == .delalloc || $0.source == .ordered }

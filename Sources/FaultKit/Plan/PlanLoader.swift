@@ -74,8 +74,7 @@ public struct PlanLoader: Sendable {
         guard name.hasSuffix(".yaml") || name.hasSuffix(".yml") else { continue }
         let full = base == "/" ? "/" + relative : base + "/" + relative
         var entryIsDirectory: ObjCBool = false
-        if fm.fileExists(atPath: full, isDirectory: &entryIsDirectory), !entryIsDirectory.boolValue
-        {
+        if fm.fileExists(atPath: full, isDirectory: &entryIsDirectory), !entryIsDirectory.boolValue {
           found.insert(full)
         }
       }

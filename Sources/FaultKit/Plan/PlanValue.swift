@@ -67,7 +67,8 @@ public indirect enum PlanValue: Sendable, Hashable {
           throw PlanError(kl, key: "", expected: "a plain key", found: "a complex key")
         }
         if let first = seen[ks.string] {
-          throw PlanError(kl, key: ks.string, expected: "each key once", found: "a second '\(ks.string)' (first at \(first))")
+          throw PlanError(
+            kl, key: ks.string, expected: "each key once", found: "a second '\(ks.string)' (first at \(first))")
         }
         seen[ks.string] = kl
         entries.append(Entry(key: ks.string, keyLocation: kl, value: try convert(v, file: file)))
@@ -105,7 +106,8 @@ public struct PlanMap {
   /// - Throws: `PlanError` when `value` is not a mapping or has a key outside `keys`.
   public init(_ value: PlanValue, path: String, keys: [String]) throws {
     guard case .map(let entries, let l) = value else {
-      throw PlanError(value.location, key: path, expected: "a mapping with keys \(keys.joined(separator: ", "))", found: value.found)
+      throw PlanError(
+        value.location, key: path, expected: "a mapping with keys \(keys.joined(separator: ", "))", found: value.found)
     }
     for e in entries where !keys.contains(e.key) {
       throw PlanError(
@@ -162,7 +164,8 @@ extension PlanValue {
   }
 
   public func int(_ path: String, min: Int = Int.min, max: Int = Int.max) throws -> Int {
-    guard case .scalar(let s, _) = self, let n = Int(s.replacingOccurrences(of: "_", with: "")) ?? PlanValue.hexInt(s) else {
+    guard case .scalar(let s, _) = self, let n = Int(s.replacingOccurrences(of: "_", with: "")) ?? PlanValue.hexInt(s)
+    else {
       throw PlanError(location, key: path, expected: "an integer", found: found)
     }
     guard n >= min && n <= max else {

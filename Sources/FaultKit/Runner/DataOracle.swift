@@ -106,18 +106,29 @@ struct DataOracle {
       switch read(path) {
       case .failure(let e):
         if !m.durable.isEmpty {
-          out.append(Violation(.dataDurable, moment: .atRest, "after recover, reading \(path) failed with \(e) but \(Size.format(UInt64(m.durable.count))) were fsync-acknowledged"))
+          out.append(
+            Violation(
+              .dataDurable, moment: .atRest,
+              "after recover, reading \(path) failed with \(e) but \(Size.format(UInt64(m.durable.count))) were fsync-acknowledged"
+            ))
         }
       case .success(let got):
         if let bad = Self.firstMismatch(Array(got.prefix(m.durable.count)), m.durable, m.durableEither) {
-          out.append(Violation(.dataDurable, moment: .atRest, "after recover, \(path) lost fsync-acknowledged data: \(bad)", evidence: [bad]))
+          out.append(
+            Violation(
+              .dataDurable, moment: .atRest, "after recover, \(path) lost fsync-acknowledged data: \(bad)",
+              evidence: [bad]))
         } else if got.count < m.durable.count {
-          out.append(Violation(.dataDurable, moment: .atRest, "after recover, \(path) is \(got.count) bytes, \(m.durable.count) were fsync-acknowledged"))
+          out.append(
+            Violation(
+              .dataDurable, moment: .atRest,
+              "after recover, \(path) is \(got.count) bytes, \(m.durable.count) were fsync-acknowledged"))
         } else if let i = got.firstIndex(where: { !m.patterns.contains($0) }) {
           out.append(
             Violation(
               .dataDurable, moment: .atRest,
-              "after recover, \(path) byte \(i) is 0x\(String(got[i], radix: 16)), which was never written there (garbage)"))
+              "after recover, \(path) byte \(i) is 0x\(String(got[i], radix: 16)), which was never written there (garbage)"
+            ))
         }
       }
     }

@@ -16,7 +16,9 @@ public struct OpOutcome: Sendable, Hashable, Codable, CustomStringConvertible {
     self.injected = injected
   }
   public static let ok = OpOutcome(status: .ok)
-  public static func error(_ e: FSError) -> OpOutcome { OpOutcome(status: .error, errno: e.errno, injected: e.injected) }
+  public static func error(_ e: FSError) -> OpOutcome {
+    OpOutcome(status: .error, errno: e.errno, injected: e.injected)
+  }
 
   public var description: String {
     switch status {

@@ -55,7 +55,9 @@ public struct ScenarioRunner: Sendable {
     }
     let setupStop = scheduler.run()
     if let f = setupFailure.value { throw SetupError(message: "\(plan.file): engine setup failed: \(f)") }
-    guard setupStop == .quiescent else { throw SetupError(message: "\(plan.file): engine setup did not finish (\(setupStop))") }
+    guard setupStop == .quiescent else {
+      throw SetupError(message: "\(plan.file): engine setup did not finish (\(setupStop))")
+    }
     let baseline = engine.snapshot()
 
     // The plan's tasks.
@@ -81,7 +83,9 @@ public struct ScenarioRunner: Sendable {
           state.value.outcomes[taskName, default: []].append(outcome)
           if aborted { return }
           trace.append(.opEnd(task: taskName, op: i + 1, outcome: outcome.description))
-          let sawFailure = injector.fired[firedBefore...].contains { $0.task == taskName && !$0.decision.hasPrefix("yield") }
+          let sawFailure = injector.fired[firedBefore...].contains {
+            $0.task == taskName && !$0.decision.hasPrefix("yield")
+          }
           if sawFailure {
             let now = engine.snapshot()
             let moment = Moment.afterFailedOp(task: taskName, op: i + 1, opName: op.kind.rawValue)
@@ -100,7 +104,8 @@ public struct ScenarioRunner: Sendable {
     // At rest (finished or hung): judge the state.
     let atRest = engine.snapshot()
     let diff = SnapshotDiff(from: baseline, to: atRest)
-    let restCtx = InvariantContext(moment: .atRest, baseline: baseline, current: atRest, diff: diff, tasks: scheduler.statuses, stop: stop)
+    let restCtx = InvariantContext(
+      moment: .atRest, baseline: baseline, current: atRest, diff: diff, tasks: scheduler.statuses, stop: stop)
     var violations = state.value.violations + checks.flatMap { $0.check(restCtx) }
 
     // Operation outcomes against expectations.
@@ -159,7 +164,9 @@ public struct ScenarioRunner: Sendable {
   }
 
   /// Reads each path whole through the engine, in a harness task.
-  private func readAll(_ paths: [String], _ engine: any Engine, _ scheduler: Scheduler) -> [String: Result<[UInt8], FSError>] {
+  private func readAll(_ paths: [String], _ engine: any Engine, _ scheduler: Scheduler) -> [String: Result<
+    [UInt8], FSError
+  >] {
     let out = Box<[String: Result<[UInt8], FSError>]>([:])
     scheduler.spawn("oracle", kind: .harness) {
       for p in paths {

@@ -192,7 +192,9 @@ public struct SpaceRecord: Sendable, Hashable, Codable {
   /// When true, `mayUse` must equal the delalloc bytes and `reserved` the ordered bytes at rest.
   public var backsData: Bool
 
-  public init(name: String, total: UInt64, used: UInt64, reserved: UInt64, mayUse: UInt64, free: UInt64, backsData: Bool) {
+  public init(
+    name: String, total: UInt64, used: UInt64, reserved: UInt64, mayUse: UInt64, free: UInt64, backsData: Bool
+  ) {
     self.name = name
     self.total = total
     self.used = used

@@ -135,7 +135,9 @@ public struct SnapshotDiff: Sendable, Hashable, Codable {
     var out = self
     Self.merge(
       a, b, key: \.key,
-      removed: { out.add(.page, "page \($0.name)", "page \($0.name): cached (\(Self.flagWords($0.flags))) -> evicted") },
+      removed: {
+        out.add(.page, "page \($0.name)", "page \($0.name): cached (\(Self.flagWords($0.flags))) -> evicted")
+      },
       added: { out.add(.page, "page \($0.name)", "page \($0.name): absent -> cached (\(Self.flagWords($0.flags)))") },
       both: { x, y in
         for (flag, name) in PageFlags.all where flag != .locked && x.flags.contains(flag) != y.flags.contains(flag) {
