@@ -15,7 +15,9 @@ let package = Package(
   ],
   targets: [
     // The harness: knows no engine.
-    .target(name: "FaultKit", dependencies: [.product(name: "Yams", package: "Yams")]),
+    .target(name: "FaultKit", dependencies: ["CFaultlineSupport", .product(name: "Yams", package: "Yams")]),
+    // Process-level helpers in C (malloc tuning) that Swift's Glibc module does not expose.
+    .target(name: "CFaultlineSupport"),
     // Terminal and JSON output: reads results, never engines.
     .target(name: "FaultReports", dependencies: ["FaultKit"]),
     // Kernel-like primitives shared by the model engines.

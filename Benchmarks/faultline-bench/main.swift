@@ -1,1 +1,124 @@
-print("x")
+// faultline-bench: the figures sweeps live by, measured side by side in one process.
+// Build and run with scripts/bench (release). Prints medians of several rounds and their ratios.
+import BtrfsModel
+import FaultKit
+import Foundation
+
+ProcessTuning.keepHeap()
+let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+  .deletingLastPathComponent()
+let registry = EngineRegistry([BtrfsModel.descriptor])
+let loader = PlanLoader(registry: registry)
+let rounds = Int(ProcessInfo.processInfo.environment["BENCH_ROUNDS"] ?? "") ?? 7
+let roundSeconds = Double(ProcessInfo.processInfo.environment["BENCH_SECONDS"] ?? "") ?? 0.5
+
+/// Runs `body` repeatedly for about `roundSeconds`, `rounds` times; returns per-round rates
+/// (operations per second, where `body` returns how many operations it did).
+func measure(_ body: () -> Int) -> [Double] {
+  let clock = ContinuousClock()
+  var rates: [Double] = []
+  _ = body()  // warm up
+  for _ in 0..<rounds {
+    var ops = 0
+    let start = clock.now
+    var elapsed = Duration.zero
+    while elapsed < .seconds(roundSeconds) {
+      ops += body()
+      elapsed = clock.now - start
+    }
+    let secs = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    rates.append(Double(ops) / secs)
+  }
+  return rates.sorted()
+}
+
+func median(_ xs: [Double]) -> Double { xs[xs.count / 2] }
+
+func report(_ name: String, _ rates: [Double], unit: String, invert: Bool = false) {
+  let m = median(rates)
+  let label = name.padding(toLength: 60, withPad: " ", startingAt: 0)
+  if invert {
+    print(label + String(format: "%10.1f ns  (%.1f-%.1f)", 1e9 / m, 1e9 / rates.last!, 1e9 / rates.first!))
+  } else {
+    print(label + String(format: "%10.0f %@  (%.0f-%.0f)", m, unit, rates.first!, rates.last!))
+  }
+}
+
+func plan(_ rel: String) -> Plan {
+  do { return try loader.load(file: root.appendingPathComponent(rel).path) } catch {
+    fatalError("\(error)")
+  }
+}
+
+let runner = ScenarioRunner(registry: registry)
+func scenarios(_ p: Plan, _ opts: RunOptions = RunOptions()) -> [Double] {
+  measure {
+    for _ in 0..<20 { _ = try! runner.run(p, opts) }
+    return 20
+  }
+}
+
+// `faultline-bench profile PLAN N [BUG]`: run one plan N times (for perf record), nothing else.
+let argv = CommandLine.arguments
+if argv.count >= 4 && argv[1] == "profile" {
+  let p = plan(argv[2])
+  let opts = RunOptions(bugs: argv.count > 4 ? [argv[4]] : [])
+  for _ in 0..<Int(argv[3])! { _ = try! runner.run(p, opts) }
+  exit(0)
+}
+
+print("faultline-bench: \(rounds) rounds of \(roundSeconds)s each, medians (min-max); one core")
+print("")
+
+// 1. Scenarios per second on the seed plan, every oracle on, and with oracles off.
+let seed = plan("Plans/btrfs/cow-enospc-second-iteration.yaml")
+var seedNoOracles = seed
+seedNoOracles.expect.invariants = []
+let allOn = scenarios(seed)
+let allOff = scenarios(seedNoOracles)
+report("seed 000 plan, fixed engine, every oracle on", allOn, unit: "scenarios/s")
+report("seed 000 plan, fixed engine, oracles off", allOff, unit: "scenarios/s")
+print(String(format: "  oracle cost: %.2fx the engine run alone", median(allOff) / median(allOn) - 1))
+report(
+  "seed 000 plan, cow-error-leaves-pages-locked (hang found)",
+  scenarios(seed, RunOptions(bugs: ["cow-error-leaves-pages-locked"])), unit: "scenarios/s")
+report(
+  "write-fsync plan (64KiB split write, fsync, recover)", scenarios(plan("Plans/btrfs/write-fsync.yaml")),
+  unit: "scenarios/s")
+report(
+  "two-writers-eio plan (2 tasks + worker, random schedule)", scenarios(plan("Plans/btrfs/two-writers-eio.yaml")),
+  unit: "scenarios/s")
+print("")
+
+// 2. The scheduler: a task switch at a schedule point, and a point with nobody else to run.
+final class Counter: @unchecked Sendable { var n = 0 }
+let switchRates = measure {
+  let n = 20_000
+  let s = Scheduler(policy: FIFOPolicy(), stepLimit: 10 * n, trace: Trace())
+  s.spawn("a", kind: .plan) { for _ in 0..<n { try await s.yield(to: "b", at: "bench") } }
+  s.spawn("b", kind: .plan) { for _ in 0..<n { try await s.yield(to: "a", at: "bench") } }
+  s.run()
+  return 2 * n
+}
+report("task switch at a schedule point (yield to another task)", switchRates, unit: "", invert: true)
+let pointRates = measure {
+  let n = 100_000
+  let s = Scheduler(policy: FIFOPolicy(), stepLimit: 10 * n, trace: Trace())
+  s.spawn("a", kind: .plan) { for _ in 0..<n { try await s.point("bench") } }
+  s.run()
+  return n
+}
+report("schedule point with no other runnable task", pointRates, unit: "", invert: true)
+
+// 3. A fault point nobody armed, through the harness (count, trace, schedule point).
+let hitRates = measure {
+  let n = 100_000
+  let catalog = FaultCatalog([FaultPoint("alloc.data", kind: .allocator, errnos: [.noSpace], about: "")])
+  let s = Scheduler(policy: FIFOPolicy(), stepLimit: 10 * n, trace: Trace())
+  let h = Harness(scheduler: s, injector: Injector(catalog: catalog, faults: []))
+  h.injecting = true
+  s.spawn("a", kind: .plan) { for _ in 0..<n { _ = try await h.hit(FaultPointID(0)) } }
+  s.run()
+  return n
+}
+report("disarmed fault point hit via Harness (recorded in trace)", hitRates, unit: "", invert: true)

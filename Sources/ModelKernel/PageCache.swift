@@ -6,8 +6,9 @@ public final class Page: @unchecked Sendable {
   public let index: UInt64
   public var flags: PageFlags = []
   public var data: [UInt8]
-  /// The file this page belongs to; nil once migration or truncation took it away.
-  public var mapping: AddressSpace?
+  /// The file this page belongs to; nil once migration or truncation took it away. Weak: the
+  /// address space owns its pages, not the other way round.
+  public weak var mapping: AddressSpace?
   /// Who locked it (for snapshots and hang reports; page locks have no owner in the kernel).
   public var lockHolder: Holder?
   let id: Int

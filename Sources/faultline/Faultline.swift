@@ -19,6 +19,7 @@ struct Faultline: ParsableCommand {
     subcommands: [Run.self, Validate.self, Points.self, Engines.self])
 
   static func main() {
+    ProcessTuning.keepHeap()
     do {
       var command = try parseAsRoot()
       try command.run()

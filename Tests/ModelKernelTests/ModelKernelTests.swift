@@ -152,3 +152,22 @@ struct ModelKernelTests {
     #expect(stop == .quiescent)
   }
 }
+
+@Suite("ModelKernel memory")
+struct ModelKernelMemoryTests {
+  @Test("a cached page does not keep its file alive (no page <-> mapping cycle)")
+  func noPageMappingCycle() {
+    weak var weakMapping: AddressSpace?
+    weak var weakPage: Page?
+    let (_, stop) = withKernel { k in
+      let m = AddressSpace(path: "/a", kernel: k)
+      let p = m.findOrCreate(0)
+      p.flags.insert(.dirty)
+      weakMapping = m
+      weakPage = p
+    }
+    #expect(stop == .quiescent)
+    #expect(weakMapping == nil)
+    #expect(weakPage == nil)
+  }
+}

@@ -1,3 +1,5 @@
+import Foundation
+
 /// The data oracle: a plain model of what each file must contain, fed with every operation and
 /// its outcome, and checked against what the engine reads back, before and after `recover`.
 ///
@@ -17,7 +19,7 @@ struct DataOracle {
     var durable: [UInt8] = []
     var durableEither: [(ByteRange, [UInt8])] = []
     /// Byte values ever written to the file (plus zero): what a crash may leave.
-    var patterns: Set<UInt8> = [0]
+    var patterns = ByteSet([0])
     /// An error was reported on this file after the last successful fsync.
     var errorSinceSync = false
     var unlinked = false
@@ -33,7 +35,7 @@ struct DataOracle {
     var m = FileModel()
     m.expected = contents
     if durable { m.durable = contents }
-    for b in Set(contents) { m.patterns.insert(b) }
+    for b in contents { m.patterns.insert(b) }
     files[path] = m
   }
 
@@ -42,7 +44,11 @@ struct DataOracle {
       files[op.path] = FileModel()
       paths.append(op.path)
     }
-    var m = files[op.path]!
+    // Mutate in place through the subscript: a copy of the model would copy its byte arrays.
+    Self.apply(op, outcome, to: &files[op.path]!)
+  }
+
+  private static func apply(_ op: Operation, _ outcome: OpOutcome, to m: inout FileModel) {
     let failed = outcome.status == .error
     switch op.kind {
     case .create:
@@ -52,14 +58,18 @@ struct DataOracle {
       let start = Int(op.offset ?? 0)
       let len = Int(op.length ?? 0)
       let byte = op.pattern ?? 0xA5
-      if m.expected.count < start + len { m.expected += Array(repeating: 0, count: start + len - m.expected.count) }
-      let old = Array(m.expected[start..<start + len])
-      m.expected.replaceSubrange(start..<start + len, with: repeatElement(byte, count: len))
-      m.patterns.insert(byte)
+      if m.expected.count < start + len {
+        m.expected.append(contentsOf: repeatElement(0, count: start + len - m.expected.count))
+      }
       if failed {
-        m.eitherOld.append((ByteRange(start: UInt64(start), length: UInt64(len)), old))
+        m.eitherOld.append(
+          (ByteRange(start: UInt64(start), length: UInt64(len)), Array(m.expected[start..<start + len])))
         m.errorSinceSync = true
       }
+      m.expected.withUnsafeMutableBufferPointer { b in
+        for i in start..<start + len { b[i] = byte }
+      }
+      m.patterns.insert(byte)
     case .fsync:
       if outcome.status == .ok && !m.errorSinceSync {
         m.durable = m.expected
@@ -72,7 +82,6 @@ struct DataOracle {
       if outcome.status == .ok { m.unlinked = true }
     }
     m.touched = true
-    files[op.path] = m
   }
 
   /// Before recover: compares what the engine reads now with the model.
@@ -113,6 +122,8 @@ struct DataOracle {
             ))
         }
       case .success(let got):
+        // Everything written made it: the common case, one memcmp.
+        if Self.equal(got[...], m.expected[...]) { continue }
         if let bad = Self.firstMismatch(Array(got.prefix(m.durable.count)), m.durable, m.durableEither) {
           out.append(
             Violation(
@@ -123,7 +134,7 @@ struct DataOracle {
             Violation(
               .dataDurable, moment: .atRest,
               "after recover, \(path) is \(got.count) bytes, \(m.durable.count) were fsync-acknowledged"))
-        } else if let i = got.firstIndex(where: { !m.patterns.contains($0) }) {
+        } else if let i = m.patterns.firstOutsider(in: got) {
           out.append(
             Violation(
               .dataDurable, moment: .atRest,
@@ -138,6 +149,7 @@ struct DataOracle {
   /// Describes the first byte range where `got` differs from `want`, ignoring ranges where a
   /// failed write may have left the old bytes.
   static func firstMismatch(_ got: [UInt8], _ want: [UInt8], _ either: [(ByteRange, [UInt8])]) -> String? {
+    if equal(got[...], want[...]) { return nil }  // the common case
     let n = max(got.count, want.count)
     var i = 0
     while i < n {
@@ -155,6 +167,14 @@ struct DataOracle {
     return nil
   }
 
+  /// Byte-wise equality by memcmp.
+  static func equal(_ a: ArraySlice<UInt8>, _ b: ArraySlice<UInt8>) -> Bool {
+    guard a.count == b.count else { return false }
+    return a.withUnsafeBytes { x in
+      b.withUnsafeBytes { y in x.count == 0 || memcmp(x.baseAddress!, y.baseAddress!, x.count) == 0 }
+    }
+  }
+
   private static func allowedOld(_ i: Int, _ g: UInt8?, _ either: [(ByteRange, [UInt8])]) -> Bool {
     for (r, old) in either where r.start <= UInt64(i) && UInt64(i) < r.end {
       let k = i - Int(r.start)
@@ -162,5 +182,40 @@ struct DataOracle {
       if g == nil || g == 0 { return true }
     }
     return false
+  }
+}
+
+/// A set of byte values as a 256-bit map: membership is a shift and a mask.
+struct ByteSet {
+  private var bits: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+  init(_ bytes: [UInt8]) { for b in bytes { insert(b) } }
+
+  mutating func insert(_ b: UInt8) {
+    let m = UInt64(1) << (b & 63)
+    switch b >> 6 {
+    case 0: bits.0 |= m
+    case 1: bits.1 |= m
+    case 2: bits.2 |= m
+    default: bits.3 |= m
+    }
+  }
+
+  func contains(_ b: UInt8) -> Bool {
+    let w: UInt64 =
+      switch b >> 6 {
+      case 0: bits.0
+      case 1: bits.1
+      case 2: bits.2
+      default: bits.3
+      }
+    return w & (UInt64(1) << (b & 63)) != 0
+  }
+
+  /// The index of the first byte not in the set.
+  func firstOutsider(in bytes: [UInt8]) -> Int? {
+    bytes.withUnsafeBufferPointer { b in
+      for i in 0..<b.count where !contains(b[i]) { return i }
+      return nil
+    }
   }
 }
