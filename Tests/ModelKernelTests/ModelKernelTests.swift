@@ -157,17 +157,20 @@ struct ModelKernelTests {
 struct ModelKernelMemoryTests {
   @Test("a cached page does not keep its file alive (no page <-> mapping cycle)")
   func noPageMappingCycle() {
-    weak var weakMapping: AddressSpace?
-    weak var weakPage: Page?
+    final class Weak: @unchecked Sendable {
+      weak var mapping: AddressSpace?
+      weak var page: Page?
+    }
+    let w = Weak()
     let (_, stop) = withKernel { k in
       let m = AddressSpace(path: "/a", kernel: k)
       let p = m.findOrCreate(0)
       p.flags.insert(.dirty)
-      weakMapping = m
-      weakPage = p
+      w.mapping = m
+      w.page = p
     }
     #expect(stop == .quiescent)
-    #expect(weakMapping == nil)
-    #expect(weakPage == nil)
+    #expect(w.mapping == nil)
+    #expect(w.page == nil)
   }
 }
