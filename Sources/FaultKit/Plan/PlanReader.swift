@@ -1,0 +1,262 @@
+import Foundation
+
+/// One plan being read: the engine it names and the tasks read so far, which later sections
+/// (faults, expectations) refer to.
+struct PlanReader {
+  static let topKeys = [
+    "plan", "engine", "about", "seed", "bugs", "setup", "tasks", "faults", "expect", "catches",
+    "sweep",
+    "schedule", "limits",
+  ]
+  static let faultKeys = [
+    "at", "nth", "every", "after", "times", "probability", "seed", "task", "op", "mode", "fail",
+    "short",
+    "restart", "yield",
+  ]
+  static let triggerKeys = ["nth", "every", "after", "probability"]
+  static let actionKeys = FaultActionKind.allCases.map(\.rawValue)
+
+  let engine: EngineDescriptor
+  let seed: UInt64
+  var tasks: [PlanTask] = []
+
+  static func read(_ root: PlanValue, file: String, registry: EngineRegistry) throws -> Plan {
+    let top = try PlanMap(root, path: "", keys: topKeys)
+    let nameValue = try top.require("plan", "the plan's name")
+    let name = try nameValue.string("plan")
+    guard !name.isEmpty else {
+      throw PlanError(
+        nameValue.location, key: "plan", expected: "the plan's name", found: "an empty string")
+    }
+    let engine = try readEngine(top, registry: registry)
+    let about = try top.string("about").map(trimTrailingNewlines) ?? ""
+    let seed = UInt64(try top.int("seed", min: 0) ?? 0)
+    var reader = PlanReader(engine: engine, seed: seed)
+    let bugs = try top.value("bugs").map { try reader.bugNames($0, path: "bugs") } ?? []
+    let setup = top.value("setup")
+    do {
+      try engine.checkSetup(setup)
+    } catch let error as PlanError {
+      throw error
+    } catch {
+      throw PlanError(
+        setup?.location ?? top.keyLocation("setup"), key: "setup",
+        expected: "a setup \(engine.name) accepts",
+        found: "\(error)")
+    }
+    try reader.readTasks(top)
+    let faults = try top.value("faults").map { try reader.faults($0) } ?? []
+    let expect = try top.value("expect").map { try reader.expectations($0) } ?? Expectations()
+    let catches = try top.value("catches").map { try reader.catches($0) } ?? []
+    let sweep = try top.value("sweep").map { try reader.sweep($0) }
+    let schedule = try top.value("schedule").map { try reader.schedule($0) } ?? .fifo
+    let limits = try top.value("limits").map { try reader.limits($0) } ?? Limits()
+    return Plan(
+      name: name, file: file, engine: engine.name, about: about, bugs: bugs, seed: seed,
+      setup: setup,
+      tasks: reader.tasks, faults: faults, expect: expect, catches: catches, sweep: sweep,
+      schedule: schedule,
+      limits: limits)
+  }
+
+  static func readEngine(_ top: PlanMap, registry: EngineRegistry) throws -> EngineDescriptor {
+    let names = registry.names
+    let value = try top.require("engine", "an engine name (\(listing(names)))")
+    let name = try value.string("engine")
+    guard let engine = registry.descriptor(named: name) else {
+      throw PlanError(
+        value.location, key: "engine",
+        expected: names.isEmpty
+          ? "a registered engine (none are registered)" : "one of the engines \(listing(names))",
+        found: "'\(name)'", hint: DidYouMean.hint(name, among: names))
+    }
+    return engine
+  }
+
+  static func trimTrailingNewlines(_ s: String) -> String {
+    var s = s
+    while let last = s.last, last.isNewline { s.removeLast() }
+    return s
+  }
+
+  /// `a, b, c`, cut after `limit` names.
+  static func listing(_ names: [String], limit: Int = 16) -> String {
+    names.count <= limit
+      ? names.joined(separator: ", ") : names.prefix(limit).joined(separator: ", ") + ", …"
+  }
+
+  // MARK: Names
+
+  /// A scalar, or each scalar of a list, with its value and key path.
+  func items(_ value: PlanValue, path: String) throws -> [(
+    name: String, value: PlanValue, path: String
+  )] {
+    switch value {
+    case .scalar(let s, _): return [(s, value, path)]
+    case .seq(let list, _):
+      return try list.enumerated().map { i, item in
+        let itemPath = "\(path)[\(i)]"
+        return (try item.string(itemPath), item, itemPath)
+      }
+    default: throw PlanError(value.location, key: path, expected: "a list", found: value.found)
+    }
+  }
+
+  /// A name that must be among `candidates`, else an error with a did-you-mean.
+  func known(
+    _ name: String, at value: PlanValue, path: String, among candidates: [String], what: String
+  ) throws {
+    guard !candidates.contains(name) else { return }
+    throw unknown(name, at: value, path: path, among: candidates, what: what)
+  }
+
+  func unknown(
+    _ name: String, at value: PlanValue, path: String, among candidates: [String], what: String
+  )
+    -> PlanError
+  {
+    PlanError(
+      value.location, key: path,
+      expected: candidates.isEmpty
+        ? "\(what) (there are none)" : "\(what): one of \(Self.listing(candidates))",
+      found: "'\(name)'", hint: DidYouMean.hint(name, among: candidates))
+  }
+
+  func opKind(_ name: String, at value: PlanValue, path: String) throws -> OpKind {
+    let supported = engine.operations.map(\.rawValue)
+    if let kind = OpKind(rawValue: name), engine.operations.contains(kind) { return kind }
+    let found =
+      OpKind(rawValue: name) == nil
+      ? "'\(name)'" : "'\(name)', which \(engine.name) does not support"
+    throw PlanError(
+      value.location, key: path,
+      expected: "an operation of \(engine.name): one of \(Self.listing(supported))",
+      found: found,
+      hint: OpKind(rawValue: name) == nil ? DidYouMean.hint(name, among: supported) : nil)
+  }
+
+  func taskName(_ value: PlanValue, path: String) throws -> String {
+    let name = try value.string(path)
+    try known(name, at: value, path: path, among: tasks.map(\.name), what: "a task of this plan")
+    return name
+  }
+
+  func errno(_ value: PlanValue, path: String) throws -> Errno {
+    let name = try value.string(path)
+    guard let errno = Errno(name: name) else {
+      let names = Errno.named.map(\.name)
+      throw PlanError(
+        value.location, key: path, expected: "an errno name (\(Self.listing(names)))",
+        found: "'\(name)'",
+        hint: DidYouMean.hint(name, among: names))
+    }
+    return errno
+  }
+
+  func invariant(_ value: PlanValue, path: String) throws -> InvariantName {
+    let name = try value.string(path)
+    try known(
+      name, at: value, path: path, among: engine.invariants.map(\.rawValue),
+      what: "an invariant \(engine.name) declares")
+    return InvariantName(rawValue: name)
+  }
+
+  func bugNames(_ value: PlanValue, path: String) throws -> [String] {
+    try items(value, path: path).map { name, item, itemPath in
+      try bugName(name, at: item, path: itemPath)
+      return name
+    }
+  }
+
+  func bugName(_ name: String, at value: PlanValue, path: String) throws {
+    try known(
+      name, at: value, path: path, among: engine.bugs.map(\.name),
+      what: "a bug switch of \(engine.name)")
+  }
+
+  /// The value of a key that is present, even if written with nothing after it.
+  func given(_ m: PlanMap, _ key: String, _ expected: String) throws -> PlanValue {
+    guard let value = m.value(key) else {
+      throw PlanError(m.keyLocation(key), key: m.keyPath(key), expected: expected, found: "nothing")
+    }
+    return value
+  }
+
+  // MARK: Tasks
+
+  mutating func readTasks(_ top: PlanMap) throws {
+    let value = try top.require("tasks", "a list of tasks")
+    let list = try value.list("tasks")
+    guard !list.isEmpty else {
+      throw PlanError(
+        value.location, key: "tasks", expected: "at least one task", found: "an empty list")
+    }
+    var seen: [String: SourceLocation] = [:]
+    for (i, item) in list.enumerated() {
+      let path = "tasks[\(i)]"
+      let m = try PlanMap(item, path: path, keys: ["name", "ops"])
+      let nameValue = try m.require("name", "a task name")
+      let name = try nameValue.string(m.keyPath("name"))
+      guard !name.isEmpty, !name.contains("/") else {
+        throw PlanError(
+          nameValue.location, key: m.keyPath("name"), expected: "a non-empty task name without '/'",
+          found: "'\(name)'")
+      }
+      if let first = seen[name] {
+        throw PlanError(
+          nameValue.location, key: m.keyPath("name"), expected: "task names used once",
+          found: "a second task '\(name)' (first at \(first))")
+      }
+      seen[name] = nameValue.location
+      let ops = try m.require("ops", "a list of operations").list(m.keyPath("ops"))
+      tasks.append(
+        PlanTask(
+          name: name,
+          ops: try ops.enumerated().map { try operation($1, path: m.keyPath("ops") + "[\($0)]") }))
+    }
+    guard tasks.contains(where: { !$0.ops.isEmpty }) else {
+      throw PlanError(
+        value.location, key: "tasks", expected: "at least one task with at least one operation",
+        found: "no operations")
+    }
+  }
+
+  func operation(_ value: PlanValue, path: String) throws -> Operation {
+    guard case .map(let entries, _) = value, entries.count == 1, let entry = entries.first else {
+      let found: String
+      if case .map(let entries, _) = value {
+        found =
+          entries.isEmpty
+          ? "an empty mapping" : "keys \(entries.map { "'\($0.key)'" }.joined(separator: ", "))"
+      } else {
+        found = value.found
+      }
+      throw PlanError(
+        value.location, key: path,
+        expected: "an operation: one key, its name (write: { path: /a, … })",
+        found: found)
+    }
+    let kind = try opKind(entry.key, at: .scalar(entry.key, entry.keyLocation), path: path)
+    let args = try PlanMap(
+      entry.value, path: "\(path).\(kind.rawValue)", keys: kind.required + kind.optional)
+    for key in kind.required where args.value(key) == nil {
+      throw PlanError(
+        args.has(key) ? args.keyLocation(key) : args.location, key: args.keyPath(key),
+        expected:
+          "'\(key)' (\(kind.rawValue) takes \((kind.required + kind.optional).joined(separator: ", ")))",
+        found: args.has(key) ? "nothing" : "no '\(key)'")
+    }
+    let pathValue = try args.require("path", "an absolute path")
+    let filePath = try pathValue.string(args.keyPath("path"))
+    guard filePath.hasPrefix("/") else {
+      throw PlanError(
+        pathValue.location, key: args.keyPath("path"), expected: "an absolute path (/a)",
+        found: "'\(filePath)'")
+    }
+    let pattern = try args.int("pattern", min: 0, max: 255).map { UInt8($0) }
+    return Operation(
+      kind, path: filePath, offset: try args.size("offset"), length: try args.size("length"),
+      pattern: pattern,
+      location: entry.keyLocation)
+  }
+}
