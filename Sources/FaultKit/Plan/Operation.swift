@@ -62,8 +62,8 @@ public struct Operation: Sendable, Hashable, Codable, CustomStringConvertible {
 
   public var description: String {
     var args = ["path: \(path)"]
-    if let offset { args.append("offset: \(offset)") }
-    if let length { args.append("length: \(length)") }
+    if let offset { args.append("offset: \(Size.format(offset))") }
+    if let length { args.append("length: \(Size.format(length))") }
     if let pattern { args.append("pattern: 0x\(String(pattern, radix: 16, uppercase: true))") }
     return "\(kind.rawValue) { \(args.joined(separator: ", ")) }"
   }
