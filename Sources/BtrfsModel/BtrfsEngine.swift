@@ -111,60 +111,88 @@ final class BtrfsEngine: Engine, @unchecked Sendable {
     inodes[path] = BtrfsInode(path: path, kernel: kernel)
   }
 
-  /// btrfs_buffered_write: reserve delalloc space, copy into the page cache, set DELALLOC.
+  /// btrfs_buffered_write: reserve delalloc space for the whole range; lock its pages (waiting
+  /// for writeback) and its extent range (waiting out ordered extents, as
+  /// lock_and_cleanup_extent_if_need does); copy; then btrfs_dirty_pages: clear any DELALLOC already
+  /// there, returning its reservation, and set DELALLOC over the range.
   func write(_ path: String, offset: UInt64, length: UInt64, pattern: UInt8) async throws {
     let inode = try lookup(path)
     guard length > 0 else { return }
     try await inode.rwsem.lockExclusive()
     let range = ByteRange(offset / blockSize * blockSize, (offset + length + blockSize - 1) / blockSize * blockSize)
-    // Reserve only what is not already delalloc (a rewrite of dirty data reuses its reservation).
-    let already = inode.ioTree.ranges(with: .delalloc).compactMap { $0.intersection(range) }.reduce(0) {
-      $0 + $1.length
-    }
-    let need = range.length - already
     do {
       if case .fail(let e) = try await harness.hit(BtrfsModel.Point.reserveData) { throw e }
-      guard data.available >= need else { throw FSError(.noSpace) }
-      data.mayUse += need
+      guard data.available >= range.length else { throw FSError(.noSpace) }
+      data.mayUse += range.length
       do {
         try await reserveMetadata(metadataPerWrite)
       } catch let e as FSError {
-        data.mayUse -= need
+        data.mayUse -= range.length
         throw e
       }
     } catch let e as FSError {
       inode.rwsem.unlock()
       throw e
     }
-    // Copy page by page; each page is locked while it is filled and waits for writeback (stable pages).
+    let pages = try await lockPagesAndRange(inode, range)
     let ps = kernel.pageSize
-    for index in (range.start / ps)..<(range.end / ps) {
-      let page = inode.mapping.findOrCreate(index)
-      try await inode.mapping.lock(page)
-      try await inode.mapping.waitWriteback(page)
-      let pageStart = index * ps
-      if !page.flags.contains(.uptodate) {
-        if (offset > pageStart || offset + length < pageStart + ps) && pageStart < inode.size {
-          // A partial page over existing data: read it in first.
-          do {
-            try await fill(page, inode)
-          } catch let e as FSError {
-            inode.mapping.unlock(page)
-            inode.rwsem.unlock()
-            throw e
-          }
+    for page in pages {
+      let pageStart = page.index * ps
+      let partial = offset > pageStart || offset + length < pageStart + ps
+      if !page.flags.contains(.uptodate) && partial && pageStart < inode.size {
+        // A partial page over existing data: read it in first.
+        do {
+          try await fill(page, inode)
+        } catch let e as FSError {
+          inode.ioTree.unlock(range)
+          for p in pages { inode.mapping.unlock(p) }
+          data.mayUse -= range.length
+          metadata.mayUse -= metadataPerWrite
+          inode.rwsem.unlock()
+          throw e
         }
       }
       let lo = Int(max(offset, pageStart) - pageStart)
       let hi = Int(min(offset + length, pageStart + ps) - pageStart)
-      for k in lo..<hi { page.data[k] = pattern }
+      page.data.withUnsafeMutableBufferPointer { b in
+        for k in lo..<hi { b[k] = pattern }
+      }
       page.flags.formUnion([.uptodate, .dirty])
-      inode.mapping.unlock(page)
     }
+    // btrfs_dirty_pages: EXTENT_DELALLOC|EXTENT_DO_ACCOUNTING cleared first, then set.
+    let already = inode.ioTree.ranges(with: .delalloc).compactMap { $0.intersection(range) }.reduce(0) {
+      $0 + $1.length
+    }
+    data.mayUse -= already
+    inode.ioTree.clear(range, .delalloc)
     inode.ioTree.set(range, .delalloc)
+    inode.ioTree.unlock(range)
+    for p in pages { inode.mapping.unlock(p) }
     inode.size = max(inode.size, offset + length)
     metadata.mayUse -= metadataPerWrite
     inode.rwsem.unlock()
+  }
+
+  /// prepare_pages + lock_and_cleanup_extent_if_need: locks every page of `range` in order,
+  /// waiting for writeback, then the extent range; if an ordered extent overlaps, drops both,
+  /// waits for it and starts again.
+  private func lockPagesAndRange(_ inode: BtrfsInode, _ range: ByteRange) async throws -> [Page] {
+    let ps = kernel.pageSize
+    for _ in 0..<WorkQueue.maxItems {
+      var pages: [Page] = []
+      for index in (range.start / ps)..<(range.end / ps) {
+        let page = inode.mapping.findOrCreate(index)
+        try await inode.mapping.lock(page)
+        try await inode.mapping.waitWriteback(page)
+        pages.append(page)
+      }
+      try await inode.ioTree.lock(range)
+      guard let oe = inode.ordered.first(where: { $0.range.overlaps(range) }) else { return pages }
+      inode.ioTree.unlock(range)
+      for p in pages { inode.mapping.unlock(p) }
+      try await oe.completion.wait("ordered extent \(inode.path) \(oe.range)")
+    }
+    preconditionFailure("buffered write could not get past ordered extents of \(inode.path) \(range)")
   }
 
   func reserveMetadata(_ bytes: UInt64) async throws {

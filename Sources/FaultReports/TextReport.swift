@@ -57,6 +57,12 @@ public enum TextReport {
     out.append("diff at rest (baseline -> now):")
     if r.diffAtRest.isEmpty { out.append("    (no change)") }
     for d in PageRuns.fold(r.diffAtRest) { out.append("    \(d)") }
+    if let ff = r.diffFromFaultFree {
+      out.append("")
+      out.append("diff from the fault-free run (what the fault changed):")
+      if ff.isEmpty { out.append("    (no change)") }
+      for d in PageRuns.fold(ff) { out.append("    \(d)") }
+    }
     out.append("")
     let (lo, hi) = window(r)
     out.append("trace around the fault (events \(lo + 1)-\(hi) of \(r.trace.count)):")

@@ -104,7 +104,9 @@ struct Run: ParsableCommand {
     var results: [ScenarioResult] = []
     for plan in plans {
       do {
-        results.append(try runner.run(plan, RunOptions(bugs: bugs, seed: seed)))
+        var options = RunOptions(bugs: bugs, seed: seed)
+        if !plan.faults.isEmpty { options.faultFree = try runner.faultFreeSnapshot(plan, options) }
+        results.append(try runner.run(plan, options))
       } catch let e as SetupError {
         throw BadInput(description: e.description)
       }

@@ -118,4 +118,36 @@ struct PlanTests {
     #expect(r.ops.map(\.outcome.status) == [.ok, .error, .hung, .notRun])
     #expect(r.ops[1].outcome.injected == HitRef(point: "alloc.data", hit: 2))
   }
+
+  @Test("a scenario that passes its step bound stops, says so, and is judged")
+  func stepBound() throws {
+    let file = try #require(Corpus.files.first { $0.hasSuffix("write-fsync.yaml") })
+    var plan = try Corpus.load(file)
+    plan.limits.steps = 20
+    let r = try ScenarioRunner(registry: Corpus.registry).run(plan)
+    #expect(r.stop == "step-bound")
+    #expect(!r.passed)
+    let v = try #require(r.violations.first { $0.invariant == .noHang })
+    #expect(v.message.contains("step bound (20 schedule points)"))
+    #expect(r.trace.last?.contains("step bound 20 reached") == true)
+    #expect(r.ops.contains { $0.outcome.status == .stopped })
+  }
+
+  @Test("the diff from the fault-free run shows what the fault changed, and only that")
+  func faultFreeDiff() throws {
+    let file = try #require(Corpus.files.first { $0.hasSuffix("write-enospc-at-reserve.yaml") })
+    let plan = try Corpus.load(file)
+    let runner = ScenarioRunner(registry: Corpus.registry)
+    let reference = try runner.faultFreeSnapshot(plan)
+    let r = try runner.run(plan, RunOptions(faultFree: reference))
+    let ff = try #require(r.diffFromFaultFree)
+    // Without the fault the second 16KiB write lands: the file is one 32KiB extent.
+    #expect(ff.contains("file /a size: 32KiB -> 16KiB"))
+    #expect(ff.contains("- tree /a [0, 32KiB) -> blocks 16-23 (written)"))
+    #expect(ff.contains("+ tree /a [0, 16KiB) -> blocks 16-19 (written)"))
+    // A fault-free plan diffed against itself shows nothing.
+    let clean = try Corpus.load(try #require(Corpus.files.first { $0.hasSuffix("write-fsync.yaml") }))
+    let same = try runner.run(clean, RunOptions(faultFree: try runner.faultFreeSnapshot(clean)))
+    #expect(same.diffFromFaultFree == [])
+  }
 }

@@ -33,6 +33,8 @@ public struct ScenarioResult: Sendable, Hashable, Codable {
   public let invariantsChecked: [InvariantName]
   /// The diff from the baseline at rest.
   public let diffAtRest: [String]
+  /// The diff from the same scenario run without faults, at rest (when it was computed).
+  public let diffFromFaultFree: [String]?
   public let trace: [String]
   /// Index in `trace` of the first injected fault, if one fired.
   public let firstFaultAt: Int?

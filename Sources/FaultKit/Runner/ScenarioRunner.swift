@@ -8,11 +8,18 @@ public struct RunOptions: Sendable {
   public var schedule: ScheduleSpec?
   /// Overrides the plan's faults (sweeps place their own).
   public var faults: [FaultSpec]?
-  public init(bugs: [String] = [], seed: UInt64? = nil, schedule: ScheduleSpec? = nil, faults: [FaultSpec]? = nil) {
+  /// The at-rest snapshot of the same scenario without faults: when given, the result also
+  /// carries the diff from it (what the fault changed, as opposed to what the plan did).
+  public var faultFree: Snapshot?
+  public init(
+    bugs: [String] = [], seed: UInt64? = nil, schedule: ScheduleSpec? = nil, faults: [FaultSpec]? = nil,
+    faultFree: Snapshot? = nil
+  ) {
     self.bugs = bugs
     self.seed = seed
     self.schedule = schedule
     self.faults = faults
+    self.faultFree = faultFree
   }
 }
 
@@ -30,6 +37,19 @@ public struct ScenarioRunner: Sendable {
 
   /// - Throws: `SetupError` when the engine is unknown or its setup fails.
   public func run(_ plan: Plan, _ options: RunOptions = RunOptions()) throws -> ScenarioResult {
+    try execute(plan, options).result
+  }
+
+  /// The at-rest snapshot of `plan` run with no fault at all (same bugs, seed and schedule): the
+  /// reference `RunOptions.faultFree` diffs against.
+  public func faultFreeSnapshot(_ plan: Plan, _ options: RunOptions = RunOptions()) throws -> Snapshot {
+    var o = options
+    o.faults = []
+    o.faultFree = nil
+    return try execute(plan, o).atRest
+  }
+
+  private func execute(_ plan: Plan, _ options: RunOptions) throws -> (result: ScenarioResult, atRest: Snapshot) {
     guard let engineDesc = registry.descriptor(named: plan.engine) else {
       throw SetupError(message: "\(plan.file): unknown engine \(plan.engine)")
     }
@@ -73,9 +93,10 @@ public struct ScenarioRunner: Sendable {
           var aborted = false
           do {
             _ = try await engine.perform(op)
-          } catch let e as FSError {
-            outcome = .error(e)
+          } catch let e where e.fsError != nil {
+            outcome = .error(e.fsError!)
           } catch {
+            // ScenarioAbort: the scenario is being torn down around this operation.
             aborted = true
             outcome = OpOutcome(status: scheduler.stop == nil ? .hung : .stopped)
           }
@@ -156,11 +177,14 @@ public struct ScenarioRunner: Sendable {
 
     let lines = trace.events.map(\.line)
     let firstFault = trace.events.firstIndex { if case .hit(let h) = $0 { h.fault != nil } else { false } }
-    return ScenarioResult(
+    let result = ScenarioResult(
       plan: plan.name, file: plan.file, engine: plan.engine, bugs: bugs, seed: seed, schedule: schedule.description,
       faults: faults.map(\.description), ops: ops, violations: violations, fired: injector.fired,
       stop: stop.word, steps: scheduler.steps, choices: scheduler.choices, invariantsChecked: checkedNames,
-      diffAtRest: diff.lines.map(\.text), trace: lines, firstFaultAt: firstFault)
+      diffAtRest: diff.lines.map(\.text),
+      diffFromFaultFree: options.faultFree.map { SnapshotDiff(from: $0, to: atRest).lines.map(\.text) },
+      trace: lines, firstFaultAt: firstFault)
+    return (result, atRest)
   }
 
   /// Reads each path whole through the engine, in a harness task.
