@@ -8,45 +8,62 @@ import ModelKernel
 /// submit_uncompressed_range do): the pages of the delalloc range stay locked for the caller,
 /// which writes them out itself. That is the path on which the thread's bug lives.
 extension BtrfsEngine {
-  /// filemap_fdatawrite_range: writes every dirty page in `range`; returns the first error.
-  func filemapWrite(_ inode: BtrfsInode, range: ByteRange) async throws {
+  /// filemap_fdatawrite_range: writes every dirty page in `range`; throws the first error.
+  /// Returns how many pages were left dirty for the fixup worker.
+  func filemapWrite(_ inode: BtrfsInode, range: ByteRange) async throws -> Int {
     let ps = kernel.pageSize
     var first: FSError?
+    var awaitingFixup = 0
     // The dirty pages at the start; pages written by an earlier run are clean when reached.
     let indexes = inode.mapping.indexes.filter { i in
       ByteRange(start: i * ps, length: ps).overlaps(range) && inode.mapping.lookup(i)!.flags.contains(.dirty)
     }
     for index in indexes {
-      guard let page = inode.mapping.lookup(index) else { continue }
-      try await inode.mapping.lock(page)
-      guard page.mapping != nil, page.flags.contains(.dirty) else {
+      guard let page = try await lockCurrentPage(inode, index) else { continue }
+      guard page.flags.contains(.dirty) else {
         inode.mapping.unlock(page)
         continue
       }
       try await inode.mapping.waitWriteback(page)
+      page.flags.remove(.dirty)  // clear_page_dirty_for_io
       do {
-        try await writepage(inode, page)
+        if try await writepage(inode, page) == .awaitingFixup { awaitingFixup += 1 }
       } catch let e as FSError {
         first = first ?? e
         break
       }
     }
     if let first { throw first }
+    return awaitingFixup
+  }
+
+  enum WritepageResult { case submitted, awaitingFixup }
+
+  /// Looks up and locks the page at `index`. If it lost its mapping while this task waited for
+  /// the lock (migrated), takes the page now at that index instead: the kernel's writeback holds
+  /// a reference on the pages it looked up, which makes such a migration fail, so integrity
+  /// writeback never skips a dirty page that moved.
+  func lockCurrentPage(_ inode: BtrfsInode, _ index: UInt64) async throws -> Page? {
+    for _ in 0..<WorkQueue.maxItems {
+      guard let page = inode.mapping.lookup(index) else { return nil }
+      try await inode.mapping.lock(page)
+      if page.mapping != nil { return page }
+      inode.mapping.unlock(page)
+    }
+    preconditionFailure("page \(inode.path)#\(index) kept moving")
   }
 
   /// __extent_writepage for a locked dirty page: runs delalloc from this page, then submits.
   /// On error: the page gets PG_error, the mapping records the error, the page is unlocked.
-  func writepage(_ inode: BtrfsInode, _ page: Page) async throws {
+  func writepage(_ inode: BtrfsInode, _ page: Page) async throws -> WritepageResult {
     let ps = kernel.pageSize
     let pageRange = ByteRange(start: page.index * ps, length: ps)
     guard let run = inode.ioTree.run(with: .delalloc, containing: pageRange.start) else {
-      // Dirty without delalloc: nothing reserved it (pages dirtied outside the filesystem);
-      // the fixup worker is not modelled yet, so the page fails with EIO rather than vanish.
-      let e = FSError(.io)
-      endWritepageError(inode, page, e)
-      throw e
+      // Dirty without delalloc: dirtied behind btrfs's back (an mmap store, a migration).
+      try await cowFixup(inode, page)
+      return .awaitingFixup
     }
-    let range = ByteRange(pageRange.start, run.end)
+    var range = ByteRange(pageRange.start, run.end)
     do {
       // find_lock_delalloc_range: lock the other pages of the range, then the extent range.
       var locked: [Page] = [page]
@@ -56,12 +73,23 @@ extension BtrfsEngine {
         locked.append(p)
       }
       try await inode.ioTree.lock(range)
+      // Still delalloc? Another writeback may have taken part of the run while this one waited
+      // for page locks (find_lock_delalloc_range re-tests under the locks and shrinks).
+      let still =
+        inode.ioTree.run(with: .delalloc, containing: range.start).map { min($0.end, range.end) } ?? range.start
+      if still < range.end {
+        inode.ioTree.unlock(ByteRange(still, range.end))
+        for p in locked where p.index * ps >= still { inode.mapping.unlock(p) }
+        locked.removeAll { $0.index * ps >= still }
+        range = ByteRange(range.start, still)
+      }
       let ordered = try await cowFileRange(inode, lockedPage: page, range: range, pages: locked)
       try await submit(inode, pages: locked, ordered: ordered)
     } catch let e as FSError {
       endWritepageError(inode, page, e)
       throw e
     }
+    return .submitted
   }
 
   /// end_extent_writepage with an error: PG_error, mapping_set_error, unlock the page.
@@ -174,7 +202,7 @@ extension BtrfsEngine {
         }
       }
       let pagesOfExtent = pages.filter { oe.range.overlaps(ByteRange(start: $0.index * ps, length: ps)) }
-      try await endio.queue("finish_ordered_io \(inode.path) \(oe.range)") { [self] in
+      try await endio.queue("finish_ordered_io", "\(inode.path) \(oe.range)") { [self] in
         try await finishOrderedIO(inode, oe, pages: pagesOfExtent)
       }
     }
@@ -188,10 +216,12 @@ extension BtrfsEngine {
       p.mapping?.endWriteback(p)
     }
     try await inode.ioTree.lock(oe.range)
+    // Updating the fs tree under the extent lock: seed 001's window.
+    _ = try await harness.hit(BtrfsModel.Point.finishOrdered)
     data.reserved -= oe.range.length
     if oe.ioerr {
       allocator.release(oe.disk)
-      inode.mapping.error = inode.mapping.error ?? FSError(.io)
+      if !oe.direct { inode.mapping.error = inode.mapping.error ?? FSError(.io) }
     } else {
       data.used += oe.range.length
       pinned += inode.insert(FileExtent(range: oe.range, disk: oe.disk), blockSize: blockSize)

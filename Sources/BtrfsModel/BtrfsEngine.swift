@@ -14,8 +14,15 @@ final class BtrfsEngine: Engine, @unchecked Sendable {
   var pinned: [BlockRange] = []
   var inodes: [String: BtrfsInode] = [:]
   var endio: WorkQueue
+  /// The writepage fixup worker (btrfs_writepage_fixup_worker).
+  var fixup: WorkQueue
+  static let endioName = "endio-write"
+  static let fixupName = "btrfs-fixup"
   /// Bytes of data space held by the fragmentation filler (other files' blocks).
   let fillerBytes: UInt64
+  /// Writeback passes fsync makes while pages wait for the fixup worker: a bound, so a page that
+  /// never gets its reservation (a redirty loop) ends fsync instead of spinning.
+  static let fsyncPasses = 4
   /// Metadata reserved by each buffered write while it runs.
   let metadataPerWrite: UInt64 = 16 << 10
 
@@ -33,7 +40,8 @@ final class BtrfsEngine: Engine, @unchecked Sendable {
     data = SpaceInfo(name: "data", total: dataBlocks * setupConfig.blockSize)
     data.used = fillerBytes
     metadata = SpaceInfo(name: "metadata", total: setupConfig.metadataBytes)
-    endio = WorkQueue(name: "endio-write", kernel: kernel)
+    endio = WorkQueue(name: BtrfsEngine.endioName, kernel: kernel)
+    fixup = WorkQueue(name: BtrfsEngine.fixupName, kernel: kernel)
   }
 
   static func freshAllocator(_ s: BtrfsSetup) -> ExtentAllocator {
@@ -46,6 +54,7 @@ final class BtrfsEngine: Engine, @unchecked Sendable {
 
   func setup() async throws {
     endio.start()
+    fixup.start()
     for f in setupConfig.files {
       let inode = BtrfsInode(path: f.path, kernel: kernel)
       inodes[f.path] = inode
@@ -79,7 +88,7 @@ final class BtrfsEngine: Engine, @unchecked Sendable {
       try await write(op.path, offset: op.offset ?? 0, length: op.length ?? 0, pattern: op.pattern ?? 0xA5)
     case .writeback:
       let inode = try lookup(op.path)
-      try await filemapWrite(inode, range: byteRange(op, inode))
+      _ = try await filemapWrite(inode, range: byteRange(op, inode))
     case .fsync:
       try await fsync(op.path)
     case .read:
@@ -87,6 +96,21 @@ final class BtrfsEngine: Engine, @unchecked Sendable {
       return try await read(inode, range: byteRange(op, inode))
     case .unlink:
       try await unlink(op.path)
+    case .dioWrite:
+      try await dioWrite(op.path, offset: op.offset ?? 0, length: op.length ?? 0, pattern: op.pattern ?? 0xA5)
+    case .dioRead:
+      let inode = try lookup(op.path)
+      return try await dioRead(inode, range: byteRange(op, inode))
+    case .mmapWrite:
+      try await mmapWrite(op.path, offset: op.offset ?? 0, length: op.length ?? 0, pattern: op.pattern ?? 0xA5)
+    case .migratePage:
+      try await migratePage(op.path, offset: op.offset ?? 0)
+    case .dropCaches:
+      dropCaches(try lookup(op.path))
+    case .corrupt:
+      let inode = try lookup(op.path)
+      guard let e = inode.extent(at: op.offset ?? 0) else { throw FSError(.invalid) }
+      device.corrupt(e.disk.start + ((op.offset ?? 0) - e.range.start) / blockSize)
     }
     return nil
   }
@@ -119,6 +143,17 @@ final class BtrfsEngine: Engine, @unchecked Sendable {
     let inode = try lookup(path)
     guard length > 0 else { return }
     try await inode.rwsem.lockExclusive()
+    do {
+      try await bufferedWrite(inode, offset: offset, length: length, pattern: pattern)
+    } catch let e as FSError {
+      inode.rwsem.unlock()
+      throw e
+    }
+    inode.rwsem.unlock()
+  }
+
+  /// The buffered write with i_rwsem held by the caller (write, and direct I/O falling back).
+  func bufferedWrite(_ inode: BtrfsInode, offset: UInt64, length: UInt64, pattern: UInt8) async throws {
     let range = ByteRange(offset / blockSize * blockSize, (offset + length + blockSize - 1) / blockSize * blockSize)
     do {
       if case .fail(let e) = try await harness.hit(BtrfsModel.Point.reserveData) { throw e }
@@ -130,9 +165,6 @@ final class BtrfsEngine: Engine, @unchecked Sendable {
         data.mayUse -= range.length
         throw e
       }
-    } catch let e as FSError {
-      inode.rwsem.unlock()
-      throw e
     }
     let pages = try await lockPagesAndRange(inode, range)
     let ps = kernel.pageSize
@@ -148,7 +180,6 @@ final class BtrfsEngine: Engine, @unchecked Sendable {
           for p in pages { inode.mapping.unlock(p) }
           data.mayUse -= range.length
           metadata.mayUse -= metadataPerWrite
-          inode.rwsem.unlock()
           throw e
         }
       }
@@ -170,7 +201,6 @@ final class BtrfsEngine: Engine, @unchecked Sendable {
     for p in pages { inode.mapping.unlock(p) }
     inode.size = max(inode.size, offset + length)
     metadata.mayUse -= metadataPerWrite
-    inode.rwsem.unlock()
   }
 
   /// prepare_pages + lock_and_cleanup_extent_if_need: locks every page of `range` in order,
@@ -253,8 +283,13 @@ final class BtrfsEngine: Engine, @unchecked Sendable {
     let inode = try lookup(path)
     try await inode.rwsem.lockExclusive()
     var first: FSError?
+    // btrfs_fdatawrite_range until nothing waits for the fixup worker: a page dirtied behind
+    // btrfs's back is redirtied for the worker, which reserves for it; the next pass writes it.
     do {
-      try await filemapWrite(inode, range: ByteRange(0, UInt64.max / 2))
+      for _ in 0..<BtrfsEngine.fsyncPasses {
+        if try await filemapWrite(inode, range: ByteRange(0, UInt64.max / 2)) == 0 { break }
+        try await fixup.flush()
+      }
     } catch let e as FSError {
       first = e
     }
@@ -309,6 +344,50 @@ final class BtrfsEngine: Engine, @unchecked Sendable {
     inode.rwsem.unlock()
   }
 
+  /// For each clean, uptodate page without PG_error over mapped blocks (an ordered extent's, else
+  /// the tree's): whether its bytes equal the blocks' (what `pagecache-coherent` judges).
+  private func markDiskAgreement(_ inode: BtrfsInode, in s: inout Snapshot) {
+    let ps = kernel.pageSize
+    for k in s.pages.indices where s.pages[k].file == inode.path {
+      let f = s.pages[k].flags
+      guard f.contains(.uptodate), f.isDisjoint(with: [.dirty, .writeback, .error, .locked]),
+        let page = inode.mapping.lookup(s.pages[k].index)
+      else { continue }
+      var agrees = true
+      for b in 0..<(ps / blockSize) {
+        let off = page.index * ps + b * blockSize
+        let block: UInt64
+        if let oe = inode.ordered.first(where: { $0.range.start <= off && off < $0.range.end }) {
+          block = oe.disk.start + (off - oe.range.start) / blockSize
+        } else if let e = inode.extent(at: off) {
+          block = e.disk.start + (off - e.range.start) / blockSize
+        } else {
+          agrees = false
+          break
+        }
+        let lo = Int(b * blockSize)
+        if !page.data[lo..<lo + Int(blockSize)].elementsEqual(device.peek(block)) {
+          agrees = false
+          break
+        }
+      }
+      // A page over a hole is not compared: nothing on disk to agree with.
+      let mapped = (0..<(ps / blockSize)).allSatisfy { b in
+        let off = page.index * ps + b * blockSize
+        return inode.extent(at: off) != nil || inode.ordered.contains { $0.range.start <= off && off < $0.range.end }
+      }
+      s.pages[k].diskAgrees = mapped ? agrees : nil
+    }
+  }
+
+  /// Drops the file's clean, unlocked pages that are not under writeback.
+  func dropCaches(_ inode: BtrfsInode) {
+    for i in inode.mapping.indexes {
+      guard let p = inode.mapping.lookup(i), p.flags.isDisjoint(with: [.locked, .dirty, .writeback]) else { continue }
+      inode.mapping.remove(p)
+    }
+  }
+
   /// Writes the current tree as the committed root and unpins freed blocks.
   func commitRoot() {
     var files: [String: CommittedRoot.File] = [:]
@@ -324,6 +403,7 @@ final class BtrfsEngine: Engine, @unchecked Sendable {
   /// Crash and remount: everything in memory is gone; the committed root is what is left.
   func recover() async throws {
     endio.drop()
+    fixup.drop()
     inodes = [:]
     pinned = []
     allocator = BtrfsEngine.freshAllocator(setupConfig)
@@ -344,18 +424,22 @@ final class BtrfsEngine: Engine, @unchecked Sendable {
       }
       inodes[path] = inode
     }
-    endio = WorkQueue(name: "endio-write", kernel: kernel)
+    endio = WorkQueue(name: BtrfsEngine.endioName, kernel: kernel)
     endio.start()
+    fixup = WorkQueue(name: BtrfsEngine.fixupName, kernel: kernel)
+    fixup.start()
   }
 
   func snapshot() -> Snapshot {
     var s = Snapshot()
     s.pageSize = kernel.pageSize
+    s.copyOnWrite = true
     for path in inodes.keys.sorted() {
       let inode = inodes[path]!
       s.files.append(FileRecord(path: path, size: inode.size, pendingError: inode.mapping.error?.errno))
       inode.rwsem.report(into: &s)
       inode.mapping.report(into: &s)
+      markDiskAgreement(inode, in: &s)
       inode.ioTree.report(into: &s)
       for e in inode.extents {
         s.extents.append(ExtentRecord(source: .tree, file: path, range: e.range, disk: e.disk, state: "written"))
@@ -374,7 +458,7 @@ final class BtrfsEngine: Engine, @unchecked Sendable {
       metadata.record(free: metadata.total - metadata.used - metadata.reserved, backsData: false),
     ]
     s.free = allocator.free
-    s.pendingWork = endio.pending
+    s.pendingWork = endio.pending + fixup.pending
     s.normalize()
     return s
   }

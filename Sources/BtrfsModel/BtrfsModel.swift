@@ -25,6 +25,16 @@ public enum BtrfsModel {
     FaultPoint(
       "txn.commit", kind: .transaction, errnos: [.io, .noSpace], actions: [.fail, .yield],
       about: "btrfs_commit_transaction() in fsync: write the new root; on error the old root stays"),
+    FaultPoint(
+      "worker.fixup.queued", kind: .worker, errnos: [], actions: [.yield],
+      about:
+        "writepage_start_hook has queued the fixup worker for a page dirtied behind btrfs's back; the page is unlocked, the worker has not run (seed 002's window)"
+    ),
+    FaultPoint(
+      "worker.finish-ordered", kind: .worker, errnos: [], actions: [.yield],
+      about:
+        "btrfs_finish_ordered_io in the endio worker, holding the extent range lock after page writeback ended (seed 001's window)"
+    ),
   ])
 
   enum Point {
@@ -34,6 +44,8 @@ public enum BtrfsModel {
     static let ioWrite = FaultPointID(3)
     static let ioRead = FaultPointID(4)
     static let txnCommit = FaultPointID(5)
+    static let fixupQueued = FaultPointID(6)
+    static let finishOrdered = FaultPointID(7)
   }
 
   public static let bugs = [
@@ -47,17 +59,43 @@ public enum BtrfsModel {
       about:
         "on that error, ordered extents made by earlier iterations are not cleaned up (no btrfs_cleanup_ordered_extents), so they never complete (seed 000)"
     ),
+    BugSwitch(
+      "dio-ignores-failed-invalidation",
+      about:
+        "a direct write whose page-cache invalidation failed (the range was locked) goes ahead and leaves a stale page in the cache (seed 001)"
+    ),
+    BugSwitch(
+      "releasepage-waits-on-range-lock",
+      about:
+        "releasepage sleeps on the extent range lock instead of refusing; the direct-I/O path holds that lock, so it deadlocks (seed 001)"
+    ),
+    BugSwitch(
+      "fixup-page-cleaned-before-worker",
+      about:
+        "the window of commit 87826df0ec36: the page is left clean while it waits for the fixup worker, so a migration in the window leaves the worker a page with no mapping, which it frees unwritten (seed 002)"
+    ),
+    BugSwitch(
+      "fixup-enospc-leaves-page-dirty",
+      about: "when the fixup worker's reservation fails, the page stays dirty with no reservation under it (seed 002)"
+    ),
   ]
 
   public static let descriptor = EngineDescriptor(
     name: "btrfs-model",
     about: "btrfs COW data path: delalloc, cow_file_range, ordered extents, endio worker, fsync, evict, recovery",
     catalog: catalog,
-    operations: [.create, .write, .writeback, .fsync, .read, .unlink],
+    operations: [
+      .create, .write, .writeback, .fsync, .read, .unlink, .dioWrite, .dioRead, .mmapWrite, .migratePage,
+      .dropCaches, .corrupt,
+    ],
     bugs: bugs,
+    workers: [
+      WorkerInfo(BtrfsEngine.endioName, ops: ["finish_ordered_io", "flush"]),
+      WorkerInfo(BtrfsEngine.fixupName, ops: ["fixup", "flush"]),
+    ],
     invariants: [
       .locksReleased, .noHang, .spaceBalanced, .orderedExtentsComplete, .delallocBacked, .noDoubleAllocation,
-      .dataDurable, .errorsReported,
+      .dataDurable, .errorsReported, .pagecacheCoherent,
     ],
     checkSetup: { _ = try BtrfsSetup($0) },
     make: { ctx in try BtrfsEngine(ctx) })

@@ -41,8 +41,10 @@ public enum TextReport {
       out.append("fault: none fired")
     } else {
       for h in r.fired {
+        // A pinned yield is the schedule, not a failure.
+        let word = h.decision.hasPrefix("yield") ? "preempt" : "fault"
         out.append(
-          "fault: \(h.point)#\(h.hit) \(h.decision) (task \(h.task), op \(h.op))"
+          "\(word): \(h.point)#\(h.hit) \(h.decision) (task \(h.task), op \(h.op))"
             + (h.fault.map { "  [plan fault \($0 + 1): \(r.faults[$0])]" } ?? ""))
       }
     }

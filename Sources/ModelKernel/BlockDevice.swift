@@ -32,6 +32,11 @@ public final class BlockDevice: @unchecked Sendable {
     return b
   }
 
+  /// The bytes stored in a block as they are, checksum unchecked (zeros if never written).
+  public func peek(_ block: UInt64) -> ArraySlice<UInt8> {
+    blocks[block]?[...] ?? Array(repeating: 0, count: Int(blockSize))[...]
+  }
+
   /// Flips a byte without updating the checksum: a torn or rotted block (for tests and plans).
   public func corrupt(_ block: UInt64) {
     guard var b = blocks[block] else { return }

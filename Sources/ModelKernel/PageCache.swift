@@ -59,11 +59,15 @@ public final class AddressSpace: @unchecked Sendable {
     page.mapping = nil
   }
 
-  /// Puts `page` in place of whatever is at its index (migration's replacement).
-  public func replace(with page: Page) {
-    pages[page.index]?.mapping = nil
-    page.mapping = self
-    pages[page.index] = page
+  /// Page migration: a new page takes `old`'s place with its bytes and `flags`; `old` loses its
+  /// mapping (whoever still holds it finds `mapping == nil`). Returns the new page.
+  public func migrate(_ old: Page, keeping flags: PageFlags) -> Page {
+    let new = Page(index: old.index, pageSize: kernel.pageSize, mapping: self, id: kernel.makeID())
+    new.data = old.data
+    new.flags = old.flags.intersection(flags)
+    if pages[old.index] === old { pages[old.index] = new }
+    old.mapping = nil
+    return new
   }
 
   /// `lock_page`: a schedule point; parks while another holds the lock.

@@ -45,6 +45,16 @@ public final class RangeLockTree: @unchecked Sendable {
     set(r, .locked, holder: kernel.harness.holder)
   }
 
+  /// Sleeps until no part of `r` is locked, without taking the lock (wait_extent_bit).
+  public func waitUnlocked(_ r: ByteRange) async throws {
+    var rounds = 0
+    while let held = firstLocked(in: r) {
+      rounds += 1
+      precondition(rounds < 1 << 20, "range wait did not converge")
+      try await kernel.scheduler.block(on: key, what: "range \(path) \(held)")
+    }
+  }
+
   /// True when no part of `r` is locked (try_lock_extent's test).
   public func isUnlocked(_ r: ByteRange) -> Bool { firstLocked(in: r) == nil }
 

@@ -5,7 +5,7 @@ import FaultKit
 /// is not a hang.
 public final class WorkQueue: @unchecked Sendable {
   public let name: String
-  private var items: [(label: String, run: @Sendable () async throws -> Void)] = []
+  private var items: [(label: String, detail: String, run: @Sendable () async throws -> Void)] = []
   private let kernel: Kernel
   private let key: WaitKey
   /// Work items a worker runs before it stops: a bound, not a budget anyone should reach.
@@ -36,15 +36,27 @@ public final class WorkQueue: @unchecked Sendable {
     }
   }
 
-  /// Queues work (a schedule point: the worker may run before the caller goes on).
-  public func queue(_ label: String, _ work: @escaping @Sendable () async throws -> Void) async throws {
-    items.append((label, work))
+  /// Queues work (a schedule point: the worker may run before the caller goes on). `label` is the
+  /// work item's name (what `op:` filters match), `detail` what it works on.
+  public func queue(
+    _ label: String, _ detail: String = "", _ work: @escaping @Sendable () async throws -> Void
+  ) async throws {
+    items.append((label, detail, work))
     kernel.scheduler.wake(key)
     try await kernel.scheduler.point("queue \(label) on \(name)")
+  }
+
+  /// flush_workqueue: waits until everything queued before the call has run.
+  public func flush() async throws {
+    let done = Completion(kernel: kernel)
+    try await queue("flush") { done.complete() }
+    try await done.wait("flush of \(name)")
   }
 
   /// Drops queued work (crash).
   public func drop() { items.removeAll() }
 
-  public var pending: [String] { items.map { "\(name): \($0.label)" } }
+  public var pending: [String] {
+    items.map { $0.detail.isEmpty ? "\(name): \($0.label)" : "\(name): \($0.label) \($0.detail)" }
+  }
 }

@@ -83,6 +83,9 @@ struct Run: ParsableCommand {
   @Option(help: "Seed for random schedules and probability triggers (overrides the plan's).")
   var seed: UInt64?
 
+  @Option(help: "Run each plan under N seeded random schedules and report each distinct failure once.")
+  var schedules: Int?
+
   enum Format: String, ExpressibleByArgument, CaseIterable { case text, json }
   @Option(help: "Output format: text or json.")
   var format: Format = .text
@@ -99,6 +102,10 @@ struct Run: ParsableCommand {
             "--bug \(b): engine \(plan.engine) has no such bug switch (it has: \(known.joined(separator: ", ")))\(hint)"
         )
       }
+    }
+    if let n = schedules {
+      guard n >= 1 else { throw BadInput(description: "--schedules \(n): expected at least 1") }
+      return try runSchedules(plans, n)
     }
     let runner = ScenarioRunner(registry: registry)
     var results: [ScenarioResult] = []
@@ -122,6 +129,57 @@ struct Run: ParsableCommand {
       print("\(results.count - failed) passed, \(failed) failed")
     }
     if results.contains(where: { !$0.passed }) { throw ExitCode(ExitStatus.failed) }
+  }
+}
+
+extension Run {
+  /// N seeded random schedules of each plan; failures grouped by signature, each printed once
+  /// with how often it came up and the schedule seed that reproduces it.
+  func runSchedules(_ plans: [Plan], _ n: Int) throws {
+    let runner = ScenarioRunner(registry: BuiltinEngines.registry)
+    var shown: [ScenarioResult] = []
+    var totalFailed = 0
+    var summaries: [String] = []
+    for plan in plans {
+      var groups: [(signature: String, first: ScenarioResult, count: Int)] = []
+      var rng = SplitMix64(seed: seed ?? plan.seed)
+      for _ in 0..<n {
+        let scheduleSeed = rng.next()
+        let r: ScenarioResult
+        do {
+          r = try runner.run(plan, RunOptions(bugs: bugs, seed: seed, schedule: .random(seed: scheduleSeed)))
+        } catch let e as SetupError {
+          throw BadInput(description: e.description)
+        }
+        guard !r.passed else { continue }
+        if let i = groups.firstIndex(where: { $0.signature == r.signature }) {
+          groups[i].count += 1
+        } else {
+          groups.append((r.signature, r, 1))
+        }
+      }
+      let failed = groups.reduce(0) { $0 + $1.count }
+      totalFailed += failed
+      summaries.append(
+        "\(plan.name): \(n) schedules, \(n - failed) passed, \(failed) failed, \(groups.count) distinct failure(s)")
+      for g in groups {
+        shown.append(g.first)
+        if format == .text {
+          print(TextReport.render(g.first), terminator: "")
+          print("seen in \(g.count) of \(n) schedules of \(plan.name); this one: \(g.first.schedule)\n")
+        }
+      }
+    }
+    switch format {
+    case .json:
+      var data = try JSONReport.encode(shown)
+      data.append(0x0A)
+      FileHandle.standardOutput.write(data)
+    case .text:
+      for s in summaries { print(s) }
+      print("\(plans.count * n - totalFailed) passed, \(totalFailed) failed")
+    }
+    if totalFailed > 0 { throw ExitCode(ExitStatus.failed) }
   }
 }
 

@@ -175,4 +175,46 @@ struct SchedulerTests {
     #expect(s.run() == .quiescent)
     #expect(log.lines == ["parent", "child"])
   }
+
+  @Test("a held task waits for the yield that names it")
+  func heldUntilPreempted() {
+    let s = make()
+    let log = Log()
+    s.spawn("a", kind: .plan) {
+      log.lines.append("a0")
+      try await s.point("p")
+      log.lines.append("a1")
+      try await s.yield(to: "b", at: "window")
+      log.lines.append("a2")
+    }
+    s.spawn("b", kind: .plan) { log.lines.append("b") }
+    s.hold("b")
+    #expect(s.run() == .quiescent)
+    #expect(log.lines == ["a0", "a1", "b", "a2"])
+  }
+
+  @Test("a held task whose preemption never comes is released when nothing else can run")
+  func heldReleased() {
+    let s = make()
+    let log = Log()
+    s.spawn("a", kind: .plan) { log.lines.append("a") }
+    s.spawn("b", kind: .plan) { log.lines.append("b") }
+    s.hold("b")
+    #expect(s.run() == .quiescent)
+    #expect(log.lines == ["a", "b"])
+    #expect(s.trace.events.contains(.note("b: released (its preemption point was not reached)")))
+  }
+
+  @Test("a pinned yield to a task that cannot run does not switch to another")
+  func pinnedYieldNoSwitch() {
+    let s = make()
+    let log = Log()
+    s.spawn("a", kind: .plan) {
+      try await s.yield(to: "nobody", at: "p")
+      log.lines.append("a")
+    }
+    s.spawn("b", kind: .plan) { log.lines.append("b") }
+    s.run()
+    #expect(log.lines == ["a", "b"])
+  }
 }

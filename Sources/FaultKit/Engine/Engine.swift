@@ -22,6 +22,17 @@ public struct BugSwitch: Sendable, Hashable {
   }
 }
 
+/// An engine worker (I/O completion, fixup …): its task name and the work-item names it runs,
+/// which fault filters (`task:`, `op:`) and preemptions may name.
+public struct WorkerInfo: Sendable, Hashable {
+  public let name: String
+  public let ops: [String]
+  public init(_ name: String, ops: [String]) {
+    self.name = name
+    self.ops = ops
+  }
+}
+
 /// What an engine gets when it is built for a scenario.
 public struct EngineContext: Sendable {
   public let setup: PlanValue?
@@ -42,6 +53,8 @@ public struct EngineDescriptor: Sendable {
   public let catalog: FaultCatalog
   public let operations: [OpKind]
   public let bugs: [BugSwitch]
+  /// The workers the engine runs beside the plan's tasks.
+  public let workers: [WorkerInfo]
   /// Every invariant this engine declares: the shared names it supports, then its own.
   public let invariants: [InvariantName]
   /// Checks the engine adds to the shared ones.
@@ -52,7 +65,7 @@ public struct EngineDescriptor: Sendable {
 
   public init(
     name: String, about: String, catalog: FaultCatalog, operations: [OpKind], bugs: [BugSwitch],
-    invariants: [InvariantName], ownInvariants: [any Invariant] = [],
+    workers: [WorkerInfo] = [], invariants: [InvariantName], ownInvariants: [any Invariant] = [],
     checkSetup: @escaping @Sendable (PlanValue?) throws -> Void,
     make: @escaping @Sendable (EngineContext) throws -> any Engine
   ) {
@@ -61,6 +74,7 @@ public struct EngineDescriptor: Sendable {
     self.catalog = catalog
     self.operations = operations
     self.bugs = bugs
+    self.workers = workers
     self.invariants = invariants
     self.ownInvariants = ownInvariants
     self.checkSetup = checkSetup

@@ -93,3 +93,31 @@ public struct NoDoubleAllocation: Invariant {
     return bad.map { Violation(name, moment: c.moment, $0, evidence: c.diff.lines(in: .extent)) }
   }
 }
+
+/// `pagecache-coherent`: a buffered read returns what is on disk.
+public struct PagecacheCoherent: Invariant {
+  public init() {}
+  public let name = InvariantName.pagecacheCoherent
+  public let checks = """
+    At rest: every clean, uptodate cached page over blocks the file maps (in the tree or an ordered \
+    extent) holds the bytes those blocks hold, so a buffered read after direct I/O returns what is \
+    on disk.
+    """
+  public let doesNotCheck = """
+    Dirty pages and pages under writeback (newer than the disk by design), pages with PG_error \
+    (data a failed writeback did not store: errors-reported's business), pages over holes.
+    """
+
+  public func check(_ c: InvariantContext) -> [Violation] {
+    guard c.moment.isAtRest else { return [] }
+    let stale = c.current.pages.filter { $0.diskAgrees == false }
+    guard !stale.isEmpty else { return [] }
+    let names = stale.map(\.name).joined(separator: ", ")
+    return [
+      Violation(
+        name, moment: c.moment,
+        "\(stale.count == 1 ? "page" : "pages") \(names) cached clean but \(stale.count == 1 ? "differs" : "differ") from the disk: a buffered read returns stale bytes",
+        evidence: stale.flatMap { c.diff.lines(about: "page \($0.name)") })
+    ]
+  }
+}

@@ -116,6 +116,8 @@ public struct WaitForGraph {
               state =
                 "\(h.task) returned from \(h.opName) #\(h.op) without releasing it"
                 + (ht.name == t.name ? " (self-deadlock)" : "")
+            } else if ht.name == t.name {
+              state = "\(h.task) waits on a lock it holds itself (self-deadlock)"
             } else if let b = ht.blockedOn {
               state = "\(h.task) is itself blocked on \(b)"
             } else {

@@ -6,22 +6,28 @@ public enum OpKind: String, Sendable, Hashable, Codable, CaseIterable, Comparabl
   case fsync
   case read
   case unlink
+  case dioWrite = "dio-write"
+  case dioRead = "dio-read"
+  case mmapWrite = "mmap-write"
+  case migratePage = "migrate-page"
+  case dropCaches = "drop-caches"
+  case corrupt
 
   public static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
 
   /// The argument keys this operation takes, required first.
   public var required: [String] {
     switch self {
-    case .write: ["path", "offset", "length"]
-    case .read: ["path"]
-    case .create, .writeback, .fsync, .unlink: ["path"]
+    case .write, .dioWrite, .mmapWrite: ["path", "offset", "length"]
+    case .migratePage, .corrupt: ["path", "offset"]
+    case .read, .dioRead, .create, .writeback, .fsync, .unlink, .dropCaches: ["path"]
     }
   }
   public var optional: [String] {
     switch self {
-    case .write: ["pattern"]
-    case .read, .writeback: ["offset", "length"]
-    case .create, .fsync, .unlink: []
+    case .write, .dioWrite, .mmapWrite: ["pattern"]
+    case .read, .dioRead, .writeback: ["offset", "length"]
+    case .create, .fsync, .unlink, .migratePage, .corrupt, .dropCaches: []
     }
   }
 
@@ -34,6 +40,13 @@ public enum OpKind: String, Sendable, Hashable, Codable, CaseIterable, Comparabl
     case .fsync: "write back, wait for ordered I/O, commit; returns any error recorded on the file"
     case .read: "buffered read of a range (default: the whole file)"
     case .unlink: "remove the name; evicting the inode truncates its page cache"
+    case .dioWrite: "O_DIRECT write of `length` bytes of `pattern` at `offset` (block-aligned)"
+    case .dioRead: "O_DIRECT read of a block-aligned range (default: the whole file)"
+    case .mmapWrite:
+      "store through a shared mapping: dirties the pages of the range without the filesystem's write path (no reservation)"
+    case .migratePage: "migrate the cached page holding `offset` to a new page; the old page loses its mapping"
+    case .dropCaches: "drop the file's clean, unlocked cached pages (POSIX_FADV_DONTNEED)"
+    case .corrupt: "flip a byte of the device block behind `offset` without updating its checksum (media corruption)"
     }
   }
 }

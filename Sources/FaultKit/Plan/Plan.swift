@@ -16,13 +16,16 @@ public struct Plan: Sendable, Hashable {
   public var catches: [Catch]
   public var sweep: SweepSettings?
   public var schedule: ScheduleSpec
+  /// Pinned preemptions (`schedule.preempt`): yields at given hits, kept apart from the faults
+  /// because they are the schedule, not failures; sweeps that place their own faults keep them.
+  public var preemptions: [FaultSpec]
   public var limits: Limits
 
   public init(
     name: String, file: String = "<memory>", engine: String, about: String = "", bugs: [String] = [],
     seed: UInt64 = 0, setup: PlanValue? = nil, tasks: [PlanTask], faults: [FaultSpec] = [],
     expect: Expectations = Expectations(), catches: [Catch] = [], sweep: SweepSettings? = nil,
-    schedule: ScheduleSpec = .fifo, limits: Limits = Limits()
+    schedule: ScheduleSpec = .fifo, preemptions: [FaultSpec] = [], limits: Limits = Limits()
   ) {
     self.name = name
     self.file = file
@@ -37,6 +40,7 @@ public struct Plan: Sendable, Hashable {
     self.catches = catches
     self.sweep = sweep
     self.schedule = schedule
+    self.preemptions = preemptions
     self.limits = limits
   }
 }

@@ -35,7 +35,7 @@ extension PlanReader {
     var op: String?
     if m.has("op") {
       let opValue = try given(m, "op", "an operation name")
-      op = try opKind(opValue.string(m.keyPath("op")), at: opValue, path: m.keyPath("op")).rawValue
+      op = try opFilter(opValue, path: m.keyPath("op"))
     }
     let action = try self.action(m, point: point)
     return FaultSpec(

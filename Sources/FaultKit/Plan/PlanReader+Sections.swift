@@ -156,8 +156,35 @@ extension PlanReader {
     return SweepSettings(points: points, depth: depth, actions: actions)
   }
 
+  /// `schedule.preempt`: `[ { at: POINT, nth: N, to: TASK, task: TASK? } ]`, "switch to TASK at
+  /// the Nth hit of POINT (by `task`)", compiled to yield faults.
+  func preemptions(_ value: PlanValue) throws -> [FaultSpec] {
+    let m = try PlanMap(value, path: "schedule", keys: ["policy", "seed", "choices", "preempt"])
+    guard let list = m.value("preempt") else { return [] }
+    return try list.list("schedule.preempt").enumerated().map { i, item in
+      let path = "schedule.preempt[\(i)]"
+      let pm = try PlanMap(item, path: path, keys: ["at", "nth", "to", "task"])
+      let atValue = try pm.require("at", "a fault point name")
+      let at = try atValue.string(pm.keyPath("at"))
+      guard let point = engine.catalog.points.first(where: { $0.name == at }) else {
+        throw unknown(
+          at, at: atValue, path: pm.keyPath("at"), among: engine.catalog.points.map(\.name),
+          what: "a fault point of \(engine.name)")
+      }
+      guard point.actions.contains(.yield) else {
+        throw PlanError(
+          atValue.location, key: pm.keyPath("at"), expected: "a point that supports yield",
+          found: "\(at), whose actions are \(point.actions.map(\.rawValue).joined(separator: ", "))")
+      }
+      let to = try taskName(try pm.require("to", "the task to switch to"), path: pm.keyPath("to"))
+      let by = try pm.value("task").map { try taskName($0, path: pm.keyPath("task")) }
+      let nth = try pm.int("nth", min: 1) ?? 1
+      return FaultSpec(point: at, trigger: .nth(nth), action: .yield(to: to), task: by)
+    }
+  }
+
   func schedule(_ value: PlanValue) throws -> ScheduleSpec {
-    let m = try PlanMap(value, path: "schedule", keys: ["policy", "seed", "choices"])
+    let m = try PlanMap(value, path: "schedule", keys: ["policy", "seed", "choices", "preempt"])
     let policies = ["fifo", "random", "replay"]
     var policy = "fifo"
     if let policyValue = m.value("policy") {

@@ -50,12 +50,13 @@ struct PlanReader {
     let catches = try top.value("catches").map { try reader.catches($0) } ?? []
     let sweep = try top.value("sweep").map { try reader.sweep($0) }
     let schedule = try top.value("schedule").map { try reader.schedule($0) } ?? .fifo
+    let preemptions = try top.value("schedule").map { try reader.preemptions($0) } ?? []
     let limits = try top.value("limits").map { try reader.limits($0) } ?? Limits()
     return Plan(
       name: name, file: file, engine: engine.name, about: about, bugs: bugs, seed: seed,
       setup: setup,
       tasks: reader.tasks, faults: faults, expect: expect, catches: catches, sweep: sweep,
-      schedule: schedule,
+      schedule: schedule, preemptions: preemptions,
       limits: limits)
   }
 
@@ -135,10 +136,26 @@ struct PlanReader {
       hint: OpKind(rawValue: name) == nil ? DidYouMean.hint(name, among: supported) : nil)
   }
 
+  /// A task of the plan or a worker of the engine (what fault filters, yields and preemptions name).
   func taskName(_ value: PlanValue, path: String) throws -> String {
     let name = try value.string(path)
-    try known(name, at: value, path: path, among: tasks.map(\.name), what: "a task of this plan")
+    try known(
+      name, at: value, path: path, among: tasks.map(\.name) + engine.workers.map(\.name),
+      what: "a task of this plan or a worker of \(engine.name)")
     return name
+  }
+
+  /// An operation name for a fault's `op:` filter: a plan operation or a worker's work item.
+  func opFilter(_ value: PlanValue, path: String) throws -> String {
+    let name = try value.string(path)
+    let workerOps = engine.workers.flatMap(\.ops)
+    if workerOps.contains(name) { return name }
+    if let kind = OpKind(rawValue: name), engine.operations.contains(kind) { return name }
+    let all = engine.operations.map(\.rawValue) + workerOps
+    throw PlanError(
+      value.location, key: path,
+      expected: "an operation of \(engine.name) or a work item of its workers: one of \(Self.listing(all))",
+      found: "'\(name)'", hint: DidYouMean.hint(name, among: all))
   }
 
   func errno(_ value: PlanValue, path: String) throws -> Errno {

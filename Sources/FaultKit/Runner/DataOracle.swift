@@ -7,7 +7,9 @@ import Foundation
 /// returns were reported lost by an error from a later write, writeback, fsync or read of that
 /// file) and `data-durable` (after recover: bytes a successful fsync acknowledged read back as
 /// written; other bytes are ones written there at some time, or zero: never garbage).
-/// Does not check: files unlinked during the plan (whether the unlink survives a crash depends on
+/// Operations are fed in completion order. Does not check: overlapping writes that the engine
+/// does not serialize (an mmap store racing a write on the same bytes is judged by completion
+/// order), files unlinked during the plan (whether the unlink survives a crash depends on
 /// a commit the plan may not have made), and ordering between files.
 struct DataOracle {
   struct FileModel {
@@ -24,6 +26,8 @@ struct DataOracle {
     var errorSinceSync = false
     var unlinked = false
     var touched = false
+    /// A `corrupt` op damaged a block: reads may fail with EIO (never return wrong bytes).
+    var damaged = false
   }
 
   private(set) var files: [String: FileModel] = [:]
@@ -53,7 +57,7 @@ struct DataOracle {
     switch op.kind {
     case .create:
       if outcome.status == .ok { m.unlinked = false }
-    case .write:
+    case .write, .dioWrite, .mmapWrite:
       guard outcome.status == .ok || failed else { break }
       let start = Int(op.offset ?? 0)
       let len = Int(op.length ?? 0)
@@ -76,8 +80,12 @@ struct DataOracle {
         m.durableEither = m.eitherOld
       }
       if failed { m.errorSinceSync = true } else if outcome.status == .ok { m.errorSinceSync = false }
-    case .writeback, .read:
+    case .writeback, .read, .dioRead:
       if failed { m.errorSinceSync = true }
+    case .corrupt:
+      if outcome.status == .ok { m.damaged = true }
+    case .migratePage, .dropCaches:
+      break
     case .unlink:
       if outcome.status == .ok { m.unlinked = true }
     }
@@ -107,13 +115,17 @@ struct DataOracle {
     return out
   }
 
-  /// After recover: fsync-acknowledged bytes are intact, no byte is garbage.
+  /// After recover: fsync-acknowledged bytes are intact, no byte is garbage. A loss of bytes a
+  /// successful fsync acknowledged is also an `errors-reported` violation: the caller was told
+  /// success. A file a `corrupt` op damaged may fail with EIO (the checksum caught it) but must
+  /// never return wrong bytes.
   func checkDurable(_ read: (String) -> Result<[UInt8], FSError>) -> [Violation] {
     var out: [Violation] = []
     for path in paths {
       guard let m = files[path], !m.unlinked else { continue }
       switch read(path) {
       case .failure(let e):
+        if m.damaged && e.errno == .io { continue }
         if !m.durable.isEmpty {
           out.append(
             Violation(
@@ -128,6 +140,11 @@ struct DataOracle {
           out.append(
             Violation(
               .dataDurable, moment: .atRest, "after recover, \(path) lost fsync-acknowledged data: \(bad)",
+              evidence: [bad]))
+          out.append(
+            Violation(
+              .errorsReported, moment: .atRest,
+              "\(path): fsync returned success, yet after recover \(bad); no operation reported the loss",
               evidence: [bad]))
         } else if got.count < m.durable.count {
           out.append(

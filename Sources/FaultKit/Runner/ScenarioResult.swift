@@ -46,4 +46,15 @@ public struct ScenarioResult: Sendable, Hashable, Codable {
 
   /// The distinct invariant names violated, sorted.
   public var violatedInvariants: [InvariantName] { Array(Set(violations.map(\.invariant))).sorted() }
+
+  /// What identifies this failure for de-duplication: the violated invariants with when they were
+  /// seen, the fault points that fired with their decisions, and the operations that ended
+  /// unexpectedly. Two schedules that fail the same way share it; task interleavings, hit numbers
+  /// and step counts do not enter it.
+  public var signature: String {
+    let invariants = Set(violations.map { "\($0.invariant)@\($0.moment.hasPrefix("after") ? "op" : "rest")" }).sorted()
+    let faults = Set(fired.filter { !$0.decision.hasPrefix("yield") }.map { "\($0.point):\($0.decision)" }).sorted()
+    let ops = unexpected.map { "\($0.task)/\($0.index):\($0.outcome.status.rawValue)" }
+    return (invariants + ["|"] + faults + ["|"] + ops).joined(separator: " ")
+  }
 }

@@ -56,7 +56,7 @@ public struct ScenarioRunner: Sendable {
     let seed = options.seed ?? plan.seed
     var schedule = options.schedule ?? plan.schedule
     if options.seed != nil, case .random = schedule { schedule = .random(seed: seed) }
-    let faults = options.faults ?? plan.faults
+    let faults = (options.faults ?? plan.faults) + plan.preemptions
     let bugs = Array(Set(plan.bugs + options.bugs)).sorted()
     let checkedNames = plan.expect.invariants ?? engineDesc.invariants
     let checks = engineDesc.checks(for: checkedNames)
@@ -103,6 +103,9 @@ public struct ScenarioRunner: Sendable {
           scheduler.endOp()
           state.value.outcomes[taskName, default: []].append(outcome)
           if aborted { return }
+          // The data oracle follows completion order: with several tasks, that is the order in
+          // which their effects landed.
+          state.value.oracle.record(op, outcome)
           trace.append(.opEnd(task: taskName, op: i + 1, outcome: outcome.description))
           let sawFailure = injector.fired[firedBefore...].contains {
             $0.task == taskName && !$0.decision.hasPrefix("yield")
@@ -118,6 +121,10 @@ public struct ScenarioRunner: Sendable {
         }
       }
     }
+    // Tasks a pinned preemption switches to wait for it.
+    for p in plan.preemptions {
+      if case .yield(let to?) = p.action, plan.tasks.contains(where: { $0.name == to }) { scheduler.hold(to) }
+    }
     harness.injecting = true
     let stop = scheduler.run()
     harness.injecting = false
@@ -130,7 +137,7 @@ public struct ScenarioRunner: Sendable {
     var violations = state.value.violations + checks.flatMap { $0.check(restCtx) }
 
     // Operation outcomes against expectations.
-    var oracle = DataOracle()
+    let oracle = state.value.oracle
     var ops: [OpRecord] = []
     for task in plan.tasks {
       let got = state.value.outcomes[task.name] ?? []
@@ -148,7 +155,6 @@ public struct ScenarioRunner: Sendable {
           OpRecord(
             task: task.name, index: i + 1, op: op.description, outcome: outcome, expected: expected.description,
             asExpected: expected.admits(outcome)))
-        oracle.record(op, outcome)
       }
     }
 
@@ -211,6 +217,7 @@ public struct ScenarioRunner: Sendable {
 struct RunState {
   var outcomes: [String: [OpOutcome]] = [:]
   var violations: [Violation] = []
+  var oracle = DataOracle()
 }
 
 /// A mutable cell tasks of one scenario share (they all run on one thread).

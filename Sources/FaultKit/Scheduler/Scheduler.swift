@@ -71,6 +71,8 @@ public final class Scheduler: @unchecked Sendable {
     var inOp = false
     var opName = ""
     var runnableSince: UInt64 = 0
+    /// Held back for a pinned preemption: not picked until a yield names it, or nothing else runs.
+    var held = false
     init(id: Int, name: String, kind: TaskKind) {
       self.id = id
       self.name = name
@@ -126,6 +128,13 @@ public final class Scheduler: @unchecked Sendable {
       self.finish(t)
     }
     return t.id
+  }
+
+  /// Holds a task back for a pinned preemption ("switch to it at the Nth hit of P"): the policy
+  /// does not pick it until a `yield(to:)` names it; if nothing else can run first, it is released
+  /// so the scenario still finishes (the trace then shows the window never opened).
+  public func hold(_ name: String) {
+    for t in tasks where t.name == name && t.state != .finished { t.held = true }
   }
 
   /// The running task's name ("-" outside tasks).
@@ -210,7 +219,7 @@ public final class Scheduler: @unchecked Sendable {
     guard let me = current, !aborting else { throw ScenarioAbort() }
     steps += 1
     if steps > stepLimit { try await stopAtBound(me, label()) }
-    guard tasks.contains(where: { $0.state == .runnable }) else { return }
+    guard tasks.contains(where: { $0.state == .runnable && !$0.held }) else { return }
     let runnable = runnableTasks(including: me)
     let label = label()
     let i = policy.choose(ScheduleChoice(point: label, current: me.name, candidates: runnable.map(\.name), step: steps))
@@ -230,12 +239,24 @@ public final class Scheduler: @unchecked Sendable {
     guard let me = current, !aborting else { throw ScenarioAbort() }
     steps += 1
     if steps > stepLimit { try await stopAtBound(me, label) }
+    if let target {
+      // A pinned switch goes to that task or nowhere.
+      guard let t = tasks.first(where: { $0.name == target && $0.state == .runnable }) else {
+        trace.append(.note("\(me.name): yield to \(target) at \(label): \(target) cannot run, no switch"))
+        return
+      }
+      t.held = false
+      trace.append(.switched(from: me.name, to: t.name, at: label))
+      me.state = .runnable
+      tick += 1
+      me.runnableSince = tick
+      if await park(me, then: t) { throw ScenarioAbort() }
+      return
+    }
     let others = runnableTasks(including: nil)
     guard !others.isEmpty else { return }
     var next = others[0]
-    if let target, let t = others.first(where: { $0.name == target }) {
-      next = t
-    } else if others.count > 1 {
+    if others.count > 1 {
       let i = policy.choose(ScheduleChoice(point: label, current: nil, candidates: others.map(\.name), step: steps))
       next = others[i]
       choices.append(next.name)
@@ -297,7 +318,7 @@ public final class Scheduler: @unchecked Sendable {
 
   /// Runnable tasks in the order they became runnable, `me` (the running task) first if given.
   private func runnableTasks(including me: SimTask?) -> [SimTask] {
-    var r = tasks.filter { $0.state == .runnable }
+    var r = tasks.filter { $0.state == .runnable && !$0.held }
     r.sort { $0.runnableSince < $1.runnableSince }
     if let me { r.insert(me, at: 0) }
     return r
@@ -322,7 +343,13 @@ public final class Scheduler: @unchecked Sendable {
 
   private func dispatchNext(at label: String) {
     if stop != nil || aborting { return }
-    let runnable = runnableTasks(including: nil)
+    var runnable = runnableTasks(including: nil)
+    if runnable.isEmpty, let held = tasks.first(where: { $0.state == .runnable && $0.held }) {
+      // Nothing else can run: a held task's preemption will not come.
+      held.held = false
+      trace.append(.note("\(held.name): released (its preemption point was not reached)"))
+      runnable = [held]
+    }
     guard !runnable.isEmpty else {
       if tasks.contains(where: { $0.state == .starting }) {
         dispatchPending = true

@@ -1,3 +1,5 @@
+import Foundation
+
 /// One event of a scenario's trace. Events carry names, not references, so a trace prints and
 /// compares the same way in every run.
 public enum TraceEvent: Sendable, Hashable, Codable {
@@ -31,6 +33,13 @@ public enum TraceEvent: Sendable, Hashable, Codable {
 /// The append-only trace of one scenario.
 public final class Trace: @unchecked Sendable {
   public private(set) var events: [TraceEvent] = []
+  /// `FAULTLINE_TRACE=1` streams every event to standard error as it happens: what is left to
+  /// read when an engine traps and takes the scenario's result with it.
+  static let live = ProcessInfo.processInfo.environment["FAULTLINE_TRACE"].map { $0 != "" && $0 != "0" } ?? false
+
   public init() { events.reserveCapacity(256) }
-  public func append(_ e: TraceEvent) { events.append(e) }
+  public func append(_ e: TraceEvent) {
+    events.append(e)
+    if Trace.live { FileHandle.standardError.write(Data(("trace: " + e.line + "\n").utf8)) }
+  }
 }

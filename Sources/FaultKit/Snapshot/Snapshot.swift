@@ -4,6 +4,9 @@
 public struct Snapshot: Sendable, Hashable, Codable {
   /// Page size in bytes: page `n` of a file covers [n × pageSize, (n+1) × pageSize).
   public var pageSize: UInt64 = 4096
+  /// Data is copy-on-write: writeback allocates new blocks for every dirty page, so a dirty page
+  /// needs a delalloc reservation even over a mapped extent (btrfs; not ext4's overwrite in place).
+  public var copyOnWrite = false
   public var files: [FileRecord] = []
   public var locks: [LockRecord] = []
   public var extents: [ExtentRecord] = []
@@ -227,10 +230,15 @@ public struct PageRecord: Sendable, Hashable, Codable {
   public var file: String
   public var index: UInt64
   public var flags: PageFlags
-  public init(file: String, index: UInt64, flags: PageFlags) {
+  /// For a clean, uptodate page with no error over blocks the file maps: whether its bytes equal
+  /// the blocks under it (nil when not compared). A buffered read returns the page, so `false`
+  /// means a read returns something other than what is on disk.
+  public var diskAgrees: Bool?
+  public init(file: String, index: UInt64, flags: PageFlags, diskAgrees: Bool? = nil) {
     self.file = file
     self.index = index
     self.flags = flags
+    self.diskAgrees = diskAgrees
   }
   struct Key: Comparable {
     let file: String

@@ -126,8 +126,9 @@ public struct SnapshotDiff: Sendable, Hashable, Codable {
     self = out
   }
 
-  private static func flagWords(_ f: PageFlags) -> String {
-    let n = f.subtracting(.locked).names
+  private static func flagWords(_ p: PageRecord) -> String {
+    var n = p.flags.subtracting(.locked).names
+    if p.diskAgrees == false { n.append("differs from disk") }
     return n.isEmpty ? "clean" : n.joined(separator: ", ")
   }
 
@@ -136,13 +137,17 @@ public struct SnapshotDiff: Sendable, Hashable, Codable {
     Self.merge(
       a, b, key: \.key,
       removed: {
-        out.add(.page, "page \($0.name)", "page \($0.name): cached (\(Self.flagWords($0.flags))) -> evicted")
+        out.add(.page, "page \($0.name)", "page \($0.name): cached (\(Self.flagWords($0))) -> evicted")
       },
-      added: { out.add(.page, "page \($0.name)", "page \($0.name): absent -> cached (\(Self.flagWords($0.flags)))") },
+      added: { out.add(.page, "page \($0.name)", "page \($0.name): absent -> cached (\(Self.flagWords($0)))") },
       both: { x, y in
         for (flag, name) in PageFlags.all where flag != .locked && x.flags.contains(flag) != y.flags.contains(flag) {
           let (from, to) = x.flags.contains(flag) ? ("set", "clear") : ("clear", "set")
           out.add(.page, "page \(x.name)", "page \(x.name) \(name): \(from) -> \(to)")
+        }
+        if x.diskAgrees != y.diskAgrees, y.diskAgrees == false || x.diskAgrees == false {
+          let word = { (a: Bool?) in a == false ? "differs from disk" : "matches disk" }
+          out.add(.page, "page \(x.name)", "page \(x.name) contents: \(word(x.diskAgrees)) -> \(word(y.diskAgrees))")
         }
       })
     self = out

@@ -1,0 +1,194 @@
+import FaultKit
+import ModelKernel
+
+/// Direct I/O (seed 001). A direct write flushes and waits for writeback of its range, locks the
+/// extent range (lock_extent_direct, waiting out ordered extents, so it also waits for an endio
+/// worker still in finish_ordered_io), then invalidates the page cache over the range. Releasing
+/// a page (btrfs_releasepage → try_release_extent_state) refuses while any part of its range is
+/// locked, and the direct-I/O path holds that lock itself, so a range with cached pages cannot be
+/// invalidated. What happens then is the thread's question:
+/// - fixed: fall back to a buffered write for the range (btrfs's -ENOTBLK);
+/// - `dio-ignores-failed-invalidation`: write to disk anyway, leaving the stale page cached;
+/// - `releasepage-waits-on-range-lock`: releasepage sleeps on the range lock, which its own
+///   caller holds: a deadlock.
+extension BtrfsEngine {
+  func dioWrite(_ path: String, offset: UInt64, length: UInt64, pattern: UInt8) async throws {
+    let inode = try lookup(path)
+    guard offset % blockSize == 0, length % blockSize == 0 else { throw FSError(.invalid) }
+    guard length > 0 else { return }
+    let range = ByteRange(start: offset, length: length)
+    try await inode.rwsem.lockExclusive()
+    do {
+      try await flushAndWait(inode, range)
+      try await lockRangeWaitingOrdered(inode, range)
+      if try await !invalidate(inode, range) && !bug("dio-ignores-failed-invalidation") {
+        // -ENOTBLK: let the buffered path write this range.
+        inode.ioTree.unlock(range)
+        try await bufferedWrite(inode, offset: offset, length: length, pattern: pattern)
+      } else {
+        try await directWrite(inode, range, pattern: pattern)
+      }
+    } catch let e as FSError {
+      inode.rwsem.unlock()
+      throw e
+    }
+    inode.rwsem.unlock()
+  }
+
+  /// filemap_write_and_wait_range.
+  private func flushAndWait(_ inode: BtrfsInode, _ range: ByteRange) async throws {
+    _ = try await filemapWrite(inode, range: range)
+    for page in cachedPages(inode, range) { try await inode.mapping.waitWriteback(page) }
+  }
+
+  private func cachedPages(_ inode: BtrfsInode, _ range: ByteRange) -> [Page] {
+    let ps = kernel.pageSize
+    return inode.mapping.indexes.filter { ByteRange(start: $0 * ps, length: ps).overlaps(range) }
+      .compactMap { inode.mapping.lookup($0) }
+  }
+
+  /// lock_extent_direct: lock the range; if an ordered extent overlaps it, unlock, wait for the
+  /// extent, and try again.
+  func lockRangeWaitingOrdered(_ inode: BtrfsInode, _ range: ByteRange) async throws {
+    for _ in 0..<WorkQueue.maxItems {
+      try await inode.ioTree.lock(range)
+      guard let oe = inode.ordered.first(where: { $0.range.overlaps(range) }) else { return }
+      inode.ioTree.unlock(range)
+      try await oe.completion.wait("ordered extent \(inode.path) \(oe.range)")
+    }
+    preconditionFailure("direct I/O could not get past ordered extents of \(inode.path) \(range)")
+  }
+
+  /// invalidate_inode_pages2_range: true when every cached page of the range was released.
+  private func invalidate(_ inode: BtrfsInode, _ range: ByteRange) async throws -> Bool {
+    var all = true
+    for page in cachedPages(inode, range) {
+      try await inode.mapping.lock(page)
+      try await inode.mapping.waitWriteback(page)
+      if try await releasePage(inode, page) {
+        inode.mapping.remove(page)
+      } else {
+        all = false
+      }
+      inode.mapping.unlock(page)
+    }
+    return all
+  }
+
+  /// btrfs_releasepage: a dirty page or one whose range is locked in the io tree cannot go.
+  private func releasePage(_ inode: BtrfsInode, _ page: Page) async throws -> Bool {
+    guard !page.flags.contains(.dirty) else { return false }
+    let ps = kernel.pageSize
+    let r = ByteRange(start: page.index * ps, length: ps)
+    if bug("releasepage-waits-on-range-lock") {
+      try await inode.ioTree.waitUnlocked(r)
+      return true
+    }
+    return inode.ioTree.isUnlocked(r)
+  }
+
+  /// The direct write proper, with the extent range locked: reserve, allocate (possibly split),
+  /// one ordered extent per extent, write the blocks from the user buffer, unlock, and wait for
+  /// the endio worker to finish every ordered extent.
+  private func directWrite(_ inode: BtrfsInode, _ range: ByteRange, pattern: UInt8) async throws {
+    do {
+      if case .fail(let e) = try await harness.hit(BtrfsModel.Point.reserveData) { throw e }
+      guard data.available >= range.length else { throw FSError(.noSpace) }
+    } catch let e as FSError {
+      inode.ioTree.unlock(range)
+      throw e
+    }
+    data.mayUse += range.length
+    var made: [OrderedExtent] = []
+    var cur = range.start
+    do {
+      for _ in 0..<(range.length / blockSize) where cur < range.end {
+        let want = (range.end - cur) / blockSize
+        var maxBlocks: UInt64?
+        switch try await harness.hit(BtrfsModel.Point.allocData) {
+        case .fail(let e): throw e
+        case .short(let m): maxBlocks = max(1, (m ?? (want * blockSize / 2)) / blockSize)
+        default: break
+        }
+        guard let got = allocator.allocate(want: want, maxBlocks: maxBlocks) else { throw FSError(.noSpace) }
+        let len = got.count * blockSize
+        data.mayUse -= len
+        data.reserved += len
+        let oe = OrderedExtent(range: ByteRange(start: cur, length: len), disk: got, kernel: kernel)
+        oe.direct = true
+        inode.ordered.append(oe)
+        made.append(oe)
+        cur += len
+      }
+    } catch let e as FSError {
+      // Nothing was submitted: return the unallocated reservation and the extents.
+      data.mayUse -= range.end - cur
+      for oe in made {
+        allocator.release(oe.disk)
+        data.reserved -= oe.range.length
+        inode.ordered.removeAll { $0 === oe }
+        oe.completion.complete()
+      }
+      inode.ioTree.unlock(range)
+      throw e
+    }
+    let block = [UInt8](repeating: pattern, count: Int(blockSize))
+    for oe in made {
+      if case .fail = try await harness.hit(BtrfsModel.Point.ioWrite) {
+        oe.ioerr = true
+      } else {
+        for b in 0..<oe.disk.count { device.write(oe.disk.start + b, block[...]) }
+      }
+    }
+    inode.ioTree.unlock(range)
+    for oe in made {
+      try await endio.queue("finish_ordered_io", "\(inode.path) \(oe.range) (direct)") { [self] in
+        try await finishOrderedIO(inode, oe, pages: [])
+      }
+    }
+    var failed = false
+    for oe in made {
+      try await oe.completion.wait("ordered extent \(inode.path) \(oe.range)")
+      failed = failed || oe.ioerr
+    }
+    if failed { throw FSError(.io) }
+    inode.size = max(inode.size, range.end)
+  }
+
+  /// A direct read: flush and wait for the range, lock it (waiting out ordered extents), read the
+  /// blocks the tree maps (checksums verified), unlock.
+  func dioRead(_ inode: BtrfsInode, range r: ByteRange) async throws -> [UInt8] {
+    guard r.start % blockSize == 0 else { throw FSError(.invalid) }
+    let end = min(r.end, inode.size)
+    guard r.start < end else { return [] }
+    let range = ByteRange(r.start, (end + blockSize - 1) / blockSize * blockSize)
+    try await inode.rwsem.lockShared()
+    var out: [UInt8] = []
+    do {
+      try await flushAndWait(inode, range)
+      try await lockRangeWaitingOrdered(inode, range)
+      do {
+        out.reserveCapacity(Int(range.length))
+        var off = range.start
+        while off < range.end {
+          if let e = inode.extent(at: off) {
+            if case .fail(let err) = try await harness.hit(BtrfsModel.Point.ioRead) { throw err }
+            out += try device.read(e.disk.start + (off - e.range.start) / blockSize)
+          } else {
+            out += repeatElement(0, count: Int(blockSize))
+          }
+          off += blockSize
+        }
+      } catch let e as FSError {
+        inode.ioTree.unlock(range)
+        throw e
+      }
+      inode.ioTree.unlock(range)
+    } catch let e as FSError {
+      inode.rwsem.unlock()
+      throw e
+    }
+    inode.rwsem.unlock()
+    return Array(out.prefix(Int(end - r.start)))
+  }
+}
