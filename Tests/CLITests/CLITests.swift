@@ -147,4 +147,37 @@ struct CLITests {
     let e = try CLI.run(["engines"])
     #expect(e.stdout.contains("cow-error-leaves-pages-locked"))
   }
+
+  @Test("--schedules runs random schedules and reports each distinct failure once")
+  func schedules() throws {
+    let ok = try CLI.run(["run", "Plans/btrfs/two-writers-eio.yaml", "--schedules", "20"])
+    #expect(ok.status == 0, "\(ok.stdout)")
+    #expect(ok.stdout.contains("two-writers-eio: 20 schedules, 20 passed, 0 failed, 0 distinct failure(s)"))
+    let bad = try CLI.run([
+      "run", "Plans/btrfs/fixup-migration-window.yaml", "--bug", "fixup-page-cleaned-before-worker", "--schedules",
+      "40",
+    ])
+    #expect(bad.status == 1)
+    #expect(
+      bad.stdout.components(separatedBy: "FAIL fixup-migration-window").count == 2, "one report per distinct failure")
+    #expect(bad.stdout.contains("1 distinct failure(s)"))
+    #expect(bad.stdout.contains("violated: data-durable, errors-reported"))
+    #expect(try CLI.run(["run", "Plans", "--schedules", "0"]).status == 2)
+  }
+
+  @Test("FAULTLINE_TRACE streams the trace to standard error")
+  func liveTrace() throws {
+    let p = Process()
+    p.executableURL = try CLI.binary
+    p.arguments = ["run", seed]
+    p.currentDirectoryURL = CLI.root
+    p.environment = ["FAULTLINE_TRACE": "1"]
+    let err = Pipe()
+    p.standardError = err
+    p.standardOutput = Pipe()
+    try p.run()
+    let e = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    p.waitUntilExit()
+    #expect(e.contains("trace: writer: hit alloc.data#2 in writeback: fail: ENOSPC  <== injected"))
+  }
 }

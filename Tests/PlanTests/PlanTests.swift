@@ -77,14 +77,17 @@ struct PlanTests {
     }
   }
 
-  @Test("a multi-task plan under a random schedule gives the same result 100 times")
-  func multiTaskRepeatable() throws {
-    let file = try #require(Corpus.files.first { $0.hasSuffix("two-writers-eio.yaml") })
+  @Test(
+    "a multi-task plan gives byte-identical results 100 times with the same seed",
+    arguments: ["two-writers-eio.yaml", "fixup-migration-window.yaml", "overwrite-during-writeback.yaml"])
+  func multiTaskRepeatable(name: String) throws {
+    let file = try #require(Corpus.files.first { $0.hasSuffix(name) })
     let plan = try Corpus.load(file)
     let runner = ScenarioRunner(registry: Corpus.registry)
-    let first = try JSONReport.encode([runner.run(plan)])
+    let options = RunOptions(seed: 1234, schedule: .random(seed: 1234))
+    let first = try JSONReport.encode([runner.run(plan, options)])
     for _ in 0..<99 {
-      #expect(try JSONReport.encode([runner.run(plan)]) == first)
+      #expect(try JSONReport.encode([runner.run(plan, options)]) == first)
     }
   }
 
