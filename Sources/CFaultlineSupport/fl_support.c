@@ -1,5 +1,8 @@
 #include "fl_support.h"
 
+// A libc header first: it is what defines __GLIBC__.
+#include <stdlib.h>
+
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif

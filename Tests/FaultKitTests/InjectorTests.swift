@@ -112,3 +112,13 @@ struct ErrnoTests {
     #expect(!Glob.matches("io.?", "io.write"))
   }
 }
+
+@Suite("Process tuning")
+struct ProcessTuningTests {
+  @Test("keeping the heap takes effect on glibc")
+  func keepHeap() {
+    #if canImport(Glibc)
+      #expect(ProcessTuning.keepHeap())
+    #endif
+  }
+}
