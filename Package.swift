@@ -24,18 +24,24 @@ let package = Package(
     .target(name: "ModelKernel", dependencies: ["FaultKit"]),
     // Engine `btrfs-model`.
     .target(name: "BtrfsModel", dependencies: ["ModelKernel", "FaultKit"]),
+    // Engine `xfs-model`.
+    .target(name: "XfsModel", dependencies: ["ModelKernel", "FaultKit"]),
+    // Engine `ext4-model`.
+    .target(name: "Ext4Model", dependencies: ["ModelKernel", "FaultKit"]),
+    // The engines this build knows, by name: what the CLI, the plan tests and the bench share.
+    .target(name: "BuiltinEngines", dependencies: ["FaultKit", "BtrfsModel", "XfsModel", "Ext4Model"]),
     .executableTarget(
       name: "faultline",
       dependencies: [
-        "FaultKit", "FaultReports", "BtrfsModel",
+        "FaultKit", "FaultReports", "BuiltinEngines",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .executableTarget(
-      name: "faultline-bench", dependencies: ["FaultKit", "BtrfsModel"], path: "Benchmarks/faultline-bench"),
+      name: "faultline-bench", dependencies: ["FaultKit", "BuiltinEngines"], path: "Benchmarks/faultline-bench"),
     .testTarget(name: "FaultKitTests", dependencies: ["FaultKit"]),
     .testTarget(name: "ModelKernelTests", dependencies: ["ModelKernel", "FaultKit"]),
     .testTarget(name: "CLITests", dependencies: ["faultline"]),
-    .testTarget(name: "PlanTests", dependencies: ["FaultKit", "FaultReports", "BtrfsModel"]),
+    .testTarget(name: "PlanTests", dependencies: ["FaultKit", "FaultReports", "BuiltinEngines"]),
   ],
   swiftLanguageModes: [.v6]
 )

@@ -1,13 +1,13 @@
 // faultline-bench: the figures sweeps live by, measured side by side in one process.
 // Build and run with scripts/bench (release). Prints medians of several rounds and their ratios.
-import BtrfsModel
+import BuiltinEngines
 import FaultKit
 import Foundation
 
 ProcessTuning.keepHeap()
 let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
   .deletingLastPathComponent()
-let registry = EngineRegistry([BtrfsModel.descriptor])
+let registry = BuiltinEngines.registry
 let loader = PlanLoader(registry: registry)
 let rounds = Int(ProcessInfo.processInfo.environment["BENCH_ROUNDS"] ?? "") ?? 7
 let roundSeconds = Double(ProcessInfo.processInfo.environment["BENCH_SECONDS"] ?? "") ?? 0.5

@@ -107,6 +107,9 @@ final class BtrfsEngine: Engine, @unchecked Sendable {
       try await migratePage(op.path, offset: op.offset ?? 0)
     case .dropCaches:
       dropCaches(try lookup(op.path))
+    case .punch, .truncate, .pageMkwrite:
+      // Not in btrfs-model's operation list: the plan loader rejects plans that use them.
+      throw FSError(.invalid)
     case .corrupt:
       let inode = try lookup(op.path)
       guard let e = inode.extent(at: op.offset ?? 0) else { throw FSError(.invalid) }

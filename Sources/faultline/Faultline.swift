@@ -1,4 +1,5 @@
 import ArgumentParser
+import BuiltinEngines
 import FaultKit
 import FaultReports
 import Foundation

@@ -1,4 +1,4 @@
-import BtrfsModel
+import BuiltinEngines
 import FaultKit
 import FaultReports
 import Foundation
@@ -10,7 +10,7 @@ import Testing
 enum Corpus {
   static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent()
-  static let registry = EngineRegistry([BtrfsModel.descriptor])
+  static let registry = BuiltinEngines.registry
   static let files: [String] = (try? PlanLoader.planFiles(in: [root.appendingPathComponent("Plans").path])) ?? []
 
   static func load(_ file: String) throws -> Plan {

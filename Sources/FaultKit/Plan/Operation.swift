@@ -12,20 +12,25 @@ public enum OpKind: String, Sendable, Hashable, Codable, CaseIterable, Comparabl
   case migratePage = "migrate-page"
   case dropCaches = "drop-caches"
   case corrupt
+  case punch
+  case truncate
+  case pageMkwrite = "page-mkwrite"
 
   public static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
 
   /// The argument keys this operation takes, required first.
   public var required: [String] {
     switch self {
-    case .write, .dioWrite, .mmapWrite: ["path", "offset", "length"]
+    case .write, .dioWrite, .mmapWrite, .punch, .pageMkwrite: ["path", "offset", "length"]
+    case .truncate: ["path", "size"]
     case .migratePage, .corrupt: ["path", "offset"]
     case .read, .dioRead, .create, .writeback, .fsync, .unlink, .dropCaches: ["path"]
     }
   }
   public var optional: [String] {
     switch self {
-    case .write, .dioWrite, .mmapWrite: ["pattern"]
+    case .write, .dioWrite, .mmapWrite, .pageMkwrite: ["pattern"]
+    case .punch, .truncate: []
     case .read, .dioRead, .writeback: ["offset", "length"]
     case .create, .fsync, .unlink, .migratePage, .corrupt, .dropCaches: []
     }
@@ -47,6 +52,11 @@ public enum OpKind: String, Sendable, Hashable, Codable, CaseIterable, Comparabl
     case .migratePage: "migrate the cached page holding `offset` to a new page; the old page loses its mapping"
     case .dropCaches: "drop the file's clean, unlocked cached pages (POSIX_FADV_DONTNEED)"
     case .corrupt: "flip a byte of the device block behind `offset` without updating its checksum (media corruption)"
+    case .punch:
+      "punch a hole over [offset, offset+length): drop the page cache there and free the blocks (fallocate PUNCH_HOLE)"
+    case .truncate: "set the file's size to `size`, dropping pages and blocks beyond it"
+    case .pageMkwrite:
+      "a write fault on a shared mapping: ->page_mkwrite maps (and reserves) the page, then the store dirties it"
     }
   }
 }
@@ -58,18 +68,21 @@ public struct Operation: Sendable, Hashable, Codable, CustomStringConvertible {
   public var offset: UInt64?
   public var length: UInt64?
   public var pattern: UInt8?
+  /// The new size, for `truncate`.
+  public var size: UInt64?
   /// Where the plan wrote it (nil for operations made in code).
   public var location: SourceLocation?
 
   public init(
     _ kind: OpKind, path: String, offset: UInt64? = nil, length: UInt64? = nil, pattern: UInt8? = nil,
-    location: SourceLocation? = nil
+    size: UInt64? = nil, location: SourceLocation? = nil
   ) {
     self.kind = kind
     self.path = path
     self.offset = offset
     self.length = length
     self.pattern = pattern
+    self.size = size
     self.location = location
   }
 
@@ -78,6 +91,7 @@ public struct Operation: Sendable, Hashable, Codable, CustomStringConvertible {
     if let offset { args.append("offset: \(Size.format(offset))") }
     if let length { args.append("length: \(Size.format(length))") }
     if let pattern { args.append("pattern: 0x\(String(pattern, radix: 16, uppercase: true))") }
+    if let size { args.append("size: \(Size.format(size))") }
     return "\(kind.rawValue) { \(args.joined(separator: ", ")) }"
   }
 }

@@ -273,7 +273,7 @@ struct PlanReader {
     let pattern = try args.int("pattern", min: 0, max: 255).map { UInt8($0) }
     return Operation(
       kind, path: filePath, offset: try args.size("offset"), length: try args.size("length"),
-      pattern: pattern,
+      pattern: pattern, size: try args.size("size"),
       location: entry.keyLocation)
   }
 }

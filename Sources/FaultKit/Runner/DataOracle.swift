@@ -57,7 +57,7 @@ struct DataOracle {
     switch op.kind {
     case .create:
       if outcome.status == .ok { m.unlinked = false }
-    case .write, .dioWrite, .mmapWrite:
+    case .write, .dioWrite, .mmapWrite, .pageMkwrite:
       guard outcome.status == .ok || failed else { break }
       let start = Int(op.offset ?? 0)
       let len = Int(op.length ?? 0)
@@ -86,6 +86,29 @@ struct DataOracle {
       if outcome.status == .ok { m.damaged = true }
     case .migratePage, .dropCaches:
       break
+    case .punch:
+      guard outcome.status == .ok || failed else { break }
+      let start = min(Int(op.offset ?? 0), m.expected.count)
+      let end = min(start + Int(op.length ?? 0), m.expected.count)
+      if failed {
+        m.eitherOld.append((ByteRange(UInt64(start), UInt64(end)), Array(m.expected[start..<end])))
+        m.errorSinceSync = true
+      }
+      m.expected.withUnsafeMutableBufferPointer { b in
+        for i in start..<end { b[i] = 0 }
+      }
+    case .truncate:
+      guard outcome.status == .ok else {
+        if failed { m.errorSinceSync = true }
+        break
+      }
+      let n = Int(op.size ?? 0)
+      if n < m.expected.count {
+        m.expected.removeSubrange(n...)
+        m.eitherOld.removeAll { $0.0.start >= UInt64(n) }
+      } else {
+        m.expected.append(contentsOf: repeatElement(0, count: n - m.expected.count))
+      }
     case .unlink:
       if outcome.status == .ok { m.unlinked = true }
     }

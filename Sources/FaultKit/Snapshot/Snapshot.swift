@@ -14,6 +14,10 @@ public struct Snapshot: Sendable, Hashable, Codable {
   public var pages: [PageRecord] = []
   /// Free space in the allocator, as block ranges (for `no-double-allocation`).
   public var free: [BlockRange] = []
+  /// Rules the engine asserts as it runs (lockdep-style: "map_blocks called without i_rwsem, the
+  /// invalidate lock or the page lock") and found broken, in the order they broke. Engine
+  /// invariants judge them; the common ones ignore them.
+  public var assertions: [AssertionRecord] = []
   /// Work queued to workers and not yet run, one line each (`endio-write: finish /a [0, 16KiB)`).
   public var pendingWork: [String] = []
 
@@ -27,6 +31,18 @@ public struct Snapshot: Sendable, Hashable, Codable {
     space.sort { $0.name < $1.name }
     pages.sort { $0.key < $1.key }
     free.sort { $0.start < $1.start }
+  }
+}
+
+/// A rule an engine found broken while it ran.
+public struct AssertionRecord: Sendable, Hashable, Codable {
+  /// The rule's name (an engine invariant name, `map-blocks-locked`).
+  public var rule: String
+  /// What broke it: `writeback: ext4_map_blocks /a block 3 without i_rwsem, invalidate_lock or page lock`.
+  public var detail: String
+  public init(rule: String, detail: String) {
+    self.rule = rule
+    self.detail = detail
   }
 }
 

@@ -28,6 +28,9 @@ public struct SnapshotDiff: Sendable, Hashable, Codable {
     diffSpace(a.space, b.space)
     diffPages(a.pages, b.pages)
     diffWork(a.pendingWork, b.pendingWork)
+    for x in b.assertions.dropFirst(min(a.assertions.count, b.assertions.count)) {
+      add(.work, "assertion \(x.rule)", "assertion \(x.rule) broken: \(x.detail)")
+    }
   }
 
   private mutating func add(_ s: Line.Section, _ subject: String, _ text: String) {

@@ -1,0 +1,10 @@
+import BtrfsModel
+import FaultKit
+
+/// The engines this build of Faultline knows, by name: the CLI, the plan tests and the benchmark
+/// all use this one registry.
+public enum BuiltinEngines {
+  public static let registry = EngineRegistry([
+    BtrfsModel.descriptor
+  ])
+}

@@ -1,0 +1,5 @@
+import FaultKit
+import ModelKernel
+
+/// Engine `xfs-model`: being written (issue 4); not registered yet.
+public enum XfsModel {}
