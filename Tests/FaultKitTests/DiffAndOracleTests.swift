@@ -91,6 +91,24 @@ struct InvariantTests {
     #expect(NoDoubleAllocation().check(ctx(Snapshot(), now, tasks: [])).isEmpty)
   }
 
+  @Test("a cached mapping is double only when another file location owns its blocks")
+  func cacheDoubleMapping() {
+    var now = Snapshot()
+    now.extents = [
+      ExtentRecord(
+        source: .tree, file: "/a", range: ByteRange(0, 8192), disk: BlockRange(start: 10, count: 2), state: "written"),
+      ExtentRecord(
+        source: .cache, file: "/a", range: ByteRange(4096, 8192), disk: BlockRange(start: 11, count: 1),
+        state: "written"),
+    ]
+    #expect(NoDoubleAllocation().check(ctx(Snapshot(), now, tasks: [])).isEmpty)
+    // A stale entry of /b still mapping block 11, which /a's tree now owns.
+    now.extents.append(
+      ExtentRecord(
+        source: .cache, file: "/b", range: ByteRange(0, 4096), disk: BlockRange(start: 11, count: 1), state: "written"))
+    #expect(NoDoubleAllocation().check(ctx(Snapshot(), now, tasks: [])).count == 2)
+  }
+
   @Test("delalloc needs dirty pages over it within EOF")
   func delallocBacked() {
     var now = Snapshot()
