@@ -90,8 +90,7 @@ extension BtrfsEngine {
     let ps = kernel.pageSize
     guard offset + length <= (inode.size + ps - 1) / ps * ps else { throw FSError(.invalid) }  // SIGBUS
     for index in (offset / ps)...((offset + length - 1) / ps) {
-      let page = inode.mapping.findOrCreate(index)
-      try await inode.mapping.lock(page)
+      let page = try await inode.mapping.grab(index)
       do {
         try await inode.mapping.waitWriteback(page)
         if !page.flags.contains(.uptodate) { try await fill(page, inode) }

@@ -19,7 +19,7 @@ extension BtrfsEngine {
       ByteRange(start: i * ps, length: ps).overlaps(range) && inode.mapping.lookup(i)!.flags.contains(.dirty)
     }
     for index in indexes {
-      guard let page = try await lockCurrentPage(inode, index) else { continue }
+      guard let page = try await inode.mapping.lockExisting(index) else { continue }
       guard page.flags.contains(.dirty) else {
         inode.mapping.unlock(page)
         continue
@@ -38,20 +38,6 @@ extension BtrfsEngine {
   }
 
   enum WritepageResult { case submitted, awaitingFixup }
-
-  /// Looks up and locks the page at `index`. If it lost its mapping while this task waited for
-  /// the lock (migrated), takes the page now at that index instead: the kernel's writeback holds
-  /// a reference on the pages it looked up, which makes such a migration fail, so integrity
-  /// writeback never skips a dirty page that moved.
-  func lockCurrentPage(_ inode: BtrfsInode, _ index: UInt64) async throws -> Page? {
-    for _ in 0..<WorkQueue.maxItems {
-      guard let page = inode.mapping.lookup(index) else { return nil }
-      try await inode.mapping.lock(page)
-      if page.mapping != nil { return page }
-      inode.mapping.unlock(page)
-    }
-    preconditionFailure("page \(inode.path)#\(index) kept moving")
-  }
 
   /// __extent_writepage for a locked dirty page: runs delalloc from this page, then submits.
   /// On error: the page gets PG_error, the mapping records the error, the page is unlocked.

@@ -35,7 +35,7 @@ final class BtrfsEngine: Engine, @unchecked Sendable {
     kernel = Kernel(harness: ctx.harness, pageSize: setupConfig.blockSize)
     device = BlockDevice(blockCount: setupConfig.blocks, blockSize: setupConfig.blockSize)
     allocator = BtrfsEngine.freshAllocator(setupConfig)
-    let dataBlocks = setupConfig.blocks - BtrfsSetup.reservedBlocks
+    let dataBlocks = setupConfig.blocks - ModelSetup.reservedBlocks
     fillerBytes = (dataBlocks - allocator.freeBlocks) * setupConfig.blockSize
     data = SpaceInfo(name: "data", total: dataBlocks * setupConfig.blockSize)
     data.used = fillerBytes
@@ -44,9 +44,7 @@ final class BtrfsEngine: Engine, @unchecked Sendable {
     fixup = WorkQueue(name: BtrfsEngine.fixupName, kernel: kernel)
   }
 
-  static func freshAllocator(_ s: BtrfsSetup) -> ExtentAllocator {
-    ExtentAllocator(blockCount: s.blocks, firstFree: BtrfsSetup.reservedBlocks, runBlocks: s.runBlocks)
-  }
+  static func freshAllocator(_ s: BtrfsSetup) -> ExtentAllocator { s.common.freshAllocator() }
 
   func bug(_ name: String) -> Bool { bugs.contains(name) }
 
@@ -214,8 +212,7 @@ final class BtrfsEngine: Engine, @unchecked Sendable {
     for _ in 0..<WorkQueue.maxItems {
       var pages: [Page] = []
       for index in (range.start / ps)..<(range.end / ps) {
-        let page = inode.mapping.findOrCreate(index)
-        try await inode.mapping.lock(page)
+        let page = try await inode.mapping.grab(index)
         try await inode.mapping.waitWriteback(page)
         pages.append(page)
       }

@@ -101,52 +101,18 @@ public enum BtrfsModel {
     make: { ctx in try BtrfsEngine(ctx) })
 }
 
-/// The `setup:` section of a btrfs-model plan.
+/// The `setup:` section of a btrfs-model plan: the shared model keys plus `metadata` (the size
+/// of the metadata space reservations draw from).
 struct BtrfsSetup: Sendable {
-  var blocks: UInt64 = 4096
-  var blockSize: UInt64 = 4096
-  var runBlocks: UInt64?
+  let common: ModelSetup
   var metadataBytes: UInt64 = 1 << 20
-  var files: [(path: String, size: UInt64)] = []
-
-  /// Blocks at the start of the device that hold the superblock and metadata.
-  static let reservedBlocks: UInt64 = 16
 
   init(_ value: PlanValue?) throws {
-    guard let value else { return }
-    let m = try PlanMap(value, path: "setup", keys: ["device", "free-space", "metadata", "files"])
-    if let d = m.value("device") {
-      let dm = try PlanMap(d, path: "setup.device", keys: ["blocks", "block-size"])
-      if let b = try dm.int("blocks", min: 64, max: 1 << 24) { blocks = UInt64(b) }
-      if let bs = try dm.size("block-size") {
-        guard [512, 1024, 2048, 4096, 8192, 16384, 32768, 65536].contains(bs) else {
-          throw PlanError(
-            dm.keyLocation("block-size"), key: "setup.device.block-size", expected: "a power of two from 512 to 64KiB",
-            found: "\(bs)")
-        }
-        blockSize = bs
-      }
-    }
-    if let f = m.value("free-space") {
-      let fm = try PlanMap(f, path: "setup.free-space", keys: ["run-blocks"])
-      if let r = try fm.int("run-blocks", min: 1, max: 1 << 20) { runBlocks = UInt64(r) }
-    }
-    if let md = try m.size("metadata") { metadataBytes = md }
-    if let fl = m.value("files") {
-      var seen = Set<String>()
-      for (i, item) in try fl.list("setup.files").enumerated() {
-        let fm = try PlanMap(item, path: "setup.files[\(i)]", keys: ["path", "size"])
-        guard let p = try fm.string("path"), p.hasPrefix("/") else {
-          throw PlanError(
-            fm.location, key: "setup.files[\(i)].path", expected: "an absolute path like /a",
-            found: (try? fm.string("path")).flatMap { $0 } ?? "none")
-        }
-        guard seen.insert(p).inserted else {
-          throw PlanError(
-            fm.keyLocation("path"), key: "setup.files[\(i)].path", expected: "each file once", found: "\(p) again")
-        }
-        files.append((p, try fm.size("size") ?? 0))
-      }
-    }
+    common = try ModelSetup(value, extraKeys: ["metadata"])
+    if let md = try common.map?.size("metadata") { metadataBytes = md }
   }
+
+  var blocks: UInt64 { common.blocks }
+  var blockSize: UInt64 { common.blockSize }
+  var files: [(path: String, size: UInt64)] { common.files }
 }

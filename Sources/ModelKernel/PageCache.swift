@@ -70,6 +70,30 @@ public final class AddressSpace: @unchecked Sendable {
     return new
   }
 
+  /// `__filemap_get_folio(FGP_LOCK | FGP_CREAT)`: the page at `index` (created empty if absent),
+  /// locked. If the page left the cache while this task waited for its lock (truncated,
+  /// invalidated, migrated), it starts over with the page now there.
+  public func grab(_ index: UInt64) async throws -> Page {
+    for _ in 0..<(1 << 20) {
+      let page = findOrCreate(index)
+      try await lock(page)
+      if page.mapping === self { return page }
+      unlock(page)
+    }
+    preconditionFailure("page \(path)#\(index) kept leaving the cache")
+  }
+
+  /// The same without creating: nil when no page is cached at `index` (writeback's lookup).
+  public func lockExisting(_ index: UInt64) async throws -> Page? {
+    for _ in 0..<(1 << 20) {
+      guard let page = lookup(index) else { return nil }
+      try await lock(page)
+      if page.mapping === self { return page }
+      unlock(page)
+    }
+    preconditionFailure("page \(path)#\(index) kept leaving the cache")
+  }
+
   /// `lock_page`: a schedule point; parks while another holds the lock.
   public func lock(_ page: Page) async throws {
     try await kernel.scheduler.point("lock page \(path)#\(page.index)")

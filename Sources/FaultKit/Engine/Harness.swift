@@ -36,6 +36,11 @@ public final class Harness: @unchecked Sendable {
     if case .fail(let e) = try await hit(point) { throw e }
   }
 
+  /// The most recent hit (what a `short` decision came from, for an error that reports it).
+  public var lastHit: HitRef? {
+    injector.hits.last.map { HitRef(point: $0.point, hit: $0.hit) }
+  }
+
   /// The running task as a lock holder.
   public var holder: Holder { scheduler.holder }
 }

@@ -11,6 +11,7 @@ public struct Errno: RawRepresentable, Hashable, Comparable, Sendable, Error, Cu
   public static let badFile = Errno(rawValue: 9)
   public static let again = Errno(rawValue: 11)
   public static let noMemory = Errno(rawValue: 12)
+  public static let fault = Errno(rawValue: 14)
   public static let busy = Errno(rawValue: 16)
   public static let exists = Errno(rawValue: 17)
   public static let invalid = Errno(rawValue: 22)
@@ -23,7 +24,7 @@ public struct Errno: RawRepresentable, Hashable, Comparable, Sendable, Error, Cu
 
   /// Every errno this type names, in numeric order: the vocabulary of plans.
   public static let named: [Errno] = [
-    .notPermitted, .noEntry, .interrupted, .io, .badFile, .again, .noMemory, .busy, .exists,
+    .notPermitted, .noEntry, .interrupted, .io, .badFile, .again, .noMemory, .fault, .busy, .exists,
     .invalid, .fileTooLarge, .noSpace, .readOnly, .deadlock, .corrupted, .quota,
   ]
 
@@ -37,6 +38,7 @@ public struct Errno: RawRepresentable, Hashable, Comparable, Sendable, Error, Cu
     case 9: "EBADF"
     case 11: "EAGAIN"
     case 12: "ENOMEM"
+    case 14: "EFAULT"
     case 16: "EBUSY"
     case 17: "EEXIST"
     case 22: "EINVAL"

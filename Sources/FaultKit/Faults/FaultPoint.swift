@@ -1,6 +1,8 @@
 /// What kind of place a fault point is; it decides which actions make sense there.
 public enum FaultPointKind: String, Sendable, Codable, CaseIterable {
   case allocator, reserve, transaction, io, copy, worker
+  /// A race window in the code (a mapping taken, a lock not yet held): only `yield` makes sense.
+  case sync
 }
 
 /// What a firing hit does.
@@ -39,6 +41,7 @@ public struct FaultPoint: Sendable, Hashable, Codable {
     case .transaction: [.fail, .restart, .yield]
     case .copy: [.fail, .short, .yield]
     case .reserve, .io, .worker: [.fail, .yield]
+    case .sync: [.yield]
     }
   }
 }

@@ -98,7 +98,7 @@ extension PlanError {
 
 /// Reads one mapping of a plan: rejects unknown keys (with a did-you-mean), and reads values with
 /// errors that name the key path and place.
-public struct PlanMap {
+public struct PlanMap: Sendable {
   public let path: String
   public let location: SourceLocation
   private let entries: [PlanValue.Entry]

@@ -17,13 +17,22 @@ struct DataOracle {
     var expected: [UInt8] = []
     /// Where a failed write may have left old or new bytes: (range, old bytes).
     var eitherOld: [(ByteRange, [UInt8])] = []
-    /// Contents at the last successful fsync.
+    /// The size successful operations guarantee (a failed write past EOF may or may not have
+    /// extended the file).
+    var minSize = 0
+    /// Contents at the last successful fsync, and the size it guarantees.
     var durable: [UInt8] = []
+    var durableMinSize = 0
     var durableEither: [(ByteRange, [UInt8])] = []
     /// Byte values ever written to the file (plus zero): what a crash may leave.
     var patterns = ByteSet([0])
-    /// An error was reported on this file after the last successful fsync.
+    /// An error was reported on this file after the last successful fsync (by a write,
+    /// writeback, fsync or read): lost cached data is then not a silent loss.
     var errorSinceSync = false
+    /// A writeback, fsync or read error since the last successful fsync: bytes written before it
+    /// may have been dropped (which ones, the error does not say), so the next fsync can only
+    /// vouch for "old or new" over the file.
+    var lossReported = false
     var unlinked = false
     var touched = false
     /// A `corrupt` op damaged a block: reads may fail with EIO (never return wrong bytes).
@@ -38,7 +47,11 @@ struct DataOracle {
     if files[path] == nil { paths.append(path) }
     var m = FileModel()
     m.expected = contents
-    if durable { m.durable = contents }
+    m.minSize = contents.count
+    if durable {
+      m.durable = contents
+      m.durableMinSize = contents.count
+    }
     for b in contents { m.patterns.insert(b) }
     files[path] = m
   }
@@ -74,14 +87,31 @@ struct DataOracle {
         for i in start..<start + len { b[i] = byte }
       }
       m.patterns.insert(byte)
+      if !failed { m.minSize = max(m.minSize, start + len) }
     case .fsync:
-      if outcome.status == .ok && !m.errorSinceSync {
+      if outcome.status == .ok {
+        let before = m.durable
         m.durable = m.expected
+        m.durableMinSize = m.minSize
         m.durableEither = m.eitherOld
+        if m.lossReported {
+          var old = before
+          if old.count < m.durable.count {
+            old.append(contentsOf: repeatElement(0, count: m.durable.count - old.count))
+          }
+          m.durableEither.append((ByteRange(0, UInt64(m.durable.count)), Array(old.prefix(m.durable.count))))
+        }
+        m.errorSinceSync = false
+        m.lossReported = false
+      } else if failed {
+        m.errorSinceSync = true
+        m.lossReported = true
       }
-      if failed { m.errorSinceSync = true } else if outcome.status == .ok { m.errorSinceSync = false }
     case .writeback, .read, .dioRead:
-      if failed { m.errorSinceSync = true }
+      if failed {
+        m.errorSinceSync = true
+        m.lossReported = true
+      }
     case .corrupt:
       if outcome.status == .ok { m.damaged = true }
     case .migratePage, .dropCaches:
@@ -103,6 +133,7 @@ struct DataOracle {
         break
       }
       let n = Int(op.size ?? 0)
+      m.minSize = n
       if n < m.expected.count {
         m.expected.removeSubrange(n...)
         m.eitherOld.removeAll { $0.0.start >= UInt64(n) }
@@ -126,7 +157,7 @@ struct DataOracle {
           out.append(Violation(.errorsReported, moment: .atRest, "reading \(path) back failed with \(e)"))
         }
       case .success(let got):
-        if let bad = Self.firstMismatch(got, m.expected, m.eitherOld), !m.errorSinceSync {
+        if let bad = Self.firstMismatch(got, m.expected, m.eitherOld, minSize: m.minSize), !m.errorSinceSync {
           out.append(
             Violation(
               .errorsReported, moment: .atRest,
@@ -159,7 +190,9 @@ struct DataOracle {
       case .success(let got):
         // Everything written made it: the common case, one memcmp.
         if Self.equal(got[...], m.expected[...]) { continue }
-        if let bad = Self.firstMismatch(Array(got.prefix(m.durable.count)), m.durable, m.durableEither) {
+        if let bad = Self.firstMismatch(
+          Array(got.prefix(m.durable.count)), m.durable, m.durableEither, minSize: m.durableMinSize)
+        {
           out.append(
             Violation(
               .dataDurable, moment: .atRest, "after recover, \(path) lost fsync-acknowledged data: \(bad)",
@@ -169,11 +202,11 @@ struct DataOracle {
               .errorsReported, moment: .atRest,
               "\(path): fsync returned success, yet after recover \(bad); no operation reported the loss",
               evidence: [bad]))
-        } else if got.count < m.durable.count {
+        } else if got.count < m.durableMinSize {
           out.append(
             Violation(
               .dataDurable, moment: .atRest,
-              "after recover, \(path) is \(got.count) bytes, \(m.durable.count) were fsync-acknowledged"))
+              "after recover, \(path) is \(got.count) bytes, \(m.durableMinSize) were fsync-acknowledged"))
         } else if let i = m.patterns.firstOutsider(in: got) {
           out.append(
             Violation(
@@ -186,18 +219,23 @@ struct DataOracle {
     return out
   }
 
-  /// Describes the first byte range where `got` differs from `want`, ignoring ranges where a
-  /// failed write may have left the old bytes.
-  static func firstMismatch(_ got: [UInt8], _ want: [UInt8], _ either: [(ByteRange, [UInt8])]) -> String? {
+  /// Describes the first byte range where `got` differs from `want`, allowing, where a failed
+  /// write may have left the old bytes, exactly those old bytes, and end of file at or past
+  /// `minSize`.
+  static func firstMismatch(
+    _ got: [UInt8], _ want: [UInt8], _ either: [(ByteRange, [UInt8])], minSize: Int
+  ) -> String? {
     if equal(got[...], want[...]) { return nil }  // the common case
     let n = max(got.count, want.count)
     var i = 0
     while i < n {
       let g: UInt8? = i < got.count ? got[i] : nil
       let w: UInt8? = i < want.count ? want[i] : nil
-      if g != w && !allowedOld(i, g, either) {
+      if g != w && !(g == nil && i >= minSize) && !allowedOld(i, g, either) {
         var j = i + 1
-        while j < n && (j < got.count ? got[j] : nil) != (j < want.count ? want[j] : nil) { j += 1 }
+        while j < n && (j < got.count ? got[j] : nil) != (j < want.count ? want[j] : nil)
+          && !allowedOld(j, j < got.count ? got[j] : nil, either)
+        { j += 1 }
         let gs = g.map { "0x" + String($0, radix: 16, uppercase: true) } ?? "EOF"
         let ws = w.map { "0x" + String($0, radix: 16, uppercase: true) } ?? "EOF"
         return "bytes \(ByteRange(UInt64(i), UInt64(j))) read \(gs), expected \(ws)"
@@ -216,13 +254,14 @@ struct DataOracle {
   }
 
   private static func allowedOld(_ i: Int, _ g: UInt8?, _ either: [(ByteRange, [UInt8])]) -> Bool {
+    guard let g else { return false }
     for (r, old) in either where r.start <= UInt64(i) && UInt64(i) < r.end {
       let k = i - Int(r.start)
-      if let g, k < old.count, old[k] == g { return true }
-      if g == nil || g == 0 { return true }
+      if k < old.count && old[k] == g { return true }
     }
     return false
   }
+
 }
 
 /// A set of byte values as a 256-bit map: membership is a shift and a mask.

@@ -1,0 +1,64 @@
+import FaultKit
+
+/// The `setup:` keys every model engine shares: the device, how free space is laid out, and the
+/// files that exist at the start. Engines add keys of their own through `extraKeys`.
+public struct ModelSetup: Sendable {
+  public var blocks: UInt64 = 4096
+  public var blockSize: UInt64 = 4096
+  /// Free space comes in runs of this many blocks (nil: one contiguous run).
+  public var runBlocks: UInt64?
+  /// Files to create: empty, or pre-written with `size` bytes of 0x5A and committed.
+  public var files: [(path: String, size: UInt64)] = []
+  /// The section itself, for the engine's own keys (nil when the plan has no setup).
+  public let map: PlanMap?
+
+  /// Blocks at the start of the device that hold the superblock and metadata.
+  public static let reservedBlocks: UInt64 = 16
+
+  /// - Throws: `PlanError` for unknown keys (shared and `extraKeys` are known) and bad values.
+  public init(_ value: PlanValue?, extraKeys: [String] = []) throws {
+    guard let value else {
+      map = nil
+      return
+    }
+    let m = try PlanMap(value, path: "setup", keys: ["device", "free-space", "files"] + extraKeys)
+    map = m
+    if let d = m.value("device") {
+      let dm = try PlanMap(d, path: "setup.device", keys: ["blocks", "block-size"])
+      if let b = try dm.int("blocks", min: 64, max: 1 << 24) { blocks = UInt64(b) }
+      if let bs = try dm.size("block-size") {
+        guard [512, 1024, 2048, 4096, 8192, 16384, 32768, 65536].contains(bs) else {
+          throw PlanError(
+            dm.keyLocation("block-size"), key: "setup.device.block-size",
+            expected: "a power of two from 512 to 64KiB", found: "\(bs)")
+        }
+        blockSize = bs
+      }
+    }
+    if let f = m.value("free-space") {
+      let fm = try PlanMap(f, path: "setup.free-space", keys: ["run-blocks"])
+      if let r = try fm.int("run-blocks", min: 1, max: 1 << 20) { runBlocks = UInt64(r) }
+    }
+    if let fl = m.value("files") {
+      var seen = Set<String>()
+      for (i, item) in try fl.list("setup.files").enumerated() {
+        let fm = try PlanMap(item, path: "setup.files[\(i)]", keys: ["path", "size"])
+        guard let p = try fm.string("path"), p.hasPrefix("/") else {
+          throw PlanError(
+            fm.location, key: "setup.files[\(i)].path", expected: "an absolute path like /a",
+            found: (try? fm.string("path")).flatMap { $0 } ?? "none")
+        }
+        guard seen.insert(p).inserted else {
+          throw PlanError(
+            fm.keyLocation("path"), key: "setup.files[\(i)].path", expected: "each file once", found: "\(p) again")
+        }
+        files.append((p, try fm.size("size") ?? 0))
+      }
+    }
+  }
+
+  /// The allocator a fresh device of this setup starts with.
+  public func freshAllocator() -> ExtentAllocator {
+    ExtentAllocator(blockCount: blocks, firstFree: ModelSetup.reservedBlocks, runBlocks: runBlocks)
+  }
+}
