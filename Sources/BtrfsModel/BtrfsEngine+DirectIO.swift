@@ -103,14 +103,7 @@ extension BtrfsEngine {
     var cur = range.start
     do {
       for _ in 0..<(range.length / blockSize) where cur < range.end {
-        let want = (range.end - cur) / blockSize
-        var maxBlocks: UInt64?
-        switch try await harness.hit(BtrfsModel.Point.allocData) {
-        case .fail(let e): throw e
-        case .short(let m): maxBlocks = max(1, (m ?? (want * blockSize / 2)) / blockSize)
-        default: break
-        }
-        guard let got = allocator.allocate(want: want, maxBlocks: maxBlocks) else { throw FSError(.noSpace) }
+        let got = try await reserveExtent(want: (range.end - cur) / blockSize)
         let len = got.count * blockSize
         data.mayUse -= len
         data.reserved += len

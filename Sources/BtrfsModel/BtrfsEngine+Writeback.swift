@@ -106,14 +106,7 @@ extension BtrfsEngine {
       while cur < range.end {
         iteration += 1
         precondition(iteration <= maxIterations, "cow_file_range made no progress")
-        let want = (range.end - cur) / blockSize
-        var maxBlocks: UInt64?
-        switch try await harness.hit(BtrfsModel.Point.allocData) {
-        case .fail(let e): throw e
-        case .short(let m): maxBlocks = max(1, (m ?? (want * blockSize / 2)) / blockSize)
-        default: break
-        }
-        guard let got = allocator.allocate(want: want, maxBlocks: maxBlocks) else { throw FSError(.noSpace) }
+        let got = try await reserveExtent(want: (range.end - cur) / blockSize)
         let len = got.count * blockSize
         let r = ByteRange(start: cur, length: len)
         // The delalloc reservation becomes a reserved extent.
@@ -149,6 +142,19 @@ extension BtrfsEngine {
       }
       throw e
     }
+  }
+
+  /// btrfs_reserve_extent: up to `want` contiguous blocks (fewer when free space is fragmented
+  /// or an injected `short` says so), through `alloc.data`.
+  func reserveExtent(want: UInt64) async throws -> BlockRange {
+    var maxBlocks: UInt64?
+    switch try await harness.hit(BtrfsModel.Point.allocData) {
+    case .fail(let e): throw e
+    case .short(let m): maxBlocks = max(1, (m ?? (want * blockSize / 2)) / blockSize)
+    default: break
+    }
+    guard let got = allocator.allocate(want: want, maxBlocks: maxBlocks) else { throw FSError(.noSpace) }
+    return got
   }
 
   /// extent_clear_unlock_delalloc with PAGE_START/END_WRITEBACK|PAGE_SET_ERROR|PAGE_UNLOCK.

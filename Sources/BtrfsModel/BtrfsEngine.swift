@@ -104,7 +104,7 @@ final class BtrfsEngine: Engine, @unchecked Sendable {
     case .migratePage:
       try await migratePage(op.path, offset: op.offset ?? 0)
     case .dropCaches:
-      dropCaches(try lookup(op.path))
+      try lookup(op.path).mapping.dropClean()
     case .punch, .truncate, .pageMkwrite:
       // Not in btrfs-model's operation list: the plan loader rejects plans that use them.
       throw FSError(.invalid)
@@ -250,32 +250,7 @@ final class BtrfsEngine: Engine, @unchecked Sendable {
 
   /// Buffered read: uptodate pages from the cache, others filled from the device under the page lock.
   func read(_ inode: BtrfsInode, range r: ByteRange) async throws -> [UInt8] {
-    let range = ByteRange(r.start, min(r.end, inode.size))
-    guard !range.isEmpty else { return [] }
-    var out: [UInt8] = []
-    out.reserveCapacity(Int(range.length))
-    let ps = kernel.pageSize
-    for index in (range.start / ps)...((range.end - 1) / ps) {
-      let page = inode.mapping.findOrCreate(index)
-      if !page.flags.contains(.uptodate) {
-        try await inode.mapping.lock(page)
-        if !page.flags.contains(.uptodate) {
-          do {
-            try await fill(page, inode)
-          } catch let e as FSError {
-            inode.mapping.unlock(page)
-            inode.mapping.remove(page)
-            throw e
-          }
-        }
-        inode.mapping.unlock(page)
-      }
-      let pageStart = index * ps
-      let lo = Int(max(range.start, pageStart) - pageStart)
-      let hi = Int(min(range.end, pageStart + ps) - pageStart)
-      out.append(contentsOf: page.data[lo..<hi])
-    }
-    return out
+    try await inode.mapping.read(r, size: inode.size) { try await self.fill($0, inode) }
   }
 
   /// btrfs_sync_file: write back, wait for ordered extents, commit, report the mapping error.
@@ -377,14 +352,6 @@ final class BtrfsEngine: Engine, @unchecked Sendable {
         return inode.extent(at: off) != nil || inode.ordered.contains { $0.range.start <= off && off < $0.range.end }
       }
       s.pages[k].diskAgrees = mapped ? agrees : nil
-    }
-  }
-
-  /// Drops the file's clean, unlocked pages that are not under writeback.
-  func dropCaches(_ inode: BtrfsInode) {
-    for i in inode.mapping.indexes {
-      guard let p = inode.mapping.lookup(i), p.flags.isDisjoint(with: [.locked, .dirty, .writeback]) else { continue }
-      inode.mapping.remove(p)
     }
   }
 

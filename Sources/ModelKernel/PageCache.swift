@@ -94,6 +94,46 @@ public final class AddressSpace: @unchecked Sendable {
     preconditionFailure("page \(path)#\(index) kept leaving the cache")
   }
 
+  /// A buffered read of `range` (clipped to `size`): uptodate pages are copied out; others are
+  /// locked and filled by `fill` (the filesystem's read_folio). A page whose fill fails is
+  /// unlocked and dropped, and the error returned.
+  public func read(
+    _ range: ByteRange, size: UInt64, fill: (Page) async throws -> Void
+  ) async throws -> [UInt8] {
+    let r = ByteRange(range.start, min(range.end, size))
+    guard !r.isEmpty else { return [] }
+    let ps = kernel.pageSize
+    var out: [UInt8] = []
+    out.reserveCapacity(Int(r.length))
+    for index in (r.start / ps)...((r.end - 1) / ps) {
+      let page = findOrCreate(index)
+      if !page.flags.contains(.uptodate) {
+        try await lock(page)
+        if !page.flags.contains(.uptodate) {
+          do {
+            try await fill(page)
+          } catch {
+            unlock(page)
+            remove(page)
+            throw error
+          }
+        }
+        unlock(page)
+      }
+      let start = index * ps
+      out.append(contentsOf: page.data[Int(max(r.start, start) - start)..<Int(min(r.end, start + ps) - start)])
+    }
+    return out
+  }
+
+  /// Drops the clean, unlocked pages not under writeback (POSIX_FADV_DONTNEED, drop_caches).
+  public func dropClean() {
+    for i in indexes {
+      guard let p = pages[i], p.flags.isDisjoint(with: [.locked, .dirty, .writeback]) else { continue }
+      remove(p)
+    }
+  }
+
   /// `lock_page`: a schedule point; parks while another holds the lock.
   public func lock(_ page: Page) async throws {
     try await kernel.scheduler.point("lock page \(path)#\(page.index)")

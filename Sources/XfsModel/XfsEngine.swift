@@ -127,30 +127,7 @@ final class XfsEngine: Engine, @unchecked Sendable {
   }
 
   func read(_ inode: XfsInode, range r: ByteRange) async throws -> [UInt8] {
-    let range = ByteRange(r.start, min(r.end, inode.size))
-    guard !range.isEmpty else { return [] }
-    var out: [UInt8] = []
-    out.reserveCapacity(Int(range.length))
-    for index in (range.start / pageSize)...((range.end - 1) / pageSize) {
-      let page = inode.mapping.findOrCreate(index)
-      if !page.flags.contains(.uptodate) {
-        try await inode.mapping.lock(page)
-        if !page.flags.contains(.uptodate) {
-          do {
-            try await fill(page, inode)
-          } catch let e as FSError {
-            inode.mapping.unlock(page)
-            inode.mapping.remove(page)
-            throw e
-          }
-        }
-        inode.mapping.unlock(page)
-      }
-      let start = index * pageSize
-      out.append(
-        contentsOf: page.data[Int(max(range.start, start) - start)..<Int(min(range.end, start + pageSize) - start)])
-    }
-    return out
+    try await inode.mapping.read(r, size: inode.size) { try await self.fill($0, inode) }
   }
 
   // MARK: Durability
