@@ -1,4 +1,5 @@
 import BtrfsModel
+import Ext4Model
 import FaultKit
 import XfsModel
 
@@ -7,6 +8,7 @@ import XfsModel
 public enum BuiltinEngines {
   public static let registry = EngineRegistry([
     BtrfsModel.descriptor,
+    Ext4Model.descriptor,
     XfsModel.descriptor,
   ])
 }
