@@ -1,0 +1,349 @@
+import FaultKit
+import ModelKernel
+
+/// The ext4-model engine instance of one scenario.
+final class Ext4Engine: Engine, @unchecked Sendable {
+  let setupConfig: Ext4Setup
+  let bugs: Set<String>
+  let kernel: Kernel
+  let device: BlockDevice
+  var allocator: ExtentAllocator
+  var data: SpaceInfo
+  var journal: Journal
+  var inodes: [String: Ext4Inode] = [:]
+  /// Blocks freed since the last commit: mballoc does not hand them out again until the
+  /// transaction that freed them commits (a crash before would leave the old tree pointing at them).
+  var pinned: [BlockRange] = []
+  /// Breaches of the rules the engine asserts as it runs, in the order they happened.
+  var assertions: [AssertionRecord] = []
+  /// Bytes of data space held by the fragmentation filler (other files' blocks).
+  let fillerBytes: UInt64
+
+  /// Credits a handle starts with (create, writeback of one run, punch, truncate, unlink).
+  static let startCredits = 8
+  /// Credits `ext4_ext_rm_leaf` makes sure of before removing one extent.
+  static let removeCredits = 7
+  /// Credits writeback makes sure of before inserting one allocated extent.
+  static let insertCredits = 3
+  /// The smallest journal a plan may ask for: a started handle plus one removal must fit.
+  static let minJournalCredits = 16
+  /// Pages one writeback run locks and maps together (a bound on mpage_prepare_extent_to_map).
+  static let maxRunPages = 32
+
+  var blockSize: UInt64 { device.blockSize }
+  var harness: Harness { kernel.harness }
+
+  init(_ ctx: EngineContext) throws {
+    setupConfig = try Ext4Setup(ctx.setup)
+    bugs = ctx.bugs
+    kernel = Kernel(harness: ctx.harness, pageSize: setupConfig.blockSize)
+    device = BlockDevice(blockCount: setupConfig.blocks, blockSize: setupConfig.blockSize)
+    allocator = Ext4Engine.freshAllocator(setupConfig)
+    let dataBlocks = setupConfig.blocks - Ext4Setup.reservedBlocks
+    fillerBytes = (dataBlocks - allocator.freeBlocks) * setupConfig.blockSize
+    data = SpaceInfo(name: "data", total: dataBlocks * setupConfig.blockSize)
+    data.used = fillerBytes
+    journal = Journal(capacity: setupConfig.journalCredits)
+  }
+
+  static func freshAllocator(_ s: Ext4Setup) -> ExtentAllocator { s.common.freshAllocator() }
+
+  func bug(_ name: String) -> Bool { bugs.contains(name) }
+
+  func makeInode(_ path: String) -> Ext4Inode {
+    Ext4Inode(path: path, kernel: kernel, leafCapacity: setupConfig.leafCapacity)
+  }
+
+  // MARK: Engine
+
+  func setup() async throws {
+    for f in setupConfig.common.files {
+      let inode = makeInode(f.path)
+      inodes[f.path] = inode
+      // Pre-written contents (pattern 0x5A), allocated and written straight to the device.
+      let blocks = (f.size + blockSize - 1) / blockSize
+      var cur: UInt64 = 0
+      for _ in 0..<blocks where cur < blocks {
+        guard let got = allocator.allocate(want: blocks - cur) else { throw FSError(.noSpace) }
+        for b in 0..<got.count { device.write(got.start + b, Array(repeating: 0x5A, count: Int(blockSize))[...]) }
+        inode.tree.insert(TreeExtent(lblk: cur, len: got.count, pblk: got.start, unwritten: false))
+        data.used += got.count * blockSize
+        cur += got.count
+      }
+      inode.size = f.size
+    }
+    commit()
+  }
+
+  func perform(_ op: Operation) async throws -> [UInt8]? {
+    switch op.kind {
+    case .create:
+      try await create(op.path)
+    case .write:
+      try await write(op.path, offset: op.offset ?? 0, length: op.length ?? 0, pattern: op.pattern ?? 0xA5)
+    case .writeback:
+      let inode = try lookup(op.path)
+      try await writeback(inode, range: byteRange(op, inode))
+    case .fsync:
+      try await fsync(op.path)
+    case .read:
+      let inode = try lookup(op.path)
+      return try await read(inode, range: byteRange(op, inode))
+    case .unlink:
+      try await unlink(op.path)
+    case .punch:
+      try await punch(op.path, offset: op.offset ?? 0, length: op.length ?? 0)
+    case .truncate:
+      try await truncate(op.path, size: op.size ?? 0)
+    case .dioWrite, .dioRead, .mmapWrite, .migratePage, .dropCaches, .corrupt, .pageMkwrite:
+      // Not in ext4-model's operation list: the plan loader rejects plans that use them.
+      throw FSError(.invalid)
+    }
+    return nil
+  }
+
+  func lookup(_ path: String) throws(FSError) -> Ext4Inode {
+    guard let i = inodes[path] else { throw FSError(.noEntry) }
+    return i
+  }
+
+  private func byteRange(_ op: Operation, _ inode: Ext4Inode) -> ByteRange {
+    let start = op.offset ?? 0
+    let end = op.length.map { start + $0 } ?? max(inode.size, start)
+    return ByteRange(start, end)
+  }
+
+  // MARK: Operations
+
+  /// ext4_create: a handle for the new inode, then the name.
+  func create(_ path: String) async throws {
+    guard inodes[path] == nil else { throw FSError(.exists) }
+    let h = try await startHandle(Ext4Engine.startCredits)
+    journal.stop(h)
+    guard inodes[path] == nil else { throw FSError(.exists) }
+    inodes[path] = makeInode(path)
+  }
+
+  /// ext4_buffered_write_iter with delayed allocation: under i_rwsem, page by page,
+  /// ext4_da_write_begin locks the page (waiting out writeback), reads it in if the write covers
+  /// it partly, and maps its block through ext4_da_map_blocks (reserving a delayed block over a
+  /// hole); the copy dirties the page; write_end moves i_size. An error stops the write there
+  /// (pages already copied keep the new bytes and their reservations).
+  func write(_ path: String, offset: UInt64, length: UInt64, pattern: UInt8) async throws {
+    let inode = try lookup(path)
+    guard length > 0 else { return }
+    try await inode.rwsem.lockExclusive()
+    let ps = kernel.pageSize
+    for index in (offset / ps)...((offset + length - 1) / ps) {
+      let page = try await inode.mapping.grab(index)
+      do {
+        try await inode.mapping.waitWriteback(page)
+        let pageStart = index * ps
+        let partial = offset > pageStart || offset + length < pageStart + ps
+        if !page.flags.contains(.uptodate) && partial && pageStart < inode.size { try await fill(page, inode) }
+        try await daMapBlock(inode, index)
+      } catch let e as FSError {
+        if page.flags.contains(.locked) { inode.mapping.unlock(page) }
+        if !page.flags.contains(.uptodate) { inode.mapping.remove(page) }
+        inode.rwsem.unlock()
+        throw e
+      }
+      let pageStart = index * ps
+      let lo = Int(max(offset, pageStart) - pageStart)
+      let hi = Int(min(offset + length, pageStart + ps) - pageStart)
+      page.data.withUnsafeMutableBufferPointer { b in
+        for k in lo..<hi { b[k] = pattern }
+      }
+      page.flags.formUnion([.uptodate, .dirty])
+      inode.size = max(inode.size, min(offset + length, pageStart + ps))
+      inode.mapping.unlock(page)
+    }
+    inode.rwsem.unlock()
+  }
+
+  /// Reads a page's block from the device (zeros over a hole, an unwritten or a delayed block)
+  /// and marks it uptodate. The caller holds the page lock.
+  func fill(_ page: Page, _ inode: Ext4Inode) async throws {
+    let m = try await mapBlocks(inode, page.index, 1, create: false, handle: nil, caller: "read")
+    guard m.status == .written, let pblk = m.pblk else {
+      page.data = Array(repeating: 0, count: Int(kernel.pageSize))
+      page.flags.insert(.uptodate)
+      return
+    }
+    if case .fail(let err) = try await harness.hit(Ext4Model.Point.ioRead) { throw err }
+    page.data = try device.read(pblk)
+    page.flags.insert(.uptodate)
+  }
+
+  /// Buffered read: uptodate pages from the cache, others filled under the page lock.
+  func read(_ inode: Ext4Inode, range r: ByteRange) async throws -> [UInt8] {
+    let range = ByteRange(r.start, min(r.end, inode.size))
+    guard !range.isEmpty else { return [] }
+    var out: [UInt8] = []
+    out.reserveCapacity(Int(range.length))
+    let ps = kernel.pageSize
+    for index in (range.start / ps)...((range.end - 1) / ps) {
+      var page = inode.mapping.findOrCreate(index)
+      if !page.flags.contains(.uptodate) {
+        // grab: a page evicted while this task waited for its lock is replaced by the one there now.
+        page = try await inode.mapping.grab(index)
+        if !page.flags.contains(.uptodate) {
+          do {
+            try await fill(page, inode)
+          } catch let e as FSError {
+            inode.mapping.unlock(page)
+            inode.mapping.remove(page)
+            throw e
+          }
+        }
+        inode.mapping.unlock(page)
+      }
+      let pageStart = index * ps
+      let lo = Int(max(range.start, pageStart) - pageStart)
+      let hi = Int(min(range.end, pageStart + ps) - pageStart)
+      out.append(contentsOf: page.data[lo..<hi])
+    }
+    return out
+  }
+
+  /// ext4_sync_file: write back every dirty page, report the mapping error, else force a commit.
+  func fsync(_ path: String) async throws {
+    let inode = try lookup(path)
+    var first: FSError?
+    do {
+      try await writeback(inode, range: ByteRange(0, UInt64.max / 2), wait: true)
+    } catch let e as FSError {
+      first = e
+    }
+    if let e = inode.mapping.error {
+      inode.mapping.error = nil
+      first = first ?? e
+    }
+    if first == nil {
+      if case .fail(let e) = try await harness.hit(Ext4Model.Point.txnCommit) {
+        first = e
+      } else {
+        commit()
+      }
+    }
+    if let first { throw first }
+  }
+
+  /// ext4_unlink and eviction at once: under i_rwsem and the invalidate lock, a handle; the page
+  /// cache is truncated (waiting for page locks and writeback), delayed blocks are released, and
+  /// every extent is removed (with restarts, as truncate does); the blocks are pinned until commit.
+  func unlink(_ path: String) async throws {
+    let inode = try lookup(path)
+    try await inode.rwsem.lockExclusive()
+    let h: JournalHandle
+    do {
+      h = try await startHandle(Ext4Engine.startCredits)
+    } catch let e as FSError {
+      inode.rwsem.unlock()
+      throw e
+    }
+    try await inode.invalidateLock.lockExclusive()
+    try await evictPages(inode, from: 0, to: UInt64.max / kernel.pageSize)
+    try await inode.dataSem.lockExclusive()
+    releaseDelayed(inode.cache.remove(0, UInt64.max))
+    do {
+      try await removeSpace(inode, h, 0, UInt64.max)
+    } catch let e as FSError {
+      // The name stays; what was not removed stays mapped.
+      inode.cache.remove(0, UInt64.max)
+      inode.dataSem.unlock()
+      journal.stop(h)
+      inode.invalidateLock.unlock()
+      inode.rwsem.unlock()
+      throw e
+    }
+    inode.cache.removeAll()
+    inodes[path] = nil
+    inode.dataSem.unlock()
+    journal.stop(h)
+    inode.invalidateLock.unlock()
+    inode.rwsem.unlock()
+  }
+
+  /// Returns the reservation of `blocks` delayed blocks that left the status cache.
+  func releaseDelayed(_ blocks: UInt64) {
+    data.mayUse -= blocks * blockSize
+  }
+
+  /// Frees blocks the tree no longer maps: pinned until the next commit.
+  func pin(_ r: BlockRange) {
+    pinned.append(r)
+  }
+
+  /// A journal commit (jbd2, forced by fsync): every inode's size and tree become what recover
+  /// mounts; blocks freed in the committed transactions become allocatable.
+  func commit() {
+    var files: [String: Ext4CommittedState.File] = [:]
+    for (path, inode) in inodes {
+      files[path] = Ext4CommittedState.File(size: inode.size, extents: inode.tree.extents)
+    }
+    device.committedRoot = Ext4CommittedState(files: files)
+    for r in pinned.sorted(by: { $0.start < $1.start }) {
+      allocator.release(r)
+      data.used -= r.count * blockSize
+    }
+    pinned = []
+    journal.close()
+  }
+
+  /// Crash and remount: memory is gone; the last commit's trees and sizes are mounted, the
+  /// allocator rebuilt from them; the status caches start empty.
+  func recover() async throws {
+    inodes = [:]
+    pinned = []
+    allocator = Ext4Engine.freshAllocator(setupConfig)
+    data.used = fillerBytes
+    data.reserved = 0
+    data.mayUse = 0
+    journal = Journal(capacity: setupConfig.journalCredits)
+    guard let root = device.committedRoot as? Ext4CommittedState else { return }
+    for path in root.files.keys.sorted() {
+      let f = root.files[path]!
+      let inode = makeInode(path)
+      inode.size = f.size
+      for e in f.extents {
+        inode.tree.insert(e)
+        allocator.claim(e.disk)
+        data.used += e.len * blockSize
+      }
+      inodes[path] = inode
+    }
+  }
+
+  func snapshot() -> Snapshot {
+    var s = Snapshot()
+    s.pageSize = kernel.pageSize
+    s.copyOnWrite = false
+    let bs = blockSize
+    for path in inodes.keys.sorted() {
+      let inode = inodes[path]!
+      s.files.append(FileRecord(path: path, size: inode.size, pendingError: inode.mapping.error?.errno))
+      inode.rwsem.report(into: &s)
+      inode.invalidateLock.report(into: &s)
+      inode.dataSem.report(into: &s)
+      inode.mapping.report(into: &s)
+      for e in inode.tree.extents {
+        s.extents.append(
+          ExtentRecord(
+            source: .tree, file: path, range: ByteRange(start: e.lblk * bs, length: e.len * bs), disk: e.disk,
+            state: e.unwritten ? "unwritten" : "written"))
+      }
+      for e in inode.cache.entries {
+        let range = ByteRange(start: e.lblk * bs, length: e.len * bs)
+        let disk = e.pblk.map { BlockRange(start: $0, count: e.len) }
+        s.extents.append(ExtentRecord(source: .cache, file: path, range: range, disk: disk, state: e.status.rawValue))
+        if e.status == .delayed { s.extents.append(ExtentRecord(source: .delalloc, file: path, range: range)) }
+      }
+    }
+    s.space = [data.record(free: allocator.freeBlocks * blockSize, backsData: true)]
+    s.free = allocator.free
+    s.assertions = assertions
+    s.normalize()
+    return s
+  }
+}

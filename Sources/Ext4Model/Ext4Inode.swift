@@ -1,0 +1,59 @@
+import FaultKit
+import ModelKernel
+
+/// What a journal commit made durable: each file's size and extent tree (`recover` mounts it).
+struct Ext4CommittedState: Sendable {
+  struct File: Sendable {
+    var size: UInt64
+    var extents: [TreeExtent]
+  }
+  var files: [String: File]
+}
+
+/// An ext4 inode in memory: size, page cache, the three locks of the thread (i_rwsem, the
+/// invalidate lock, i_data_sem), the extent tree and the extent-status cache.
+final class Ext4Inode: @unchecked Sendable {
+  let path: String
+  var size: UInt64 = 0
+  let mapping: AddressSpace
+  /// `inode->i_rwsem` (inode_lock): writes, punch, truncate, unlink.
+  let rwsem: RWSemaphore
+  /// `mapping->invalidate_lock`: held exclusively while punch and truncate remove page cache
+  /// and blocks, so no page can be created or mapped in the range.
+  let invalidateLock: RWSemaphore
+  /// `EXT4_I(inode)->i_data_sem`: the extent tree's lock (shared to look up, exclusive to change).
+  let dataSem: RWSemaphore
+  var tree: ExtentTree
+  var cache = ExtentStatusCache()
+
+  init(path: String, kernel: Kernel, leafCapacity: Int) {
+    self.path = path
+    mapping = AddressSpace(path: path, kernel: kernel)
+    rwsem = RWSemaphore(kind: .inode, object: path, kernel: kernel)
+    invalidateLock = RWSemaphore(kind: .rwsem, object: "\(path) invalidate_lock", kernel: kernel)
+    dataSem = RWSemaphore(kind: .rwsem, object: "\(path) i_data_sem", kernel: kernel)
+    tree = ExtentTree(leafCapacity: leafCapacity)
+  }
+
+  /// `ext4_cache_extents`: after a lookup read the leaf the index routes `lblk` to, every extent
+  /// of that leaf, and the holes between them, go into the status cache where it knows nothing.
+  func cacheLeaf(containing lblk: UInt64) {
+    guard let leaf = tree.leaf(for: lblk) else { return }
+    // Holes between extents only, as the kernel's loop does (none before the first).
+    var prev: UInt64?
+    for x in leaf.extents {
+      if let p = prev, x.lblk > p { cache.fill(StatusEntry(lblk: p, len: x.lblk - p, pblk: nil, status: .hole)) }
+      cache.fill(StatusEntry(lblk: x.lblk, len: x.len, pblk: x.pblk, status: x.unwritten ? .unwritten : .written))
+      prev = x.end
+    }
+  }
+
+  /// Re-reads the status of [lo, hi) from the tree into the cache, replacing what it said
+  /// (after a conversion or an insert by this inode's own writeback).
+  func recache(_ lo: UInt64, _ hi: UInt64) {
+    for x in tree.extents {
+      guard let c = x.clipped(lo, hi) else { continue }
+      cache.insert(StatusEntry(lblk: c.lblk, len: c.len, pblk: c.pblk, status: c.unwritten ? .unwritten : .written))
+    }
+  }
+}
