@@ -54,6 +54,7 @@ extension XfsEngine {
       }
       _ = try await harness.hit(XfsModel.Point.iomapMapped)
       var stale = false
+      let iterationStart = pos
       let mapEnd = min(map.range.end, end)
       while pos < mapEnd {
         let index = pos / pageSize
@@ -86,6 +87,10 @@ extension XfsEngine {
           failure = FSError(.fault, injected: harness.lastHit)
         default: break
         }
+        if copied < chunkEnd - pos && !page.flags.contains(.uptodate) {
+          // iomap_write_end: a short copy into a folio that is not uptodate is thrown away.
+          copied = 0
+        }
         if copied > 0 {
           let lo = Int(pos - pageStart)
           page.data.withUnsafeMutableBufferPointer { b in
@@ -98,7 +103,7 @@ extension XfsEngine {
         inode.mapping.unlock(page)
         if failure != nil { break }
       }
-      try await iomapEnd(inode, map, written: pos, stale: stale)
+      try await iomapEnd(inode, map, from: iterationStart, written: pos, stale: stale)
     }
     inode.size = max(inode.size, pos)
     inode.iolock.unlock()
@@ -112,9 +117,14 @@ extension XfsEngine {
   /// - `short-write-punches-under-dirty-page`: truncate the page cache over the whole unused range
   ///   (dirty pages of other contexts included) and punch all of it;
   /// - `short-write-leaves-unbacked-delalloc`: keep it all.
-  func iomapEnd(_ inode: XfsInode, _ map: IOMap, written pos: UInt64, stale: Bool) async throws {
+  func iomapEnd(_ inode: XfsInode, _ map: IOMap, from iterationStart: UInt64, written pos: UInt64, stale: Bool)
+    async throws
+  {
     guard map.new, !stale else { return }
-    let start = max(map.range.start, (pos + blockSize - 1) / blockSize * blockSize)
+    // iomap_last_written_block: nothing written punches from the block holding the start;
+    // otherwise from the block after the last byte written.
+    let first = pos == iterationStart ? pos / blockSize * blockSize : (pos + blockSize - 1) / blockSize * blockSize
+    let start = max(map.range.start, first)
     guard start < map.range.end else { return }
     let unused = ByteRange(start, map.range.end)
     if bug("short-write-leaves-unbacked-delalloc") { return }

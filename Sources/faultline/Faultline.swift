@@ -17,7 +17,7 @@ struct Faultline: ParsableCommand {
     commandName: "faultline",
     abstract:
       "Fault injection for filesystem error paths: run fault plans against an engine and judge locks, extents and data.",
-    subcommands: [Run.self, Validate.self, Points.self, Engines.self])
+    subcommands: [Run.self, SweepCommand.self, Replay.self, Validate.self, Points.self, Engines.self])
 
   static func main() {
     ProcessTuning.keepHeap()

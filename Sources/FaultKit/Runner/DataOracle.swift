@@ -37,9 +37,15 @@ struct DataOracle {
     var touched = false
     /// A `corrupt` op damaged a block: reads may fail with EIO (never return wrong bytes).
     var damaged = false
+    /// Every write-like operation on the file: its range and when it completed.
+    var writes: [(range: ByteRange, seq: Int)] = []
+    /// When an error was last reported on the file (write, writeback, fsync, read), or -1.
+    var lastErrorSeq = -1
   }
 
   private(set) var files: [String: FileModel] = [:]
+  /// Completed operations so far: the clock that orders writes and reported errors.
+  private var seq = 0
   /// Paths in first-use order: what the oracle reads back.
   private(set) var paths: [String] = []
 
@@ -62,11 +68,13 @@ struct DataOracle {
       paths.append(op.path)
     }
     // Mutate in place through the subscript: a copy of the model would copy its byte arrays.
-    Self.apply(op, outcome, to: &files[op.path]!)
+    seq += 1
+    Self.apply(op, outcome, seq: seq, to: &files[op.path]!)
   }
 
-  private static func apply(_ op: Operation, _ outcome: OpOutcome, to m: inout FileModel) {
+  private static func apply(_ op: Operation, _ outcome: OpOutcome, seq: Int, to m: inout FileModel) {
     let failed = outcome.status == .error
+    if failed { m.lastErrorSeq = seq }
     switch op.kind {
     case .create:
       if outcome.status == .ok { m.unlinked = false }
@@ -88,6 +96,10 @@ struct DataOracle {
       }
       m.patterns.insert(byte)
       if !failed { m.minSize = max(m.minSize, start + len) }
+      let r = ByteRange(start: UInt64(start), length: UInt64(len))
+      m.writes.append((r, seq))
+      // Written after the last fsync: after a crash these bytes may be the new ones.
+      m.durableEither.append((r, Array(repeating: byte, count: len)))
     case .fsync:
       if outcome.status == .ok {
         let before = m.durable
@@ -127,6 +139,9 @@ struct DataOracle {
       m.expected.withUnsafeMutableBufferPointer { b in
         for i in start..<end { b[i] = 0 }
       }
+      let r = ByteRange(UInt64(start), UInt64(end))
+      m.writes.append((r, seq))
+      m.durableEither.append((r, Array(repeating: 0, count: end - start)))
     case .truncate:
       guard outcome.status == .ok else {
         if failed { m.errorSinceSync = true }
@@ -134,6 +149,8 @@ struct DataOracle {
       }
       let n = Int(op.size ?? 0)
       m.minSize = n
+      m.durableMinSize = min(m.durableMinSize, n)
+      m.writes.append((ByteRange(UInt64(n), UInt64.max / 2), seq))
       if n < m.expected.count {
         m.expected.removeSubrange(n...)
         m.eitherOld.removeAll { $0.0.start >= UInt64(n) }
@@ -157,12 +174,14 @@ struct DataOracle {
           out.append(Violation(.errorsReported, moment: .atRest, "reading \(path) back failed with \(e)"))
         }
       case .success(let got):
-        if let bad = Self.firstMismatch(got, m.expected, m.eitherOld, minSize: m.minSize), !m.errorSinceSync {
+        if let bad = Self.firstMismatch(got, m.expected, m.eitherOld, minSize: m.minSize),
+          !Self.reported(bad.start, in: m)
+        {
           out.append(
             Violation(
               .errorsReported, moment: .atRest,
-              "\(path): data lost and nobody was told: \(bad); no write, writeback, fsync or read of \(path) returned an error",
-              evidence: [bad]))
+              "\(path): data lost and nobody was told: \(bad.text); no write, writeback, fsync or read of \(path) returned an error after it was written",
+              evidence: [bad.text]))
         }
       }
     }
@@ -195,13 +214,15 @@ struct DataOracle {
         {
           out.append(
             Violation(
-              .dataDurable, moment: .atRest, "after recover, \(path) lost fsync-acknowledged data: \(bad)",
-              evidence: [bad]))
-          out.append(
-            Violation(
-              .errorsReported, moment: .atRest,
-              "\(path): fsync returned success, yet after recover \(bad); no operation reported the loss",
-              evidence: [bad]))
+              .dataDurable, moment: .atRest, "after recover, \(path) lost fsync-acknowledged data: \(bad.text)",
+              evidence: [bad.text]))
+          if !Self.reported(bad.start, in: m) {
+            out.append(
+              Violation(
+                .errorsReported, moment: .atRest,
+                "\(path): fsync returned success, yet after recover \(bad.text); no operation reported the loss",
+                evidence: [bad.text]))
+          }
         } else if got.count < m.durableMinSize {
           out.append(
             Violation(
@@ -222,9 +243,20 @@ struct DataOracle {
   /// Describes the first byte range where `got` differs from `want`, allowing, where a failed
   /// write may have left the old bytes, exactly those old bytes, and end of file at or past
   /// `minSize`.
+  struct Mismatch {
+    let start: Int
+    let text: String
+  }
+
+  /// True when an error was reported on the file after the last write covering byte `i`.
+  static func reported(_ i: Int, in m: FileModel) -> Bool {
+    let written = m.writes.last { $0.range.start <= UInt64(i) && UInt64(i) < $0.range.end }?.seq ?? 0
+    return m.lastErrorSeq > written
+  }
+
   static func firstMismatch(
     _ got: [UInt8], _ want: [UInt8], _ either: [(ByteRange, [UInt8])], minSize: Int
-  ) -> String? {
+  ) -> Mismatch? {
     if equal(got[...], want[...]) { return nil }  // the common case
     let n = max(got.count, want.count)
     var i = 0
@@ -238,7 +270,7 @@ struct DataOracle {
         { j += 1 }
         let gs = g.map { "0x" + String($0, radix: 16, uppercase: true) } ?? "EOF"
         let ws = w.map { "0x" + String($0, radix: 16, uppercase: true) } ?? "EOF"
-        return "bytes \(ByteRange(UInt64(i), UInt64(j))) read \(gs), expected \(ws)"
+        return Mismatch(start: i, text: "bytes \(ByteRange(UInt64(i), UInt64(j))) read \(gs), expected \(ws)")
       }
       i += 1
     }

@@ -49,7 +49,16 @@ public struct ScenarioRunner: Sendable {
     return try execute(plan, o).atRest
   }
 
-  private func execute(_ plan: Plan, _ options: RunOptions) throws -> (result: ScenarioResult, atRest: Snapshot) {
+  /// Runs a scenario and also returns every hit of every point, in order: the fault space a
+  /// sweep places faults in.
+  public func runRecordingHits(_ plan: Plan, _ options: RunOptions = RunOptions()) throws -> (ScenarioResult, [Hit]) {
+    let (result, _, hits) = try execute(plan, options)
+    return (result, hits)
+  }
+
+  private func execute(_ plan: Plan, _ options: RunOptions) throws -> (
+    result: ScenarioResult, atRest: Snapshot, hits: [Hit]
+  ) {
     guard let engineDesc = registry.descriptor(named: plan.engine) else {
       throw SetupError(message: "\(plan.file): unknown engine \(plan.engine)")
     }
@@ -190,7 +199,7 @@ public struct ScenarioRunner: Sendable {
       diffAtRest: diff.lines.map(\.text),
       diffFromFaultFree: options.faultFree.map { SnapshotDiff(from: $0, to: atRest).lines.map(\.text) },
       trace: lines, firstFaultAt: firstFault)
-    return (result, atRest)
+    return (result, atRest, injector.hits)
   }
 
   /// Reads each path whole through the engine, in a harness task.

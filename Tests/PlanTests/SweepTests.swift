@@ -1,0 +1,62 @@
+import BuiltinEngines
+import FaultKit
+import Foundation
+import Testing
+
+@Suite("Plan writer and sweeps")
+struct SweepTests {
+  @Test("every plan written as YAML reads back as the same plan", arguments: Corpus.files)
+  func roundTrip(file: String) throws {
+    let plan = try Corpus.load(file)
+    let text = PlanWriter.yaml(plan)
+    let back = try PlanLoader(registry: Corpus.registry).parse(text, file: "repro.yaml")
+    #expect(back.name == plan.name)
+    #expect(back.engine == plan.engine)
+    #expect(back.about == plan.about)
+    #expect(back.seed == plan.seed && back.bugs == plan.bugs)
+    #expect(back.tasks.map(\.name) == plan.tasks.map(\.name))
+    let strip = { (ops: [FaultKit.Operation]) in
+      ops.map {
+        var o = $0
+        o.location = nil
+        return o
+      }
+    }
+    #expect(back.tasks.map { strip($0.ops) } == plan.tasks.map { strip($0.ops) })
+    #expect(back.faults == plan.faults)
+    #expect(back.schedule == plan.schedule)
+    #expect(back.preemptions == plan.preemptions)
+    #expect(back.limits == plan.limits)
+    #expect(back.expect.invariants == plan.expect.invariants)
+    #expect(PlanWriter.yaml(back) == text, "writing is a fixed point")
+  }
+
+  @Test("the depth-1 space places every declared action and errno at every hit, both modes")
+  func space() throws {
+    let plan = try Corpus.load(
+      try #require(Corpus.files.first { $0.hasSuffix("btrfs/cow-enospc-second-iteration.yaml") }))
+    let (_, placements) = try Sweeper(registry: Corpus.registry).space(plan, SweepConfig(points: ["alloc.*"]))
+    // Four alloc.data hits in the fault-free run; fail ENOSPC and short; transient and persistent.
+    #expect(placements.count == 4 * 2 * 2)
+    #expect(Set(placements.map(\.hit)) == [1, 2, 3, 4])
+    #expect(placements.allSatisfy { $0.point == "alloc.data" })
+  }
+
+  @Test("a sweep with a historical bug on finds its signature; the repro replays it")
+  func sweepFindsBug() throws {
+    let plan = try Corpus.load(
+      try #require(Corpus.files.first { $0.hasSuffix("btrfs/cow-enospc-second-iteration.yaml") }))
+    let sweeper = Sweeper(registry: Corpus.registry)
+    let report = try sweeper.sweep(plan, SweepConfig(points: ["alloc.*"]), bugs: ["cow-error-leaves-pages-locked"])
+    #expect(report.ran == report.space)
+    let hang = try #require(report.failures.first { $0.signature.contains("no-hang@rest") })
+    #expect(hang.signature.contains("locks-released@op"))
+    // The repro: the plan with the failure's faults, written and read back, fails the same way.
+    var repro = plan
+    repro.faults = hang.placements.map(\.spec)
+    repro.bugs = ["cow-error-leaves-pages-locked"]
+    let back = try PlanLoader(registry: Corpus.registry).parse(PlanWriter.yaml(repro), file: "repro.yaml")
+    let again = try sweeper.runner.run(back)
+    #expect(Sweeper.signature(again, hang.placements) == hang.signature)
+  }
+}
