@@ -23,11 +23,11 @@ let package = Package(
     // Kernel-like primitives shared by the model engines.
     .target(name: "ModelKernel", dependencies: ["FaultKit"]),
     // Engine `btrfs-model`.
-    .target(name: "BtrfsModel", dependencies: ["ModelKernel", "FaultKit"]),
+    .target(name: "BtrfsModel", dependencies: ["ModelKernel", "FaultKit"], exclude: ["README.md"]),
     // Engine `xfs-model`.
-    .target(name: "XfsModel", dependencies: ["ModelKernel", "FaultKit"]),
+    .target(name: "XfsModel", dependencies: ["ModelKernel", "FaultKit"], exclude: ["README.md"]),
     // Engine `ext4-model`.
-    .target(name: "Ext4Model", dependencies: ["ModelKernel", "FaultKit"]),
+    .target(name: "Ext4Model", dependencies: ["ModelKernel", "FaultKit"], exclude: ["README.md"]),
     // The engines this build knows, by name: what the CLI, the plan tests and the bench share.
     .target(name: "BuiltinEngines", dependencies: ["FaultKit", "BtrfsModel", "XfsModel", "Ext4Model"]),
     .executableTarget(

@@ -17,7 +17,10 @@ struct Faultline: ParsableCommand {
     commandName: "faultline",
     abstract:
       "Fault injection for filesystem error paths: run fault plans against an engine and judge locks, extents and data.",
-    subcommands: [Run.self, SweepCommand.self, Replay.self, Validate.self, Points.self, Engines.self])
+    subcommands: [
+      Run.self, SweepCommand.self, Replay.self, ReportCommand.self, Validate.self, Points.self, Engines.self,
+      SweepWorker.self,
+    ])
 
   static func main() {
     ProcessTuning.keepHeap()

@@ -25,77 +25,264 @@ struct SweepCommand: ParsableCommand {
     help: "Only points matching this glob (repeatable; overrides the plans' sweep: points).")
   var pointGlobs: [String] = []
 
-  @Option(help: "Stop each plan's sweep after this many scenarios.")
-  var maxScenarios: Int?
+  @Option(help: "Worker processes running scenarios; an engine that crashes or hangs costs one scenario.")
+  var jobs = 1
 
-  @Option(help: "Where to write sweep.json and repro/*.yaml.")
+  @Flag(help: "Run scenarios in this process instead (faster to debug; a crash ends the sweep).")
+  var inProcess = false
+
+  @Option(
+    help: "Seconds a worker may spend on one scenario before it is killed and the scenario recorded as timed out.")
+  var timeout: Double = 60
+
+  @Option(
+    help:
+      "Take part i of n of the space (i/n). Default: from FAULTLINE_SHARD, Kubernetes JOB_COMPLETION_INDEX with FAULTLINE_SHARD_COUNT, or Slurm SLURM_ARRAY_TASK_ID/COUNT."
+  )
+  var shard: String?
+
+  @Option(help: "Where to write meta.json, journal.jsonl, sweep.json and repro/*.yaml.")
   var reportDir = "Reports/sweep"
 
-  @Flag(help: "No progress lines.")
+  @Option(help: "Continue the interrupted sweep in this directory (its journal says what is done).")
+  var resume: String?
+
+  @Flag(help: "No progress output.")
   var quiet = false
 
   func run() throws {
     if let depth, !(1...2).contains(depth) { throw BadInput(description: "--depth \(depth): expected 1 or 2") }
+    guard jobs >= 1 else { throw BadInput(description: "--jobs \(jobs): expected at least 1") }
+    guard timeout > 0 else {
+      throw BadInput(description: "--timeout \(timeout): expected a positive number of seconds")
+    }
     let plans = try loadPlans(paths)
-    let sweeper = Sweeper(registry: BuiltinEngines.registry)
-    var reports: [SweepReport] = []
-    var repros: [(String, String)] = []
+    let registry = BuiltinEngines.registry
+    var configs: [SweepConfig] = []
     for plan in plans {
       var config = SweepConfig(plan: plan)
       if let depth { config.depth = depth }
       if !pointGlobs.isEmpty { config.points = pointGlobs }
-      let known = BuiltinEngines.registry.descriptor(named: plan.engine)!.bugs.map(\.name)
+      configs.append(config)
+      let known = registry.descriptor(named: plan.engine)!.bugs.map(\.name)
       for b in bugs where !known.contains(b) {
         throw BadInput(description: "--bug \(b): engine \(plan.engine) has no such bug switch")
       }
-      let report: SweepReport
-      do {
-        let (_, first) = try sweeper.space(plan, config, bugs: bugs)
-        if !quiet {
-          print(
-            "sweep \(plan.name): \(first.count) depth-1 scenarios (points \(config.points.joined(separator: ", ")), depth \(config.depth))"
-          )
-        }
-        var lastShown = 0
-        report = try sweeper.sweep(plan, config, bugs: bugs, limit: maxScenarios) { done, total in
-          if !quiet && (done - lastShown >= 500 || done == total) {
-            lastShown = done
-            print("  \(done)/\(total) scenarios")
-          }
-        }
-      } catch let e as SetupError {
-        throw BadInput(description: e.description)
-      }
-      reports.append(report)
-      for (i, f) in report.failures.enumerated() {
-        var repro = plan
-        repro.name = "\(plan.name)-repro-\(i + 1)"
-        repro.about = "Repro of a sweep failure of \(plan.name) (\(plan.file)): \(f.signature)"
-        repro.faults = f.placements.map(\.spec)
-        repro.bugs = Array(Set(plan.bugs + bugs)).sorted()
-        repro.expect = Expectations(invariants: plan.expect.invariants)
-        repro.catches = []
-        repro.sweep = nil
-        repros.append(("repro/\(repro.name).yaml", PlanWriter.yaml(repro)))
-      }
     }
-    try writeAtomically(reportDir, "sweep.json", try JSONReport.encodeSweeps(reports))
-    for (name, text) in repros { try writeAtomically(reportDir, name, Data(text.utf8)) }
-    var total = 0
-    for r in reports {
-      print(
-        "\(r.plan): \(r.ran) scenarios, \(r.ran - r.failed) passed, \(r.failed) failed, \(r.failures.count) distinct failure(s)"
-      )
-      for (i, f) in r.failures.enumerated() {
-        print("  \(f.count)x \(f.signature)")
-        print(
-          "     first: \(f.placements.map(\.description).joined(separator: " + ")); repro: \(reportDir)/repro/\(r.plan)-repro-\(i + 1).yaml"
+    let theShard: Shard
+    if let shard {
+      guard let s = Shard(parsing: shard) else {
+        throw BadInput(description: "--shard \(shard): expected i/n with 0 <= i < n")
+      }
+      theShard = s
+    } else {
+      theShard = Shard.fromEnvironment(ProcessInfo.processInfo.environment) ?? .all
+    }
+    let dir = URL(fileURLWithPath: resume ?? reportDir)
+    let driver = SweepDriver(registry: registry)
+    let space: [[SweepScenario]]
+    do { space = try driver.space(plans, configs: configs, bugs: bugs.sorted()) } catch let e as SetupError {
+      throw BadInput(description: e.description)
+    }
+    let meta = SweepMeta(
+      plans: zip(plans, zip(configs, space)).map { plan, cs in
+        SweepMeta.PlanEntry(file: plan.file, name: plan.name, engine: plan.engine, depth: cs.0.depth, space: cs.1.count)
+      }, bugs: bugs.sorted(), shard: theShard)
+    let metaURL = dir.appendingPathComponent("meta.json")
+    if resume != nil {
+      guard let data = try? Data(contentsOf: metaURL), let old = try? JSONDecoder().decode(SweepMeta.self, from: data)
+      else {
+        throw BadInput(description: "--resume \(dir.path): no meta.json of a sweep there")
+      }
+      guard old == meta else {
+        throw BadInput(
+          description: "--resume \(dir.path): that sweep had other plans, bugs or shard; run it with the same arguments"
         )
       }
-      total += r.failures.count
+    } else {
+      try? FileManager.default.removeItem(at: dir.appendingPathComponent("journal.jsonl"))
+      try writeAtomically(dir.path, "meta.json", try JSONEncoder.sorted.encode(meta))
     }
-    print("\(reports.reduce(0) { $0 + $1.ran - $1.failed }) passed, \(reports.reduce(0) { $0 + $1.failed }) failed")
-    if total > 0 { throw ExitCode(ExitStatus.failed) }
+    let journalURL = dir.appendingPathComponent("journal.jsonl")
+    var outcomes = SweepJournal.read(journalURL)
+    var done = Set(outcomes.map(\.scenario.key))
+    let journal = try SweepJournal(url: journalURL)
+
+    let catalogs = Dictionary(
+      uniqueKeysWithValues: plans.map { ($0.file, registry.descriptor(named: $0.engine)!.catalog) })
+    let configOf = Dictionary(uniqueKeysWithValues: zip(plans.map(\.file), configs))
+    func children(_ o: SweepOutcome) -> [SweepScenario] {
+      driver.children(of: o, config: configOf[o.scenario.plan]!, catalog: catalogs[o.scenario.plan]!).filter {
+        !done.contains($0.key)
+      }
+    }
+    let mine = space.flatMap { $0 }.filter { theShard.owns($0.index) }
+    var initial = mine.filter { !done.contains($0.key) }
+    for o in outcomes { initial += children(o) }
+    let total = space.reduce(0) { $0 + $1.count }
+    if !quiet {
+      var line = "sweep: \(plans.count) plan(s), \(total) depth-1 scenarios in the space"
+      if theShard != .all { line += ", \(mine.count) in shard \(theShard)" }
+      if !outcomes.isEmpty { line += ", \(outcomes.count) already done" }
+      if configs.contains(where: { $0.depth >= 2 }) { line += " (depth 2 adds a second fault at every hit of each)" }
+      print(line)
+    }
+    let progress = Progress(quiet: quiet, total: initial.count + outcomes.count, done: outcomes.count)
+    let executor: any ScenarioExecutor =
+      inProcess ? InProcessExecutor(registry: registry) : WorkerPool(jobs: jobs, timeoutSeconds: timeout)
+    var journalError: Error?
+    try executor.run(initial) { o in
+      do { try journal.append(o) } catch { journalError = journalError ?? error }
+      outcomes.append(o)
+      done.insert(o.scenario.key)
+      let more = children(o)
+      progress.step(failed: o.failed, added: more.count)
+      return more
+    }
+    progress.end()
+    if let journalError { throw journalError }
+
+    let reports = SweepDriver.reports(meta: meta, outcomes: outcomes)
+    try finishReports(reports, plans: plans, dir: dir)
+  }
+}
+
+/// Writes sweep.json and a repro plan per distinct failure, prints the summary, sets the status.
+func finishReports(_ reports: [SweepReport], plans: [Plan], dir: URL) throws {
+  try writeAtomically(dir.path, "sweep.json", try JSONReport.encodeSweeps(reports))
+  var distinct = 0
+  for r in reports {
+    guard let plan = plans.first(where: { $0.file == r.file }) else { continue }
+    print(
+      "\(r.plan): \(r.ran) scenarios, \(r.ran - r.failed) passed, \(r.failed) failed, \(r.failures.count) distinct failure(s)"
+    )
+    for (i, f) in r.failures.enumerated() {
+      var repro = plan
+      repro.name = "\(plan.name)-repro-\(i + 1)"
+      repro.about = "Repro of a sweep failure of \(plan.name) (\(plan.file)): \(f.signature)"
+      repro.faults = f.placements.map(\.spec)
+      repro.bugs = Array(Set(plan.bugs + r.bugs)).sorted()
+      repro.expect = Expectations(invariants: plan.expect.invariants)
+      repro.catches = []
+      repro.sweep = nil
+      let name = "repro/\(repro.name).yaml"
+      try writeAtomically(dir.path, name, Data(PlanWriter.yaml(repro).utf8))
+      let first = f.placements.isEmpty ? "no fault" : f.placements.map(\.description).joined(separator: " + ")
+      print("  \(f.count)x \(f.signature)")
+      print("     first: \(first)\(f.detail.map { " (\($0))" } ?? ""); repro: \(dir.path)/\(name)")
+    }
+    distinct += r.failures.count
+  }
+  print("\(reports.reduce(0) { $0 + $1.ran - $1.failed }) passed, \(reports.reduce(0) { $0 + $1.failed }) failed")
+  if distinct > 0 { throw ExitCode(ExitStatus.failed) }
+}
+
+/// Progress: a live line on a terminal; a plain line every few seconds otherwise (CI logs).
+final class Progress {
+  let quiet: Bool
+  let tty = isatty(STDOUT_FILENO) == 1
+  var total: Int
+  var done: Int
+  var failed = 0
+  let start = DispatchTime.now().uptimeNanoseconds
+  var last: UInt64 = 0
+
+  init(quiet: Bool, total: Int, done: Int) {
+    self.quiet = quiet
+    self.total = total
+    self.done = done
+  }
+
+  func step(failed f: Bool, added: Int) {
+    done += 1
+    total += added
+    if f { failed += 1 }
+    guard !quiet else { return }
+    let now = DispatchTime.now().uptimeNanoseconds
+    guard now - last >= (tty ? 100_000_000 : 5_000_000_000) || done == total else { return }
+    last = now
+    let secs = Double(now - start) / 1e9
+    let rate = secs > 0 ? Double(done) / secs : 0
+    let eta = rate > 0 ? Double(total - done) / rate : 0
+    let text = String(format: "%d/%d scenarios, %.0f/s, ETA %.0fs, %d failed", done, total, rate, eta, failed)
+    FileHandle.standardOutput.write(Data((tty ? "\r\(text)" : "\(text)\n").utf8))
+  }
+
+  func end() {
+    if !quiet && tty { FileHandle.standardOutput.write(Data("\n".utf8)) }
+  }
+}
+
+/// `faultline sweep-worker`: reads scenarios (JSON lines) on standard input, runs each, writes
+/// its outcome (a JSON line) on standard output. The sweep's worker processes run this.
+struct SweepWorker: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "sweep-worker",
+    abstract: "Run sweep scenarios sent on standard input (used by faultline sweep --jobs).",
+    shouldDisplay: false)
+
+  func run() throws {
+    let registry = BuiltinEngines.registry
+    let runner = ScenarioRunner(registry: registry)
+    let loader = PlanLoader(registry: registry)
+    var plans: [String: Plan] = [:]
+    let decoder = JSONDecoder()
+    let encoder = JSONEncoder.sorted
+    while let line = readLine(strippingNewline: true) {
+      let sc = try decoder.decode(SweepScenario.self, from: Data(line.utf8))
+      let plan = try plans[sc.plan] ?? loader.load(file: sc.plan)
+      plans[sc.plan] = plan
+      var out = try encoder.encode(try InProcessExecutor.execute(sc, plan, runner))
+      out.append(0x0A)
+      FileHandle.standardOutput.write(out)
+    }
+  }
+}
+
+/// `faultline report --merge DIR…`: joins shard results into one, as an unsharded run would have.
+struct ReportCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "report", abstract: "Regenerate or merge sweep reports from run directories.")
+
+  @Argument(help: "Sweep run directories (each with meta.json and journal.jsonl).")
+  var dirs: [String]
+
+  @Flag(help: "Join the shards' results into one report.")
+  var merge = false
+
+  @Option(help: "Where to write the merged sweep.json and repros.")
+  var reportDir = "Reports/merged"
+
+  func run() throws {
+    var metas: [SweepMeta] = []
+    var outcomes: [String: SweepOutcome] = [:]
+    for d in dirs {
+      let url = URL(fileURLWithPath: d)
+      guard let data = try? Data(contentsOf: url.appendingPathComponent("meta.json")),
+        let meta = try? JSONDecoder().decode(SweepMeta.self, from: data)
+      else { throw BadInput(description: "\(d): no meta.json of a sweep there") }
+      metas.append(meta)
+      for o in SweepJournal.read(url.appendingPathComponent("journal.jsonl")) { outcomes[o.scenario.key] = o }
+    }
+    guard let first = metas.first else { throw BadInput(description: "report: no run directories") }
+    guard metas.allSatisfy({ $0.plans == first.plans && $0.bugs == first.bugs }) else {
+      throw BadInput(description: "report --merge: the runs swept different plans or bugs")
+    }
+    guard merge || metas.count == 1 else { throw BadInput(description: "report: several directories need --merge") }
+    let joined = SweepMeta(plans: first.plans, bugs: first.bugs, shard: .all)
+    let plans = try loadPlans(first.plans.map(\.file))
+    try finishReports(
+      SweepDriver.reports(meta: joined, outcomes: Array(outcomes.values)), plans: plans,
+      dir: URL(fileURLWithPath: reportDir))
+  }
+}
+
+extension JSONEncoder {
+  /// Sorted keys, no escaped slashes: the same value encodes to the same bytes.
+  static var sorted: JSONEncoder {
+    let e = JSONEncoder()
+    e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    return e
   }
 }
 

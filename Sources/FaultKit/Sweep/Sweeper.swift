@@ -1,10 +1,26 @@
 /// A distinct failure a sweep found: its signature, how many scenarios showed it, and the first
-/// of them (placements and result), which is what a repro replays.
+/// of them (in space order), which is what a repro replays.
 public struct SweepFailure: Sendable, Codable {
   public let signature: String
   public var count: Int
   public let placements: [Placement]
-  public let result: ScenarioResult
+  /// judged, crashed or timed-out.
+  public let kind: SweepOutcome.Kind
+  /// The first scenario's result (nil when its worker crashed or timed out).
+  public let result: ScenarioResult?
+  public let detail: String?
+
+  public init(
+    signature: String, count: Int, placements: [Placement], kind: SweepOutcome.Kind = .judged,
+    result: ScenarioResult?, detail: String? = nil
+  ) {
+    self.signature = signature
+    self.count = count
+    self.placements = placements
+    self.kind = kind
+    self.result = result
+    self.detail = detail
+  }
 }
 
 /// What a sweep of one plan produced.
@@ -21,9 +37,9 @@ public struct SweepReport: Sendable, Codable {
   public var failed: Int { failures.reduce(0) { $0 + $1.count } }
 }
 
-/// Places a fault at every hit of every point a plan reaches and judges each scenario. In a sweep
-/// any operation may fail (that is what the faults are for), so a scenario fails on a violated
-/// invariant, a hang or the step bound, not on the plan's expected outcomes.
+/// The fault space of a plan and how a sweep judges a scenario. In a sweep any operation may fail
+/// (that is what the faults are for), so a scenario fails on a violated invariant, a hang or the
+/// step bound, not on the plan's expected outcomes. `SweepDriver` runs the sweep.
 public struct Sweeper: Sendable {
   public let runner: ScenarioRunner
   public init(registry: EngineRegistry) { runner = ScenarioRunner(registry: registry) }
@@ -37,52 +53,6 @@ public struct Sweeper: Sendable {
     }
     let (base, hits) = try runner.runRecordingHits(plan, RunOptions(bugs: bugs, faults: []))
     return (base, FaultSpace.placements(hits: hits, catalog: engine.catalog, config: config))
-  }
-
-  /// Sweeps `plan`. `progress(done, total)` is called after every scenario; `limit` caps the
-  /// number of scenarios (nil: the whole space).
-  public func sweep(
-    _ plan: Plan, _ config: SweepConfig, bugs: [String] = [], limit: Int? = nil,
-    progress: (Int, Int) -> Void = { _, _ in }
-  ) throws -> SweepReport {
-    guard let engine = runner.registry.descriptor(named: plan.engine) else {
-      throw SetupError(message: "\(plan.file): unknown engine \(plan.engine)")
-    }
-    let (base, first) = try space(plan, config, bugs: bugs)
-    var scenarios: [[Placement]] = first.map { [$0] }
-    var failures: [SweepFailure] = []
-    var ran = 0
-    func judge(_ placements: [Placement], _ r: ScenarioResult) {
-      guard Self.failed(r) else { return }
-      let sig = Self.signature(r, placements)
-      if let i = failures.firstIndex(where: { $0.signature == sig }) {
-        failures[i].count += 1
-      } else {
-        failures.append(SweepFailure(signature: sig, count: 1, placements: placements, result: r))
-      }
-    }
-    // The fault-free run itself may fail (a bug switched on fails without any fault).
-    judge([], base)
-    var index = 0
-    while index < scenarios.count {
-      if let limit, ran >= limit { break }
-      let placements = scenarios[index]
-      index += 1
-      let options = RunOptions(bugs: bugs, faults: placements.map(\.spec))
-      let (r, hits) = try runner.runRecordingHits(plan, options)
-      ran += 1
-      judge(placements, r)
-      if config.depth >= 2 && placements.count == 1 {
-        let again = FaultSpace.placements(hits: hits, catalog: engine.catalog, config: config).filter {
-          !($0.point == placements[0].point && $0.hit == placements[0].hit)
-        }
-        scenarios += again.map { placements + [$0] }
-      }
-      progress(ran, scenarios.count)
-    }
-    return SweepReport(
-      plan: plan.name, file: plan.file, engine: plan.engine, bugs: bugs.sorted(), depth: config.depth,
-      space: scenarios.count, ran: ran, failures: failures)
   }
 
   /// A sweep scenario fails on a violation, a hang or the step bound.

@@ -1,0 +1,225 @@
+import Foundation
+
+/// Runs scenarios somewhere: in this process, or in worker processes that may crash or hang.
+public protocol ScenarioExecutor {
+  /// Runs `initial` and whatever `onOutcome` returns to run next, calling `onOutcome` once per
+  /// scenario as it finishes (in any order; never concurrently).
+  func run(_ initial: [SweepScenario], onOutcome: (SweepOutcome) -> [SweepScenario]) throws
+}
+
+/// Runs scenarios in this process: fastest, but a crashing engine takes the sweep with it.
+public struct InProcessExecutor: ScenarioExecutor {
+  let runner: ScenarioRunner
+  let loader: PlanLoader
+  public init(registry: EngineRegistry) {
+    runner = ScenarioRunner(registry: registry)
+    loader = PlanLoader(registry: registry)
+  }
+
+  public func run(_ initial: [SweepScenario], onOutcome: (SweepOutcome) -> [SweepScenario]) throws {
+    var queue = initial
+    var next = 0
+    var plans: [String: Plan] = [:]
+    while next < queue.count {
+      let sc = queue[next]
+      next += 1
+      let plan = try plans[sc.plan] ?? loader.load(file: sc.plan)
+      plans[sc.plan] = plan
+      queue += onOutcome(try Self.execute(sc, plan, runner))
+    }
+  }
+
+  /// Runs one scenario (what a worker process does for each line it reads).
+  public static func execute(_ sc: SweepScenario, _ plan: Plan, _ runner: ScenarioRunner) throws -> SweepOutcome {
+    let (r, hits) = try runner.runRecordingHits(plan, RunOptions(bugs: sc.bugs, faults: sc.placements.map(\.spec)))
+    // Only a failure's result is kept: a passing scenario is one line in the journal, not a trace.
+    return SweepOutcome(
+      scenario: sc, kind: .judged, result: Sweeper.failed(r) ? r : nil, hits: sc.wantHits ? hits : nil)
+  }
+}
+
+/// Which part of the space this run takes: depth-1 scenario `i` (and its depth-2 children) goes to
+/// shard `i % count`.
+public struct Shard: Sendable, Hashable, Codable, CustomStringConvertible {
+  public let index: Int
+  public let count: Int
+  public init(index: Int, count: Int) {
+    self.index = index
+    self.count = count
+  }
+  public static let all = Shard(index: 0, count: 1)
+  public func owns(_ i: Int) -> Bool { i % count == index }
+  public var description: String { "\(index)/\(count)" }
+
+  /// `i/n` with 0 ≤ i < n.
+  public init?(parsing s: String) {
+    let parts = s.split(separator: "/")
+    guard parts.count == 2, let i = Int(parts[0]), let n = Int(parts[1]), n >= 1, i >= 0, i < n else { return nil }
+    self.init(index: i, count: n)
+  }
+
+  /// The shard the job-array system this process runs under says it is, if any:
+  /// `FAULTLINE_SHARD=i/n` (any CI matrix), Kubernetes Indexed Jobs (`JOB_COMPLETION_INDEX` with
+  /// `FAULTLINE_SHARD_COUNT`, since Kubernetes does not export the completion count), Slurm job
+  /// arrays (`SLURM_ARRAY_TASK_ID` and `SLURM_ARRAY_TASK_COUNT`, offset by `SLURM_ARRAY_TASK_MIN`).
+  public static func fromEnvironment(_ env: [String: String]) -> Shard? {
+    if let s = env["FAULTLINE_SHARD"] { return Shard(parsing: s) }
+    if let i = env["JOB_COMPLETION_INDEX"].flatMap(Int.init), let n = env["FAULTLINE_SHARD_COUNT"].flatMap(Int.init),
+      n >= 1, i >= 0, i < n
+    {
+      return Shard(index: i, count: n)
+    }
+    if let id = env["SLURM_ARRAY_TASK_ID"].flatMap(Int.init), let n = env["SLURM_ARRAY_TASK_COUNT"].flatMap(Int.init),
+      n >= 1
+    {
+      let i = id - (env["SLURM_ARRAY_TASK_MIN"].flatMap(Int.init) ?? 0)
+      if i >= 0 && i < n { return Shard(index: i, count: n) }
+    }
+    return nil
+  }
+}
+
+/// What a sweep run directory records about itself, for resume and merge.
+public struct SweepMeta: Sendable, Codable, Hashable {
+  public struct PlanEntry: Sendable, Codable, Hashable {
+    public let file: String
+    public let name: String
+    public let engine: String
+    public let depth: Int
+    /// Depth-1 scenarios of this plan in the whole space.
+    public let space: Int
+    public init(file: String, name: String, engine: String, depth: Int, space: Int) {
+      self.file = file
+      self.name = name
+      self.engine = engine
+      self.depth = depth
+      self.space = space
+    }
+  }
+  public let plans: [PlanEntry]
+  public let bugs: [String]
+  public let shard: Shard
+  public init(plans: [PlanEntry], bugs: [String], shard: Shard) {
+    self.plans = plans
+    self.bugs = bugs
+    self.shard = shard
+  }
+}
+
+/// A sweep over several plans: space, shard, journal, executor, aggregation.
+public struct SweepDriver {
+  public let registry: EngineRegistry
+  public init(registry: EngineRegistry) { self.registry = registry }
+
+  /// The depth-1 scenarios of each plan (in plan order, then hit order), indexed across all.
+  public func space(_ plans: [Plan], configs: [SweepConfig], bugs: [String]) throws -> [[SweepScenario]] {
+    let sweeper = Sweeper(registry: registry)
+    var all: [[SweepScenario]] = []
+    var index = 0
+    for (plan, config) in zip(plans, configs) {
+      let (_, placements) = try sweeper.space(plan, config, bugs: bugs)
+      // Scenario 0 of each plan is its fault-free run (a bug may fail it without any fault).
+      var list = [SweepScenario(plan: plan.file, bugs: bugs, placements: [], index: index)]
+      index += 1
+      for p in placements {
+        list.append(
+          SweepScenario(plan: plan.file, bugs: bugs, placements: [p], index: index, wantHits: config.depth >= 2))
+        index += 1
+      }
+      all.append(list)
+    }
+    return all
+  }
+
+  /// Depth-2 children of a finished depth-1 scenario: a second fault at each hit of its own run.
+  public func children(of o: SweepOutcome, config: SweepConfig, catalog: FaultCatalog) -> [SweepScenario] {
+    guard config.depth >= 2, o.scenario.placements.count == 1, o.scenario.child < 0, let hits = o.hits else {
+      return []
+    }
+    let first = o.scenario.placements[0]
+    return FaultSpace.placements(hits: hits, catalog: catalog, config: config)
+      .filter { !($0.point == first.point && $0.hit == first.hit) }
+      .enumerated().map { k, p in
+        SweepScenario(
+          plan: o.scenario.plan, bugs: o.scenario.bugs, placements: [first, p], index: o.scenario.index, child: k)
+      }
+  }
+
+  /// Sweeps `plans` in this process (no journal, no shard): what tests and benchmarks call.
+  public func sweepInProcess(_ plans: [Plan], configs: [SweepConfig], bugs: [String] = []) throws -> [SweepReport] {
+    let space = try self.space(plans, configs: configs, bugs: bugs.sorted())
+    let meta = SweepMeta(
+      plans: zip(plans, zip(configs, space)).map {
+        SweepMeta.PlanEntry(file: $0.file, name: $0.name, engine: $0.engine, depth: $1.0.depth, space: $1.1.count)
+      }, bugs: bugs.sorted(), shard: .all)
+    let configOf = Dictionary(uniqueKeysWithValues: zip(plans.map(\.file), configs))
+    let catalogs = Dictionary(
+      uniqueKeysWithValues: plans.map { ($0.file, registry.descriptor(named: $0.engine)!.catalog) })
+    var outcomes: [SweepOutcome] = []
+    try InProcessExecutor(registry: registry).run(space.flatMap { $0 }) { o in
+      outcomes.append(o)
+      return children(of: o, config: configOf[o.scenario.plan]!, catalog: catalogs[o.scenario.plan]!)
+    }
+    return Self.reports(meta: meta, outcomes: outcomes)
+  }
+
+  /// Aggregates outcomes into one report per plan, in space order, so any run order, any
+  /// sharding and any resume give the same reports.
+  public static func reports(meta: SweepMeta, outcomes: [SweepOutcome]) -> [SweepReport] {
+    let sorted = outcomes.sorted { ($0.scenario.index, $0.scenario.child) < ($1.scenario.index, $1.scenario.child) }
+    return meta.plans.map { entry in
+      let mine = sorted.filter { $0.scenario.plan == entry.file }
+      var failures: [SweepFailure] = []
+      for o in mine where o.failed {
+        let sig = o.signature
+        if let i = failures.firstIndex(where: { $0.signature == sig }) {
+          failures[i].count += 1
+        } else {
+          failures.append(
+            SweepFailure(
+              signature: sig, count: 1, placements: o.scenario.placements, kind: o.kind, result: o.result,
+              detail: o.detail))
+        }
+      }
+      return SweepReport(
+        plan: entry.name, file: entry.file, engine: entry.engine, bugs: meta.bugs, depth: entry.depth,
+        space: mine.count,
+        ran: mine.count, failures: failures)
+    }
+  }
+}
+
+/// The append-only record of a sweep's finished scenarios: one JSON line each, handed to the
+/// kernel with write(2) as it finishes, so a sweep killed at any instant (kill -9 included)
+/// resumes where it stopped. No fsync: a machine crash may lose the last lines, and resume then
+/// runs those scenarios again.
+public final class SweepJournal: @unchecked Sendable {
+  private let handle: FileHandle
+  private let encoder: JSONEncoder
+
+  /// Opens (creating) `url` for appending.
+  public init(url: URL) throws {
+    if !FileManager.default.fileExists(atPath: url.path) {
+      _ = FileManager.default.createFile(atPath: url.path, contents: nil)
+    }
+    handle = try FileHandle(forWritingTo: url)
+    try handle.seekToEnd()
+    encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+  }
+
+  public func append(_ o: SweepOutcome) throws {
+    var line = try encoder.encode(o)
+    line.append(0x0A)
+    try handle.write(contentsOf: line)
+  }
+
+  deinit { try? handle.close() }
+
+  /// The outcomes a journal holds; a torn last line (a kill mid-write) is ignored.
+  public static func read(_ url: URL) -> [SweepOutcome] {
+    guard let data = try? Data(contentsOf: url) else { return [] }
+    let dec = JSONDecoder()
+    return data.split(separator: 0x0A).compactMap { try? dec.decode(SweepOutcome.self, from: Data($0)) }
+  }
+}

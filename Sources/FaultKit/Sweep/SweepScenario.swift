@@ -1,0 +1,71 @@
+/// One scenario of a sweep, as the parent hands it to a worker process and as the journal keeps
+/// it: which plan, which bugs, which placements, and where it sits in the space.
+public struct SweepScenario: Sendable, Codable, Hashable {
+  /// The plan's file.
+  public let plan: String
+  public let bugs: [String]
+  public let placements: [Placement]
+  /// Position in the space: the depth-1 index, then the depth-2 index under it (-1 for none).
+  public let index: Int
+  public let child: Int
+  /// Whether the worker should send back the run's hits (depth-1 scenarios of a depth-2 sweep).
+  public let wantHits: Bool
+
+  public init(
+    plan: String, bugs: [String], placements: [Placement], index: Int, child: Int = -1, wantHits: Bool = false
+  ) {
+    self.plan = plan
+    self.bugs = bugs
+    self.placements = placements
+    self.index = index
+    self.child = child
+    self.wantHits = wantHits
+  }
+
+  /// A stable identity: the journal and shards key on it.
+  public var key: String {
+    "\(plan)|\(index).\(child)|" + placements.map(\.description).joined(separator: "+")
+  }
+}
+
+/// How a scenario ended, as a worker (or the parent, for a worker that died) reports it.
+public struct SweepOutcome: Sendable, Codable {
+  public enum Kind: String, Sendable, Codable {
+    /// The scenario ran to its end and was judged.
+    case judged
+    /// The worker process died (signal, trap, precondition) while running it.
+    case crashed
+    /// The worker did not answer within the per-scenario timeout and was killed.
+    case timedOut = "timed-out"
+  }
+  public let scenario: SweepScenario
+  public let kind: Kind
+  /// The result, for judged scenarios that failed (a passing scenario keeps none).
+  public let result: ScenarioResult?
+  /// The hits of the run, when asked for.
+  public let hits: [Hit]?
+  /// What happened, for crashed and timed-out scenarios (the signal, the timeout).
+  public let detail: String?
+
+  public init(
+    scenario: SweepScenario, kind: Kind, result: ScenarioResult? = nil, hits: [Hit]? = nil, detail: String? = nil
+  ) {
+    self.scenario = scenario
+    self.kind = kind
+    self.result = result
+    self.hits = hits
+    self.detail = detail
+  }
+
+  public var failed: Bool { kind != .judged || result != nil }
+
+  /// The sweep signature; a crash or timeout is its own failure, keyed by where the fault was.
+  public var signature: String {
+    switch kind {
+    case .judged: Sweeper.signature(result!, scenario.placements)
+    case .crashed, .timedOut:
+      "\(kind.rawValue) | "
+        + scenario.placements.map { "\($0.point):\($0.action.kind.rawValue)" }.joined(separator: " ")
+    }
+  }
+}
