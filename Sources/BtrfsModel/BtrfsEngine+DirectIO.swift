@@ -25,6 +25,11 @@ extension BtrfsEngine {
         // -ENOTBLK: let the buffered path write this range.
         inode.ioTree.unlock(range)
         try await bufferedWrite(inode, offset: offset, length: length, pattern: pattern)
+        // As btrfs does after -ENOTBLK: write the range out and wait, so O_DIRECT stays direct.
+        try await flushAndWait(inode, range)
+        for oe in inode.ordered where oe.range.overlaps(range) {
+          try await oe.completion.wait("ordered extent \(inode.path) \(oe.range)")
+        }
       } else {
         try await directWrite(inode, range, pattern: pattern)
       }
@@ -127,8 +132,9 @@ extension BtrfsEngine {
     }
     let block = [UInt8](repeating: pattern, count: Int(blockSize))
     for oe in made {
-      if case .fail = try await harness.hit(BtrfsModel.Point.ioWrite) {
+      if case .fail(let e) = try await harness.hit(BtrfsModel.Point.ioWrite) {
         oe.ioerr = true
+        oe.error = e
       } else {
         for b in 0..<oe.disk.count { device.write(oe.disk.start + b, block[...]) }
       }
@@ -139,12 +145,12 @@ extension BtrfsEngine {
         try await finishOrderedIO(inode, oe, pages: [])
       }
     }
-    var failed = false
+    var failure: FSError?
     for oe in made {
       try await oe.completion.wait("ordered extent \(inode.path) \(oe.range)")
-      failed = failed || oe.ioerr
+      if oe.ioerr { failure = failure ?? oe.error ?? FSError(.io) }
     }
-    if failed { throw FSError(.io) }
+    if let failure { throw failure }
     inode.size = max(inode.size, range.end)
   }
 

@@ -183,8 +183,9 @@ extension BtrfsEngine {
     }
     let ps = kernel.pageSize
     for oe in ordered {
-      if case .fail = try await harness.hit(BtrfsModel.Point.ioWrite) {
+      if case .fail(let e) = try await harness.hit(BtrfsModel.Point.ioWrite) {
         oe.ioerr = true
+        oe.error = e
       } else {
         for b in 0..<oe.disk.count {
           let off = oe.range.start + b * blockSize
@@ -213,7 +214,7 @@ extension BtrfsEngine {
     data.reserved -= oe.range.length
     if oe.ioerr {
       allocator.release(oe.disk)
-      if !oe.direct { inode.mapping.error = inode.mapping.error ?? FSError(.io) }
+      if !oe.direct { inode.mapping.error = inode.mapping.error ?? oe.error ?? FSError(.io) }
     } else {
       data.used += oe.range.length
       pinned += inode.insert(FileExtent(range: oe.range, disk: oe.disk), blockSize: blockSize)

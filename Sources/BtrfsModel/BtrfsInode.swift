@@ -22,6 +22,8 @@ final class OrderedExtent: @unchecked Sendable {
   let disk: BlockRange
   /// BTRFS_ORDERED_IOERR: the I/O failed (or the extent was cleaned up on an error path).
   var ioerr = false
+  /// The error the I/O failed with (an injected one keeps its mark).
+  var error: FSError?
   /// Made by direct I/O: its errors go to the direct writer, not to the mapping.
   var direct = false
   let completion: Completion

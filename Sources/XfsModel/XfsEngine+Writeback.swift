@@ -119,8 +119,10 @@ extension XfsEngine {
       if r.contains(pr) {
         inode.mapping.remove(page)
       } else if let cut = pr.intersection(r) {
+        // The block stays; its zeroed part must reach the disk like any other change.
         let lo = Int(cut.start - pr.start)
         page.data.replaceSubrange(lo..<lo + Int(cut.length), with: repeatElement(0, count: Int(cut.length)))
+        if page.flags.contains(.uptodate) && inode.extent(at: cut.start) != nil { page.flags.insert(.dirty) }
       }
       inode.mapping.unlock(page)
     }
@@ -136,8 +138,10 @@ extension XfsEngine {
       inode.iolock.unlock()
     }
     if size < inode.size {
-      // Write back the partial last block so its head survives on disk.
-      try await writeback(inode, range: ByteRange(size / blockSize * blockSize, inode.size))
+      // Only the block holding the new end of file keeps data: write that one back.
+      if size % blockSize != 0 {
+        try await writeback(inode, range: ByteRange(start: size / blockSize * blockSize, length: blockSize))
+      }
       try await dropPages(inode, ByteRange(size, UInt64.max / 2))
       try await inode.ilock.lockExclusive()
       release(

@@ -73,8 +73,11 @@ public final class Injector: @unchecked Sendable {
         if let t = spec.task, t != task { continue }
         if let o = spec.op, o != op { continue }
         armed[point.index][k].matched += 1
-        if firedIndex != nil { continue }  // later faults still count the hit
-        if fires(&armed[point.index][k]) {
+        // Every counted hit draws (a probability fault's sequence must not depend on others),
+        // but only the first fault that fires decides.
+        let fire = fires(&armed[point.index][k])
+        if firedIndex != nil { continue }
+        if fire {
           armed[point.index][k].firedOnce = true
           firedIndex = armed[point.index][k].index
           decision = Self.decision(spec.action, HitRef(point: name, hit: n))

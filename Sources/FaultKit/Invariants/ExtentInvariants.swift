@@ -55,7 +55,7 @@ public struct ExtentCacheCoherent: Invariant {
   }
 
   static func blockSize(_ t: ExtentRecord) -> UInt64? {
-    guard let d = t.disk, d.count > 0 else { return nil }
+    guard let d = t.disk, d.count > 0, t.range.length >= d.count else { return nil }
     return t.range.length / d.count
   }
 }

@@ -27,7 +27,10 @@ public struct LocksReleased: Invariant {
           continue
         }
         for h in lock.holders {
-          guard let t = c.task(h.task) else { continue }
+          guard let t = c.task(h.task) else {
+            leaked.append((lock, "taken by \(h), which is no task of this scenario"))
+            continue
+          }
           if t.finished {
             leaked.append((lock, "taken by \(h), and \(h.task) has finished"))
           } else if t.inOp != h.op {

@@ -81,7 +81,7 @@ public struct DelallocBacked: Invariant {
     let delalloc = c.current.extents.filter { $0.source == .delalloc }
     for e in delalloc {
       let eof = sizes[e.file] ?? 0
-      guard e.range.start < eof else { continue }
+      guard e.range.start < eof, !e.range.isEmpty else { continue }
       let last = (min(e.range.end, eof) - 1) / ps
       var unbacked: [UInt64] = []
       for i in (e.range.start / ps)...last {

@@ -24,22 +24,25 @@ struct DataOracle {
     var durable: [UInt8] = []
     var durableMinSize = 0
     var durableEither: [(ByteRange, [UInt8])] = []
-    /// Byte values ever written to the file (plus zero): what a crash may leave.
+    /// Byte values ever written anywhere in the file (plus zero): beyond what fsync acknowledged,
+    /// a byte after a crash must be one of these. Weaker than "written there": bytes of another
+    /// offset of the same file pass this check.
     var patterns = ByteSet([0])
     /// An error was reported on this file after the last successful fsync (by a write,
     /// writeback, fsync or read): lost cached data is then not a silent loss.
     var errorSinceSync = false
-    /// A writeback, fsync or read error since the last successful fsync: bytes written before it
-    /// may have been dropped (which ones, the error does not say), so the next fsync can only
-    /// vouch for "old or new" over the file.
-    var lossReported = false
-    var unlinked = false
+    /// When the last successful fsync completed (0: none).
+    var lastSyncSeq = 0
+    /// The file exists as far as the plan's successful operations say.
+    var exists = false
     var touched = false
     /// A `corrupt` op damaged a block: reads may fail with EIO (never return wrong bytes).
     var damaged = false
-    /// Every write-like operation on the file: its range and when it completed.
-    var writes: [(range: ByteRange, seq: Int)] = []
-    /// When an error was last reported on the file (write, writeback, fsync, read), or -1.
+    /// Every write-like operation on the file: its range, when it completed, and the byte it
+    /// left there (0 for punch and truncate).
+    var writes: [(range: ByteRange, seq: Int, byte: UInt8)] = []
+    /// When writeback or fsync last reported an error on the file (the errors that report lost
+    /// data), or -1. Other failures (a bad argument, a failed read) excuse no loss.
     var lastErrorSeq = -1
   }
 
@@ -52,6 +55,7 @@ struct DataOracle {
   mutating func seed(path: String, contents: [UInt8], durable: Bool) {
     if files[path] == nil { paths.append(path) }
     var m = FileModel()
+    m.exists = true
     m.expected = contents
     m.minSize = contents.count
     if durable {
@@ -74,100 +78,135 @@ struct DataOracle {
 
   private static func apply(_ op: Operation, _ outcome: OpOutcome, seq: Int, to m: inout FileModel) {
     let failed = outcome.status == .error
-    if failed { m.lastErrorSeq = seq }
+    let ok = outcome.status == .ok
+    if failed { m.errorSinceSync = true }
     switch op.kind {
     case .create:
-      if outcome.status == .ok { m.unlinked = false }
+      if ok {
+        // A new file: whatever an earlier file of this name held is gone, except that a crash
+        // before the next commit may bring the old one back (its bytes are not garbage).
+        let before = m.patterns
+        m = FileModel()
+        m.exists = true
+        m.patterns = before
+      }
     case .write, .dioWrite, .mmapWrite, .pageMkwrite:
-      guard outcome.status == .ok || failed else { break }
+      guard ok || failed else { break }
       let start = Int(op.offset ?? 0)
       let len = Int(op.length ?? 0)
       let byte = op.pattern ?? 0xA5
+      let r = ByteRange(start: UInt64(start), length: UInt64(len))
       if m.expected.count < start + len {
         m.expected.append(contentsOf: repeatElement(0, count: start + len - m.expected.count))
       }
       if failed {
-        m.eitherOld.append(
-          (ByteRange(start: UInt64(start), length: UInt64(len)), Array(m.expected[start..<start + len])))
-        m.errorSinceSync = true
+        m.eitherOld.append((r, Array(m.expected[start..<start + len])))
+      } else {
+        m.exists = true
+        m.eitherOld = trim(m.eitherOld, r)
+        m.minSize = max(m.minSize, start + len)
       }
       m.expected.withUnsafeMutableBufferPointer { b in
         for i in start..<start + len { b[i] = byte }
       }
       m.patterns.insert(byte)
-      if !failed { m.minSize = max(m.minSize, start + len) }
-      let r = ByteRange(start: UInt64(start), length: UInt64(len))
-      m.writes.append((r, seq))
+      m.writes.append((r, seq, byte))
       // Written after the last fsync: after a crash these bytes may be the new ones.
       m.durableEither.append((r, Array(repeating: byte, count: len)))
     case .fsync:
-      if outcome.status == .ok {
-        let before = m.durable
+      if ok {
         m.durable = m.expected
         m.durableMinSize = m.minSize
         m.durableEither = m.eitherOld
-        if m.lossReported {
-          var old = before
-          if old.count < m.durable.count {
-            old.append(contentsOf: repeatElement(0, count: m.durable.count - old.count))
-          }
-          m.durableEither.append((ByteRange(0, UInt64(m.durable.count)), Array(old.prefix(m.durable.count))))
-        }
         m.errorSinceSync = false
-        m.lossReported = false
+        m.lastSyncSeq = seq
       } else if failed {
-        m.errorSinceSync = true
-        m.lossReported = true
+        markLoss(&m, seq)
       }
-    case .writeback, .read, .dioRead:
-      if failed {
-        m.errorSinceSync = true
-        m.lossReported = true
-      }
+    case .writeback:
+      if failed { markLoss(&m, seq) }
+    case .read, .dioRead:
+      break
     case .corrupt:
-      if outcome.status == .ok { m.damaged = true }
+      if ok { m.damaged = true }
     case .migratePage, .dropCaches:
       break
     case .punch:
-      guard outcome.status == .ok || failed else { break }
+      guard ok || failed else { break }
       let start = min(Int(op.offset ?? 0), m.expected.count)
       let end = min(start + Int(op.length ?? 0), m.expected.count)
+      let r = ByteRange(UInt64(start), UInt64(end))
       if failed {
-        m.eitherOld.append((ByteRange(UInt64(start), UInt64(end)), Array(m.expected[start..<end])))
-        m.errorSinceSync = true
+        m.eitherOld.append((r, Array(m.expected[start..<end])))
+      } else {
+        m.eitherOld = trim(m.eitherOld, r)
       }
       m.expected.withUnsafeMutableBufferPointer { b in
         for i in start..<end { b[i] = 0 }
       }
-      let r = ByteRange(UInt64(start), UInt64(end))
-      m.writes.append((r, seq))
+      m.writes.append((r, seq, 0))
       m.durableEither.append((r, Array(repeating: 0, count: end - start)))
     case .truncate:
-      guard outcome.status == .ok else {
-        if failed { m.errorSinceSync = true }
-        break
-      }
+      guard ok else { break }
       let n = Int(op.size ?? 0)
       m.minSize = n
       m.durableMinSize = min(m.durableMinSize, n)
-      m.writes.append((ByteRange(UInt64(n), UInt64.max / 2), seq))
+      // The zeroing of the tail may reach the disk before the size change is committed.
+      let tailEnd = max(m.durable.count, m.expected.count)
+      if n < tailEnd {
+        m.durableEither.append((ByteRange(UInt64(n), UInt64(tailEnd)), Array(repeating: 0, count: tailEnd - n)))
+      }
+      m.writes.append((ByteRange(UInt64(n), UInt64.max / 2), seq, 0))
       if n < m.expected.count {
         m.expected.removeSubrange(n...)
-        m.eitherOld.removeAll { $0.0.start >= UInt64(n) }
+        m.eitherOld = trim(m.eitherOld, ByteRange(UInt64(n), UInt64.max / 2))
       } else {
         m.expected.append(contentsOf: repeatElement(0, count: n - m.expected.count))
       }
     case .unlink:
-      if outcome.status == .ok { m.unlinked = true }
+      if ok { m.exists = false }
     }
     m.touched = true
   }
 
+  /// A writeback or fsync error: some bytes written since the last successful fsync may be gone,
+  /// and the error does not say which. Each of them may now read as at that fsync, or as any
+  /// earlier write left it (whatever reached the disk before), until it is written again.
+  private static func markLoss(_ m: inout FileModel, _ seq: Int) {
+    m.lastErrorSeq = seq
+    // Bytes past today's size count too: a later extension brings them back into the file.
+    let furthest = m.writes.filter { $0.range.end < UInt64.max / 2 }.map(\.range.end).max() ?? 0
+    let n = max(UInt64(max(m.expected.count, m.durable.count)), furthest)
+    for w in m.writes where w.seq > m.lastSyncSeq {
+      guard let r = w.range.intersection(ByteRange(0, n)) else { continue }
+      let old = (Int(r.start)..<Int(r.end)).map { $0 < m.durable.count ? m.durable[$0] : 0 }
+      m.eitherOld.append((r, old))
+      for e in m.writes where e.seq < w.seq {
+        guard let x = e.range.intersection(r) else { continue }
+        m.eitherOld.append((x, Array(repeating: e.byte, count: Int(x.length))))
+      }
+    }
+  }
+
+  /// `either` without the bytes of `r` (they have been written definitely since).
+  static func trim(_ either: [(ByteRange, [UInt8])], _ r: ByteRange) -> [(ByteRange, [UInt8])] {
+    var out: [(ByteRange, [UInt8])] = []
+    for (e, old) in either {
+      guard e.overlaps(r) else {
+        out.append((e, old))
+        continue
+      }
+      if e.start < r.start { out.append((ByteRange(e.start, r.start), Array(old[0..<Int(r.start - e.start)]))) }
+      if r.end < e.end { out.append((ByteRange(r.end, e.end), Array(old[Int(r.end - e.start)...]))) }
+    }
+    return out
+  }
+
   /// Before recover: compares what the engine reads now with the model.
-  func checkCache(_ read: (String) -> Result<[UInt8], FSError>) -> [Violation] {
+  func checkCache(only: Set<String>? = nil, _ read: (String) -> Result<[UInt8], FSError>) -> [Violation] {
     var out: [Violation] = []
-    for path in paths {
-      guard let m = files[path], !m.unlinked else { continue }
+    for path in paths where only?.contains(path) ?? true {
+      guard let m = files[path], m.exists else { continue }
       switch read(path) {
       case .failure(let e):
         if e.errno != .io {
@@ -192,10 +231,10 @@ struct DataOracle {
   /// successful fsync acknowledged is also an `errors-reported` violation: the caller was told
   /// success. A file a `corrupt` op damaged may fail with EIO (the checksum caught it) but must
   /// never return wrong bytes.
-  func checkDurable(_ read: (String) -> Result<[UInt8], FSError>) -> [Violation] {
+  func checkDurable(only: Set<String>? = nil, _ read: (String) -> Result<[UInt8], FSError>) -> [Violation] {
     var out: [Violation] = []
-    for path in paths {
-      guard let m = files[path], !m.unlinked else { continue }
+    for path in paths where only?.contains(path) ?? true {
+      guard let m = files[path], m.exists else { continue }
       switch read(path) {
       case .failure(let e):
         if m.damaged && e.errno == .io { continue }

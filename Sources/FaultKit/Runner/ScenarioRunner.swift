@@ -88,9 +88,21 @@ public struct ScenarioRunner: Sendable {
       throw SetupError(message: "\(plan.file): engine setup did not finish (\(setupStop))")
     }
     let baseline = engine.snapshot()
+    // The data oracle starts from what setup made (committed, so durable): read back once.
+    let state = Box(RunState())
+    if checkedNames.contains(.dataDurable) || checkedNames.contains(.errorsReported) {
+      let withData = baseline.files.filter { $0.size > 0 }.map(\.path)
+      let contents = readAll(withData, engine, scheduler)
+      for f in baseline.files {
+        guard case .success(let bytes) = contents[f.path] ?? .success([]) else {
+          throw SetupError(message: "\(plan.file): reading \(f.path) back after setup failed")
+        }
+        state.value.oracle.seed(path: f.path, contents: bytes, durable: true)
+      }
+    }
 
     // The plan's tasks.
-    let state = Box(RunState())
+    let workerNames = Set(engineDesc.workers.map(\.name))
     for task in plan.tasks {
       let taskName = task.name
       scheduler.spawn(taskName, kind: .plan) {
@@ -116,8 +128,9 @@ public struct ScenarioRunner: Sendable {
           // which their effects landed.
           state.value.oracle.record(op, outcome)
           trace.append(.opEnd(task: taskName, op: i + 1, outcome: outcome.description))
+          // A failure injected during this op: in this task, or in a worker doing work for it.
           let sawFailure = injector.fired[firedBefore...].contains {
-            $0.task == taskName && !$0.decision.hasPrefix("yield")
+            !$0.decision.hasPrefix("yield") && ($0.task == taskName || workerNames.contains($0.task))
           }
           if sawFailure {
             let now = engine.snapshot()
@@ -132,8 +145,9 @@ public struct ScenarioRunner: Sendable {
     }
     // Tasks a pinned preemption switches to wait for it.
     for p in plan.preemptions {
-      if case .yield(let to?) = p.action, plan.tasks.contains(where: { $0.name == to }) { scheduler.hold(to) }
+      if case .yield(let to?) = p.action { scheduler.hold(to) }
     }
+    scheduler.resetSteps()
     harness.injecting = true
     let stop = scheduler.run()
     harness.injecting = false
@@ -173,11 +187,13 @@ public struct ScenarioRunner: Sendable {
     let wantsDurable = checkedNames.contains(.dataDurable)
     if stop == .quiescent && wantsCache {
       let reads = readAll(oracle.paths, engine, scheduler)
-      violations += oracle.checkCache { reads[$0] ?? .failure(FSError(.noEntry)) }
+      violations += unfinished(oracle.paths, reads, .errorsReported)
+      violations += oracle.checkCache(only: Set(reads.keys)) { reads[$0]! }
     }
     scheduler.abortAll()
     if wantsDurable {
       let recovered = Box<String?>(nil)
+      scheduler.resetSteps()
       scheduler.spawn("recover", kind: .harness) {
         do { try await engine.recover() } catch let e as FSError { recovered.value = "\(e)" }
       }
@@ -186,12 +202,18 @@ public struct ScenarioRunner: Sendable {
         violations.append(Violation(.dataDurable, moment: .atRest, "recover failed: \(e)"))
       } else {
         let reads = readAll(oracle.paths, engine, scheduler)
-        violations += oracle.checkDurable { reads[$0] ?? .failure(FSError(.noEntry)) }
+        violations += unfinished(oracle.paths, reads, .dataDurable)
+        violations += oracle.checkDurable(only: Set(reads.keys)) { reads[$0]! }
       }
     }
 
     let lines = trace.events.map(\.line)
-    let firstFault = trace.events.firstIndex { if case .hit(let h) = $0 { h.fault != nil } else { false } }
+    // Anchor the report on the first injected failure; a pinned yield is only the schedule.
+    let firstFault =
+      trace.events.firstIndex {
+        if case .hit(let h) = $0 { h.fault != nil && !h.decision.hasPrefix("yield") } else { false }
+      }
+      ?? trace.events.firstIndex { if case .hit(let h) = $0 { h.fault != nil } else { false } }
     let result = ScenarioResult(
       plan: plan.name, file: plan.file, engine: plan.engine, bugs: bugs, seed: seed, schedule: schedule.description,
       faults: faults.map(\.description), ops: ops, violations: violations, fired: injector.fired,
@@ -202,11 +224,13 @@ public struct ScenarioRunner: Sendable {
     return (result, atRest, injector.hits)
   }
 
-  /// Reads each path whole through the engine, in a harness task.
+  /// Reads each path whole through the engine, in a harness task with its own step budget. A
+  /// path whose read did not finish (a hang, the step bound) is left out of the answer.
   private func readAll(_ paths: [String], _ engine: any Engine, _ scheduler: Scheduler) -> [String: Result<
     [UInt8], FSError
   >] {
     let out = Box<[String: Result<[UInt8], FSError>]>([:])
+    scheduler.resetSteps()
     scheduler.spawn("oracle", kind: .harness) {
       for p in paths {
         scheduler.beginOp("read")
@@ -218,8 +242,19 @@ public struct ScenarioRunner: Sendable {
         scheduler.endOp()
       }
     }
-    scheduler.run()
+    if scheduler.run() != .quiescent { scheduler.abortAll() }
     return out.value
+  }
+}
+
+/// The oracle's reads that did not finish: a hang or the step bound in the read path itself.
+private func unfinished(_ paths: [String], _ reads: [String: Result<[UInt8], FSError>], _ name: InvariantName)
+  -> [Violation]
+{
+  paths.filter { reads[$0] == nil }.map {
+    Violation(
+      name, moment: .atRest,
+      "the oracle's read of \($0) did not finish (it hung or passed the step bound): the data could not be checked")
   }
 }
 

@@ -185,6 +185,10 @@ public final class Scheduler: @unchecked Sendable {
     return stop!
   }
 
+  /// Starts a fresh step budget: each phase of a scenario (setup, the plan, the oracle's reads,
+  /// recover) gets the whole bound.
+  public func resetSteps() { steps = 0 }
+
   /// Tears every unfinished task down: each parked task throws `ScenarioAbort` and unwinds.
   public func abortAll() {
     aborting = true
@@ -206,8 +210,12 @@ public final class Scheduler: @unchecked Sendable {
     aborting = false
   }
 
+  /// Nothing can run: a hang if a plan or harness task is unfinished, or a worker is blocked on
+  /// something other than its empty queue (nothing will ever wake it).
   private func classifyStop() -> StopReason {
-    let hung = tasks.contains { $0.kind != .worker && $0.state != .finished }
+    let hung = tasks.contains {
+      ($0.kind != .worker && $0.state != .finished) || ($0.kind == .worker && $0.state == .blocked && !$0.idleWait)
+    }
     return hung ? .hang : .quiescent
   }
 
