@@ -125,7 +125,7 @@ struct SweepCommand: ParsableCommand {
       if theShard != .all { line += ", \(mine.count) in shard \(theShard)" }
       if !outcomes.isEmpty { line += ", \(outcomes.count) already done" }
       if configs.contains(where: { $0.depth >= 2 }) { line += " (depth 2 adds a second fault at every hit of each)" }
-      print(line)
+      say(line)
     }
     let progress = Progress(quiet: quiet, total: initial.count + outcomes.count, done: outcomes.count)
     let executor: any ScenarioExecutor =
@@ -153,7 +153,7 @@ func finishReports(_ reports: [SweepReport], plans: [Plan], dir: URL) throws {
   var distinct = 0
   for r in reports {
     guard let plan = plans.first(where: { $0.file == r.file }) else { continue }
-    print(
+    say(
       "\(r.plan): \(r.ran) scenarios, \(r.ran - r.failed) passed, \(r.failed) failed, \(r.failures.count) distinct failure(s)"
     )
     for (i, f) in r.failures.enumerated() {
@@ -168,12 +168,12 @@ func finishReports(_ reports: [SweepReport], plans: [Plan], dir: URL) throws {
       let name = "repro/\(repro.name).yaml"
       try writeAtomically(dir.path, name, Data(PlanWriter.yaml(repro).utf8))
       let first = f.placements.isEmpty ? "no fault" : f.placements.map(\.description).joined(separator: " + ")
-      print("  \(f.count)x \(f.signature)")
-      print("     first: \(first)\(f.detail.map { " (\($0))" } ?? ""); repro: \(dir.path)/\(name)")
+      say("  \(f.count)x \(f.signature)")
+      say("     first: \(first)\(f.detail.map { " (\($0))" } ?? ""); repro: \(dir.path)/\(name)")
     }
     distinct += r.failures.count
   }
-  print("\(reports.reduce(0) { $0 + $1.ran - $1.failed }) passed, \(reports.reduce(0) { $0 + $1.failed }) failed")
+  say("\(reports.reduce(0) { $0 + $1.ran - $1.failed }) passed, \(reports.reduce(0) { $0 + $1.failed }) failed")
   if distinct > 0 { throw ExitCode(ExitStatus.failed) }
 }
 
@@ -318,4 +318,9 @@ func writeAtomically(_ dir: String, _ name: String, _ data: Data) throws {
     try? FileManager.default.removeItem(at: tmp)
     throw BadInput(description: "\(url.path): cannot write (\(String(cString: strerror(e))))")
   }
+}
+
+/// Writes a line to standard output unbuffered, so it interleaves with progress lines in order.
+func say(_ line: String) {
+  FileHandle.standardOutput.write(Data((line + "\n").utf8))
 }

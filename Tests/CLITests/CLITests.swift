@@ -26,11 +26,12 @@ enum CLI {
     let stderr: String
   }
 
-  static func run(_ args: [String]) throws -> Output {
+  static func run(_ args: [String], environment: [String: String]? = nil) throws -> Output {
     let p = Process()
     p.executableURL = try binary
     p.arguments = args
     p.currentDirectoryURL = root
+    if let environment { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
     let out = Pipe()
     let err = Pipe()
     p.standardOutput = out
@@ -180,4 +181,106 @@ struct CLITests {
     p.waitUntilExit()
     #expect(e.contains("trace: writer: hit alloc.data#2 in writeback: fail: ENOSPC  <== injected"))
   }
+
+  static func scratch(_ name: String) throws -> URL {
+    let d = FileManager.default.temporaryDirectory.appendingPathComponent("faultline-\(name)-\(getpid())")
+    try? FileManager.default.removeItem(at: d)
+    try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
+    return d
+  }
+
+  @Test("a crashing and a hanging engine each cost one scenario; the sweep completes with repros")
+  func plantedCrashAndHang() throws {
+    let dir = try Self.scratch("planted")
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let r = try CLI.run(
+      ["sweep", "Tests/Fixtures/planted.yaml", "--jobs", "2", "--timeout", "2", "--quiet", "--report-dir", dir.path],
+      environment: ["FAULTLINE_PLANTED": "1"])
+    #expect(r.status == 1, "\(r.stdout)\(r.stderr)")
+    #expect(r.stdout.contains("planted: 13 scenarios, 5 passed, 8 failed, 2 distinct failure(s)"), "\(r.stdout)")
+    #expect(r.stdout.contains("4x crashed | planted.crash:fail"))
+    #expect(r.stdout.contains("Fatal error: planted crash"))
+    #expect(r.stdout.contains("4x timed-out | planted.hang:fail"))
+    for n in 1...2 {
+      #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("repro/planted-repro-\(n).yaml").path))
+    }
+    let lines = try String(contentsOf: dir.appendingPathComponent("journal.jsonl"), encoding: .utf8).split(
+      separator: "\n")
+    #expect(lines.count == 13)
+  }
+
+  @Test("a sweep killed with SIGKILL and resumed ends with the same results as one never killed")
+  func killAndResume() throws {
+    let whole = try Self.scratch("whole")
+    let killed = try Self.scratch("killed")
+    defer {
+      try? FileManager.default.removeItem(at: whole)
+      try? FileManager.default.removeItem(at: killed)
+    }
+    let args = ["sweep", "Plans/xfs", "--points", "*", "--jobs", "1", "--quiet"]
+    let full = try CLI.run(args + ["--report-dir", whole.path])
+    #expect(full.status == 0, "\(full.stdout)\(full.stderr)")
+    let p = Process()
+    p.executableURL = try CLI.binary
+    p.arguments = args + ["--report-dir", killed.path]
+    p.currentDirectoryURL = CLI.root
+    p.standardOutput = Pipe()
+    p.standardError = Pipe()
+    try p.run()
+    let journal = killed.appendingPathComponent("journal.jsonl")
+    var journaled = 0
+    for _ in 0..<6000 where journaled < 40 {
+      usleep(10_000)
+      journaled = ((try? String(contentsOf: journal, encoding: .utf8)) ?? "").split(separator: "\n").count
+    }
+    kill(p.processIdentifier, SIGKILL)
+    p.waitUntilExit()
+    let before = ((try? String(contentsOf: journal, encoding: .utf8)) ?? "").split(separator: "\n").count
+    #expect(before >= 40 && before < 300, "killed after \(before) scenarios")
+    #expect(!FileManager.default.fileExists(atPath: killed.appendingPathComponent("sweep.json").path))
+    let resumed = try CLI.run(args + ["--resume", killed.path])
+    #expect(resumed.status == 0, "\(resumed.stdout)\(resumed.stderr)")
+    let a = try Data(contentsOf: whole.appendingPathComponent("sweep.json"))
+    let b = try Data(contentsOf: killed.appendingPathComponent("sweep.json"))
+    #expect(a == b)
+  }
+
+  @Test("a sweep of every plan at every point finds nothing on the fixed engines (no false positives)")
+  func noFalsePositives() throws {
+    let dir = try Self.scratch("corpus")
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let r = try CLI.run(["sweep", "Plans", "--points", "*", "--jobs", "2", "--quiet", "--report-dir", dir.path])
+    #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+    let last = r.stdout.split(separator: "\n").last.map(String.init) ?? ""
+    #expect(last.hasSuffix(" passed, 0 failed"), "\(last)")
+    let passed = Int(last.split(separator: " ").first ?? "") ?? 0
+    #expect(passed > 3000)
+  }
+
+  @Test("two shards merged equal one unsharded run")
+  func shardsMerge() throws {
+    let dirs = try ["one", "s0", "s1", "merged"].map { try Self.scratch("shard-\($0)") }
+    defer { for d in dirs { try? FileManager.default.removeItem(at: d) } }
+    let args = [
+      "sweep", "Plans/btrfs/cow-enospc-second-iteration.yaml", "Plans/btrfs/write-fsync.yaml",
+      "--points", "*", "--bug", "cow-error-leaves-pages-locked", "--quiet", "--in-process",
+    ]
+    _ = try CLI.run(args + ["--report-dir", dirs[0].path])
+    _ = try CLI.run(args + ["--report-dir", dirs[1].path, "--shard", "0/2"])
+    // The second shard from the environment, as a CI matrix would set it.
+    _ = try CLI.run(args + ["--report-dir", dirs[2].path], environment: ["FAULTLINE_SHARD": "1/2"])
+    let m = try CLI.run(["report", "--merge", dirs[1].path, dirs[2].path, "--report-dir", dirs[3].path])
+    #expect(m.status == 1, "the bug's failures are in the merged report: \(m.stdout)\(m.stderr)")
+    let one = try Data(contentsOf: dirs[0].appendingPathComponent("sweep.json"))
+    let merged = try Data(contentsOf: dirs[3].appendingPathComponent("sweep.json"))
+    #expect(one == merged)
+    let s0 = SweepJournalCount(dirs[1])
+    let s1 = SweepJournalCount(dirs[2])
+    #expect(s0 > 0 && s1 > 0)
+  }
+}
+
+private func SweepJournalCount(_ dir: URL) -> Int {
+  ((try? String(contentsOf: dir.appendingPathComponent("journal.jsonl"), encoding: .utf8)) ?? "").split(separator: "\n")
+    .count
 }

@@ -62,4 +62,16 @@ struct SweepTests {
     let again = try sweeper.runner.run(back)
     #expect(Sweeper.signature(again, hang.placements) == hang.signature)
   }
+
+  @Test("a sweep with a historical bug on finds that bug's invariants", arguments: Corpus.catches)
+  func sweepFindsEachBug(c: CatchCase) throws {
+    let plan = try Corpus.load(c.file)
+    let report = try #require(
+      try SweepDriver(registry: Corpus.registry).sweepInProcess(
+        [plan], configs: [SweepConfig(plan: plan)], bugs: [c.bug]
+      )
+      .first)
+    let found = report.failures.contains { f in c.invariants.allSatisfy { f.signature.contains("\($0)@") } }
+    #expect(found, "\(c.bug): \(report.failures.map(\.signature))")
+  }
 }
