@@ -158,9 +158,21 @@ func finishReports(_ reports: [SweepReport], plans: [Plan], dir: URL) throws {
     )
     for (i, f) in r.failures.enumerated() {
       var repro = plan
+      var placements = f.placements
+      var shrunkNote = ""
+      // Judged failures are shrunk in this process; a crash or hang is kept as found.
+      if f.kind == .judged {
+        let shrunk = Shrinker(registry: BuiltinEngines.registry).shrink(
+          plan, placements: f.placements, bugs: Array(Set(plan.bugs + r.bugs)).sorted(), signature: f.signature)
+        repro = shrunk.plan
+        placements = shrunk.placements
+        let before = plan.tasks.reduce(0) { $0 + $1.ops.count }
+        let after = repro.tasks.reduce(0) { $0 + $1.ops.count }
+        shrunkNote = " (shrunk from \(before) ops to \(after) in \(shrunk.runs) runs)"
+      }
       repro.name = "\(plan.name)-repro-\(i + 1)"
       repro.about = "Repro of a sweep failure of \(plan.name) (\(plan.file)): \(f.signature)"
-      repro.faults = f.placements.map(\.spec)
+      repro.faults = placements.map(\.spec)
       repro.bugs = Array(Set(plan.bugs + r.bugs)).sorted()
       repro.expect = Expectations(invariants: plan.expect.invariants)
       repro.catches = []
@@ -169,7 +181,7 @@ func finishReports(_ reports: [SweepReport], plans: [Plan], dir: URL) throws {
       try writeAtomically(dir.path, name, Data(PlanWriter.yaml(repro).utf8))
       let first = f.placements.isEmpty ? "no fault" : f.placements.map(\.description).joined(separator: " + ")
       say("  \(f.count)x \(f.signature)")
-      say("     first: \(first)\(f.detail.map { " (\($0))" } ?? ""); repro: \(dir.path)/\(name)")
+      say("     first: \(first)\(f.detail.map { " (\($0))" } ?? ""); repro: \(dir.path)/\(name)\(shrunkNote)")
     }
     distinct += r.failures.count
   }

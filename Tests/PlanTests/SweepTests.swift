@@ -74,4 +74,20 @@ struct SweepTests {
     let found = report.failures.contains { f in c.invariants.allSatisfy { f.signature.contains("\($0)@") } }
     #expect(found, "\(c.bug): \(report.failures.map(\.signature))")
   }
+
+  @Test("shrinking keeps the signature and drops what the failure does not need")
+  func shrink() throws {
+    let plan = try Corpus.load(try #require(Corpus.files.first { $0.hasSuffix("btrfs/write-fsync.yaml") }))
+    let bugs = ["cow-error-leaves-pages-locked"]
+    let fault = Placement(point: "alloc.data", hit: 2, action: .fail(.noSpace), mode: .transient)
+    let r = try ScenarioRunner(registry: Corpus.registry).run(plan, RunOptions(bugs: bugs, faults: [fault.spec]))
+    let sig = Sweeper.signature(r, [fault])
+    #expect(Sweeper.failed(r))
+    let shrunk = Shrinker(registry: Corpus.registry).shrink(plan, placements: [fault], bugs: bugs, signature: sig)
+    #expect(shrunk.plan.tasks.flatMap(\.ops).map(\.kind) == [.write, .fsync])
+    #expect(shrunk.placements == [fault])
+    let again = try ScenarioRunner(registry: Corpus.registry).run(
+      shrunk.plan, RunOptions(bugs: bugs, faults: [fault.spec]))
+    #expect(Sweeper.signature(again, [fault]) == sig)
+  }
 }
