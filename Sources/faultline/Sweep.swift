@@ -50,6 +50,9 @@ struct SweepCommand: ParsableCommand {
   @Flag(help: "No progress output.")
   var quiet = false
 
+  @Option(help: "Stop starting scenarios after this many seconds (nightly runs); the report says how much ran.")
+  var budget: Double?
+
   func run() throws {
     if let depth, !(1...2).contains(depth) { throw BadInput(description: "--depth \(depth): expected 1 or 2") }
     guard jobs >= 1 else { throw BadInput(description: "--jobs \(jobs): expected at least 1") }
@@ -131,15 +134,24 @@ struct SweepCommand: ParsableCommand {
     let executor: any ScenarioExecutor =
       inProcess ? InProcessExecutor(registry: registry) : WorkerPool(jobs: jobs, timeoutSeconds: timeout)
     var journalError: Error?
+    let deadline = budget.map { DispatchTime.now().uptimeNanoseconds + UInt64($0 * 1e9) }
+    var budgetReached = false
     try executor.run(initial) { o in
       do { try journal.append(o) } catch { journalError = journalError ?? error }
       outcomes.append(o)
       done.insert(o.scenario.key)
       let more = children(o)
       progress.step(failed: o.failed, added: more.count)
+      if let deadline, DispatchTime.now().uptimeNanoseconds >= deadline {
+        budgetReached = true
+        return nil
+      }
       return more
     }
     progress.end()
+    if budgetReached {
+      say("budget of \(budget!)s reached: \(outcomes.count) scenarios ran; --resume \(dir.path) continues")
+    }
     if let journalError { throw journalError }
 
     let reports = SweepDriver.reports(meta: meta, outcomes: outcomes)
@@ -265,7 +277,14 @@ struct ReportCommand: ParsableCommand {
   @Option(help: "Where to write the merged sweep.json and repros.")
   var reportDir = "Reports/merged"
 
+  @Option(help: "Compare the run in DIR with this earlier run directory: name what is new, fixed and still failing.")
+  var compare: String?
+
+  @Option(help: "A known-failures file (plan + signature each) whose entries are expected, not new.")
+  var known: String?
+
   func run() throws {
+    if compare != nil || known != nil { return try compareRuns() }
     var metas: [SweepMeta] = []
     var outcomes: [String: SweepOutcome] = [:]
     for d in dirs {
@@ -286,6 +305,58 @@ struct ReportCommand: ParsableCommand {
     try finishReports(
       SweepDriver.reports(meta: joined, outcomes: Array(outcomes.values)), plans: plans,
       dir: URL(fileURLWithPath: reportDir))
+  }
+}
+
+extension ReportCommand {
+  /// A failure as the comparison keys it.
+  struct Key: Hashable, Comparable {
+    let plan: String
+    let signature: String
+    static func < (a: Key, b: Key) -> Bool { (a.plan, a.signature) < (b.plan, b.signature) }
+  }
+
+  static func failures(in dir: String) throws -> Set<Key> {
+    let url = URL(fileURLWithPath: dir).appendingPathComponent("sweep.json")
+    guard let data = try? Data(contentsOf: url) else { throw BadInput(description: "\(url.path): no sweep.json there") }
+    let reports = try JSONDecoder().decode([SweepReport].self, from: data)
+    return Set(reports.flatMap { r in r.failures.map { Key(plan: r.plan, signature: $0.signature) } })
+  }
+
+  /// `known: [ { plan: NAME, signature: "…", why: "…" } ]`
+  static func knownFailures(_ path: String) throws -> Set<Key> {
+    guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+      throw BadInput(description: "\(path):1:1: error: cannot read the known-failures file")
+    }
+    do {
+      let top = try PlanMap(try PlanValue.parse(text, file: path), path: "", keys: ["known"])
+      guard let list = top.value("known") else { return [] }
+      return Set(
+        try list.list("known").enumerated().map { i, item in
+          let m = try PlanMap(item, path: "known[\(i)]", keys: ["plan", "signature", "why"])
+          guard let plan = try m.string("plan"), let sig = try m.string("signature") else {
+            throw PlanError(m.location, key: "known[\(i)]", expected: "plan and signature", found: "neither or one")
+          }
+          return Key(plan: plan, signature: sig)
+        })
+    } catch let e as PlanError {
+      throw BadInput(description: e.description)
+    }
+  }
+
+  func compareRuns() throws {
+    guard dirs.count == 1 else { throw BadInput(description: "report --compare/--known: give one run directory") }
+    let now = try Self.failures(in: dirs[0])
+    let before = try compare.map { try Self.failures(in: $0) } ?? []
+    let expected = try known.map(Self.knownFailures) ?? []
+    let new = now.subtracting(before).subtracting(expected).sorted()
+    let still = now.intersection(before.union(expected)).sorted()
+    let fixed = before.union(expected).subtracting(now).sorted()
+    for (title, keys) in [("new", new), ("still failing", still), ("fixed", fixed)] {
+      say("\(title): \(keys.count)")
+      for k in keys { say("  \(k.plan): \(k.signature)") }
+    }
+    if !new.isEmpty { throw ExitCode(ExitStatus.failed) }
   }
 }
 

@@ -14,13 +14,15 @@ final class WorkerPool: ScenarioExecutor, @unchecked Sendable {
   private var next = 0
   private var inFlight = 0
   private var failure: Error?
+  /// Set when the callback asked to stop: nothing more is started.
+  private var stopped = false
 
   init(jobs: Int, timeoutSeconds: Double) {
     self.jobs = jobs
     self.timeoutSeconds = timeoutSeconds
   }
 
-  func run(_ initial: [SweepScenario], onOutcome: (SweepOutcome) -> [SweepScenario]) throws {
+  func run(_ initial: [SweepScenario], onOutcome: (SweepOutcome) -> [SweepScenario]?) throws {
     queue = initial
     next = 0
     withoutActuallyEscaping(onOutcome) { callback in
@@ -42,23 +44,27 @@ final class WorkerPool: ScenarioExecutor, @unchecked Sendable {
   private func take() -> SweepScenario? {
     lock.lock()
     defer { lock.unlock() }
-    while next >= queue.count && inFlight > 0 && failure == nil { lock.wait() }
-    guard next < queue.count, failure == nil else { return nil }
+    while next >= queue.count && inFlight > 0 && failure == nil && !stopped { lock.wait() }
+    guard next < queue.count, failure == nil, !stopped else { return nil }
     let sc = queue[next]
     next += 1
     inFlight += 1
     return sc
   }
 
-  private func finish(_ o: SweepOutcome, _ callback: (SweepOutcome) -> [SweepScenario]) {
+  private func finish(_ o: SweepOutcome, _ callback: (SweepOutcome) -> [SweepScenario]?) {
     lock.lock()
-    queue += callback(o)
+    if let more = callback(o) {
+      queue += more
+    } else {
+      stopped = true
+    }
     inFlight -= 1
     lock.broadcast()
     lock.unlock()
   }
 
-  private func workerLoop(_ n: Int, _ callback: (SweepOutcome) -> [SweepScenario]) throws {
+  private func workerLoop(_ n: Int, _ callback: (SweepOutcome) -> [SweepScenario]?) throws {
     var worker: Worker?
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys]
@@ -94,8 +100,8 @@ final class WorkerPool: ScenarioExecutor, @unchecked Sendable {
 
 /// The outcome callback, handed to the job threads; they call it under the pool's lock only.
 private final class CallbackBox: @unchecked Sendable {
-  let call: (SweepOutcome) -> [SweepScenario]
-  init(_ call: @escaping (SweepOutcome) -> [SweepScenario]) { self.call = call }
+  let call: (SweepOutcome) -> [SweepScenario]?
+  init(_ call: @escaping (SweepOutcome) -> [SweepScenario]?) { self.call = call }
 }
 
 /// One worker process and its pipes.

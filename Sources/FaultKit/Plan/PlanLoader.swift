@@ -45,7 +45,12 @@ public struct PlanLoader: Sendable {
     return try PlanReader.read(root, file: file, registry: registry)
   }
 
-  /// Every `*.yaml` and `*.yml` file under `paths`, recursively, sorted by path without duplicates.
+  /// The file name a directory scan skips: `Plans/known-failures.yaml` is the nightly sweep's
+  /// list of accepted failures, not a plan.
+  public static let knownFailuresFile = "known-failures.yaml"
+
+  /// Every `*.yaml` and `*.yml` file under `paths` (but `known-failures.yaml`), recursively,
+  /// sorted by path without duplicates.
   /// A path naming a file is taken as it is, whatever its extension.
   /// - Throws: `PlanError` at path:1:1 for a path that is neither a file nor a directory.
   public static func planFiles(in paths: [String]) throws -> [String] {
@@ -72,6 +77,8 @@ public struct PlanLoader: Sendable {
       for case let relative as String in walker {
         let name = relative.lowercased()
         guard name.hasSuffix(".yaml") || name.hasSuffix(".yml") else { continue }
+        // The nightly sweep's list of accepted failures lives beside the plans; it is no plan.
+        if (name as NSString).lastPathComponent == PlanLoader.knownFailuresFile { continue }
         let full = base == "/" ? "/" + relative : base + "/" + relative
         var entryIsDirectory: ObjCBool = false
         if fm.fileExists(atPath: full, isDirectory: &entryIsDirectory), !entryIsDirectory.boolValue {

@@ -3,8 +3,9 @@ import Foundation
 /// Runs scenarios somewhere: in this process, or in worker processes that may crash or hang.
 public protocol ScenarioExecutor {
   /// Runs `initial` and whatever `onOutcome` returns to run next, calling `onOutcome` once per
-  /// scenario as it finishes (in any order; never concurrently).
-  func run(_ initial: [SweepScenario], onOutcome: (SweepOutcome) -> [SweepScenario]) throws
+  /// scenario as it finishes (in any order; never concurrently). `onOutcome` returning nil means
+  /// stop: start nothing more (scenarios already running still report).
+  func run(_ initial: [SweepScenario], onOutcome: (SweepOutcome) -> [SweepScenario]?) throws
 }
 
 /// Runs scenarios in this process: fastest, but a crashing engine takes the sweep with it.
@@ -16,7 +17,7 @@ public struct InProcessExecutor: ScenarioExecutor {
     loader = PlanLoader(registry: registry)
   }
 
-  public func run(_ initial: [SweepScenario], onOutcome: (SweepOutcome) -> [SweepScenario]) throws {
+  public func run(_ initial: [SweepScenario], onOutcome: (SweepOutcome) -> [SweepScenario]?) throws {
     var queue = initial
     var next = 0
     var plans: [String: Plan] = [:]
@@ -25,7 +26,8 @@ public struct InProcessExecutor: ScenarioExecutor {
       next += 1
       let plan = try plans[sc.plan] ?? loader.load(file: sc.plan)
       plans[sc.plan] = plan
-      queue += onOutcome(try Self.execute(sc, plan, runner))
+      guard let more = onOutcome(try Self.execute(sc, plan, runner)) else { return }
+      queue += more
     }
   }
 
