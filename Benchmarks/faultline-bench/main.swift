@@ -122,3 +122,40 @@ let hitRates = measure {
   return n
 }
 report("disarmed fault point hit via Harness (recorded in trace)", hitRates, unit: "", invert: true)
+
+// 4. The sweep end to end: every plan at every point, worker processes, --jobs 2 against --jobs 1.
+let cli = root.appendingPathComponent(".build/release/faultline")
+if FileManager.default.isExecutableFile(atPath: cli.path) {
+  print("")
+  func sweepSeconds(jobs: Int) -> Double {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("faultline-bench-\(getpid())-\(jobs)")
+    let p = Process()
+    p.executableURL = cli
+    p.arguments = ["sweep", "Plans", "--points", "*", "--jobs", "\(jobs)", "--quiet", "--report-dir", dir.path]
+    p.currentDirectoryURL = root
+    p.standardOutput = FileHandle.nullDevice
+    let clock = ContinuousClock()
+    let start = clock.now
+    try? p.run()
+    p.waitUntilExit()
+    let d = clock.now - start
+    try? FileManager.default.removeItem(at: dir)
+    return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+  }
+  let runs = max(3, rounds / 2)
+  var one: [Double] = []
+  var two: [Double] = []
+  for _ in 0..<runs {
+    one.append(sweepSeconds(jobs: 1))
+    two.append(sweepSeconds(jobs: 2))
+  }
+  one.sort()
+  two.sort()
+  let m1 = one[one.count / 2]
+  let m2 = two[two.count / 2]
+  print(String(format: "sweep of every plan at every point, --jobs 1 (worker process)     %8.2f s", m1))
+  print(
+    String(format: "sweep of every plan at every point, --jobs 2                      %8.2f s  (%.2fx)", m2, m1 / m2))
+} else {
+  print("\n(sweep timing skipped: build .build/release/faultline first; scripts/bench does)")
+}

@@ -179,7 +179,10 @@ struct DataOracle {
     let n = max(UInt64(max(m.expected.count, m.durable.count)), furthest)
     for w in m.writes where w.seq > m.lastSyncSeq {
       guard let r = w.range.intersection(ByteRange(0, n)) else { continue }
-      let old = (Int(r.start)..<Int(r.end)).map { $0 < m.durable.count ? m.durable[$0] : 0 }
+      // As at the last fsync (zero past what it covered): slice copies, not a per-byte loop.
+      var old = [UInt8](repeating: 0, count: Int(r.length))
+      let upto = min(Int(r.end), m.durable.count)
+      if Int(r.start) < upto { old.replaceSubrange(0..<(upto - Int(r.start)), with: m.durable[Int(r.start)..<upto]) }
       m.eitherOld.append((r, old))
       for e in m.writes where e.seq < w.seq {
         guard let x = e.range.intersection(r) else { continue }
