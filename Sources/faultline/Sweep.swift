@@ -25,6 +25,15 @@ struct SweepCommand: ParsableCommand {
     help: "Only points matching this glob (repeatable; overrides the plans' sweep: points).")
   var pointGlobs: [String] = []
 
+  @Option(name: .customLong("actions"), help: "Only these actions (fail, short, restart, yield; repeatable).")
+  var actionNames: [String] = []
+
+  @Option(name: .customLong("errnos"), help: "Only these errnos for fail (ENOSPC, EIO …; repeatable).")
+  var errnoNames: [String] = []
+
+  @Option(help: "Cross every placement with N seeded random schedules (for plans with several tasks or workers).")
+  var schedules = 0
+
   @Option(help: "Worker processes running scenarios; an engine that crashes or hangs costs one scenario.")
   var jobs = 1
 
@@ -66,6 +75,23 @@ struct SweepCommand: ParsableCommand {
       var config = SweepConfig(plan: plan)
       if let depth { config.depth = depth }
       if !pointGlobs.isEmpty { config.points = pointGlobs }
+      if !actionNames.isEmpty {
+        config.actions = try actionNames.map { a in
+          guard let k = FaultActionKind(rawValue: a) else {
+            throw BadInput(description: "--actions \(a): expected fail, short, restart or yield")
+          }
+          return k
+        }
+      }
+      if !errnoNames.isEmpty {
+        config.errnos = try errnoNames.map { n in
+          guard let e = Errno(name: n) else {
+            let hint = DidYouMean.hint(n, among: Errno.named.map(\.name)).map { "; \($0)" } ?? ""
+            throw BadInput(description: "--errnos \(n): not an errno name\(hint)")
+          }
+          return e
+        }
+      }
       configs.append(config)
       let known = registry.descriptor(named: plan.engine)!.bugs.map(\.name)
       for b in bugs where !known.contains(b) {
@@ -84,7 +110,10 @@ struct SweepCommand: ParsableCommand {
     let dir = URL(fileURLWithPath: resume ?? reportDir)
     let driver = SweepDriver(registry: registry)
     let space: [[SweepScenario]]
-    do { space = try driver.space(plans, configs: configs, bugs: bugs.sorted()) } catch let e as SetupError {
+    guard schedules >= 0 else { throw BadInput(description: "--schedules \(schedules): expected 0 or more") }
+    do { space = try driver.space(plans, configs: configs, bugs: bugs.sorted(), schedules: schedules) } catch let e
+      as SetupError
+    {
       throw BadInput(description: e.description)
     }
     let meta = SweepMeta(
@@ -169,26 +198,9 @@ func finishReports(_ reports: [SweepReport], plans: [Plan], dir: URL) throws {
       "\(r.plan): \(r.ran) scenarios, \(r.ran - r.failed) passed, \(r.failed) failed, \(r.failures.count) distinct failure(s)"
     )
     for (i, f) in r.failures.enumerated() {
-      var repro = plan
-      var placements = f.placements
-      var shrunkNote = ""
-      // Judged failures are shrunk in this process; a crash or hang is kept as found.
-      if f.kind == .judged {
-        let shrunk = Shrinker(registry: BuiltinEngines.registry).shrink(
-          plan, placements: f.placements, bugs: Array(Set(plan.bugs + r.bugs)).sorted(), signature: f.signature)
-        repro = shrunk.plan
-        placements = shrunk.placements
-        let before = plan.tasks.reduce(0) { $0 + $1.ops.count }
-        let after = repro.tasks.reduce(0) { $0 + $1.ops.count }
-        shrunkNote = " (shrunk from \(before) ops to \(after) in \(shrunk.runs) runs)"
-      }
-      repro.name = "\(plan.name)-repro-\(i + 1)"
-      repro.about = "Repro of a sweep failure of \(plan.name) (\(plan.file)): \(f.signature)"
-      repro.faults = placements.map(\.spec)
-      repro.bugs = Array(Set(plan.bugs + r.bugs)).sorted()
-      repro.expect = Expectations(invariants: plan.expect.invariants)
-      repro.catches = []
-      repro.sweep = nil
+      let made = SweepRepro.make(plan, f, number: i + 1, bugs: r.bugs, registry: BuiltinEngines.registry)
+      let repro = made.plan
+      let shrunkNote = made.shrunk.map { " (shrunk from \($0.before) ops to \($0.after) in \($0.runs) runs)" } ?? ""
       let name = "repro/\(repro.name).yaml"
       try writeAtomically(dir.path, name, Data(PlanWriter.yaml(repro).utf8))
       let first = f.placements.isEmpty ? "no fault" : f.placements.map(\.description).joined(separator: " + ")

@@ -90,4 +90,36 @@ struct SweepTests {
       shrunk.plan, RunOptions(bugs: bugs, faults: [fault.spec]))
     #expect(Sweeper.signature(again, [fault]) == sig)
   }
+
+  @Test("a sweep crossed with random schedules writes repros that replay their failure")
+  func scheduledRepros() throws {
+    let plan = try Corpus.load(try #require(Corpus.files.first { $0.hasSuffix("btrfs/fixup-migration-window.yaml") }))
+    let bugs = ["fixup-page-cleaned-before-worker"]
+    let driver = SweepDriver(registry: Corpus.registry)
+    let config = SweepConfig(points: ["worker.*", "reserve.data"])
+    let space = try driver.space([plan], configs: [config], bugs: bugs, schedules: 3).flatMap { $0 }
+    #expect(space.count % 3 == 0 && space.allSatisfy { $0.scheduleSeed != nil })
+    #expect(space == (try driver.space([plan], configs: [config], bugs: bugs, schedules: 3).flatMap { $0 }))
+    var outcomes: [SweepOutcome] = []
+    try InProcessExecutor(registry: Corpus.registry).run(space) {
+      outcomes.append($0)
+      return []
+    }
+    let meta = SweepMeta(
+      plans: [SweepMeta.PlanEntry(file: plan.file, name: plan.name, engine: plan.engine, depth: 1, space: space.count)],
+      bugs: bugs, shard: .all)
+    let report = try #require(SweepDriver.reports(meta: meta, outcomes: outcomes).first)
+    #expect(!report.failures.isEmpty)
+    for (i, f) in report.failures.enumerated() {
+      let made = SweepRepro.make(plan, f, number: i + 1, bugs: bugs, registry: Corpus.registry)
+      let text = PlanWriter.yaml(made.plan)
+      let back = try PlanLoader(registry: Corpus.registry).parse(text, file: "repro.yaml")
+      let r = try ScenarioRunner(registry: Corpus.registry).run(back)
+      let placements = back.faults.map { spec -> Placement in
+        guard case .nth(let n) = spec.trigger else { fatalError("sweep faults are nth") }
+        return Placement(point: spec.point, hit: n, action: spec.action, mode: spec.mode)
+      }
+      #expect(Sweeper.signature(r, placements) == f.signature, "repro \(i + 1):\n\(text)")
+    }
+  }
 }

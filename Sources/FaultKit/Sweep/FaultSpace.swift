@@ -24,6 +24,8 @@ public struct SweepConfig: Sendable, Hashable {
   public var points: [String]
   /// nil: every action each point supports except `yield` (a schedule choice, not a failure).
   public var actions: [FaultActionKind]?
+  /// nil: every errno each point declares (for `fail`).
+  public var errnos: [Errno]?
   /// 1: one fault per scenario; 2: a second fault at each hit of each depth-1 scenario's run.
   public var depth: Int
   public var modes: [FaultMode]
@@ -57,7 +59,7 @@ public enum FaultSpace {
       for kind in point.actions where kind != .yield && (config.actions?.contains(kind) ?? true) {
         let actions: [FaultAction] =
           switch kind {
-          case .fail: point.errnos.map { .fail($0) }
+          case .fail: point.errnos.filter { config.errnos?.contains($0) ?? true }.map { .fail($0) }
           case .short: [.short(maxBytes: nil)]
           case .restart: [.restart]
           case .yield: []

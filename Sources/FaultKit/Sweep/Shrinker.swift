@@ -15,13 +15,18 @@ public struct Shrinker: Sendable {
   /// - Parameters:
   ///   - plan: the plan the failure came from (its own faults are ignored; `placements` are the faults).
   ///   - signature: what must still come out.
-  public func shrink(_ plan: Plan, placements: [Placement], bugs: [String], signature: String) -> Shrunk {
+  ///   - schedule: the schedule the failure ran under (nil: the plan's own); shrinking keeps it.
+  public func shrink(
+    _ plan: Plan, placements: [Placement], bugs: [String], signature: String, schedule: ScheduleSpec? = nil
+  ) -> Shrunk {
     var best = plan
     var faults = placements
     var runs = 0
     func keeps(_ p: Plan, _ f: [Placement]) -> Bool {
       runs += 1
-      guard let r = try? runner.run(p, RunOptions(bugs: bugs, faults: f.map(\.spec))) else { return false }
+      guard let r = try? runner.run(p, RunOptions(bugs: bugs, schedule: schedule, faults: f.map(\.spec))) else {
+        return false
+      }
       return Sweeper.failed(r) && Sweeper.signature(r, f) == signature
     }
     // Whole tasks (a plan needs at least one), with preemptions that name them.

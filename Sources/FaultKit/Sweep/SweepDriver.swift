@@ -33,7 +33,9 @@ public struct InProcessExecutor: ScenarioExecutor {
 
   /// Runs one scenario (what a worker process does for each line it reads).
   public static func execute(_ sc: SweepScenario, _ plan: Plan, _ runner: ScenarioRunner) throws -> SweepOutcome {
-    let (r, hits) = try runner.runRecordingHits(plan, RunOptions(bugs: sc.bugs, faults: sc.placements.map(\.spec)))
+    let options = RunOptions(
+      bugs: sc.bugs, schedule: sc.scheduleSeed.map { .random(seed: $0) }, faults: sc.placements.map(\.spec))
+    let (r, hits) = try runner.runRecordingHits(plan, options)
     // Only a failure's result is kept: a passing scenario is one line in the journal, not a trace.
     return SweepOutcome(
       scenario: sc, kind: .judged, result: Sweeper.failed(r) ? r : nil, hits: sc.wantHits ? hits : nil)
@@ -114,7 +116,11 @@ public struct SweepDriver {
   public init(registry: EngineRegistry) { self.registry = registry }
 
   /// The depth-1 scenarios of each plan (in plan order, then hit order), indexed across all.
-  public func space(_ plans: [Plan], configs: [SweepConfig], bugs: [String]) throws -> [[SweepScenario]] {
+  /// With `schedules > 0`, every scenario is crossed with that many seeded random schedules
+  /// (seeds derived from the plan's seed and the scenario's place, so every run picks the same).
+  public func space(_ plans: [Plan], configs: [SweepConfig], bugs: [String], schedules: Int = 0) throws
+    -> [[SweepScenario]]
+  {
     let sweeper = Sweeper(registry: registry)
     var all: [[SweepScenario]] = []
     var index = 0
@@ -127,6 +133,13 @@ public struct SweepDriver {
         list.append(
           SweepScenario(plan: plan.file, bugs: bugs, placements: [p], index: index, wantHits: config.depth >= 2))
         index += 1
+      }
+      if schedules > 0 {
+        list = list.flatMap { sc in
+          var rng = SplitMix64(seed: plan.seed ^ (UInt64(sc.index) &* 0x9E37_79B9_7F4A_7C15))
+          // Below 2^63: plans write seeds as non-negative integers.
+          return (0..<schedules).map { _ in sc.scheduled(rng.next() & 0x7FFF_FFFF_FFFF_FFFF) }
+        }
       }
       all.append(list)
     }
@@ -143,7 +156,8 @@ public struct SweepDriver {
       .filter { !($0.point == first.point && $0.hit == first.hit) }
       .enumerated().map { k, p in
         SweepScenario(
-          plan: o.scenario.plan, bugs: o.scenario.bugs, placements: [first, p], index: o.scenario.index, child: k)
+          plan: o.scenario.plan, bugs: o.scenario.bugs, placements: [first, p], index: o.scenario.index, child: k,
+          scheduleSeed: o.scenario.scheduleSeed)
       }
   }
 
@@ -168,7 +182,10 @@ public struct SweepDriver {
   /// Aggregates outcomes into one report per plan, in space order, so any run order, any
   /// sharding and any resume give the same reports.
   public static func reports(meta: SweepMeta, outcomes: [SweepOutcome]) -> [SweepReport] {
-    let sorted = outcomes.sorted { ($0.scenario.index, $0.scenario.child) < ($1.scenario.index, $1.scenario.child) }
+    let sorted = outcomes.sorted {
+      ($0.scenario.index, $0.scenario.child, $0.scenario.scheduleSeed ?? 0)
+        < ($1.scenario.index, $1.scenario.child, $1.scenario.scheduleSeed ?? 0)
+    }
     return meta.plans.map { entry in
       let mine = sorted.filter { $0.scenario.plan == entry.file }
       var failures: [SweepFailure] = []
@@ -180,7 +197,7 @@ public struct SweepDriver {
           failures.append(
             SweepFailure(
               signature: sig, count: 1, placements: o.scenario.placements, kind: o.kind, result: o.result,
-              detail: o.detail))
+              detail: o.detail, scheduleSeed: o.scenario.scheduleSeed))
         }
       }
       return SweepReport(

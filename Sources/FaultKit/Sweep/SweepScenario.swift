@@ -10,9 +10,12 @@ public struct SweepScenario: Sendable, Codable, Hashable {
   public let child: Int
   /// Whether the worker should send back the run's hits (depth-1 scenarios of a depth-2 sweep).
   public let wantHits: Bool
+  /// A seeded random schedule to run under (nil: the plan's own schedule).
+  public let scheduleSeed: UInt64?
 
   public init(
-    plan: String, bugs: [String], placements: [Placement], index: Int, child: Int = -1, wantHits: Bool = false
+    plan: String, bugs: [String], placements: [Placement], index: Int, child: Int = -1, wantHits: Bool = false,
+    scheduleSeed: UInt64? = nil
   ) {
     self.plan = plan
     self.bugs = bugs
@@ -20,11 +23,20 @@ public struct SweepScenario: Sendable, Codable, Hashable {
     self.index = index
     self.child = child
     self.wantHits = wantHits
+    self.scheduleSeed = scheduleSeed
+  }
+
+  /// The same scenario under a seeded random schedule.
+  public func scheduled(_ seed: UInt64) -> SweepScenario {
+    SweepScenario(
+      plan: plan, bugs: bugs, placements: placements, index: index, child: child, wantHits: wantHits, scheduleSeed: seed
+    )
   }
 
   /// A stable identity: the journal and shards key on it.
   public var key: String {
     "\(plan)|\(index).\(child)|" + placements.map(\.description).joined(separator: "+")
+      + (scheduleSeed.map { "|s\($0)" } ?? "")
   }
 }
 

@@ -9,11 +9,14 @@ public struct SweepFailure: Sendable, Codable {
   /// The first scenario's result (nil when its worker crashed or timed out).
   public let result: ScenarioResult?
   public let detail: String?
+  /// The random schedule it ran under, when the sweep crossed placements with schedules.
+  public let scheduleSeed: UInt64?
 
   public init(
     signature: String, count: Int, placements: [Placement], kind: SweepOutcome.Kind = .judged,
-    result: ScenarioResult?, detail: String? = nil
+    result: ScenarioResult?, detail: String? = nil, scheduleSeed: UInt64? = nil
   ) {
+    self.scheduleSeed = scheduleSeed
     self.signature = signature
     self.count = count
     self.placements = placements

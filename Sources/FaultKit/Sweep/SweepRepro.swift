@@ -1,0 +1,36 @@
+/// Turns a sweep failure into its repro plan: the plan with the failure's faults (shrunk when the
+/// failure was judged; a crash or hang is kept as found), its bugs, and the seeded schedule it
+/// failed under.
+public enum SweepRepro {
+  public struct Made: Sendable {
+    public let plan: Plan
+    /// Ops before and after shrinking and the runs it took (nil when not shrunk).
+    public let shrunk: (before: Int, after: Int, runs: Int)?
+  }
+
+  public static func make(_ plan: Plan, _ f: SweepFailure, number: Int, bugs: [String], registry: EngineRegistry)
+    -> Made
+  {
+    let allBugs = Array(Set(plan.bugs + bugs)).sorted()
+    let schedule = f.scheduleSeed.map { ScheduleSpec.random(seed: $0) }
+    var repro = plan
+    var placements = f.placements
+    var shrunk: (Int, Int, Int)?
+    if f.kind == .judged {
+      let s = Shrinker(registry: registry).shrink(
+        plan, placements: f.placements, bugs: allBugs, signature: f.signature, schedule: schedule)
+      repro = s.plan
+      placements = s.placements
+      shrunk = (plan.tasks.reduce(0) { $0 + $1.ops.count }, repro.tasks.reduce(0) { $0 + $1.ops.count }, s.runs)
+    }
+    repro.name = "\(plan.name)-repro-\(number)"
+    repro.about = "Repro of a sweep failure of \(plan.name) (\(plan.file)): \(f.signature)"
+    repro.faults = placements.map(\.spec)
+    if let schedule { repro.schedule = schedule }
+    repro.bugs = allBugs
+    repro.expect = Expectations(invariants: plan.expect.invariants)
+    repro.catches = []
+    repro.sweep = nil
+    return Made(plan: repro, shrunk: shrunk)
+  }
+}
