@@ -110,15 +110,20 @@ struct SweepCommand: ParsableCommand {
     let dir = URL(fileURLWithPath: resume ?? reportDir)
     let driver = SweepDriver(registry: registry)
     let space: [[SweepScenario]]
+    let pruned: [Int]
     guard schedules >= 0 else { throw BadInput(description: "--schedules \(schedules): expected 0 or more") }
-    do { space = try driver.space(plans, configs: configs, bugs: bugs.sorted(), schedules: schedules) } catch let e
+    do {
+      (space, pruned) = try driver.space(plans, configs: configs, bugs: bugs.sorted(), schedules: schedules)
+    } catch let e
       as SetupError
     {
       throw BadInput(description: e.description)
     }
     let meta = SweepMeta(
       plans: zip(plans, zip(configs, space)).map { plan, cs in
-        SweepMeta.PlanEntry(file: plan.file, name: plan.name, engine: plan.engine, depth: cs.0.depth, space: cs.1.count)
+        SweepMeta.PlanEntry(
+          file: plan.file, name: plan.name, engine: plan.engine, depth: cs.0.depth, space: cs.1.count,
+          pruned: pruned[plans.firstIndex { $0.file == plan.file }!])
       }, bugs: bugs.sorted(), shard: theShard)
     let metaURL = dir.appendingPathComponent("meta.json")
     if resume != nil {
@@ -140,13 +145,8 @@ struct SweepCommand: ParsableCommand {
     var done = Set(outcomes.map(\.scenario.key))
     let journal = try SweepJournal(url: journalURL)
 
-    let catalogs = Dictionary(
-      uniqueKeysWithValues: plans.map { ($0.file, registry.descriptor(named: $0.engine)!.catalog) })
-    let configOf = Dictionary(uniqueKeysWithValues: zip(plans.map(\.file), configs))
     func children(_ o: SweepOutcome) -> [SweepScenario] {
-      driver.children(of: o, config: configOf[o.scenario.plan]!, catalog: catalogs[o.scenario.plan]!).filter {
-        !done.contains($0.key)
-      }
+      driver.children(of: o).filter { !done.contains($0.key) }
     }
     let mine = space.flatMap { $0 }.filter { theShard.owns($0.index) }
     var initial = mine.filter { !done.contains($0.key) }
@@ -194,8 +194,12 @@ func finishReports(_ reports: [SweepReport], plans: [Plan], dir: URL) throws {
   var distinct = 0
   for r in reports {
     guard let plan = plans.first(where: { $0.file == r.file }) else { continue }
+    let prunedNote =
+      r.pruned > 0
+      ? String(format: ", %d pruned (%.0f%% of the space)", r.pruned, 100 * Double(r.pruned) / Double(r.pruned + r.ran))
+      : ""
     say(
-      "\(r.plan): \(r.ran) scenarios, \(r.ran - r.failed) passed, \(r.failed) failed, \(r.failures.count) distinct failure(s)"
+      "\(r.plan): \(r.ran) scenarios\(prunedNote), \(r.ran - r.failed) passed, \(r.failed) failed, \(r.failures.count) distinct failure(s)"
     )
     for (i, f) in r.failures.enumerated() {
       let made = SweepRepro.make(plan, f, number: i + 1, bugs: r.bugs, registry: BuiltinEngines.registry)

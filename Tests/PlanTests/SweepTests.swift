@@ -35,7 +35,7 @@ struct SweepTests {
   func space() throws {
     let plan = try Corpus.load(
       try #require(Corpus.files.first { $0.hasSuffix("btrfs/cow-enospc-second-iteration.yaml") }))
-    let (_, placements) = try Sweeper(registry: Corpus.registry).space(plan, SweepConfig(points: ["alloc.*"]))
+    let (_, placements, _) = try Sweeper(registry: Corpus.registry).space(plan, SweepConfig(points: ["alloc.*"]))
     // Four alloc.data hits in the fault-free run; fail ENOSPC and short; transient and persistent.
     #expect(placements.count == 4 * 2 * 2)
     #expect(Set(placements.map(\.hit)) == [1, 2, 3, 4])
@@ -97,9 +97,9 @@ struct SweepTests {
     let bugs = ["fixup-page-cleaned-before-worker"]
     let driver = SweepDriver(registry: Corpus.registry)
     let config = SweepConfig(points: ["worker.*", "reserve.data"])
-    let space = try driver.space([plan], configs: [config], bugs: bugs, schedules: 3).flatMap { $0 }
+    let space = try driver.space([plan], configs: [config], bugs: bugs, schedules: 3).scenarios.flatMap { $0 }
     #expect(space.count % 3 == 0 && space.allSatisfy { $0.scheduleSeed != nil })
-    #expect(space == (try driver.space([plan], configs: [config], bugs: bugs, schedules: 3).flatMap { $0 }))
+    #expect(space == (try driver.space([plan], configs: [config], bugs: bugs, schedules: 3).scenarios.flatMap { $0 }))
     var outcomes: [SweepOutcome] = []
     try InProcessExecutor(registry: Corpus.registry).run(space) {
       outcomes.append($0)
@@ -121,5 +121,18 @@ struct SweepTests {
       }
       #expect(Sweeper.signature(r, placements) == f.signature, "repro \(i + 1):\n\(text)")
     }
+  }
+
+  @Test("placements from equal states with the same fault are pruned and counted")
+  func pruning() {
+    let catalog = FaultCatalog([FaultPoint("alloc.data", kind: .allocator, errnos: [.noSpace], about: "")])
+    let hits = (1...4).map { Hit(point: "alloc.data", hit: $0, task: "t", op: "write", decision: "pass", fault: nil) }
+    let config = SweepConfig(points: ["*"], actions: [.fail], modes: [.transient])
+    // Hits 2 and 4 are reached from the same state as hit 1: their placements start where it did.
+    let (kept, pruned) = FaultSpace.placements(hits: hits, digests: [7, 7, 9, 7], catalog: catalog, config: config)
+    #expect(kept.map(\.hit) == [1, 3])
+    #expect(pruned == 2)
+    let (all, none) = FaultSpace.placements(hits: hits, digests: [1, 2, 3, 4], catalog: catalog, config: config)
+    #expect(all.count == 4 && none == 0)
   }
 }

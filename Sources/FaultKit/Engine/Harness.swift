@@ -6,6 +6,8 @@ public final class Harness: @unchecked Sendable {
   public let trace: Trace
   /// Off during setup and the data oracle: hits pass without being counted.
   public var injecting = false
+  /// Called at every counted hit, before its decision takes effect: sweeps read the state there.
+  public var probe: ((Hit) -> Void)?
 
   public init(scheduler: Scheduler, injector: Injector) {
     self.scheduler = scheduler
@@ -23,6 +25,7 @@ public final class Harness: @unchecked Sendable {
     }
     let d = injector.hit(point, task: scheduler.currentName, op: scheduler.currentOp)
     trace.append(.hit(injector.hits[injector.hits.count - 1]))
+    probe?(injector.hits[injector.hits.count - 1])
     if case .yield(let to) = d {
       try await scheduler.yield(to: to, at: "fault \(injector.catalog[point].name)")
       return .pass

@@ -20,6 +20,15 @@ public struct Hit: Hashable, Sendable, Codable {
   public let decision: String
   /// The index of the plan fault that fired, if one did.
   public let fault: Int?
+
+  public init(point: String, hit: Int, task: String, op: String, decision: String, fault: Int?) {
+    self.point = point
+    self.hit = hit
+    self.task = task
+    self.op = op
+    self.decision = decision
+    self.fault = fault
+  }
 }
 
 /// Decides, hit by hit, which faults fire in one scenario. Deterministic: its only state is hit

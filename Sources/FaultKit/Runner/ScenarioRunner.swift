@@ -50,14 +50,18 @@ public struct ScenarioRunner: Sendable {
   }
 
   /// Runs a scenario and also returns every hit of every point, in order: the fault space a
-  /// sweep places faults in.
-  public func runRecordingHits(_ plan: Plan, _ options: RunOptions = RunOptions()) throws -> (ScenarioResult, [Hit]) {
-    let (result, _, hits) = try execute(plan, options)
-    return (result, hits)
+  /// sweep places faults in. With `states`, also a digest of the state at each hit (engine
+  /// snapshot, every task's place, the point and how often this op reached it): equal digests
+  /// mean a fault placed at either hit starts from the same state.
+  public func runRecordingHits(_ plan: Plan, _ options: RunOptions = RunOptions(), states: Bool = false) throws -> (
+    ScenarioResult, [Hit], [UInt64]
+  ) {
+    let (result, _, hits, digests) = try execute(plan, options, states: states)
+    return (result, hits, digests)
   }
 
-  private func execute(_ plan: Plan, _ options: RunOptions) throws -> (
-    result: ScenarioResult, atRest: Snapshot, hits: [Hit]
+  private func execute(_ plan: Plan, _ options: RunOptions, states: Bool = false) throws -> (
+    result: ScenarioResult, atRest: Snapshot, hits: [Hit], digests: [UInt64]
   ) {
     guard let engineDesc = registry.descriptor(named: plan.engine) else {
       throw SetupError(message: "\(plan.file): unknown engine \(plan.engine)")
@@ -143,7 +147,16 @@ public struct ScenarioRunner: Sendable {
         }
       }
     }
-    // Tasks a pinned preemption switches to wait for it.
+    let digests = Box<[UInt64]>([])
+    if states {
+      harness.probe = { hit in
+        let sameOp = injector.hits.reversed().prefix { $0.task == hit.task && $0.op == hit.op }.filter {
+          $0.point == hit.point
+        }
+        digests.value.append(StateDigest.of(engine.snapshot(), scheduler.statuses, hit, repeats: sameOp.count))
+      }
+    }
+    // Tasks (and workers) a pinned preemption switches to wait for it.
     for p in plan.preemptions {
       if case .yield(let to?) = p.action { scheduler.hold(to) }
     }
@@ -221,7 +234,8 @@ public struct ScenarioRunner: Sendable {
       diffAtRest: diff.lines.map(\.text),
       diffFromFaultFree: options.faultFree.map { SnapshotDiff(from: $0, to: atRest).lines.map(\.text) },
       trace: lines, firstFaultAt: firstFault)
-    return (result, atRest, injector.hits)
+    harness.probe = nil
+    return (result, atRest, injector.hits, digests.value)
   }
 
   /// Reads each path whole through the engine, in a harness task with its own step budget. A

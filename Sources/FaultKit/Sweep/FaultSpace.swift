@@ -20,7 +20,7 @@ public struct Placement: Hashable, Sendable, Codable, CustomStringConvertible {
 }
 
 /// What a sweep explores: which points (globs), which actions, how deep.
-public struct SweepConfig: Sendable, Hashable {
+public struct SweepConfig: Sendable, Hashable, Codable {
   public var points: [String]
   /// nil: every action each point supports except `yield` (a schedule choice, not a failure).
   public var actions: [FaultActionKind]?
@@ -49,7 +49,26 @@ public struct SweepConfig: Sendable, Hashable {
 /// The fault space of a run: every placement its recorded hits allow.
 public enum FaultSpace {
   /// One placement per (hit, action, errno, mode) the point declares and the config admits, in
-  /// hit order. A point whose actions are only `yield` contributes nothing.
+  /// hit order, without those pruned: with `digests` (the state at each hit), a placement whose
+  /// state, action and mode equal an earlier one's starts where it did and ends as it did.
+  /// Returns the kept placements and how many were pruned.
+  public static func placements(hits: [Hit], digests: [UInt64], catalog: FaultCatalog, config: SweepConfig) -> (
+    [Placement], pruned: Int
+  ) {
+    let all = placements(hits: hits, catalog: catalog, config: config)
+    guard digests.count == hits.count else { return (all, 0) }
+    var digestOf: [String: UInt64] = [:]
+    for (h, d) in zip(hits, digests) { digestOf["\(h.point)#\(h.hit)"] = d }
+    var seen = Set<String>()
+    var kept: [Placement] = []
+    for p in all {
+      let key = "\(digestOf["\(p.point)#\(p.hit)"] ?? 0)|\(p.action)|\(p.mode)"
+      if seen.insert(key).inserted { kept.append(p) }
+    }
+    return (kept, all.count - kept.count)
+  }
+
+  /// Every placement, unpruned.
   public static func placements(hits: [Hit], catalog: FaultCatalog, config: SweepConfig) -> [Placement] {
     var out: [Placement] = []
     var byName: [String: FaultPoint] = [:]

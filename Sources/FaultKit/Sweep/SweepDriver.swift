@@ -31,14 +31,24 @@ public struct InProcessExecutor: ScenarioExecutor {
     }
   }
 
-  /// Runs one scenario (what a worker process does for each line it reads).
+  /// Runs one scenario (what a worker process does for each line it reads). A depth-1 scenario
+  /// of a depth-2 sweep also places its children from its own run's hits, pruned.
   public static func execute(_ sc: SweepScenario, _ plan: Plan, _ runner: ScenarioRunner) throws -> SweepOutcome {
     let options = RunOptions(
       bugs: sc.bugs, schedule: sc.scheduleSeed.map { .random(seed: $0) }, faults: sc.placements.map(\.spec))
-    let (r, hits) = try runner.runRecordingHits(plan, options)
+    let expand = sc.placements.count == 1 && sc.child < 0 ? sc.expand : nil
+    let (r, hits, digests) = try runner.runRecordingHits(plan, options, states: expand != nil)
+    var children: [Placement]?
+    var pruned = 0
+    if let expand, let catalog = runner.registry.descriptor(named: plan.engine)?.catalog {
+      let first = sc.placements[0]
+      let (kept, p) = FaultSpace.placements(hits: hits, digests: digests, catalog: catalog, config: expand)
+      children = kept.filter { !($0.point == first.point && $0.hit == first.hit) }
+      pruned = p
+    }
     // Only a failure's result is kept: a passing scenario is one line in the journal, not a trace.
     return SweepOutcome(
-      scenario: sc, kind: .judged, result: Sweeper.failed(r) ? r : nil, hits: sc.wantHits ? hits : nil)
+      scenario: sc, kind: .judged, result: Sweeper.failed(r) ? r : nil, children: children, pruned: pruned)
   }
 }
 
@@ -90,9 +100,11 @@ public struct SweepMeta: Sendable, Codable, Hashable {
     public let name: String
     public let engine: String
     public let depth: Int
-    /// Depth-1 scenarios of this plan in the whole space.
+    /// Depth-1 scenarios of this plan in the whole space, and placements pruned from it.
     public let space: Int
-    public init(file: String, name: String, engine: String, depth: Int, space: Int) {
+    public let pruned: Int
+    public init(file: String, name: String, engine: String, depth: Int, space: Int, pruned: Int = 0) {
+      self.pruned = pruned
       self.file = file
       self.name = name
       self.engine = engine
@@ -119,19 +131,22 @@ public struct SweepDriver {
   /// With `schedules > 0`, every scenario is crossed with that many seeded random schedules
   /// (seeds derived from the plan's seed and the scenario's place, so every run picks the same).
   public func space(_ plans: [Plan], configs: [SweepConfig], bugs: [String], schedules: Int = 0) throws
-    -> [[SweepScenario]]
+    -> (scenarios: [[SweepScenario]], pruned: [Int])
   {
     let sweeper = Sweeper(registry: registry)
     var all: [[SweepScenario]] = []
+    var pruned: [Int] = []
     var index = 0
     for (plan, config) in zip(plans, configs) {
-      let (_, placements) = try sweeper.space(plan, config, bugs: bugs)
+      let (_, placements, prunedHere) = try sweeper.space(plan, config, bugs: bugs)
+      pruned.append(prunedHere * max(1, schedules))
       // Scenario 0 of each plan is its fault-free run (a bug may fail it without any fault).
       var list = [SweepScenario(plan: plan.file, bugs: bugs, placements: [], index: index)]
       index += 1
       for p in placements {
         list.append(
-          SweepScenario(plan: plan.file, bugs: bugs, placements: [p], index: index, wantHits: config.depth >= 2))
+          SweepScenario(
+            plan: plan.file, bugs: bugs, placements: [p], index: index, expand: config.depth >= 2 ? config : nil))
         index += 1
       }
       if schedules > 0 {
@@ -143,38 +158,32 @@ public struct SweepDriver {
       }
       all.append(list)
     }
-    return all
+    return (all, pruned)
   }
 
-  /// Depth-2 children of a finished depth-1 scenario: a second fault at each hit of its own run.
-  public func children(of o: SweepOutcome, config: SweepConfig, catalog: FaultCatalog) -> [SweepScenario] {
-    guard config.depth >= 2, o.scenario.placements.count == 1, o.scenario.child < 0, let hits = o.hits else {
-      return []
+  /// Depth-2 children of a finished depth-1 scenario: the second faults its worker placed.
+  public func children(of o: SweepOutcome) -> [SweepScenario] {
+    guard let placed = o.children, let first = o.scenario.placements.first else { return [] }
+    return placed.enumerated().map { k, p in
+      SweepScenario(
+        plan: o.scenario.plan, bugs: o.scenario.bugs, placements: [first, p], index: o.scenario.index, child: k,
+        scheduleSeed: o.scenario.scheduleSeed)
     }
-    let first = o.scenario.placements[0]
-    return FaultSpace.placements(hits: hits, catalog: catalog, config: config)
-      .filter { !($0.point == first.point && $0.hit == first.hit) }
-      .enumerated().map { k, p in
-        SweepScenario(
-          plan: o.scenario.plan, bugs: o.scenario.bugs, placements: [first, p], index: o.scenario.index, child: k,
-          scheduleSeed: o.scenario.scheduleSeed)
-      }
   }
 
   /// Sweeps `plans` in this process (no journal, no shard): what tests and benchmarks call.
   public func sweepInProcess(_ plans: [Plan], configs: [SweepConfig], bugs: [String] = []) throws -> [SweepReport] {
-    let space = try self.space(plans, configs: configs, bugs: bugs.sorted())
+    let (space, pruned) = try self.space(plans, configs: configs, bugs: bugs.sorted())
     let meta = SweepMeta(
-      plans: zip(plans, zip(configs, space)).map {
-        SweepMeta.PlanEntry(file: $0.file, name: $0.name, engine: $0.engine, depth: $1.0.depth, space: $1.1.count)
+      plans: plans.indices.map {
+        SweepMeta.PlanEntry(
+          file: plans[$0].file, name: plans[$0].name, engine: plans[$0].engine, depth: configs[$0].depth,
+          space: space[$0].count, pruned: pruned[$0])
       }, bugs: bugs.sorted(), shard: .all)
-    let configOf = Dictionary(uniqueKeysWithValues: zip(plans.map(\.file), configs))
-    let catalogs = Dictionary(
-      uniqueKeysWithValues: plans.map { ($0.file, registry.descriptor(named: $0.engine)!.catalog) })
     var outcomes: [SweepOutcome] = []
     try InProcessExecutor(registry: registry).run(space.flatMap { $0 }) { o in
       outcomes.append(o)
-      return children(of: o, config: configOf[o.scenario.plan]!, catalog: catalogs[o.scenario.plan]!)
+      return children(of: o)
     }
     return Self.reports(meta: meta, outcomes: outcomes)
   }
@@ -203,7 +212,7 @@ public struct SweepDriver {
       return SweepReport(
         plan: entry.name, file: entry.file, engine: entry.engine, bugs: meta.bugs, depth: entry.depth,
         space: mine.count,
-        ran: mine.count, failures: failures)
+        ran: mine.count, pruned: entry.pruned + mine.reduce(0) { $0 + $1.pruned }, failures: failures)
     }
   }
 }

@@ -8,13 +8,14 @@ public struct SweepScenario: Sendable, Codable, Hashable {
   /// Position in the space: the depth-1 index, then the depth-2 index under it (-1 for none).
   public let index: Int
   public let child: Int
-  /// Whether the worker should send back the run's hits (depth-1 scenarios of a depth-2 sweep).
-  public let wantHits: Bool
+  /// For depth-1 scenarios of a depth-2 sweep: the config their children are placed by (the
+  /// worker places them from its own run's hits, pruned).
+  public let expand: SweepConfig?
   /// A seeded random schedule to run under (nil: the plan's own schedule).
   public let scheduleSeed: UInt64?
 
   public init(
-    plan: String, bugs: [String], placements: [Placement], index: Int, child: Int = -1, wantHits: Bool = false,
+    plan: String, bugs: [String], placements: [Placement], index: Int, child: Int = -1, expand: SweepConfig? = nil,
     scheduleSeed: UInt64? = nil
   ) {
     self.plan = plan
@@ -22,14 +23,14 @@ public struct SweepScenario: Sendable, Codable, Hashable {
     self.placements = placements
     self.index = index
     self.child = child
-    self.wantHits = wantHits
+    self.expand = expand
     self.scheduleSeed = scheduleSeed
   }
 
   /// The same scenario under a seeded random schedule.
   public func scheduled(_ seed: UInt64) -> SweepScenario {
     SweepScenario(
-      plan: plan, bugs: bugs, placements: placements, index: index, child: child, wantHits: wantHits, scheduleSeed: seed
+      plan: plan, bugs: bugs, placements: placements, index: index, child: child, expand: expand, scheduleSeed: seed
     )
   }
 
@@ -54,18 +55,23 @@ public struct SweepOutcome: Sendable, Codable {
   public let kind: Kind
   /// The result, for judged scenarios that failed (a passing scenario keeps none).
   public let result: ScenarioResult?
-  /// The hits of the run, when asked for.
-  public let hits: [Hit]?
+  /// The depth-2 placements to add under this scenario (each as a second fault), when asked for.
+  public let children: [Placement]?
+  /// Placements pruned: from this scenario's children, or (for a plan's fault-free scenario) from
+  /// its depth-1 space.
+  public let pruned: Int
   /// What happened, for crashed and timed-out scenarios (the signal, the timeout).
   public let detail: String?
 
   public init(
-    scenario: SweepScenario, kind: Kind, result: ScenarioResult? = nil, hits: [Hit]? = nil, detail: String? = nil
+    scenario: SweepScenario, kind: Kind, result: ScenarioResult? = nil, children: [Placement]? = nil, pruned: Int = 0,
+    detail: String? = nil
   ) {
     self.scenario = scenario
     self.kind = kind
     self.result = result
-    self.hits = hits
+    self.children = children
+    self.pruned = pruned
     self.detail = detail
   }
 

@@ -36,6 +36,8 @@ public struct SweepReport: Sendable, Codable {
   /// Scenarios in the space, and scenarios run (they differ only when a cap stopped the sweep).
   public let space: Int
   public let ran: Int
+  /// Placements skipped because a scenario from the same state with the same fault was run.
+  public let pruned: Int
   public let failures: [SweepFailure]
   public var failed: Int { failures.reduce(0) { $0 + $1.count } }
 }
@@ -49,13 +51,15 @@ public struct Sweeper: Sendable {
 
   /// The depth-1 space of `plan`: the fault-free run's hits, placed.
   public func space(_ plan: Plan, _ config: SweepConfig, bugs: [String] = []) throws -> (
-    base: ScenarioResult, placements: [Placement]
+    base: ScenarioResult, placements: [Placement], pruned: Int
   ) {
     guard let engine = runner.registry.descriptor(named: plan.engine) else {
       throw SetupError(message: "\(plan.file): unknown engine \(plan.engine)")
     }
-    let (base, hits) = try runner.runRecordingHits(plan, RunOptions(bugs: bugs, faults: []))
-    return (base, FaultSpace.placements(hits: hits, catalog: engine.catalog, config: config))
+    let (base, hits, digests) = try runner.runRecordingHits(plan, RunOptions(bugs: bugs, faults: []), states: true)
+    let (placements, pruned) = FaultSpace.placements(
+      hits: hits, digests: digests, catalog: engine.catalog, config: config)
+    return (base, placements, pruned)
   }
 
   /// A sweep scenario fails on a violation, a hang or the step bound.
