@@ -175,35 +175,12 @@ final class Ext4Engine: Engine, @unchecked Sendable {
     page.flags.insert(.uptodate)
   }
 
-  /// Buffered read: uptodate pages from the cache, others filled under the page lock.
+  /// Buffered read: uptodate pages from the cache; others instantiated under the invalidate lock
+  /// (shared) and filled under the page lock.
   func read(_ inode: Ext4Inode, range r: ByteRange) async throws -> [UInt8] {
-    let range = ByteRange(r.start, min(r.end, inode.size))
-    guard !range.isEmpty else { return [] }
-    var out: [UInt8] = []
-    out.reserveCapacity(Int(range.length))
-    let ps = kernel.pageSize
-    for index in (range.start / ps)...((range.end - 1) / ps) {
-      var page = inode.mapping.findOrCreate(index)
-      if !page.flags.contains(.uptodate) {
-        // grab: a page evicted while this task waited for its lock is replaced by the one there now.
-        page = try await inode.mapping.grab(index)
-        if !page.flags.contains(.uptodate) {
-          do {
-            try await fill(page, inode)
-          } catch let e as FSError {
-            inode.mapping.unlock(page)
-            inode.mapping.remove(page)
-            throw e
-          }
-        }
-        inode.mapping.unlock(page)
-      }
-      let pageStart = index * ps
-      let lo = Int(max(range.start, pageStart) - pageStart)
-      let hi = Int(min(range.end, pageStart + ps) - pageStart)
-      out.append(contentsOf: page.data[lo..<hi])
+    try await inode.mapping.read(r, size: inode.size, invalidateLock: inode.invalidateLock) {
+      try await self.fill($0, inode)
     }
-    return out
   }
 
   /// ext4_sync_file: write back every dirty page, report the mapping error, else force a commit.

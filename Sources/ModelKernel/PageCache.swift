@@ -94,11 +94,13 @@ public final class AddressSpace: @unchecked Sendable {
     preconditionFailure("page \(path)#\(index) kept leaving the cache")
   }
 
-  /// A buffered read of `range` (clipped to `size`): uptodate pages are copied out; others are
-  /// locked and filled by `fill` (the filesystem's read_folio). A page whose fill fails is
-  /// unlocked and dropped, and the error returned.
+  /// A buffered read of `range` (clipped to `size`): uptodate pages are copied out; a missing or
+  /// stale page is instantiated and filled by `fill` (the filesystem's read_folio) under the page
+  /// lock and, when given, the filesystem's invalidate lock held shared (filemap_create_folio),
+  /// so no page can appear while punch or truncate hold that lock exclusively. A page whose fill
+  /// fails is unlocked and dropped, and the error returned.
   public func read(
-    _ range: ByteRange, size: UInt64, fill: (Page) async throws -> Void
+    _ range: ByteRange, size: UInt64, invalidateLock: RWSemaphore? = nil, fill: (Page) async throws -> Void
   ) async throws -> [UInt8] {
     let r = ByteRange(range.start, min(range.end, size))
     guard !r.isEmpty else { return [] }
@@ -106,19 +108,24 @@ public final class AddressSpace: @unchecked Sendable {
     var out: [UInt8] = []
     out.reserveCapacity(Int(r.length))
     for index in (r.start / ps)...((r.end - 1) / ps) {
-      let page = findOrCreate(index)
-      if !page.flags.contains(.uptodate) {
-        try await lock(page)
+      var page: Page
+      if let cached = lookup(index), cached.flags.contains(.uptodate) {
+        page = cached
+      } else {
+        try await invalidateLock?.lockShared()
+        page = try await grab(index)
         if !page.flags.contains(.uptodate) {
           do {
             try await fill(page)
           } catch {
             unlock(page)
             remove(page)
+            invalidateLock?.unlock()
             throw error
           }
         }
         unlock(page)
+        invalidateLock?.unlock()
       }
       let start = index * ps
       out.append(contentsOf: page.data[Int(max(r.start, start) - start)..<Int(min(r.end, start + ps) - start)])

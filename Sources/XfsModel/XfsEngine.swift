@@ -127,7 +127,9 @@ final class XfsEngine: Engine, @unchecked Sendable {
   }
 
   func read(_ inode: XfsInode, range r: ByteRange) async throws -> [UInt8] {
-    try await inode.mapping.read(r, size: inode.size) { try await self.fill($0, inode) }
+    try await inode.mapping.read(r, size: inode.size, invalidateLock: inode.invalidateLock) {
+      try await self.fill($0, inode)
+    }
   }
 
   // MARK: Durability

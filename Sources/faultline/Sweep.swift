@@ -34,6 +34,11 @@ struct SweepCommand: ParsableCommand {
   @Option(help: "Cross every placement with N seeded random schedules (for plans with several tasks or workers).")
   var schedules = 0
 
+  @Option(
+    help:
+      "Also explore every schedule that deviates from fifo at most K times (delay-bounded), for every placement.")
+  var preemptions: Int?
+
   @Option(help: "Worker processes running scenarios; an engine that crashes or hangs costs one scenario.")
   var jobs = 1
 
@@ -112,8 +117,12 @@ struct SweepCommand: ParsableCommand {
     let space: [[SweepScenario]]
     let pruned: [Int]
     guard schedules >= 0 else { throw BadInput(description: "--schedules \(schedules): expected 0 or more") }
+    if let preemptions, preemptions < 0 {
+      throw BadInput(description: "--preemptions \(preemptions): expected 0 or more")
+    }
     do {
-      (space, pruned) = try driver.space(plans, configs: configs, bugs: bugs.sorted(), schedules: schedules)
+      (space, pruned) = try driver.space(
+        plans, configs: configs, bugs: bugs.sorted(), schedules: schedules, delayBound: preemptions)
     } catch let e
       as SetupError
     {

@@ -147,7 +147,17 @@ struct DataOracle {
       m.writes.append((r, seq, 0))
       m.durableEither.append((r, Array(repeating: 0, count: end - start)))
     case .truncate:
-      guard ok else { break }
+      guard ok else {
+        if failed {
+          // A truncate that failed part-way may have cut the file (ext4 sets i_size first): the
+          // tail may be gone, and the error is what reports it.
+          let n = Int(op.size ?? 0)
+          m.minSize = min(m.minSize, n)
+          m.durableMinSize = min(m.durableMinSize, n)
+          m.lastErrorSeq = seq
+        }
+        break
+      }
       let n = Int(op.size ?? 0)
       m.minSize = n
       m.durableMinSize = min(m.durableMinSize, n)

@@ -8,6 +8,8 @@ public struct RunOptions: Sendable {
   public var schedule: ScheduleSpec?
   /// Overrides the plan's faults (sweeps place their own).
   public var faults: [FaultSpec]?
+  /// A schedule as choice indexes (exhaustive exploration); overrides `schedule`.
+  public var prefix: [Int]?
   /// The at-rest snapshot of the same scenario without faults: when given, the result also
   /// carries the diff from it (what the fault changed, as opposed to what the plan did).
   public var faultFree: Snapshot?
@@ -56,12 +58,21 @@ public struct ScenarioRunner: Sendable {
   public func runRecordingHits(_ plan: Plan, _ options: RunOptions = RunOptions(), states: Bool = false) throws -> (
     ScenarioResult, [Hit], [UInt64]
   ) {
-    let (result, _, hits, digests) = try execute(plan, options, states: states)
+    let (result, _, hits, digests, _) = try execute(plan, options, states: states)
     return (result, hits, digests)
   }
 
+  /// Runs a scenario and returns how many tasks could run at each point with a choice, for
+  /// exhaustive exploration of its schedules.
+  public func runRecordingChoices(_ plan: Plan, _ options: RunOptions, states: Bool = false) throws -> (
+    ScenarioResult, [Hit], [UInt64], [Int]
+  ) {
+    let r = try execute(plan, options, states: states)
+    return (r.result, r.hits, r.digests, r.counts)
+  }
+
   private func execute(_ plan: Plan, _ options: RunOptions, states: Bool = false) throws -> (
-    result: ScenarioResult, atRest: Snapshot, hits: [Hit], digests: [UInt64]
+    result: ScenarioResult, atRest: Snapshot, hits: [Hit], digests: [UInt64], counts: [Int]
   ) {
     guard let engineDesc = registry.descriptor(named: plan.engine) else {
       throw SetupError(message: "\(plan.file): unknown engine \(plan.engine)")
@@ -75,7 +86,8 @@ public struct ScenarioRunner: Sendable {
     let checks = engineDesc.checks(for: checkedNames)
 
     let trace = Trace()
-    let scheduler = Scheduler(policy: schedule.makePolicy(), stepLimit: plan.limits.steps, trace: trace)
+    let policy: any SchedulePolicy = options.prefix.map { PrefixPolicy($0) } ?? schedule.makePolicy()
+    let scheduler = Scheduler(policy: policy, stepLimit: plan.limits.steps, trace: trace)
     let injector = Injector(catalog: engineDesc.catalog, faults: faults)
     let harness = Harness(scheduler: scheduler, injector: injector)
     let engine = try engineDesc.make(EngineContext(setup: plan.setup, bugs: Set(bugs), harness: harness))
@@ -235,7 +247,7 @@ public struct ScenarioRunner: Sendable {
       diffFromFaultFree: options.faultFree.map { SnapshotDiff(from: $0, to: atRest).lines.map(\.text) },
       trace: lines, firstFaultAt: firstFault)
     harness.probe = nil
-    return (result, atRest, injector.hits, digests.value)
+    return (result, atRest, injector.hits, digests.value, scheduler.choiceCounts)
   }
 
   /// Reads each path whole through the engine, in a harness task with its own step budget. A

@@ -67,3 +67,34 @@ extension ScheduleSpec {
     }
   }
 }
+
+/// Follows a prefix of choices given as indexes into the candidates at each point with a choice,
+/// then runs fifo: how exhaustive exploration names a schedule.
+public struct PrefixPolicy: SchedulePolicy {
+  private let prefix: [Int]
+  private var next = 0
+  public init(_ prefix: [Int]) { self.prefix = prefix }
+  public mutating func choose(_ choice: ScheduleChoice) -> Int {
+    defer { next += 1 }
+    guard next < prefix.count else { return 0 }
+    return min(prefix[next], choice.candidates.count - 1)
+  }
+}
+
+/// Delay-bounded exploration: the schedules that deviate from fifo (pick other than the first
+/// candidate) at most `bound` times, enumerated as a tree of prefixes: each run's children differ
+/// from it at one choice point after its own prefix, so every schedule is run once.
+public enum DelayBounded {
+  /// The child prefixes of a run that followed `prefix` and met choice points with `counts`
+  /// candidates, with at most `bound` deviations from fifo in all.
+  public static func children(prefix: [Int], counts: [Int], bound: Int) -> [[Int]] {
+    let used = prefix.filter { $0 != 0 }.count
+    guard used < bound else { return [] }
+    var out: [[Int]] = []
+    for i in prefix.count..<counts.count {
+      let head = Array(prefix) + Array(repeating: 0, count: i - prefix.count)
+      for alt in 1..<max(1, counts[i]) { out.append(head + [alt]) }
+    }
+    return out
+  }
+}

@@ -94,6 +94,8 @@ public final class Scheduler: @unchecked Sendable {
   private var dispatchPending = false
   /// The task picked at every point that had a choice: replaying these reproduces the schedule.
   public private(set) var choices: [String] = []
+  /// How many tasks could run at each of those points: what exhaustive exploration branches on.
+  public private(set) var choiceCounts: [Int] = []
 
   public init(policy: any SchedulePolicy, stepLimit: Int, trace: Trace) {
     self.policy = policy
@@ -232,6 +234,7 @@ public final class Scheduler: @unchecked Sendable {
     let label = label()
     let i = policy.choose(ScheduleChoice(point: label, current: me.name, candidates: runnable.map(\.name), step: steps))
     choices.append(runnable[i].name)
+    choiceCounts.append(runnable.count)
     if i == 0 { return }
     let next = runnable[i]
     trace.append(.switched(from: me.name, to: next.name, at: label))
@@ -268,6 +271,7 @@ public final class Scheduler: @unchecked Sendable {
       let i = policy.choose(ScheduleChoice(point: label, current: nil, candidates: others.map(\.name), step: steps))
       next = others[i]
       choices.append(next.name)
+      choiceCounts.append(others.count)
     }
     trace.append(.switched(from: me.name, to: next.name, at: label))
     me.state = .runnable
@@ -370,6 +374,7 @@ public final class Scheduler: @unchecked Sendable {
     if runnable.count > 1 {
       i = policy.choose(ScheduleChoice(point: label, current: nil, candidates: runnable.map(\.name), step: steps))
       choices.append(runnable[i].name)
+      choiceCounts.append(runnable.count)
     }
     resume(runnable[i])
   }

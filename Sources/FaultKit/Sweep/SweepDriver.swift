@@ -34,10 +34,12 @@ public struct InProcessExecutor: ScenarioExecutor {
   /// Runs one scenario (what a worker process does for each line it reads). A depth-1 scenario
   /// of a depth-2 sweep also places its children from its own run's hits, pruned.
   public static func execute(_ sc: SweepScenario, _ plan: Plan, _ runner: ScenarioRunner) throws -> SweepOutcome {
-    let options = RunOptions(
+    var options = RunOptions(
       bugs: sc.bugs, schedule: sc.scheduleSeed.map { .random(seed: $0) }, faults: sc.placements.map(\.spec))
-    let expand = sc.placements.count == 1 && sc.child < 0 ? sc.expand : nil
-    let (r, hits, digests) = try runner.runRecordingHits(plan, options, states: expand != nil)
+    if sc.delayBound != nil { options.prefix = sc.prefix ?? [] }
+    let expand = sc.placements.count == 1 && sc.child < 0 && sc.prefix == nil ? sc.expand : nil
+    let (r, hits, digests, counts) = try runner.runRecordingChoices(plan, options, states: expand != nil)
+    let schedules = sc.delayBound.map { DelayBounded.children(prefix: sc.prefix ?? [], counts: counts, bound: $0) }
     var children: [Placement]?
     var pruned = 0
     if let expand, let catalog = runner.registry.descriptor(named: plan.engine)?.catalog {
@@ -48,7 +50,8 @@ public struct InProcessExecutor: ScenarioExecutor {
     }
     // Only a failure's result is kept: a passing scenario is one line in the journal, not a trace.
     return SweepOutcome(
-      scenario: sc, kind: .judged, result: Sweeper.failed(r) ? r : nil, children: children, pruned: pruned)
+      scenario: sc, kind: .judged, result: Sweeper.failed(r) ? r : nil, children: children, pruned: pruned,
+      schedules: schedules)
   }
 }
 
@@ -130,7 +133,9 @@ public struct SweepDriver {
   /// The depth-1 scenarios of each plan (in plan order, then hit order), indexed across all.
   /// With `schedules > 0`, every scenario is crossed with that many seeded random schedules
   /// (seeds derived from the plan's seed and the scenario's place, so every run picks the same).
-  public func space(_ plans: [Plan], configs: [SweepConfig], bugs: [String], schedules: Int = 0) throws
+  public func space(
+    _ plans: [Plan], configs: [SweepConfig], bugs: [String], schedules: Int = 0, delayBound: Int? = nil
+  ) throws
     -> (scenarios: [[SweepScenario]], pruned: [Int])
   {
     let sweeper = Sweeper(registry: registry)
@@ -149,6 +154,13 @@ public struct SweepDriver {
             plan: plan.file, bugs: bugs, placements: [p], index: index, expand: config.depth >= 2 ? config : nil))
         index += 1
       }
+      if let delayBound {
+        list = list.map {
+          SweepScenario(
+            plan: $0.plan, bugs: $0.bugs, placements: $0.placements, index: $0.index, expand: $0.expand,
+            delayBound: delayBound)
+        }
+      }
       if schedules > 0 {
         list = list.flatMap { sc in
           var rng = SplitMix64(seed: plan.seed ^ (UInt64(sc.index) &* 0x9E37_79B9_7F4A_7C15))
@@ -163,12 +175,19 @@ public struct SweepDriver {
 
   /// Depth-2 children of a finished depth-1 scenario: the second faults its worker placed.
   public func children(of o: SweepOutcome) -> [SweepScenario] {
-    guard let placed = o.children, let first = o.scenario.placements.first else { return [] }
-    return placed.enumerated().map { k, p in
+    let sc = o.scenario
+    var out: [SweepScenario] = (o.schedules ?? []).map {
       SweepScenario(
-        plan: o.scenario.plan, bugs: o.scenario.bugs, placements: [first, p], index: o.scenario.index, child: k,
-        scheduleSeed: o.scenario.scheduleSeed)
+        plan: sc.plan, bugs: sc.bugs, placements: sc.placements, index: sc.index, child: sc.child,
+        scheduleSeed: sc.scheduleSeed, prefix: $0, delayBound: sc.delayBound)
     }
+    guard let placed = o.children, let first = sc.placements.first else { return out }
+    out += placed.enumerated().map { k, p in
+      SweepScenario(
+        plan: sc.plan, bugs: sc.bugs, placements: [first, p], index: sc.index, child: k, scheduleSeed: sc.scheduleSeed,
+        delayBound: sc.delayBound)
+    }
+    return out
   }
 
   /// Sweeps `plans` in this process (no journal, no shard): what tests and benchmarks call.
@@ -192,8 +211,8 @@ public struct SweepDriver {
   /// sharding and any resume give the same reports.
   public static func reports(meta: SweepMeta, outcomes: [SweepOutcome]) -> [SweepReport] {
     let sorted = outcomes.sorted {
-      ($0.scenario.index, $0.scenario.child, $0.scenario.scheduleSeed ?? 0)
-        < ($1.scenario.index, $1.scenario.child, $1.scenario.scheduleSeed ?? 0)
+      ($0.scenario.index, $0.scenario.child, $0.scenario.scheduleSeed ?? 0, $0.scenario.key)
+        < ($1.scenario.index, $1.scenario.child, $1.scenario.scheduleSeed ?? 0, $1.scenario.key)
     }
     return meta.plans.map { entry in
       let mine = sorted.filter { $0.scenario.plan == entry.file }
@@ -206,7 +225,7 @@ public struct SweepDriver {
           failures.append(
             SweepFailure(
               signature: sig, count: 1, placements: o.scenario.placements, kind: o.kind, result: o.result,
-              detail: o.detail, scheduleSeed: o.scenario.scheduleSeed))
+              detail: o.detail, scheduleSeed: o.scenario.scheduleSeed, explored: o.scenario.prefix != nil))
         }
       }
       return SweepReport(

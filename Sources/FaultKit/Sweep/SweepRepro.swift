@@ -12,7 +12,10 @@ public enum SweepRepro {
     -> Made
   {
     let allBugs = Array(Set(plan.bugs + bugs)).sorted()
-    let schedule = f.scheduleSeed.map { ScheduleSpec.random(seed: $0) }
+    // The schedule it failed under: a seeded random one, or the recorded choices of an explored one.
+    let schedule =
+      f.explored
+      ? f.result.map { ScheduleSpec.replay($0.choices) } : f.scheduleSeed.map { ScheduleSpec.random(seed: $0) }
     var repro = plan
     var placements = f.placements
     var shrunk: (Int, Int, Int)?

@@ -13,11 +13,16 @@ public struct SweepScenario: Sendable, Codable, Hashable {
   public let expand: SweepConfig?
   /// A seeded random schedule to run under (nil: the plan's own schedule).
   public let scheduleSeed: UInt64?
+  /// A schedule as choice indexes (delay-bounded exploration), and the bound that explores it.
+  public let prefix: [Int]?
+  public let delayBound: Int?
 
   public init(
     plan: String, bugs: [String], placements: [Placement], index: Int, child: Int = -1, expand: SweepConfig? = nil,
-    scheduleSeed: UInt64? = nil
+    scheduleSeed: UInt64? = nil, prefix: [Int]? = nil, delayBound: Int? = nil
   ) {
+    self.prefix = prefix
+    self.delayBound = delayBound
     self.plan = plan
     self.bugs = bugs
     self.placements = placements
@@ -38,6 +43,7 @@ public struct SweepScenario: Sendable, Codable, Hashable {
   public var key: String {
     "\(plan)|\(index).\(child)|" + placements.map(\.description).joined(separator: "+")
       + (scheduleSeed.map { "|s\($0)" } ?? "")
+      + (prefix.map { "|p" + $0.map(String.init).joined(separator: ".") } ?? "")
   }
 }
 
@@ -57,6 +63,8 @@ public struct SweepOutcome: Sendable, Codable {
   public let result: ScenarioResult?
   /// The depth-2 placements to add under this scenario (each as a second fault), when asked for.
   public let children: [Placement]?
+  /// The schedules to explore next under the same faults (delay-bounded exploration).
+  public let schedules: [[Int]]?
   /// Placements pruned: from this scenario's children, or (for a plan's fault-free scenario) from
   /// its depth-1 space.
   public let pruned: Int
@@ -65,8 +73,9 @@ public struct SweepOutcome: Sendable, Codable {
 
   public init(
     scenario: SweepScenario, kind: Kind, result: ScenarioResult? = nil, children: [Placement]? = nil, pruned: Int = 0,
-    detail: String? = nil
+    detail: String? = nil, schedules: [[Int]]? = nil
   ) {
+    self.schedules = schedules
     self.scenario = scenario
     self.kind = kind
     self.result = result

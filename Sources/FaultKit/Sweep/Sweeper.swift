@@ -11,11 +11,14 @@ public struct SweepFailure: Sendable, Codable {
   public let detail: String?
   /// The random schedule it ran under, when the sweep crossed placements with schedules.
   public let scheduleSeed: UInt64?
+  /// It ran under an explored schedule (its result's choices replay it).
+  public let explored: Bool
 
   public init(
     signature: String, count: Int, placements: [Placement], kind: SweepOutcome.Kind = .judged,
-    result: ScenarioResult?, detail: String? = nil, scheduleSeed: UInt64? = nil
+    result: ScenarioResult?, detail: String? = nil, scheduleSeed: UInt64? = nil, explored: Bool = false
   ) {
+    self.explored = explored
     self.scheduleSeed = scheduleSeed
     self.signature = signature
     self.count = count
