@@ -214,7 +214,7 @@ extension BtrfsEngine {
     data.reserved -= oe.range.length
     if oe.ioerr {
       allocator.release(oe.disk)
-      if !oe.direct { inode.mapping.error = inode.mapping.error ?? oe.error ?? FSError(.io) }
+      if !oe.direct { inode.mapping.error = oe.error ?? FSError(.io) }
     } else {
       data.used += oe.range.length
       pinned += inode.insert(FileExtent(range: oe.range, disk: oe.disk), blockSize: blockSize)

@@ -403,7 +403,7 @@ final class BtrfsEngine: Engine, @unchecked Sendable {
     s.copyOnWrite = true
     for path in inodes.keys.sorted() {
       let inode = inodes[path]!
-      s.files.append(FileRecord(path: path, size: inode.size, pendingError: inode.mapping.error?.errno))
+      s.files.append(FileRecord(path: path, size: inode.size, pendingError: inode.mapping.unreported?.errno))
       inode.rwsem.report(into: &s)
       inode.mapping.report(into: &s)
       markDiskAgreement(inode, in: &s)

@@ -299,7 +299,7 @@ final class Ext4Engine: Engine, @unchecked Sendable {
     let bs = blockSize
     for path in inodes.keys.sorted() {
       let inode = inodes[path]!
-      s.files.append(FileRecord(path: path, size: inode.size, pendingError: inode.mapping.error?.errno))
+      s.files.append(FileRecord(path: path, size: inode.size, pendingError: inode.mapping.unreported?.errno))
       inode.rwsem.report(into: &s)
       inode.invalidateLock.report(into: &s)
       inode.dataSem.report(into: &s)

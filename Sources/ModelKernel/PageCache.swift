@@ -29,8 +29,32 @@ public final class Page: @unchecked Sendable {
 public final class AddressSpace: @unchecked Sendable {
   public let path: String
   public private(set) var pages: [UInt64: Page] = [:]
-  /// Set by writeback failures; reported and cleared by fsync.
-  public var error: FSError?
+  /// Writeback errors as errseq keeps them: every error recorded bumps a sequence, and each task
+  /// (standing for a file descriptor) is told of the newest error once, the first time it checks
+  /// after it happened, so two tasks fsyncing concurrently both hear of a failure.
+  private var errorSeq = 0
+  private var lastError: FSError?
+  private var seenBy: [String: Int] = [:]
+
+  /// Reading: the newest error the running task has not been told of (file_check_and_advance_wb_err
+  /// without the advance). Setting an error records it (mapping_set_error); setting nil marks the
+  /// newest one told to the running task.
+  public var error: FSError? {
+    get { errorSeq > (seenBy[kernel.harness.holder.task] ?? 0) ? lastError : nil }
+    set {
+      if let e = newValue {
+        errorSeq += 1
+        lastError = e
+      } else {
+        seenBy[kernel.harness.holder.task] = errorSeq
+      }
+    }
+  }
+
+  /// The newest error no task has been told of yet (what a snapshot reports as pending).
+  public var unreported: FSError? {
+    errorSeq > (seenBy.values.max() ?? 0) ? lastError : nil
+  }
   private let kernel: Kernel
 
   public init(path: String, kernel: Kernel) {

@@ -10,9 +10,11 @@ extension XfsEngine {
   /// error.
   func writeback(_ inode: XfsInode, range: ByteRange) async throws {
     var first: FSError?
+    // Dirty pages, and locked ones: another writeback may have cleared a page's dirty bit and not
+    // yet started its I/O (the kernel keeps the dirty tag until then), so wait for its lock too.
     let indexes = inode.mapping.indexes.filter {
       ByteRange(start: $0 * pageSize, length: pageSize).overlaps(range)
-        && inode.mapping.lookup($0)!.flags.contains(.dirty)
+        && !inode.mapping.lookup($0)!.flags.isDisjoint(with: [.dirty, .locked])
     }
     for index in indexes {
       guard let page = try await inode.mapping.lockExisting(index) else { continue }
@@ -24,9 +26,7 @@ extension XfsEngine {
       do {
         try await writePage(inode, page)
       } catch let e as FSError {
-        page.flags.insert(.error)
-        inode.mapping.error = e
-        first = first ?? e
+        first = first ?? e  // writePage has put it on the page and the mapping
       }
       inode.mapping.unlock(page)
     }
@@ -45,6 +45,8 @@ extension XfsEngine {
         release(inode.replace(x.range, with: nil, blockSize: blockSize))
       }
       inode.ilock.unlock()
+      page.flags.insert(.error)
+      inode.mapping.error = e
       throw e
     }
     let extents = inode.extents(in: pageRange, blockSize: blockSize)
@@ -61,6 +63,11 @@ extension XfsEngine {
         let lo = Int(e.range.start - pageRange.start + b * blockSize)
         device.write(d.start + b, page.data[lo..<lo + Int(blockSize)])
       }
+    }
+    // end_io: the error goes on the mapping before writeback ends, so a waiter sees it.
+    if let ioError {
+      page.flags.insert(.error)
+      inode.mapping.error = ioError
     }
     inode.mapping.endWriteback(page)
     if let ioError { throw ioError }

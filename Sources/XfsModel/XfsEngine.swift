@@ -142,6 +142,11 @@ final class XfsEngine: Engine, @unchecked Sendable {
     } catch let e as FSError {
       first = e
     }
+    // file_write_and_wait_range: wait for every page under writeback, whoever started it; its
+    // error, if any, is then on the mapping.
+    for i in inode.mapping.indexes {
+      if let page = inode.mapping.lookup(i) { try await inode.mapping.waitWriteback(page) }
+    }
     if let e = inode.mapping.error {
       inode.mapping.error = nil
       first = first ?? e
@@ -218,7 +223,7 @@ final class XfsEngine: Engine, @unchecked Sendable {
     s.pageSize = pageSize
     for path in inodes.keys.sorted() {
       let inode = inodes[path]!
-      s.files.append(FileRecord(path: path, size: inode.size, pendingError: inode.mapping.error?.errno))
+      s.files.append(FileRecord(path: path, size: inode.size, pendingError: inode.mapping.unreported?.errno))
       inode.iolock.report(into: &s)
       inode.ilock.report(into: &s)
       inode.invalidateLock.report(into: &s)
