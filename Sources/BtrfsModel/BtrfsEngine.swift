@@ -86,19 +86,19 @@ final class BtrfsEngine: Engine, @unchecked Sendable {
       try await write(op.path, offset: op.offset ?? 0, length: op.length ?? 0, pattern: op.pattern ?? 0xA5)
     case .writeback:
       let inode = try lookup(op.path)
-      _ = try await filemapWrite(inode, range: byteRange(op, inode))
+      _ = try await filemapWrite(inode, range: op.range(fileSize: inode.size))
     case .fsync:
       try await fsync(op.path)
     case .read:
       let inode = try lookup(op.path)
-      return try await read(inode, range: byteRange(op, inode))
+      return try await read(inode, range: op.range(fileSize: inode.size))
     case .unlink:
       try await unlink(op.path)
     case .dioWrite:
       try await dioWrite(op.path, offset: op.offset ?? 0, length: op.length ?? 0, pattern: op.pattern ?? 0xA5)
     case .dioRead:
       let inode = try lookup(op.path)
-      return try await dioRead(inode, range: byteRange(op, inode))
+      return try await dioRead(inode, range: op.range(fileSize: inode.size))
     case .mmapWrite:
       try await mmapWrite(op.path, offset: op.offset ?? 0, length: op.length ?? 0, pattern: op.pattern ?? 0xA5)
     case .migratePage:
@@ -119,12 +119,6 @@ final class BtrfsEngine: Engine, @unchecked Sendable {
   func lookup(_ path: String) throws(FSError) -> BtrfsInode {
     guard let i = inodes[path] else { throw FSError(.noEntry) }
     return i
-  }
-
-  private func byteRange(_ op: Operation, _ inode: BtrfsInode) -> ByteRange {
-    let start = op.offset ?? 0
-    let end = op.length.map { start + $0 } ?? max(inode.size, start)
-    return ByteRange(start, end)
   }
 
   // MARK: Operations

@@ -83,12 +83,12 @@ final class Ext4Engine: Engine, @unchecked Sendable {
       try await write(op.path, offset: op.offset ?? 0, length: op.length ?? 0, pattern: op.pattern ?? 0xA5)
     case .writeback:
       let inode = try lookup(op.path)
-      try await writeback(inode, range: byteRange(op, inode))
+      try await writeback(inode, range: op.range(fileSize: inode.size))
     case .fsync:
       try await fsync(op.path)
     case .read:
       let inode = try lookup(op.path)
-      return try await read(inode, range: byteRange(op, inode))
+      return try await read(inode, range: op.range(fileSize: inode.size))
     case .unlink:
       try await unlink(op.path)
     case .punch:
@@ -105,12 +105,6 @@ final class Ext4Engine: Engine, @unchecked Sendable {
   func lookup(_ path: String) throws(FSError) -> Ext4Inode {
     guard let i = inodes[path] else { throw FSError(.noEntry) }
     return i
-  }
-
-  private func byteRange(_ op: Operation, _ inode: Ext4Inode) -> ByteRange {
-    let start = op.offset ?? 0
-    let end = op.length.map { start + $0 } ?? max(inode.size, start)
-    return ByteRange(start, end)
   }
 
   // MARK: Operations

@@ -71,11 +71,11 @@ final class XfsEngine: Engine, @unchecked Sendable {
     case .pageMkwrite:
       try await pageMkwrite(inode!, offset: op.offset ?? 0, length: op.length ?? 0, pattern: op.pattern ?? 0xA5)
     case .writeback:
-      try await writeback(inode!, range: byteRange(op, inode!))
+      try await writeback(inode!, range: op.range(fileSize: inode!.size))
     case .fsync:
       try await fsync(inode!)
     case .read:
-      return try await read(inode!, range: byteRange(op, inode!))
+      return try await read(inode!, range: op.range(fileSize: inode!.size))
     case .unlink:
       try await unlink(inode!)
     case .punch:
@@ -94,11 +94,6 @@ final class XfsEngine: Engine, @unchecked Sendable {
       throw FSError(.invalid)
     }
     return nil
-  }
-
-  private func byteRange(_ op: Operation, _ inode: XfsInode) -> ByteRange {
-    let start = op.offset ?? 0
-    return ByteRange(start, op.length.map { start + $0 } ?? max(inode.size, start))
   }
 
   // MARK: Reading

@@ -86,6 +86,13 @@ public struct Operation: Sendable, Hashable, Codable, CustomStringConvertible {
     self.location = location
   }
 
+  /// The byte range it names: from `offset` (default 0) for `length` bytes (default: to the end
+  /// of a file of `fileSize` bytes).
+  public func range(fileSize: UInt64) -> ByteRange {
+    let start = offset ?? 0
+    return ByteRange(start, length.map { start + $0 } ?? max(fileSize, start))
+  }
+
   public var description: String {
     var args = ["path: \(path)"]
     if let offset { args.append("offset: \(Size.format(offset))") }
