@@ -50,6 +50,7 @@ struct PlanTests {
     let r = try ScenarioRunner(registry: Corpus.registry).run(plan)
     #expect(r.passed, "\(TextReport.render(r))")
     #expect(r.stop == "quiescent")
+    #expect(r.steps > 0, "steps count the plan's run")
   }
 
   @Test("plan catches its historical bug", arguments: Corpus.catches)

@@ -175,6 +175,7 @@ public struct ScenarioRunner: Sendable {
     scheduler.resetSteps()
     harness.injecting = true
     let stop = scheduler.run()
+    let planSteps = scheduler.steps  // the oracle and recover phases count their own
     harness.injecting = false
 
     // At rest (finished or hung): judge the state.
@@ -242,7 +243,7 @@ public struct ScenarioRunner: Sendable {
     let result = ScenarioResult(
       plan: plan.name, file: plan.file, engine: plan.engine, bugs: bugs, seed: seed, schedule: schedule.description,
       faults: faults.map(\.description), ops: ops, violations: violations, fired: injector.fired,
-      stop: stop.word, steps: scheduler.steps, choices: scheduler.choices, invariantsChecked: checkedNames,
+      stop: stop.word, steps: planSteps, choices: scheduler.choices, invariantsChecked: checkedNames,
       diffAtRest: diff.lines.map(\.text),
       diffFromFaultFree: options.faultFree.map { SnapshotDiff(from: $0, to: atRest).lines.map(\.text) },
       trace: lines, firstFaultAt: firstFault)
