@@ -105,6 +105,7 @@ extension XfsEngine {
       }
       try await iomapEnd(inode, map, from: iterationStart, written: pos, stale: stale)
     }
+    precondition(pos >= end || failure != nil, "buffered write of \(inode.path) made no progress at \(pos)")
     inode.size = max(inode.size, pos)
     inode.iolock.unlock()
     if let failure { throw failure }
@@ -175,6 +176,7 @@ extension XfsEngine {
     for index in (offset / pageSize)...((offset + length - 1) / pageSize) {
       try await inode.invalidateLock.lockShared()
       let pageRange = ByteRange(start: index * pageSize, length: pageSize)
+      var stored = false
       for _ in 0..<64 {
         let map: IOMap
         do {
@@ -204,9 +206,12 @@ extension XfsEngine {
         }
         page.flags.formUnion([.uptodate, .dirty])
         inode.mapping.unlock(page)
+        stored = true
         break
       }
       inode.invalidateLock.unlock()
+      // A bound, not a budget: 64 stale mappings in a row means the fork never settles.
+      precondition(stored, "page_mkwrite of \(inode.path)#\(index): mapping stale 64 times in a row")
     }
   }
 }
