@@ -98,12 +98,7 @@ extension BtrfsEngine {
         inode.mapping.unlock(page)
         throw e
       }
-      let pageStart = index * ps
-      let lo = Int(max(offset, pageStart) - pageStart)
-      let hi = Int(min(offset + length, pageStart + ps) - pageStart)
-      page.data.withUnsafeMutableBufferPointer { b in
-        for k in lo..<hi { b[k] = pattern }
-      }
+      page.store(pattern, over: ByteRange(start: offset, length: length))
       page.flags.formUnion([.uptodate, .dirty])
       inode.mapping.unlock(page)
     }

@@ -178,11 +178,7 @@ final class BtrfsEngine: Engine, @unchecked Sendable {
           throw e
         }
       }
-      let lo = Int(max(offset, pageStart) - pageStart)
-      let hi = Int(min(offset + length, pageStart + ps) - pageStart)
-      page.data.withUnsafeMutableBufferPointer { b in
-        for k in lo..<hi { b[k] = pattern }
-      }
+      page.store(pattern, over: ByteRange(start: offset, length: length))
       page.flags.formUnion([.uptodate, .dirty])
     }
     // btrfs_dirty_pages: EXTENT_DELALLOC|EXTENT_DO_ACCOUNTING cleared first, then set.

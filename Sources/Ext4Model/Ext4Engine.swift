@@ -142,14 +142,9 @@ final class Ext4Engine: Engine, @unchecked Sendable {
         inode.rwsem.unlock()
         throw e
       }
-      let pageStart = index * ps
-      let lo = Int(max(offset, pageStart) - pageStart)
-      let hi = Int(min(offset + length, pageStart + ps) - pageStart)
-      page.data.withUnsafeMutableBufferPointer { b in
-        for k in lo..<hi { b[k] = pattern }
-      }
+      page.store(pattern, over: ByteRange(start: offset, length: length))
       page.flags.formUnion([.uptodate, .dirty])
-      inode.size = max(inode.size, min(offset + length, pageStart + ps))
+      inode.size = max(inode.size, min(offset + length, (index + 1) * ps))
       inode.mapping.unlock(page)
     }
     inode.rwsem.unlock()

@@ -20,6 +20,18 @@ public final class Page: @unchecked Sendable {
     self.id = id
   }
 
+  /// Stores `byte` over the part of the file range `r` that lies in this page (a copy from the
+  /// user buffer, an mmap store).
+  public func store(_ byte: UInt8, over r: ByteRange) {
+    let ps = UInt64(data.count)
+    let start = index * ps
+    guard let part = r.intersection(ByteRange(start: start, length: ps)) else { return }
+    let lo = Int(part.start - start)
+    data.withUnsafeMutableBufferPointer { b in
+      for k in lo..<lo + Int(part.length) { b[k] = byte }
+    }
+  }
+
   var lockKey: WaitKey { WaitKey(kind: WaitKind.pageLock, a: id) }
   var writebackKey: WaitKey { WaitKey(kind: WaitKind.pageWriteback, a: id) }
 }

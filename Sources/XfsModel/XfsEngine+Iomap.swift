@@ -199,11 +199,7 @@ extension XfsEngine {
           inode.invalidateLock.unlock()
           throw e
         }
-        let lo = Int(max(offset, pageRange.start) - pageRange.start)
-        let hi = Int(min(offset + length, pageRange.end) - pageRange.start)
-        page.data.withUnsafeMutableBufferPointer { b in
-          for k in lo..<hi { b[k] = pattern }
-        }
+        page.store(pattern, over: ByteRange(start: offset, length: length))
         page.flags.formUnion([.uptodate, .dirty])
         inode.mapping.unlock(page)
         stored = true
