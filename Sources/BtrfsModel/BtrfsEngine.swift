@@ -56,22 +56,9 @@ final class BtrfsEngine: Engine, @unchecked Sendable {
     for f in setupConfig.files {
       let inode = BtrfsInode(path: f.path, kernel: kernel)
       inodes[f.path] = inode
-      guard f.size > 0 else { continue }
-      // Pre-written contents (pattern 0x5A), allocated and written straight to the device.
-      let blocks = (f.size + blockSize - 1) / blockSize
-      var cur: UInt64 = 0
-      var guardCount: UInt64 = 0
-      while cur < blocks && guardCount <= blocks {
-        guardCount += 1
-        guard let got = allocator.allocate(want: blocks - cur) else { throw FSError(.noSpace) }
-        for b in 0..<got.count {
-          device.write(got.start + b, Array(repeating: 0x5A, count: Int(blockSize))[...])
-        }
-        _ = inode.insert(
-          FileExtent(range: ByteRange(start: cur * blockSize, length: got.count * blockSize), disk: got),
-          blockSize: blockSize)
-        data.used += got.count * blockSize
-        cur += got.count
+      for run in try allocator.prewrite(bytes: f.size, device: device, space: &data) {
+        let range = ByteRange(start: run.fileBlock * blockSize, length: run.disk.count * blockSize)
+        _ = inode.insert(FileExtent(range: range, disk: run.disk), blockSize: blockSize)
       }
       inode.size = f.size
     }

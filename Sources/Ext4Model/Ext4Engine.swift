@@ -60,15 +60,8 @@ final class Ext4Engine: Engine, @unchecked Sendable {
     for f in setupConfig.common.files {
       let inode = makeInode(f.path)
       inodes[f.path] = inode
-      // Pre-written contents (pattern 0x5A), allocated and written straight to the device.
-      let blocks = (f.size + blockSize - 1) / blockSize
-      var cur: UInt64 = 0
-      for _ in 0..<blocks where cur < blocks {
-        guard let got = allocator.allocate(want: blocks - cur) else { throw FSError(.noSpace) }
-        for b in 0..<got.count { device.write(got.start + b, Array(repeating: 0x5A, count: Int(blockSize))[...]) }
-        inode.tree.insert(TreeExtent(lblk: cur, len: got.count, pblk: got.start, unwritten: false))
-        data.used += got.count * blockSize
-        cur += got.count
+      for run in try allocator.prewrite(bytes: f.size, device: device, space: &data) {
+        inode.tree.insert(TreeExtent(lblk: run.fileBlock, len: run.disk.count, pblk: run.disk.start, unwritten: false))
       }
       inode.size = f.size
     }

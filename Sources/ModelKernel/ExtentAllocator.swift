@@ -72,6 +72,29 @@ public struct ExtentAllocator: Sendable {
     if r.end < f.end { parts.append(BlockRange(start: r.end, count: f.end - r.end)) }
     free.replaceSubrange(i...i, with: parts)
   }
+
+  /// Allocates and writes a setup file's pre-written contents (`bytes` of 0x5A, rounded up to whole
+  /// blocks) straight to the device, outside any page cache or transaction, and charges them to
+  /// `space.used`. The engine maps the returned runs into its own tree and commits.
+  /// - Returns: the runs in file order, each as (first file block, disk blocks).
+  /// - Throws: ENOSPC when the device cannot hold the file.
+  public mutating func prewrite(
+    bytes: UInt64, device: BlockDevice, space: inout SpaceInfo
+  ) throws(FSError) -> [(fileBlock: UInt64, disk: BlockRange)] {
+    let blocks = (bytes + device.blockSize - 1) / device.blockSize
+    let fill = [UInt8](repeating: 0x5A, count: Int(device.blockSize))
+    var runs: [(fileBlock: UInt64, disk: BlockRange)] = []
+    var cur: UInt64 = 0
+    // Each allocation returns at least one block, so `blocks` iterations always suffice.
+    for _ in 0..<blocks where cur < blocks {
+      guard let got = allocate(want: blocks - cur) else { throw FSError(.noSpace) }
+      for b in 0..<got.count { device.write(got.start + b, fill[...]) }
+      runs.append((cur, got))
+      space.used += got.count * device.blockSize
+      cur += got.count
+    }
+    return runs
+  }
 }
 
 /// Space accounting in bytes, as btrfs's space_info keeps it: `used` (in the tree), `reserved`

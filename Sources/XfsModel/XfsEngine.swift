@@ -43,17 +43,9 @@ final class XfsEngine: Engine, @unchecked Sendable {
     for f in setupConfig.files {
       let inode = XfsInode(path: f.path, kernel: kernel)
       inodes[f.path] = inode
-      guard f.size > 0 else { continue }
-      let blocks = (f.size + blockSize - 1) / blockSize
-      var cur: UInt64 = 0
-      for _ in 0..<blocks where cur < blocks {
-        guard let got = allocator.allocate(want: blocks - cur) else { throw FSError(.noSpace) }
-        let fill = [UInt8](repeating: 0x5A, count: Int(blockSize))
-        for b in 0..<got.count { device.write(got.start + b, fill[...]) }
-        let r = ByteRange(start: cur * blockSize, length: got.count * blockSize)
-        inode.replace(r, with: ForkExtent(range: r, disk: got), blockSize: blockSize)
-        data.used += got.count * blockSize
-        cur += got.count
+      for run in try allocator.prewrite(bytes: f.size, device: device, space: &data) {
+        let r = ByteRange(start: run.fileBlock * blockSize, length: run.disk.count * blockSize)
+        inode.replace(r, with: ForkExtent(range: r, disk: run.disk), blockSize: blockSize)
       }
       inode.size = f.size
     }

@@ -52,6 +52,26 @@ struct ModelKernelTests {
     #expect(a.allocate(want: 5) == BlockRange(start: 0, count: 5))
   }
 
+  @Test("prewrite fills a setup file across fragmented runs, in file order, and charges used")
+  func prewriteAcrossRuns() throws {
+    var a = ExtentAllocator(blockCount: 64, firstFree: 16, runBlocks: 4)
+    let d = BlockDevice(blockCount: 64, blockSize: 512)
+    var space = SpaceInfo(name: "data", total: 64 * 512)
+    // 10 blocks and one byte: 11 blocks over runs of 4, 4 and 3.
+    let runs = try a.prewrite(bytes: 10 * 512 + 1, device: d, space: &space)
+    #expect(runs.map(\.fileBlock) == [0, 4, 8])
+    #expect(
+      runs.map(\.disk) == [
+        BlockRange(start: 16, count: 4), BlockRange(start: 24, count: 4), BlockRange(start: 32, count: 3),
+      ])
+    #expect(space.used == 11 * 512)
+    for r in runs {
+      for b in r.disk.start..<r.disk.end { #expect(try d.read(b) == Array(repeating: 0x5A, count: 512)) }
+    }
+    #expect(try a.prewrite(bytes: 0, device: d, space: &space).isEmpty)
+    #expect(throws: FSError(.noSpace)) { try a.prewrite(bytes: 14 * 512, device: d, space: &space) }
+  }
+
   @Test("checksums catch a corrupted block")
   func checksums() throws {
     let d = BlockDevice(blockCount: 8, blockSize: 512)
