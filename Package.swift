@@ -40,7 +40,7 @@ let package = Package(
       name: "faultline-bench", dependencies: ["FaultKit", "BuiltinEngines"], path: "Benchmarks/faultline-bench"),
     .testTarget(name: "FaultKitTests", dependencies: ["FaultKit"]),
     .testTarget(name: "ModelKernelTests", dependencies: ["ModelKernel", "FaultKit"]),
-    .testTarget(name: "CLITests", dependencies: ["faultline"]),
+    .testTarget(name: "CLITests", dependencies: ["faultline", "FaultKit"]),
     .testTarget(name: "PlanTests", dependencies: ["FaultKit", "FaultReports", "BuiltinEngines"]),
   ],
   swiftLanguageModes: [.v6]

@@ -10,10 +10,4 @@ public enum JSONReport {
     return try enc.encode(results)
   }
 
-  /// Sweep reports, the same way.
-  public static func encodeSweeps(_ reports: [SweepReport]) throws -> Data {
-    let enc = JSONEncoder()
-    enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-    return try enc.encode(reports)
-  }
 }

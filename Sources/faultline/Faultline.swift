@@ -30,6 +30,10 @@ struct Faultline: ParsableCommand {
     } catch let e as BadInput {
       FileHandle.standardError.write(Data((e.description + "\n").utf8))
       Foundation.exit(ExitStatus.badInput)
+    } catch let e as ResultsError {
+      // Results that cannot be read, merged or written: said where, nothing half-written.
+      FileHandle.standardError.write(Data((e.description + "\n").utf8))
+      Foundation.exit(ExitStatus.badInput)
     } catch let e as ExitCode {
       Foundation.exit(e.rawValue)
     } catch {
@@ -94,6 +98,9 @@ struct Run: ParsableCommand {
   @Option(help: "Output format: text or json.")
   var format: Format = .text
 
+  @Option(help: "Also write results.json, junit.xml and report.html to this directory.")
+  var reportDir: String?
+
   func run() throws {
     let plans = try loadPlans(paths)
     let registry = BuiltinEngines.registry
@@ -113,15 +120,19 @@ struct Run: ParsableCommand {
     }
     let runner = ScenarioRunner(registry: registry)
     var results: [ScenarioResult] = []
+    var planResults: [PlanResults] = []
     for plan in plans {
       do {
         var options = RunOptions(bugs: bugs, seed: seed)
         if !plan.faults.isEmpty { options.faultFree = try runner.faultFreeSnapshot(plan, options) }
-        results.append(try runner.run(plan, options))
+        let (r, hits, _) = try runner.runRecordingHits(plan, options)
+        results.append(r)
+        planResults.append(.ofRuns(plan, bugs: bugs, runs: [(r, nil)], reached: hits))
       } catch let e as SetupError {
         throw BadInput(description: e.description)
       }
     }
+    try writeReports(planResults)
     switch format {
     case .json:
       var data = try JSONReport.encode(results)
@@ -132,7 +143,15 @@ struct Run: ParsableCommand {
       let failed = results.filter { !$0.passed }.count
       print("\(results.count - failed) passed, \(failed) failed")
     }
+    if let reportDir, format == .text { print("reports: \(reportDir)/results.json, junit.xml, report.html") }
     if results.contains(where: { !$0.passed }) { throw ExitCode(ExitStatus.failed) }
+  }
+
+  /// With --report-dir: results.json and the reports made from it.
+  func writeReports(_ plans: [PlanResults]) throws {
+    guard let reportDir else { return }
+    let results = RunResults(command: "run", bugs: bugs.sorted(), plans: plans, catalogs: catalogs())
+    try ReportDirectory(URL(fileURLWithPath: reportDir)).writeReports(results)
   }
 }
 
@@ -144,17 +163,24 @@ extension Run {
     var shown: [ScenarioResult] = []
     var totalFailed = 0
     var summaries: [String] = []
+    var planResults: [PlanResults] = []
     for plan in plans {
       var groups: [(signature: String, first: ScenarioResult, count: Int)] = []
+      var runs: [(result: ScenarioResult, scheduleSeed: UInt64?)] = []
+      var reached: [Hit] = []
       var rng = SplitMix64(seed: seed ?? plan.seed)
       for _ in 0..<n {
         let scheduleSeed = rng.next()
         let r: ScenarioResult
         do {
-          r = try runner.run(plan, RunOptions(bugs: bugs, seed: seed, schedule: .random(seed: scheduleSeed)))
+          let hits: [Hit]
+          (r, hits, _) = try runner.runRecordingHits(
+            plan, RunOptions(bugs: bugs, seed: seed, schedule: .random(seed: scheduleSeed)))
+          if runs.isEmpty { reached = hits }
         } catch let e as SetupError {
           throw BadInput(description: e.description)
         }
+        runs.append((r, scheduleSeed))
         guard !r.passed else { continue }
         if let i = groups.firstIndex(where: { $0.signature == r.signature }) {
           groups[i].count += 1
@@ -173,7 +199,9 @@ extension Run {
           print("seen in \(g.count) of \(n) schedules of \(plan.name); this one: \(g.first.schedule)\n")
         }
       }
+      planResults.append(.ofRuns(plan, bugs: bugs, runs: runs, reached: reached))
     }
+    try writeReports(planResults)
     switch format {
     case .json:
       var data = try JSONReport.encode(shown)

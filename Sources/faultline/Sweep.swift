@@ -55,8 +55,11 @@ struct SweepCommand: ParsableCommand {
   )
   var shard: String?
 
-  @Option(help: "Where to write meta.json, journal.jsonl, sweep.json and repro/*.yaml.")
-  var reportDir = "Reports/sweep"
+  @Option(
+    help:
+      "Where to write results.json, junit.xml, report.html, repro/*.yaml, timings.json and the journal (default: a new Reports/<run-id>/)."
+  )
+  var reportDir: String?
 
   @Option(help: "Continue the interrupted sweep in this directory (its journal says what is done).")
   var resume: String?
@@ -112,16 +115,23 @@ struct SweepCommand: ParsableCommand {
     } else {
       theShard = Shard.fromEnvironment(ProcessInfo.processInfo.environment) ?? .all
     }
-    let dir = URL(fileURLWithPath: resume ?? reportDir)
+    let started = DispatchTime.now().uptimeNanoseconds
+    let reports =
+      resume.map { ReportDirectory(URL(fileURLWithPath: $0)) } ?? reportDir.map {
+        ReportDirectory(URL(fileURLWithPath: $0))
+      }
+      ?? ReportDirectory.fresh(under: "Reports", command: "sweep")
+    let dir = reports.url
     let driver = SweepDriver(registry: registry)
     let space: [[SweepScenario]]
     let pruned: [Int]
+    let reached: [[PointHits]]
     guard schedules >= 0 else { throw BadInput(description: "--schedules \(schedules): expected 0 or more") }
     if let preemptions, preemptions < 0 {
       throw BadInput(description: "--preemptions \(preemptions): expected 0 or more")
     }
     do {
-      (space, pruned) = try driver.space(
+      (space, pruned, reached) = try driver.space(
         plans, configs: configs, bugs: bugs.sorted(), schedules: schedules, delayBound: preemptions)
     } catch let e
       as SetupError
@@ -129,10 +139,10 @@ struct SweepCommand: ParsableCommand {
       throw BadInput(description: e.description)
     }
     let meta = SweepMeta(
-      plans: zip(plans, zip(configs, space)).map { plan, cs in
+      plans: plans.indices.map { i in
         SweepMeta.PlanEntry(
-          file: plan.file, name: plan.name, engine: plan.engine, depth: cs.0.depth, space: cs.1.count,
-          pruned: pruned[plans.firstIndex { $0.file == plan.file }!])
+          file: plans[i].file, name: plans[i].name, engine: plans[i].engine, depth: configs[i].depth,
+          space: space[i].count, pruned: pruned[i], reached: reached[i])
       }, bugs: bugs.sorted(), shard: theShard)
     let metaURL = dir.appendingPathComponent("meta.json")
     if resume != nil {
@@ -147,7 +157,8 @@ struct SweepCommand: ParsableCommand {
       }
     } else {
       try? FileManager.default.removeItem(at: dir.appendingPathComponent("journal.jsonl"))
-      try writeAtomically(dir.path, "meta.json", try JSONEncoder.sorted.encode(meta))
+      try reports.write("meta.json", try JSONEncoder.sorted.encode(meta))
+      if reportDir == nil { reports.markLatest() }
     }
     let journalURL = dir.appendingPathComponent("journal.jsonl")
     var outcomes = SweepJournal.read(journalURL)
@@ -192,38 +203,55 @@ struct SweepCommand: ParsableCommand {
     }
     if let journalError { throw journalError }
 
-    let reports = SweepDriver.reports(meta: meta, outcomes: outcomes)
-    try finishReports(reports, plans: plans, dir: dir)
+    let results = RunResults(
+      command: "sweep", bugs: meta.bugs, shard: theShard, complete: !budgetReached,
+      plans: SweepDriver.reports(meta: meta, outcomes: outcomes), catalogs: catalogs())
+    let timings = RunTimings(
+      wallSeconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9, jobs: inProcess ? 0 : jobs,
+      plans: plans.map { ($0.name, $0.file) }, outcomes: outcomes)
+    try reports.write("timings.json", try JSONEncoder.sorted.encode(timings))
+    try finishReports(results, plans: plans, dir: reports)
   }
 }
 
-/// Writes sweep.json and a repro plan per distinct failure, prints the summary, sets the status.
-func finishReports(_ reports: [SweepReport], plans: [Plan], dir: URL) throws {
-  try writeAtomically(dir.path, "sweep.json", try JSONReport.encodeSweeps(reports))
-  var distinct = 0
-  for r in reports {
+/// A plan name as a file name: characters other than letters, digits, `.`, `_` and `-` become
+/// `_` (a plan may be named anything, `/` and `<` included).
+func fileName(_ name: String) -> String {
+  var s = String(
+    name.unicodeScalars.map { u in
+      (u.isASCII && (u.properties.isAlphabetic || ("0"..."9").contains(u) || "._-".unicodeScalars.contains(u)))
+        ? Character(u) : "_"
+    })
+  if s.hasPrefix(".") { s = "_" + s.dropFirst() }
+  return s
+}
+
+/// Engine name → declared fault points, for coverage.
+func catalogs() -> [String: [FaultPoint]] {
+  var out: [String: [FaultPoint]] = [:]
+  for e in BuiltinEngines.registry.all { out[e.name] = e.catalog.points }
+  return out
+}
+
+/// Writes a repro plan per distinct failure (shrunk), then results.json, junit.xml and
+/// report.html; prints the summary; exit status 1 when anything failed.
+func finishReports(_ results: RunResults, plans: [Plan], dir: ReportDirectory, comparison: RunComparison? = nil)
+  throws
+{
+  var results = results
+  for (k, r) in results.plans.enumerated() {
     guard let plan = plans.first(where: { $0.file == r.file }) else { continue }
-    let prunedNote =
-      r.pruned > 0
-      ? String(format: ", %d pruned (%.0f%% of the space)", r.pruned, 100 * Double(r.pruned) / Double(r.pruned + r.ran))
-      : ""
-    say(
-      "\(r.plan): \(r.ran) scenarios\(prunedNote), \(r.ran - r.failed) passed, \(r.failed) failed, \(r.failures.count) distinct failure(s)"
-    )
     for (i, f) in r.failures.enumerated() {
       let made = SweepRepro.make(plan, f, number: i + 1, bugs: r.bugs, registry: BuiltinEngines.registry)
-      let repro = made.plan
-      let shrunkNote = made.shrunk.map { " (shrunk from \($0.before) ops to \($0.after) in \($0.runs) runs)" } ?? ""
-      let name = "repro/\(repro.name).yaml"
-      try writeAtomically(dir.path, name, Data(PlanWriter.yaml(repro).utf8))
-      let first = f.placements.isEmpty ? "no fault" : f.placements.map(\.description).joined(separator: " + ")
-      say("  \(f.count)x \(f.signature)")
-      say("     first: \(first)\(f.detail.map { " (\($0))" } ?? ""); repro: \(dir.path)/\(name)\(shrunkNote)")
+      let name = "repro/\(fileName(made.plan.name)).yaml"
+      try dir.write(name, Data(PlanWriter.yaml(made.plan).utf8))
+      results.plans[k].failures[i].repro = name
     }
-    distinct += r.failures.count
   }
-  say("\(reports.reduce(0) { $0 + $1.ran - $1.failed }) passed, \(reports.reduce(0) { $0 + $1.failed }) failed")
-  if distinct > 0 { throw ExitCode(ExitStatus.failed) }
+  try dir.writeReports(results, comparison: comparison)
+  let color = isatty(STDOUT_FILENO) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
+  FileHandle.standardOutput.write(Data(SummaryReport.render(results, dir: dir.path, color: color).utf8))
+  if results.distinctFailures > 0 { throw ExitCode(ExitStatus.failed) }
 }
 
 /// Progress: a live line on a terminal; a plain line every few seconds otherwise (CI logs).
@@ -288,103 +316,6 @@ struct SweepWorker: ParsableCommand {
   }
 }
 
-/// `faultline report --merge DIR…`: joins shard results into one, as an unsharded run would have.
-struct ReportCommand: ParsableCommand {
-  static let configuration = CommandConfiguration(
-    commandName: "report", abstract: "Regenerate or merge sweep reports from run directories.")
-
-  @Argument(help: "Sweep run directories (each with meta.json and journal.jsonl).")
-  var dirs: [String]
-
-  @Flag(help: "Join the shards' results into one report.")
-  var merge = false
-
-  @Option(help: "Where to write the merged sweep.json and repros.")
-  var reportDir = "Reports/merged"
-
-  @Option(help: "Compare the run in DIR with this earlier run directory: name what is new, fixed and still failing.")
-  var compare: String?
-
-  @Option(help: "A known-failures file (plan + signature each) whose entries are expected, not new.")
-  var known: String?
-
-  func run() throws {
-    if compare != nil || known != nil { return try compareRuns() }
-    var metas: [SweepMeta] = []
-    var outcomes: [String: SweepOutcome] = [:]
-    for d in dirs {
-      let url = URL(fileURLWithPath: d)
-      guard let data = try? Data(contentsOf: url.appendingPathComponent("meta.json")),
-        let meta = try? JSONDecoder().decode(SweepMeta.self, from: data)
-      else { throw BadInput(description: "\(d): no meta.json of a sweep there") }
-      metas.append(meta)
-      for o in SweepJournal.read(url.appendingPathComponent("journal.jsonl")) { outcomes[o.scenario.key] = o }
-    }
-    guard let first = metas.first else { throw BadInput(description: "report: no run directories") }
-    guard metas.allSatisfy({ $0.plans == first.plans && $0.bugs == first.bugs }) else {
-      throw BadInput(description: "report --merge: the runs swept different plans or bugs")
-    }
-    guard merge || metas.count == 1 else { throw BadInput(description: "report: several directories need --merge") }
-    let joined = SweepMeta(plans: first.plans, bugs: first.bugs, shard: .all)
-    let plans = try loadPlans(first.plans.map(\.file))
-    try finishReports(
-      SweepDriver.reports(meta: joined, outcomes: Array(outcomes.values)), plans: plans,
-      dir: URL(fileURLWithPath: reportDir))
-  }
-}
-
-extension ReportCommand {
-  /// A failure as the comparison keys it.
-  struct Key: Hashable, Comparable {
-    let plan: String
-    let signature: String
-    static func < (a: Key, b: Key) -> Bool { (a.plan, a.signature) < (b.plan, b.signature) }
-  }
-
-  static func failures(in dir: String) throws -> Set<Key> {
-    let url = URL(fileURLWithPath: dir).appendingPathComponent("sweep.json")
-    guard let data = try? Data(contentsOf: url) else { throw BadInput(description: "\(url.path): no sweep.json there") }
-    let reports = try JSONDecoder().decode([SweepReport].self, from: data)
-    return Set(reports.flatMap { r in r.failures.map { Key(plan: r.plan, signature: $0.signature) } })
-  }
-
-  /// `known: [ { plan: NAME, signature: "…", why: "…" } ]`
-  static func knownFailures(_ path: String) throws -> Set<Key> {
-    guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-      throw BadInput(description: "\(path):1:1: error: cannot read the known-failures file")
-    }
-    do {
-      let top = try PlanMap(try PlanValue.parse(text, file: path), path: "", keys: ["known"])
-      guard let list = top.value("known") else { return [] }
-      return Set(
-        try list.list("known").enumerated().map { i, item in
-          let m = try PlanMap(item, path: "known[\(i)]", keys: ["plan", "signature", "why"])
-          guard let plan = try m.string("plan"), let sig = try m.string("signature") else {
-            throw PlanError(m.location, key: "known[\(i)]", expected: "plan and signature", found: "neither or one")
-          }
-          return Key(plan: plan, signature: sig)
-        })
-    } catch let e as PlanError {
-      throw BadInput(description: e.description)
-    }
-  }
-
-  func compareRuns() throws {
-    guard dirs.count == 1 else { throw BadInput(description: "report --compare/--known: give one run directory") }
-    let now = try Self.failures(in: dirs[0])
-    let before = try compare.map { try Self.failures(in: $0) } ?? []
-    let expected = try known.map(Self.knownFailures) ?? []
-    let new = now.subtracting(before).subtracting(expected).sorted()
-    let still = now.intersection(before.union(expected)).sorted()
-    let fixed = before.union(expected).subtracting(now).sorted()
-    for (title, keys) in [("new", new), ("still failing", still), ("fixed", fixed)] {
-      say("\(title): \(keys.count)")
-      for k in keys { say("  \(k.plan): \(k.signature)") }
-    }
-    if !new.isEmpty { throw ExitCode(ExitStatus.failed) }
-  }
-}
-
 extension JSONEncoder {
   /// Sorted keys, no escaped slashes: the same value encodes to the same bytes.
   static var sorted: JSONEncoder {
@@ -412,19 +343,6 @@ struct Replay: ParsableCommand {
       failed = failed || !r.passed
     }
     if failed { throw ExitCode(ExitStatus.failed) }
-  }
-}
-
-/// Writes `dir/name` through a temporary file and a rename: a crash never leaves half a file.
-func writeAtomically(_ dir: String, _ name: String, _ data: Data) throws {
-  let url = URL(fileURLWithPath: dir).appendingPathComponent(name)
-  try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-  let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
-  try data.write(to: tmp)
-  guard rename(tmp.path, url.path) == 0 else {
-    let e = errno
-    try? FileManager.default.removeItem(at: tmp)
-    throw BadInput(description: "\(url.path): cannot write (\(String(cString: strerror(e))))")
   }
 }
 

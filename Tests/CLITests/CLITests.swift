@@ -198,9 +198,13 @@ struct CLITests {
       environment: ["FAULTLINE_PLANTED": "1"])
     #expect(r.status == 1, "\(r.stdout)\(r.stderr)")
     #expect(r.stdout.contains("planted: 13 scenarios, 5 passed, 8 failed, 2 distinct failure(s)"), "\(r.stdout)")
-    #expect(r.stdout.contains("4x crashed | planted.crash:fail"))
+    #expect(
+      r.stdout.contains("1. crashed after planted.crash#1 fail: EIO\n   plan planted (planted-model), 4 scenario(s)"))
     #expect(r.stdout.contains("Fatal error: planted crash"))
-    #expect(r.stdout.contains("4x timed-out | planted.hang:fail"))
+    #expect(
+      r.stdout.contains("2. timed-out after planted.hang#1 fail: EIO\n   plan planted (planted-model), 4 scenario(s)"))
+    // A fault placed where the engine then died counts as fired and failed in coverage.
+    #expect(r.stdout.contains("coverage planted-model: 3 points declared, 3 reached, 3 fired, 2 led to a failure"))
     for n in 1...2 {
       #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("repro/planted-repro-\(n).yaml").path))
     }
@@ -237,11 +241,11 @@ struct CLITests {
     p.waitUntilExit()
     let before = ((try? String(contentsOf: journal, encoding: .utf8)) ?? "").split(separator: "\n").count
     #expect(before >= 40 && before < 300, "killed after \(before) scenarios")
-    #expect(!FileManager.default.fileExists(atPath: killed.appendingPathComponent("sweep.json").path))
+    #expect(!FileManager.default.fileExists(atPath: killed.appendingPathComponent("results.json").path))
     let resumed = try CLI.run(args + ["--resume", killed.path])
     #expect(resumed.status == 0, "\(resumed.stdout)\(resumed.stderr)")
-    let a = try Data(contentsOf: whole.appendingPathComponent("sweep.json"))
-    let b = try Data(contentsOf: killed.appendingPathComponent("sweep.json"))
+    let a = try Data(contentsOf: whole.appendingPathComponent("results.json"))
+    let b = try Data(contentsOf: killed.appendingPathComponent("results.json"))
     #expect(a == b)
   }
 
@@ -271,8 +275,8 @@ struct CLITests {
     _ = try CLI.run(args + ["--report-dir", dirs[2].path], environment: ["FAULTLINE_SHARD": "1/2"])
     let m = try CLI.run(["report", "--merge", dirs[1].path, dirs[2].path, "--report-dir", dirs[3].path])
     #expect(m.status == 1, "the bug's failures are in the merged report: \(m.stdout)\(m.stderr)")
-    let one = try Data(contentsOf: dirs[0].appendingPathComponent("sweep.json"))
-    let merged = try Data(contentsOf: dirs[3].appendingPathComponent("sweep.json"))
+    let one = try Data(contentsOf: dirs[0].appendingPathComponent("results.json"))
+    let merged = try Data(contentsOf: dirs[3].appendingPathComponent("results.json"))
     #expect(one == merged)
     let s0 = SweepJournalCount(dirs[1])
     let s1 = SweepJournalCount(dirs[2])

@@ -35,7 +35,9 @@ struct SweepTests {
   func space() throws {
     let plan = try Corpus.load(
       try #require(Corpus.files.first { $0.hasSuffix("btrfs/cow-enospc-second-iteration.yaml") }))
-    let (_, placements, _) = try Sweeper(registry: Corpus.registry).space(plan, SweepConfig(points: ["alloc.*"]))
+    let (_, placements, _, reached) = try Sweeper(registry: Corpus.registry).space(
+      plan, SweepConfig(points: ["alloc.*"]))
+    #expect(reached.first { $0.point == "alloc.data" }?.hits == 4)
     // Four alloc.data hits in the fault-free run; fail ENOSPC and short; transient and persistent.
     #expect(placements.count == 4 * 2 * 2)
     #expect(Set(placements.map(\.hit)) == [1, 2, 3, 4])

@@ -38,6 +38,10 @@ public struct ScenarioResult: Sendable, Hashable, Codable {
   public let trace: [String]
   /// Index in `trace` of the first injected fault, if one fired.
   public let firstFaultAt: Int?
+  /// The engine's state after setup and at rest: what reports draw (extents by source, locks,
+  /// pages). Optional so results written without them still decode.
+  public var baseline: Snapshot?
+  public var atRest: Snapshot?
   /// Operations whose outcome the plan did not expect.
   public var unexpected: [OpRecord] { ops.filter { !$0.asExpected } }
 

@@ -246,7 +246,7 @@ public struct ScenarioRunner: Sendable {
       stop: stop.word, steps: planSteps, choices: scheduler.choices, invariantsChecked: checkedNames,
       diffAtRest: diff.lines.map(\.text),
       diffFromFaultFree: options.faultFree.map { SnapshotDiff(from: $0, to: atRest).lines.map(\.text) },
-      trace: lines, firstFaultAt: firstFault)
+      trace: lines, firstFaultAt: firstFault, baseline: baseline, atRest: atRest)
     harness.probe = nil
     return (result, atRest, injector.hits, digests.value, scheduler.choiceCounts)
   }

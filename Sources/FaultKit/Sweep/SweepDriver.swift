@@ -38,6 +38,7 @@ public struct InProcessExecutor: ScenarioExecutor {
       bugs: sc.bugs, schedule: sc.scheduleSeed.map { .random(seed: $0) }, faults: sc.placements.map(\.spec))
     if sc.delayBound != nil { options.prefix = sc.prefix ?? [] }
     let expand = sc.placements.count == 1 && sc.child < 0 && sc.prefix == nil ? sc.expand : nil
+    let started = DispatchTime.now().uptimeNanoseconds
     let (r, hits, digests, counts) = try runner.runRecordingChoices(plan, options, states: expand != nil)
     let schedules = sc.delayBound.map { DelayBounded.children(prefix: sc.prefix ?? [], counts: counts, bound: $0) }
     var children: [Placement]?
@@ -49,9 +50,13 @@ public struct InProcessExecutor: ScenarioExecutor {
       pruned = p
     }
     // Only a failure's result is kept: a passing scenario is one line in the journal, not a trace.
-    return SweepOutcome(
+    var o = SweepOutcome(
       scenario: sc, kind: .judged, result: Sweeper.failed(r) ? r : nil, children: children, pruned: pruned,
       schedules: schedules)
+    o.fired = r.fired.map { FiredFault(point: $0.point, hit: $0.hit, decision: $0.decision) }
+    o.steps = r.steps
+    o.nanos = DispatchTime.now().uptimeNanoseconds - started
+    return o
   }
 }
 
@@ -106,7 +111,12 @@ public struct SweepMeta: Sendable, Codable, Hashable {
     /// Depth-1 scenarios of this plan in the whole space, and placements pruned from it.
     public let space: Int
     public let pruned: Int
-    public init(file: String, name: String, engine: String, depth: Int, space: Int, pruned: Int = 0) {
+    /// How often each point was hit in the plan's fault-free run (the points it reaches).
+    public let reached: [PointHits]
+    public init(
+      file: String, name: String, engine: String, depth: Int, space: Int, pruned: Int = 0, reached: [PointHits] = []
+    ) {
+      self.reached = reached
       self.pruned = pruned
       self.file = file
       self.name = name
@@ -136,15 +146,17 @@ public struct SweepDriver {
   public func space(
     _ plans: [Plan], configs: [SweepConfig], bugs: [String], schedules: Int = 0, delayBound: Int? = nil
   ) throws
-    -> (scenarios: [[SweepScenario]], pruned: [Int])
+    -> (scenarios: [[SweepScenario]], pruned: [Int], reached: [[PointHits]])
   {
     let sweeper = Sweeper(registry: registry)
     var all: [[SweepScenario]] = []
     var pruned: [Int] = []
+    var reached: [[PointHits]] = []
     var index = 0
     for (plan, config) in zip(plans, configs) {
-      let (_, placements, prunedHere) = try sweeper.space(plan, config, bugs: bugs)
+      let (_, placements, prunedHere, reachedHere) = try sweeper.space(plan, config, bugs: bugs)
       pruned.append(prunedHere * max(1, schedules))
+      reached.append(reachedHere)
       // Scenario 0 of each plan is its fault-free run (a bug may fail it without any fault).
       var list = [SweepScenario(plan: plan.file, bugs: bugs, placements: [], index: index)]
       index += 1
@@ -170,7 +182,7 @@ public struct SweepDriver {
       }
       all.append(list)
     }
-    return (all, pruned)
+    return (all, pruned, reached)
   }
 
   /// Depth-2 children of a finished depth-1 scenario: the second faults its worker placed.
@@ -191,13 +203,13 @@ public struct SweepDriver {
   }
 
   /// Sweeps `plans` in this process (no journal, no shard): what tests and benchmarks call.
-  public func sweepInProcess(_ plans: [Plan], configs: [SweepConfig], bugs: [String] = []) throws -> [SweepReport] {
-    let (space, pruned) = try self.space(plans, configs: configs, bugs: bugs.sorted())
+  public func sweepInProcess(_ plans: [Plan], configs: [SweepConfig], bugs: [String] = []) throws -> [PlanResults] {
+    let (space, pruned, reached) = try self.space(plans, configs: configs, bugs: bugs.sorted())
     let meta = SweepMeta(
       plans: plans.indices.map {
         SweepMeta.PlanEntry(
           file: plans[$0].file, name: plans[$0].name, engine: plans[$0].engine, depth: configs[$0].depth,
-          space: space[$0].count, pruned: pruned[$0])
+          space: space[$0].count, pruned: pruned[$0], reached: reached[$0])
       }, bugs: bugs.sorted(), shard: .all)
     var outcomes: [SweepOutcome] = []
     try InProcessExecutor(registry: registry).run(space.flatMap { $0 }) { o in
@@ -207,32 +219,48 @@ public struct SweepDriver {
     return Self.reports(meta: meta, outcomes: outcomes)
   }
 
-  /// Aggregates outcomes into one report per plan, in space order, so any run order, any
-  /// sharding and any resume give the same reports.
-  public static func reports(meta: SweepMeta, outcomes: [SweepOutcome]) -> [SweepReport] {
-    let sorted = outcomes.sorted {
-      ($0.scenario.index, $0.scenario.child, $0.scenario.scheduleSeed ?? 0, $0.scenario.key)
-        < ($1.scenario.index, $1.scenario.child, $1.scenario.scheduleSeed ?? 0, $1.scenario.key)
-    }
-    return meta.plans.map { entry in
-      let mine = sorted.filter { $0.scenario.plan == entry.file }
-      var failures: [SweepFailure] = []
-      for o in mine where o.failed {
-        let sig = o.signature
-        if let i = failures.firstIndex(where: { $0.signature == sig }) {
+  /// Aggregates outcomes into results per plan, in space order, so any run order, any sharding
+  /// and any resume give the same results.
+  public static func reports(meta: SweepMeta, outcomes: [SweepOutcome]) -> [PlanResults] {
+    let entries = outcomes.map { ($0, $0.entry) }.sorted { ScenarioEntry.spaceOrder($0.1, $1.1) }
+    return meta.plans.map { plan in
+      let mine = entries.filter { $0.0.scenario.plan == plan.file }
+      var failures: [FailureGroup] = []
+      var at: [String: Int] = [:]
+      for (o, e) in mine where o.failed {
+        let sig = e.signature!
+        if let i = at[sig] {
           failures[i].count += 1
         } else {
+          at[sig] = failures.count
           failures.append(
-            SweepFailure(
-              signature: sig, count: 1, placements: o.scenario.placements, kind: o.kind, result: o.result,
-              detail: o.detail, scheduleSeed: o.scenario.scheduleSeed, explored: o.scenario.prefix != nil))
+            FailureGroup(
+              signature: sig, count: 1, first: e.key, placements: o.scenario.placements, kind: o.kind,
+              result: o.result, detail: o.detail, scheduleSeed: o.scenario.scheduleSeed,
+              explored: o.scenario.prefix != nil))
         }
       }
-      return SweepReport(
-        plan: entry.name, file: entry.file, engine: entry.engine, bugs: meta.bugs, depth: entry.depth,
-        space: mine.count,
-        ran: mine.count, pruned: entry.pruned + mine.reduce(0) { $0 + $1.pruned }, failures: failures)
+      return PlanResults(
+        plan: plan.name, file: plan.file, engine: plan.engine, bugs: meta.bugs, depth: plan.depth, space: plan.space,
+        pruned: plan.pruned, prunedChildren: mine.reduce(0) { $0 + $1.0.pruned }, reached: plan.reached,
+        scenarios: mine.map(\.1), failures: failures)
     }
+  }
+}
+
+extension SweepOutcome {
+  /// The outcome as a line of results.
+  public var entry: ScenarioEntry {
+    let outcome: ScenarioEntry.Outcome =
+      switch kind {
+      case .judged: result == nil ? .passed : .failed
+      case .crashed: .crashed
+      case .timedOut: .timedOut
+      }
+    return ScenarioEntry(
+      key: scenario.key, index: scenario.index, child: scenario.child, faults: scenario.placements.map(\.description),
+      scheduleSeed: scenario.scheduleSeed, explored: scenario.prefix, outcome: outcome,
+      signature: failed ? signature : nil, steps: steps, fired: fired ?? [])
   }
 }
 

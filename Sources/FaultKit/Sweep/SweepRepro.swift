@@ -8,7 +8,7 @@ public enum SweepRepro {
     public let shrunk: (before: Int, after: Int, runs: Int)?
   }
 
-  public static func make(_ plan: Plan, _ f: SweepFailure, number: Int, bugs: [String], registry: EngineRegistry)
+  public static func make(_ plan: Plan, _ f: FailureGroup, number: Int, bugs: [String], registry: EngineRegistry)
     -> Made
   {
     let allBugs = Array(Set(plan.bugs + bugs)).sorted()

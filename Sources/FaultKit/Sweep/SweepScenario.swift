@@ -70,6 +70,13 @@ public struct SweepOutcome: Sendable, Codable {
   public let pruned: Int
   /// What happened, for crashed and timed-out scenarios (the signal, the timeout).
   public let detail: String?
+  /// The faults that fired (judged scenarios): what coverage counts.
+  public var fired: [FiredFault]?
+  /// Schedule steps the plan's tasks took (judged scenarios): the run's logical time.
+  public var steps: Int?
+  /// Wall-clock nanoseconds the scenario took where it ran. The only clock reading in a sweep's
+  /// records; it goes to timings.json, never into results.json.
+  public var nanos: UInt64?
 
   public init(
     scenario: SweepScenario, kind: Kind, result: ScenarioResult? = nil, children: [Placement]? = nil, pruned: Int = 0,

@@ -1,0 +1,192 @@
+/// How often a point was hit in a run.
+public struct PointHits: Sendable, Codable, Hashable {
+  public let point: String
+  public let hits: Int
+  public init(point: String, hits: Int) {
+    self.point = point
+    self.hits = hits
+  }
+
+  /// Hit counts per point, in order of first hit.
+  public static func count(_ hits: [Hit]) -> [PointHits] {
+    var order: [String] = []
+    var counts: [String: Int] = [:]
+    for h in hits {
+      if counts[h.point] == nil { order.append(h.point) }
+      counts[h.point, default: 0] += 1
+    }
+    return order.map { PointHits(point: $0, hits: counts[$0]!) }
+  }
+}
+
+/// A fault that fired in a scenario: where, which hit, what it did (`fail: ENOSPC`, `short: 512`).
+public struct FiredFault: Sendable, Codable, Hashable {
+  public let point: String
+  public let hit: Int
+  public let decision: String
+  public init(point: String, hit: Int, decision: String) {
+    self.point = point
+    self.hit = hit
+    self.decision = decision
+  }
+
+  /// The errno a `fail` decision injected.
+  public var errno: String? {
+    decision.hasPrefix("fail: ") ? String(decision.dropFirst("fail: ".count)) : nil
+  }
+  public var isYield: Bool { decision.hasPrefix("yield") }
+}
+
+/// One scenario of a run, in a line: where it sits in the space, its faults and schedule, how it
+/// ended. A failing scenario names its signature; the group with that signature holds the
+/// evidence of the first scenario that showed it.
+public struct ScenarioEntry: Sendable, Codable, Hashable {
+  public enum Outcome: String, Sendable, Codable, Hashable {
+    case passed, failed, crashed
+    case timedOut = "timed-out"
+  }
+  /// Stable identity (the sweep journal's key).
+  public let key: String
+  /// Position: depth-1 index, depth-2 index under it (-1 for none).
+  public let index: Int
+  public let child: Int
+  /// The placed faults (`alloc.data#2 fail: ENOSPC`).
+  public let faults: [String]
+  /// The seeded random schedule it ran under, or the explored schedule's choices; both nil: the
+  /// plan's own schedule.
+  public let scheduleSeed: UInt64?
+  public let explored: [Int]?
+  public let outcome: Outcome
+  public let signature: String?
+  /// The plan tasks' schedule steps (nil when the worker crashed or timed out).
+  public let steps: Int?
+  public let fired: [FiredFault]
+
+  public init(
+    key: String, index: Int, child: Int, faults: [String], scheduleSeed: UInt64?, explored: [Int]?,
+    outcome: Outcome, signature: String?, steps: Int?, fired: [FiredFault]
+  ) {
+    self.key = key
+    self.index = index
+    self.child = child
+    self.faults = faults
+    self.scheduleSeed = scheduleSeed
+    self.explored = explored
+    self.outcome = outcome
+    self.signature = signature
+    self.steps = steps
+    self.fired = fired
+  }
+
+  /// Space order: what "first" means for a signature, and the order results list scenarios in.
+  public static func spaceOrder(_ a: ScenarioEntry, _ b: ScenarioEntry) -> Bool {
+    (a.index, a.child, a.scheduleSeed ?? 0, a.key) < (b.index, b.child, b.scheduleSeed ?? 0, b.key)
+  }
+}
+
+/// A distinct failure: its signature, how many scenarios showed it, and the first of them (in
+/// space order) with its evidence, which is what a repro replays.
+public struct FailureGroup: Sendable, Codable {
+  public let signature: String
+  public var count: Int
+  /// The first scenario's key (see `ScenarioEntry.key`).
+  public let first: String
+  public let placements: [Placement]
+  /// judged, crashed or timed-out.
+  public let kind: SweepOutcome.Kind
+  /// The first scenario's result (nil when its worker crashed or timed out).
+  public let result: ScenarioResult?
+  public let detail: String?
+  /// The random schedule it ran under, when the sweep crossed placements with schedules.
+  public let scheduleSeed: UInt64?
+  /// It ran under an explored schedule (its result's choices replay it).
+  public let explored: Bool
+  /// The repro plan written for it, relative to the report directory (`repro/x-repro-1.yaml`).
+  public var repro: String?
+
+  public init(
+    signature: String, count: Int, first: String, placements: [Placement], kind: SweepOutcome.Kind = .judged,
+    result: ScenarioResult?, detail: String? = nil, scheduleSeed: UInt64? = nil, explored: Bool = false,
+    repro: String? = nil
+  ) {
+    self.signature = signature
+    self.count = count
+    self.first = first
+    self.placements = placements
+    self.kind = kind
+    self.result = result
+    self.detail = detail
+    self.scheduleSeed = scheduleSeed
+    self.explored = explored
+    self.repro = repro
+  }
+
+  /// The violated invariants, sorted; for a crash or timeout, that word.
+  public var invariants: [String] {
+    guard kind == .judged, let r = result else { return [kind.rawValue] }
+    let names = r.violatedInvariants.map(\.rawValue)
+    return names.isEmpty ? [r.stop] : names
+  }
+
+  /// The faults that fired (or were placed, when the worker died), as `point#hit action`.
+  public var faultWords: [String] {
+    if let r = result {
+      let fired = r.fired.filter { !$0.decision.hasPrefix("yield") }
+      if !fired.isEmpty { return fired.map { "\($0.point)#\($0.hit) \($0.decision)" } }
+    }
+    return placements.map(\.description)
+  }
+
+  /// The schedule as a developer reads it.
+  public var scheduleWords: String {
+    if explored, let r = result { return "explored: replay \(r.choices)" }
+    if let s = scheduleSeed { return "random, seed \(s)" }
+    return result?.schedule ?? "the plan's"
+  }
+}
+
+/// What a run produced for one plan: every scenario, the distinct failures, what it reached.
+public struct PlanResults: Sendable, Codable {
+  public let plan: String
+  public let file: String
+  public let engine: String
+  public let bugs: [String]
+  public let depth: Int
+  /// Depth-1 scenarios in the plan's whole space (all shards).
+  public let space: Int
+  /// Depth-1 placements pruned from the space, and depth-2 placements pruned under the scenarios
+  /// this run ran.
+  public let pruned: Int
+  public let prunedChildren: Int
+  /// How often each point was hit in the plan's fault-free run.
+  public let reached: [PointHits]
+  /// Every scenario that ran, in space order.
+  public let scenarios: [ScenarioEntry]
+  /// Distinct failures, in order of their first scenario.
+  public var failures: [FailureGroup]
+  /// Per point of the engine's catalog: declared, reached, fired, led to a violation.
+  public var coverage: [PointCoverage]
+
+  public init(
+    plan: String, file: String, engine: String, bugs: [String], depth: Int, space: Int, pruned: Int,
+    prunedChildren: Int, reached: [PointHits], scenarios: [ScenarioEntry], failures: [FailureGroup],
+    coverage: [PointCoverage] = []
+  ) {
+    self.plan = plan
+    self.file = file
+    self.engine = engine
+    self.bugs = bugs
+    self.depth = depth
+    self.space = space
+    self.pruned = pruned
+    self.prunedChildren = prunedChildren
+    self.reached = reached
+    self.scenarios = scenarios
+    self.failures = failures
+    self.coverage = coverage
+  }
+
+  public var ran: Int { scenarios.count }
+  public var failed: Int { failures.reduce(0) { $0 + $1.count } }
+  public var passed: Int { ran - failed }
+}

@@ -1,0 +1,165 @@
+import Foundation
+
+/// The source of truth of a run (`results.json`): every scenario with its faults, schedule and
+/// outcome; each distinct failure with the first scenario's violations, diff evidence, trace and
+/// snapshots; fault-point coverage per plan and engine. Reports (JUnit, HTML, the terminal
+/// summary) are made from this and nothing else.
+///
+/// No wall clock in it: the same plans, bugs and seed give the same bytes, whatever the order
+/// scenarios finished in, the number of workers, the sharding (after a merge) or a resume. Wall
+/// time goes to `timings.json` beside it.
+public struct RunResults: Sendable, Codable {
+  /// Bumped on any change a reader must know about; readers refuse another.
+  public static let currentSchema = "faultline-results/1"
+  public var schema: String
+  /// `sweep` or `run`.
+  public var command: String
+  public var bugs: [String]
+  public var shard: Shard
+  /// False when a budget stopped the run before its space was done.
+  public var complete: Bool
+  public var engines: [EngineResults]
+  public var plans: [PlanResults]
+
+  public init(
+    command: String, bugs: [String], shard: Shard = .all, complete: Bool = true, plans: [PlanResults],
+    catalogs: [String: [FaultPoint]]
+  ) {
+    schema = Self.currentSchema
+    self.command = command
+    self.bugs = bugs
+    self.shard = shard
+    self.complete = complete
+    self.plans = plans
+    engines = []
+    cover(catalogs)
+  }
+
+  /// Fills every plan's and engine's coverage from `catalogs` (engine name → declared points).
+  mutating func cover(_ catalogs: [String: [FaultPoint]]) {
+    for i in plans.indices {
+      plans[i].coverage = PointCoverage.of(plans[i], catalog: catalogs[plans[i].engine] ?? [])
+    }
+    var names: [String] = []
+    for p in plans where !names.contains(p.engine) { names.append(p.engine) }
+    engines = names.map { name in
+      let rows = PointCoverage.sum(plans.filter { $0.engine == name }.map(\.coverage))
+      return EngineResults(name: name, points: catalogs[name] ?? [], coverage: rows)
+    }
+  }
+
+  public var scenarios: Int { plans.reduce(0) { $0 + $1.ran } }
+  public var failed: Int { plans.reduce(0) { $0 + $1.failed } }
+  public var distinctFailures: Int { plans.reduce(0) { $0 + $1.failures.count } }
+
+  // MARK: Reading and writing
+
+  /// Sorted keys, no timings: the same results encode to the same bytes.
+  public func encoded() throws -> Data {
+    let enc = JSONEncoder()
+    enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    var data = try enc.encode(self)
+    data.append(0x0A)
+    return data
+  }
+
+  /// Reads results.json; a file of another schema is refused with what was found.
+  public static func read(_ url: URL) throws -> RunResults {
+    let data: Data
+    do { data = try Data(contentsOf: url) } catch {
+      throw ResultsError(message: "\(url.path): cannot read (\(error.localizedDescription))")
+    }
+    struct Head: Decodable { let schema: String? }
+    guard let head = try? JSONDecoder().decode(Head.self, from: data) else {
+      throw ResultsError(message: "\(url.path): not a JSON object; expected Faultline results (\(currentSchema))")
+    }
+    guard head.schema == currentSchema else {
+      throw ResultsError(
+        message:
+          "\(url.path): schema \(head.schema.map { "\"\($0)\"" } ?? "missing"), expected \"\(currentSchema)\" (re-run with this faultline)"
+      )
+    }
+    do { return try JSONDecoder().decode(RunResults.self, from: data) } catch {
+      throw ResultsError(message: "\(url.path): not valid \(currentSchema): \(error)")
+    }
+  }
+
+  // MARK: Merging shards
+
+  /// Joins runs of the same plans and bugs (shards, or a run and its resume) into the results one
+  /// unsharded run gives: scenarios united by key in space order, failures regrouped with the
+  /// earliest scenario as each signature's first, coverage recounted.
+  public static func merge(_ runs: [RunResults]) throws -> RunResults {
+    guard let head = runs.first else { throw ResultsError(message: "merge: no results") }
+    let files = head.plans.map(\.file)
+    for r in runs.dropFirst() where r.plans.map(\.file) != files || r.bugs != head.bugs || r.command != head.command {
+      throw ResultsError(message: "merge: the runs have different plans, bugs or commands")
+    }
+    var plans: [PlanResults] = []
+    for (i, first) in head.plans.enumerated() {
+      var byKey: [String: ScenarioEntry] = [:]
+      var groups: [String: FailureGroup] = [:]
+      var prunedChildren = 0
+      for r in runs {
+        let p = r.plans[i]
+        prunedChildren += p.prunedChildren
+        for s in p.scenarios { byKey[s.key] = s }
+        for g in p.failures where groups[g.signature] == nil { groups[g.signature] = g }
+        for g in p.failures {
+          // Keep the evidence of the earliest first scenario of each signature.
+          if let have = groups[g.signature], let a = byKey[g.first], let b = byKey[have.first],
+            ScenarioEntry.spaceOrder(a, b)
+          {
+            groups[g.signature] = g
+          }
+        }
+      }
+      let scenarios = byKey.values.sorted(by: ScenarioEntry.spaceOrder)
+      var counts: [String: Int] = [:]
+      var order: [String] = []
+      for s in scenarios {
+        guard let sig = s.signature else { continue }
+        if counts[sig] == nil { order.append(sig) }
+        counts[sig, default: 0] += 1
+      }
+      let failures = order.compactMap { sig -> FailureGroup? in
+        guard var g = groups[sig] else { return nil }
+        g.count = counts[sig]!
+        g.repro = nil
+        return g
+      }
+      plans.append(
+        PlanResults(
+          plan: first.plan, file: first.file, engine: first.engine, bugs: first.bugs, depth: first.depth,
+          space: first.space, pruned: first.pruned, prunedChildren: prunedChildren, reached: first.reached,
+          scenarios: scenarios, failures: failures))
+    }
+    var catalogs: [String: [FaultPoint]] = [:]
+    for r in runs { for e in r.engines { catalogs[e.name] = e.points } }
+    return RunResults(
+      command: head.command, bugs: head.bugs, shard: .all, complete: runs.allSatisfy(\.complete), plans: plans,
+      catalogs: catalogs)
+  }
+}
+
+/// An engine's declared points and its coverage summed over the run's plans.
+public struct EngineResults: Sendable, Codable {
+  public let name: String
+  public let points: [FaultPoint]
+  public let coverage: [PointCoverage]
+  /// Declared points no plan of the run reached: a path no plan exercises.
+  public let unreached: [String]
+  public init(name: String, points: [FaultPoint], coverage: [PointCoverage]) {
+    self.name = name
+    self.points = points
+    self.coverage = coverage
+    unreached = coverage.filter { $0.reached == 0 }.map(\.point)
+  }
+}
+
+/// Results that cannot be read or merged.
+public struct ResultsError: Error, CustomStringConvertible, Sendable {
+  public let message: String
+  public init(message: String) { self.message = message }
+  public var description: String { message }
+}

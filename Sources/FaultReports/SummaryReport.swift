@@ -1,0 +1,66 @@
+import FaultKit
+
+/// The terminal summary of a run: per plan what ran; then each distinct failure, in the order the
+/// space first met it, with its invariant, fault, count and repro; then fault-point coverage; then
+/// the totals. Colour only when asked (the caller asks on a TTY without NO_COLOR).
+public enum SummaryReport {
+  public static func render(_ results: RunResults, dir: String, color: Bool) -> String {
+    let paint = Paint(on: color)
+    var out: [String] = []
+    let t = Markup.visible
+    for p in results.plans {
+      var line = "\(t(p.plan)): \(p.ran) scenarios"
+      let pruned = p.pruned + p.prunedChildren
+      if pruned > 0 {
+        line += ", \(pruned) pruned (\(Int((100 * Double(pruned) / Double(pruned + p.ran)).rounded()))% of the space)"
+      }
+      line += ", \(p.passed) passed, \(p.failed) failed, \(p.failures.count) distinct failure(s)"
+      out.append(line)
+    }
+    let groups = results.plans.flatMap { p in p.failures.map { (p, $0) } }
+    if !groups.isEmpty {
+      out.append("")
+      out.append(paint.red("\(groups.count) distinct failure(s), the first found first:"))
+      for (n, (p, f)) in groups.enumerated() {
+        out.append(
+          "\(n + 1). " + paint.bold(f.invariants.joined(separator: ", ")) + " after "
+            + t(f.faultWords.isEmpty ? "no fault" : f.faultWords.joined(separator: " + ")))
+        out.append("   plan \(t(p.plan)) (\(t(p.engine))), \(f.count) scenario(s); schedule: \(f.scheduleWords)")
+        if let d = f.detail { out.append("   \(t(d))") }
+        if let v = f.result?.violations.first { out.append("   \(v.invariant): \(t(v.message))") }
+        out.append("   signature: \(t(f.signature))")
+        if let repro = f.repro { out.append("   repro: faultline replay \(t(dir))/\(repro)") }
+      }
+    }
+    out.append("")
+    for e in results.engines {
+      let reached = e.coverage.filter { $0.reached > 0 }.count
+      let fired = e.coverage.filter { $0.fired > 0 }.count
+      let failed = e.coverage.filter { $0.failed > 0 }.count
+      out.append(
+        "coverage \(e.name): \(e.points.count) points declared, \(reached) reached, \(fired) fired, \(failed) led to a failure"
+      )
+      if !e.unreached.isEmpty {
+        out.append(paint.yellow("  reached by no plan: \(e.unreached.joined(separator: ", "))"))
+      }
+    }
+    let passed = results.scenarios - results.failed
+    out.append("")
+    out.append("reports: \(dir)/results.json, \(dir)/junit.xml, \(dir)/report.html")
+    if !results.complete { out.append(paint.yellow("incomplete: a budget stopped the run before its space was done")) }
+    out.append(
+      paint.green("\(passed) passed") + ", "
+        + (results.failed > 0 ? paint.red("\(results.failed) failed") : "0 failed"))
+    return out.joined(separator: "\n") + "\n"
+  }
+}
+
+/// ANSI colour, or nothing.
+struct Paint {
+  let on: Bool
+  func wrap(_ s: String, _ code: String) -> String { on ? "\u{1B}[\(code)m\(s)\u{1B}[0m" : s }
+  func red(_ s: String) -> String { wrap(s, "31") }
+  func green(_ s: String) -> String { wrap(s, "32") }
+  func yellow(_ s: String) -> String { wrap(s, "33") }
+  func bold(_ s: String) -> String { wrap(s, "1") }
+}

@@ -1,0 +1,123 @@
+import ArgumentParser
+import BuiltinEngines
+import FaultKit
+import FaultReports
+import Foundation
+
+/// `faultline report RESULTS… [--html] [--junit] [--merge] [--compare PREV] [--known FILE]`:
+/// regenerates reports from results.json (never from engines), joins shards, and compares a run
+/// with an earlier one.
+struct ReportCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "report",
+    abstract: "Regenerate JUnit and HTML reports from results.json, merge shards, compare with an earlier run.")
+
+  @Argument(help: "results.json files, or run directories holding one.")
+  var results: [String]
+
+  @Flag(help: "Write report.html (with neither --html nor --junit: both).")
+  var html = false
+
+  @Flag(help: "Write junit.xml (with neither --html nor --junit: both).")
+  var junit = false
+
+  @Flag(help: "Join several runs (shards, or a run and its resume) into one, with repro plans.")
+  var merge = false
+
+  @Option(help: "Where to write (default: beside the results; with --merge, a new Reports/<run-id>/).")
+  var reportDir: String?
+
+  @Option(help: "An earlier run (directory or results.json): name what is new, fixed and still failing.")
+  var compare: String?
+
+  @Option(help: "A known-failures file (plan + signature each) whose entries are expected, not new.")
+  var known: String?
+
+  static func url(_ path: String) -> URL {
+    var isDir: ObjCBool = false
+    let u = URL(fileURLWithPath: path)
+    if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
+      return u.appendingPathComponent("results.json")
+    }
+    return u
+  }
+
+  static func read(_ path: String) throws -> RunResults {
+    do { return try RunResults.read(url(path)) } catch let e as ResultsError {
+      throw BadInput(description: e.description)
+    }
+  }
+
+  func run() throws {
+    guard !results.isEmpty else { throw BadInput(description: "report: give results.json files or run directories") }
+    guard merge || results.count == 1 else {
+      throw BadInput(description: "report: \(results.count) results given; joining them needs --merge")
+    }
+    let runs = try results.map(Self.read)
+    let before = try compare.map(Self.read)
+    let expected = try known.map(Self.knownFailures)
+    func comparing(_ now: RunResults) -> RunComparison? {
+      guard before != nil || expected != nil else { return nil }
+      return RunComparison(now: now, before: before, known: expected ?? [])
+    }
+    if merge {
+      let merged: RunResults
+      do { merged = try RunResults.merge(runs) } catch let e as ResultsError {
+        throw BadInput(description: "report --merge: \(e.description)")
+      }
+      let comparison = comparing(merged)
+      let dir =
+        reportDir.map { ReportDirectory(URL(fileURLWithPath: $0)) }
+        ?? ReportDirectory.fresh(under: "Reports", command: "merged")
+      let plans = try loadPlans(merged.plans.map(\.file))
+      try printComparison(comparison)
+      return try finishReports(merged, plans: plans, dir: dir, comparison: comparison)
+    }
+    let comparison = comparing(runs[0])
+    let dir = ReportDirectory(
+      reportDir.map { URL(fileURLWithPath: $0) } ?? Self.url(results[0]).deletingLastPathComponent())
+    let both = !html && !junit
+    do {
+      try dir.writeReports(
+        runs[0], comparison: comparison, json: reportDir != nil, junit: junit || both, html: html || both)
+    } catch let e as ResultsError {
+      throw BadInput(description: e.description)
+    }
+    var wrote = [String]()
+    if junit || both { wrote.append("\(dir.path)/junit.xml") }
+    if html || both { wrote.append("\(dir.path)/report.html") }
+    say("wrote \(wrote.joined(separator: ", ")) from \(Self.url(results[0]).path)")
+    try printComparison(comparison)
+  }
+
+  /// Prints new, still failing and fixed; exit status 1 when something is new.
+  func printComparison(_ c: RunComparison?) throws {
+    guard let c else { return }
+    for (title, keys) in [("new", c.new), ("still failing", c.still), ("fixed", c.fixed)] {
+      say("\(title): \(keys.count)")
+      for k in keys { say("  \(k.plan): \(k.signature)") }
+    }
+    if !c.new.isEmpty && !merge { throw ExitCode(ExitStatus.failed) }
+  }
+
+  /// `known: [ { plan: NAME, signature: "…", why: "…" } ]`
+  static func knownFailures(_ path: String) throws -> Set<RunComparison.Key> {
+    guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+      throw BadInput(description: "\(path):1:1: error: cannot read the known-failures file")
+    }
+    do {
+      let top = try PlanMap(try PlanValue.parse(text, file: path), path: "", keys: ["known"])
+      guard let list = top.value("known") else { return [] }
+      return Set(
+        try list.list("known").enumerated().map { i, item in
+          let m = try PlanMap(item, path: "known[\(i)]", keys: ["plan", "signature", "why"])
+          guard let plan = try m.string("plan"), let sig = try m.string("signature") else {
+            throw PlanError(m.location, key: "known[\(i)]", expected: "plan and signature", found: "neither or one")
+          }
+          return RunComparison.Key(plan: plan, signature: sig)
+        })
+    } catch let e as PlanError {
+      throw BadInput(description: e.description)
+    }
+  }
+}
