@@ -8,6 +8,11 @@ let package = Package(
     .executable(name: "faultline", targets: ["faultline"]),
     .library(name: "FaultKit", targets: ["FaultKit"]),
     .library(name: "FaultReports", targets: ["FaultReports"]),
+    // Fault plans as Swift Testing cases, for a user's own package.
+    .library(name: "FaultKitTesting", targets: ["FaultKitTesting"]),
+    // The model engines (btrfs-model, xfs-model, ext4-model) by name, for packages that test plans
+    // against them.
+    .library(name: "BuiltinEngines", targets: ["BuiltinEngines"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -20,6 +25,8 @@ let package = Package(
     .target(name: "CFaultlineSupport"),
     // Terminal and JSON output: reads results, never engines.
     .target(name: "FaultReports", dependencies: ["FaultKit"]),
+    // Runs plans inside `swift test`: each plan (and each bug it catches) a parameterized case.
+    .target(name: "FaultKitTesting", dependencies: ["FaultKit", "FaultReports"]),
     // Kernel-like primitives shared by the model engines.
     .target(name: "ModelKernel", dependencies: ["FaultKit"]),
     // Engine `btrfs-model`.
@@ -41,7 +48,7 @@ let package = Package(
     .testTarget(name: "FaultKitTests", dependencies: ["FaultKit"]),
     .testTarget(name: "ModelKernelTests", dependencies: ["ModelKernel", "FaultKit"]),
     .testTarget(name: "CLITests", dependencies: ["faultline", "FaultKit"]),
-    .testTarget(name: "PlanTests", dependencies: ["FaultKit", "FaultReports", "BuiltinEngines"]),
+    .testTarget(name: "PlanTests", dependencies: ["FaultKit", "FaultReports", "FaultKitTesting", "BuiltinEngines"]),
   ],
   swiftLanguageModes: [.v6]
 )

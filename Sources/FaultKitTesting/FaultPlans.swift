@@ -70,7 +70,7 @@ public struct FaultPlans: Sendable {
   }
 
   /// Runs the case and records an issue for each way it failed.
-  public func check(_ c: FaultPlanCase, sourceLocation: SourceLocation = #_sourceLocation) {
+  public func check(_ c: FaultPlanCase, sourceLocation: Testing.SourceLocation = #_sourceLocation) {
     for message in failures(c) {
       Issue.record(Comment(rawValue: message), sourceLocation: sourceLocation)
     }
@@ -106,7 +106,8 @@ public struct FaultPlans: Sendable {
   static func headline(_ r: ScenarioResult) -> String {
     let what =
       r.violations.isEmpty
-      ? "unexpected outcome: " + r.unexpected.map { "\($0.task)/\($0.index) \($0.op): \($0.outcome)" }
+      ? "unexpected outcome: "
+        + r.unexpected.map { "\($0.task)/\($0.index) \($0.op): \($0.outcome)" }
         .joined(separator: "; ")
       : r.violatedInvariants.map(\.rawValue).joined(separator: ", ")
     let faults = r.fired.filter { !$0.decision.hasPrefix("yield") }.map { "\($0.point)#\($0.hit) \($0.decision)" }

@@ -26,7 +26,11 @@ public enum HTMLReport {
     h += "</p>"
     if !groups.isEmpty { h += filters(groups) }
     h += "</header><main>"
-    for (n, (p, f)) in groups.enumerated() { h += failure(n + 1, p, f) }
+    let new = Set(comparison?.new ?? [])
+    for (n, (p, f)) in groups.enumerated() {
+      h += failure(
+        n + 1, p, f, new: comparison == nil ? nil : new.contains(.init(plan: p.plan, signature: f.signature)))
+    }
     h += signatures(groups)
     if let c = comparison { h += compare(c) }
     h += coverage(results)
@@ -60,7 +64,8 @@ public enum HTMLReport {
       + select("f-point", "point", pts) + "<span id=\"shown\"></span></nav>"
   }
 
-  static func failure(_ n: Int, _ p: PlanResults, _ f: FailureGroup) -> String {
+  /// `new`: nil when there is nothing to compare with; otherwise whether the failure is new.
+  static func failure(_ n: Int, _ p: PlanResults, _ f: FailureGroup, new: Bool?) -> String {
     var h = "<article class=\"failure\" id=\"failure-\(n)\" data-count=\"\(f.count)\" data-engine=\"\(a(p.engine))\""
     h +=
       " data-invariants=\"\(a(f.invariants.joined(separator: " ")))\" data-points=\"\(a(points(f).joined(separator: " ")))\">"
@@ -69,6 +74,7 @@ public enum HTMLReport {
     h +=
       faults.isEmpty
       ? " with no fault fired" : " after <span class=\"fault\">\(e(faults.joined(separator: " + ")))</span>"
+    if let new { h += new ? " <span class=\"badge\">new</span>" : " <span class=\"badge known\">seen before</span>" }
     h += "</h2>"
     h += "<p class=\"meta\">plan <b>\(e(p.plan))</b> (<code>\(e(p.file))</code>, engine \(e(p.engine))) · "
     h += "\(f.count) scenario(s) · schedule: \(e(f.scheduleWords))"
@@ -103,7 +109,8 @@ public enum HTMLReport {
       }
       h += "</ul>"
     }
-    h += "</section><section><h3>Diff at rest (baseline → now)</h3>\(diff(r.diffAtRest))</section></div>"
+    h += "</section><section class=\"diff-at-rest\"><h3>Diff at rest (baseline → now)</h3>\(diff(r.diffAtRest))"
+    h += "</section></div>"
     if let before = r.baseline, let after = r.atRest {
       let (files, more) = ExtentPicture.files(before, after)
       h +=
@@ -142,7 +149,9 @@ public enum HTMLReport {
     guard !lines.isEmpty else { return "<p class=\"note\">(no change)</p>" }
     var h = "<pre class=\"diff\">"
     for l in PageRuns.fold(lines) {
-      if let r = l.range(of: " -> ") {
+      if l.hasPrefix("- ") || l.hasPrefix("+ ") {
+        h += "<span class=\"\(l.hasPrefix("-") ? "gone" : "added")\">\(e(l))</span>\n"
+      } else if let r = l.range(of: " -> ") {
         h += "\(e(String(l[..<r.lowerBound]))) <span class=\"arrow\">→</span> <span class=\"now\">"
         h += "\(e(String(l[r.upperBound...])))</span>\n"
       } else {
@@ -254,7 +263,9 @@ public enum HTMLReport {
     .bg{fill:#f3f3f3}.ex-tree{fill:#42a5f5}.ex-cache{fill:#26a69a}.ex-delalloc{fill:#ffb74d}.ex-ordered{fill:#ab47bc}
     .hole{fill-opacity:.35}.lock{fill:#e53935;fill-opacity:.55}.pg-dirty{fill:#ff9800}.pg-writeback{fill:#1e88e5}
     .pg-locked{fill:#d32f2f}.pg-clean{fill:#bdbdbd}.legend{font-size:12px;margin:2px 0}.legend svg{vertical-align:middle}
-    .crash{color:#b71c1c;font-weight:600}
+    .crash{color:#b71c1c;font-weight:600}.gone{color:#b71c1c}.added{color:#2e7d32}
+    .badge{font-size:12px;padding:1px 6px;border-radius:8px;background:#c62828;color:#fff;vertical-align:middle}
+    .badge.known{background:#757575}
     </style></head><body>
 
     """
@@ -289,6 +300,15 @@ public enum HTMLReport {
       apply();
       var failed = articles.reduce(function (n, a) { return n + Number(a.dataset.count); }, 0);
       document.body.setAttribute('data-failed-scenarios', String(failed));
+      // What the first screen shows of the first failure: its invariant, fault and diff.
+      var first = articles[0];
+      if (first) {
+        var seen = ['.inv', '.fault', '.diff-at-rest'].filter(function (sel) {
+          var el = first.querySelector(sel);
+          return el && el.getBoundingClientRect().top < window.innerHeight;
+        });
+        document.body.setAttribute('data-first-screen', seen.join(' '));
+      }
       document.body.setAttribute('data-ready', 'yes');
     })();
     </script>

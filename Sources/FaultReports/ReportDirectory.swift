@@ -6,8 +6,16 @@ import Foundation
 /// leaves half a report where a whole one was.
 public struct ReportDirectory: Sendable {
   public let url: URL
-  public init(_ url: URL) { self.url = url }
-  public var path: String { url.path }
+  /// The directory as the user named it (relative stays relative, for printing).
+  public let path: String
+  public init(_ url: URL) {
+    self.url = url
+    path = url.path
+  }
+  public init(path: String) {
+    self.path = path
+    url = URL(fileURLWithPath: path)
+  }
 
   /// `root/<UTC yyyymmdd-hhmmss>-<command>`, with `-2`, `-3` … when that exists already. The
   /// clock names the directory only; nothing in it depends on the time.
@@ -18,12 +26,10 @@ public struct ReportDirectory: Sendable {
     let stamp = String(
       format: "%04d%02d%02d-%02d%02d%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
       tm.tm_sec)
-    let base = URL(fileURLWithPath: root).appendingPathComponent("\(stamp)-\(command)")
-    var url = base
-    for n in 2...1000 where FileManager.default.fileExists(atPath: url.path) {
-      url = URL(fileURLWithPath: base.path + "-\(n)")
-    }
-    return ReportDirectory(url)
+    let base = "\(root)/\(stamp)-\(command)"
+    var path = base
+    for n in 2...1000 where FileManager.default.fileExists(atPath: path) { path = "\(base)-\(n)" }
+    return ReportDirectory(path: path)
   }
 
   /// Writes `name` (a path under the directory) whole or not at all.

@@ -29,7 +29,9 @@ public enum SummaryReport {
         if let d = f.detail { out.append("   \(t(d))") }
         if let v = f.result?.violations.first { out.append("   \(v.invariant): \(t(v.message))") }
         out.append("   signature: \(t(f.signature))")
-        if let repro = f.repro { out.append("   repro: faultline replay \(t(dir))/\(repro)") }
+        if let repro = f.repro {
+          out.append("   repro: faultline replay \(t(dir))/\(repro)" + (f.shrunk.map { " (shrunk from \($0))" } ?? ""))
+        }
       }
     }
     out.append("")
@@ -46,7 +48,7 @@ public enum SummaryReport {
     }
     let passed = results.scenarios - results.failed
     out.append("")
-    out.append("reports: \(dir)/results.json, \(dir)/junit.xml, \(dir)/report.html")
+    out.append("reports in \(t(dir))/: results.json, junit.xml, report.html")
     if !results.complete { out.append(paint.yellow("incomplete: a budget stopped the run before its space was done")) }
     out.append(
       paint.green("\(passed) passed") + ", "

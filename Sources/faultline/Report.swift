@@ -67,7 +67,7 @@ struct ReportCommand: ParsableCommand {
       }
       let comparison = comparing(merged)
       let dir =
-        reportDir.map { ReportDirectory(URL(fileURLWithPath: $0)) }
+        reportDir.map { ReportDirectory(path: $0) }
         ?? ReportDirectory.fresh(under: "Reports", command: "merged")
       let plans = try loadPlans(merged.plans.map(\.file))
       try printComparison(comparison)

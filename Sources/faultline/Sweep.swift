@@ -117,9 +117,7 @@ struct SweepCommand: ParsableCommand {
     }
     let started = DispatchTime.now().uptimeNanoseconds
     let reports =
-      resume.map { ReportDirectory(URL(fileURLWithPath: $0)) } ?? reportDir.map {
-        ReportDirectory(URL(fileURLWithPath: $0))
-      }
+      resume.map { ReportDirectory(path: $0) } ?? reportDir.map { ReportDirectory(path: $0) }
       ?? ReportDirectory.fresh(under: "Reports", command: "sweep")
     let dir = reports.url
     let driver = SweepDriver(registry: registry)
@@ -246,6 +244,7 @@ func finishReports(_ results: RunResults, plans: [Plan], dir: ReportDirectory, c
       let name = "repro/\(fileName(made.plan.name)).yaml"
       try dir.write(name, Data(PlanWriter.yaml(made.plan).utf8))
       results.plans[k].failures[i].repro = name
+      results.plans[k].failures[i].shrunk = made.shrunk.map { "\($0.before) ops to \($0.after) in \($0.runs) runs" }
     }
   }
   try dir.writeReports(results, comparison: comparison)

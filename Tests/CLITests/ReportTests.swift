@@ -44,6 +44,7 @@ enum Tools {
   static func chromium(_ file: URL) throws -> CLI.Output {
     try sh([
       "timeout", "120", "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0",
+      "--window-size=1280,800",
       "--dump-dom", file.absoluteString,
     ])
   }
@@ -152,6 +153,8 @@ struct ReportTests {
     #expect(page.stdout.contains("data-ready=\"yes\""), "the page's script did not run to its end")
     #expect(page.stdout.contains("data-failed-scenarios=\"\(results.failed)\""))
     #expect(page.stdout.contains("id=\"failure-count\">\(results.failed)<"))
+    // A 1280×800 first screen shows the first failure's invariant, fault and diff.
+    #expect(page.stdout.contains("data-first-screen=\".inv .fault .diff-at-rest\""))
     // The hostile name is text in the DOM, never an element; no image with an onerror.
     #expect(!page.stdout.contains("<script>alert(1)") && page.stdout.contains("&lt;script&gt;alert(1)&lt;/script&gt;"))
     #expect(!page.stdout.contains("<img"))
@@ -160,6 +163,24 @@ struct ReportTests {
     // No network: nothing in the page loads from elsewhere.
     let html = try String(contentsOf: dir.appendingPathComponent("report.html"), encoding: .utf8)
     #expect(!html.contains("src=") && !html.contains("<link"))
+  }
+
+  @Test("report --compare names new and fixed failures, marks them in report.html, exits 1 on new")
+  func compare() throws {
+    let buggy = try CLITests.scratch("cmp-buggy")
+    let fixed = try CLITests.scratch("cmp-fixed")
+    defer { for d in [buggy, fixed] { try? FileManager.default.removeItem(at: d) } }
+    let plan = "Plans/btrfs/cow-enospc-second-iteration.yaml"
+    _ = try CLI.run([
+      "sweep", plan, "--bug", "cow-error-leaves-pages-locked", "--quiet", "--in-process", "--report-dir", buggy.path,
+    ])
+    _ = try CLI.run(["sweep", plan, "--quiet", "--in-process", "--report-dir", fixed.path])
+    let new = try CLI.run(["report", buggy.path, "--html", "--compare", fixed.path])
+    #expect(new.status == 1 && new.stdout.contains("new: 1\n  cow-enospc-second-iteration: delalloc-backed@rest"))
+    let html = try String(contentsOf: buggy.appendingPathComponent("report.html"), encoding: .utf8)
+    #expect(html.contains("<span class=\"badge\">new</span>") && html.contains("<h3>New: 1</h3>"))
+    let gone = try CLI.run(["report", fixed.path, "--compare", buggy.path])
+    #expect(gone.status == 0 && gone.stdout.contains("new: 0") && gone.stdout.contains("fixed: 1"))
   }
 
   @Test("run --report-dir writes the same three files for a plan run once")

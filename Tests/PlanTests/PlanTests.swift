@@ -1,5 +1,6 @@
 import BuiltinEngines
 import FaultKit
+import FaultKitTesting
 import FaultReports
 import Foundation
 import Testing
@@ -44,23 +45,38 @@ struct PlanTests {
     #expect(Corpus.files.contains { $0.hasSuffix("btrfs/cow-enospc-second-iteration.yaml") })
   }
 
-  @Test("plan passes as written", arguments: Corpus.files)
-  func passesAsWritten(file: String) throws {
-    let plan = try Corpus.load(file)
-    let r = try ScenarioRunner(registry: Corpus.registry).run(plan)
-    #expect(r.passed, "\(TextReport.render(r))")
-    #expect(r.stop == "quiescent")
-    #expect(r.steps > 0, "steps count the plan's run")
+  /// Every plan as written (must pass) and with each bug it catches (must fail with the named
+  /// invariants), through FaultKitTesting as a user's package runs its plans.
+  static let plans = FaultPlans(registry: Corpus.registry)
+
+  @Test(
+    "plan as written passes; with each bug it catches, it fails with the named invariants",
+    arguments: plans.cases(in: "Plans"))
+  func plan(_ c: FaultPlanCase) {
+    Self.plans.check(c)
   }
 
-  @Test("plan catches its historical bug", arguments: Corpus.catches)
-  func catchesBug(c: CatchCase) throws {
-    let plan = try Corpus.load(c.file)
-    let r = try ScenarioRunner(registry: Corpus.registry).run(plan, RunOptions(bugs: [c.bug]))
-    #expect(!r.passed, "with \(c.bug) on the plan still passed")
-    let violated = Set(r.violations.map(\.invariant))
-    for inv in c.invariants {
-      #expect(violated.contains(inv), "\(inv) not among \(violated.sorted()) with \(c.bug)\n\(TextReport.render(r))")
+  @Test("FaultKitTesting fails a plan with the invariant, the fault and the diff; a missing path is a failing case")
+  func helperFails() throws {
+    let cases = Self.plans.cases(in: "Tests/Fixtures/hostile.yaml")
+    #expect(cases.count == 1)
+    let hostile = try #require(cases.first)
+    let message = try #require(Self.plans.failures(hostile).first)
+    #expect(message.hasPrefix("delalloc-backed, locks-released, no-hang after alloc.data#2 fail: ENOSPC in <script>"))
+    #expect(message.contains("diff at rest (baseline -> now):"))
+    #expect(message.contains("pages /<b>&amp;#1-3 locked: unlocked -> locked"))
+    let missing = Self.plans.cases(in: "Plans/no-such-dir")
+    #expect(missing.count == 1)
+    let gone = try #require(missing.first)
+    #expect(!Self.plans.failures(gone).isEmpty)
+    #expect(Self.plans.cases(in: "Plans").count == Corpus.files.count + Corpus.catches.count)
+  }
+
+  @Test("every plan's run takes steps and comes to rest")
+  func plansComeToRest() throws {
+    for file in Corpus.files {
+      let r = try ScenarioRunner(registry: Corpus.registry).run(try Corpus.load(file))
+      #expect(r.stop == "quiescent" && r.steps > 0, "\(file)")
     }
   }
 

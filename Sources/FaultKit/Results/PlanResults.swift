@@ -103,6 +103,8 @@ public struct FailureGroup: Sendable, Codable {
   public let explored: Bool
   /// The repro plan written for it, relative to the report directory (`repro/x-repro-1.yaml`).
   public var repro: String?
+  /// How the repro was shrunk (`4 ops to 2 in 5 runs`); nil when it was kept as found.
+  public var shrunk: String?
 
   public init(
     signature: String, count: Int, first: String, placements: [Placement], kind: SweepOutcome.Kind = .judged,

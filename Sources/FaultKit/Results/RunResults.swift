@@ -126,6 +126,7 @@ public struct RunResults: Sendable, Codable {
         guard var g = groups[sig] else { return nil }
         g.count = counts[sig]!
         g.repro = nil
+        g.shrunk = nil
         return g
       }
       plans.append(

@@ -1,0 +1,23 @@
+// swift-tools-version: 6.1
+// A user's package that runs its own fault plans under `swift test` with FaultKitTesting.
+// Here the plans target Faultline's model engines; a package with its own engine passes its own
+// EngineRegistry instead of BuiltinEngines.registry.
+import PackageDescription
+
+let package = Package(
+  name: "UserPackage",
+  platforms: [.macOS(.v15)],
+  dependencies: [
+    // In a real package: .package(url: "https://github.com/<org>/faultline", from: "…")
+    .package(name: "Faultline", path: "../..")
+  ],
+  targets: [
+    .testTarget(
+      name: "StoragePlanTests",
+      dependencies: [
+        .product(name: "FaultKitTesting", package: "Faultline"),
+        .product(name: "BuiltinEngines", package: "Faultline"),
+      ])
+  ],
+  swiftLanguageModes: [.v6]
+)
