@@ -23,6 +23,10 @@ let package = Package(
     .target(name: "FaultKit", dependencies: ["CFaultlineSupport", .product(name: "Yams", package: "Yams")]),
     // Process-level helpers in C (malloc tuning) that Swift's Glibc module does not expose.
     .target(name: "CFaultlineSupport"),
+    // The C ABI for engines written in C: include/faultline.h (engine vtable, fault points).
+    .target(name: "CFaultline"),
+    // C engines (built in or loaded as plugins) as ordinary engines.
+    .target(name: "CEngineKit", dependencies: ["CFaultline", "FaultKit"]),
     // Terminal and JSON output: reads results, never engines.
     .target(name: "FaultReports", dependencies: ["FaultKit"]),
     // Runs plans inside `swift test`: each plan (and each bug it catches) a parameterized case.
@@ -36,7 +40,7 @@ let package = Package(
     // Engine `ext4-model`.
     .target(name: "Ext4Model", dependencies: ["ModelKernel", "FaultKit"], exclude: ["README.md"]),
     // The engines this build knows, by name: what the CLI, the plan tests and the bench share.
-    .target(name: "BuiltinEngines", dependencies: ["FaultKit", "BtrfsModel", "XfsModel", "Ext4Model"]),
+    .target(name: "BuiltinEngines", dependencies: ["FaultKit", "CEngineKit", "BtrfsModel", "XfsModel", "Ext4Model"]),
     .executableTarget(
       name: "faultline",
       dependencies: [

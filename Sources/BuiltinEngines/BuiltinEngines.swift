@@ -1,15 +1,37 @@
 import BtrfsModel
+import CEngineKit
 import Ext4Model
 import FaultKit
 import Foundation
 import XfsModel
 
 /// The engines this build of Faultline knows, by name: the CLI, the plan tests and the benchmark
-/// all use this one registry. `FAULTLINE_PLANTED=1` adds the test fixture `planted-model`.
+/// all use this one registry. `FAULTLINE_PLANTED=1` adds the test fixture `planted-model`;
+/// `FAULTLINE_ENGINE_PLUGINS=a.so:b.so` (what `--engine-plugin` sets, so worker processes load the
+/// same) adds C engines from shared objects.
 public enum BuiltinEngines {
-  public static let registry: EngineRegistry = {
+  public static var registry: EngineRegistry { loaded.registry }
+  /// Plugins that did not load, each saying which file and why (the CLI turns these into exit 2).
+  public static var pluginErrors: [String] { loaded.errors }
+
+  static let loaded: (registry: EngineRegistry, errors: [String]) = {
+    let env = ProcessInfo.processInfo.environment
     var engines = [BtrfsModel.descriptor, Ext4Model.descriptor, XfsModel.descriptor]
-    if ProcessInfo.processInfo.environment["FAULTLINE_PLANTED"] == "1" { engines.append(PlantedEngine.descriptor) }
-    return EngineRegistry(engines)
+    if env["FAULTLINE_PLANTED"] == "1" { engines.append(PlantedEngine.descriptor) }
+    var errors: [String] = []
+    let plugins = (env["FAULTLINE_ENGINE_PLUGINS"] ?? "").split(separator: ":").map(String.init)
+    for path in plugins {
+      do {
+        let d = try CEngines.load(plugin: path)
+        if engines.contains(where: { $0.name == d.name }) {
+          errors.append("--engine-plugin \(path): an engine named \(d.name) is already registered")
+        } else {
+          engines.append(d)
+        }
+      } catch {
+        errors.append("\(error)")
+      }
+    }
+    return (EngineRegistry(engines), errors)
   }()
 }

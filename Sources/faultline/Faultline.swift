@@ -82,6 +82,8 @@ struct Run: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Run plans (files or directories) and judge every scenario.")
 
+  @OptionGroup var plugins: PluginOptions
+
   @Argument(help: "Plan files or directories of plans.")
   var paths: [String]
 
@@ -102,6 +104,7 @@ struct Run: ParsableCommand {
   var reportDir: String?
 
   func run() throws {
+    try plugins.activate()
     let plans = try loadPlans(paths)
     let registry = BuiltinEngines.registry
     for plan in plans {
@@ -219,10 +222,13 @@ struct Validate: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Check plans without running them; exit 2 on the first bad one.")
 
+  @OptionGroup var plugins: PluginOptions
+
   @Argument(help: "Plan files or directories of plans.")
   var paths: [String]
 
   func run() throws {
+    try plugins.activate()
     let plans = try loadPlans(paths)
     for p in plans {
       print("ok \(p.file) (\(p.name), engine \(p.engine), \(p.tasks.count) task(s), \(p.faults.count) fault(s))")
@@ -234,10 +240,13 @@ struct Points: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "List engines' fault points: name, kind, errnos, actions, where it is.")
 
+  @OptionGroup var plugins: PluginOptions
+
   @Option(help: "Only this engine.")
   var engine: String?
 
   func run() throws {
+    try plugins.activate()
     let registry = BuiltinEngines.registry
     var engines = registry.all
     if let engine {
@@ -267,7 +276,10 @@ struct Engines: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "List engines with their operations, bug switches and invariants.")
 
+  @OptionGroup var plugins: PluginOptions
+
   func run() throws {
+    try plugins.activate()
     for e in BuiltinEngines.registry.all {
       print("\(e.name): \(e.about)")
       print("  operations: \(e.operations.map(\.rawValue).joined(separator: ", "))")

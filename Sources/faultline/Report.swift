@@ -12,6 +12,8 @@ struct ReportCommand: ParsableCommand {
     commandName: "report",
     abstract: "Regenerate JUnit and HTML reports from results.json, merge shards, compare with an earlier run.")
 
+  @OptionGroup var plugins: PluginOptions
+
   @Argument(help: "results.json files, or run directories holding one.")
   var results: [String]
 
@@ -49,6 +51,7 @@ struct ReportCommand: ParsableCommand {
   }
 
   func run() throws {
+    try plugins.activate()
     guard !results.isEmpty else { throw BadInput(description: "report: give results.json files or run directories") }
     guard merge || results.count == 1 else {
       throw BadInput(description: "report: \(results.count) results given; joining them needs --merge")

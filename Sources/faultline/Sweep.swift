@@ -11,6 +11,8 @@ struct SweepCommand: ParsableCommand {
       "Place a fault at every hit of every point each plan reaches; report each distinct failure once, with a repro plan."
   )
 
+  @OptionGroup var plugins: PluginOptions
+
   @Argument(help: "Plan files or directories of plans.")
   var paths: [String]
 
@@ -71,6 +73,7 @@ struct SweepCommand: ParsableCommand {
   var budget: Double?
 
   func run() throws {
+    try plugins.activate()
     if let depth, !(1...2).contains(depth) { throw BadInput(description: "--depth \(depth): expected 1 or 2") }
     guard jobs >= 1 else { throw BadInput(description: "--jobs \(jobs): expected at least 1") }
     guard timeout > 0 else {
@@ -328,10 +331,13 @@ struct Replay: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Re-run a repro plan and show its violation, the diff and the trace around the fault.")
 
+  @OptionGroup var plugins: PluginOptions
+
   @Argument(help: "A repro plan (or any plan).")
   var repro: String
 
   func run() throws {
+    try plugins.activate()
     let plans = try loadPlans([repro])
     let runner = ScenarioRunner(registry: BuiltinEngines.registry)
     var failed = false

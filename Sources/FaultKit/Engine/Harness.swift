@@ -34,6 +34,17 @@ public final class Harness: @unchecked Sendable {
     return d
   }
 
+  /// A hit from code that cannot wait (a C engine's operation is one scheduler step): counted,
+  /// decided, traced and probed as `hit`, but not a schedule point; a `yield` passes.
+  public func hitNow(_ point: FaultPointID) -> FaultDecision {
+    guard injecting else { return .pass }
+    let d = injector.hit(point, task: scheduler.currentName, op: scheduler.currentOp)
+    trace.append(.hit(injector.hits[injector.hits.count - 1]))
+    probe?(injector.hits[injector.hits.count - 1])
+    if case .yield = d { return .pass }
+    return d
+  }
+
   /// A pass through a point that can only fail (or yield): throws the injected error.
   public func check(_ point: FaultPointID) async throws {
     if case .fail(let e) = try await hit(point) { throw e }

@@ -28,6 +28,7 @@ public struct RunOptions: Sendable {
 /// A scenario could not be set up (the engine rejected its setup): bad input, not a finding.
 public struct SetupError: Error, CustomStringConvertible, Sendable {
   public let message: String
+  public init(message: String) { self.message = message }
   public var description: String { message }
 }
 

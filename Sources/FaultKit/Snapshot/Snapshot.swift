@@ -23,6 +23,25 @@ public struct Snapshot: Sendable, Hashable, Codable {
 
   public init() {}
 
+  enum CodingKeys: String, CodingKey {
+    case pageSize, copyOnWrite, files, locks, extents, space, pages, free, assertions, pendingWork
+  }
+
+  /// Every key optional: engines outside Swift (the C ABI) send only what they have.
+  public init(from decoder: any Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    pageSize = try c.decodeIfPresent(UInt64.self, forKey: .pageSize) ?? 4096
+    copyOnWrite = try c.decodeIfPresent(Bool.self, forKey: .copyOnWrite) ?? false
+    files = try c.decodeIfPresent([FileRecord].self, forKey: .files) ?? []
+    locks = try c.decodeIfPresent([LockRecord].self, forKey: .locks) ?? []
+    extents = try c.decodeIfPresent([ExtentRecord].self, forKey: .extents) ?? []
+    space = try c.decodeIfPresent([SpaceRecord].self, forKey: .space) ?? []
+    pages = try c.decodeIfPresent([PageRecord].self, forKey: .pages) ?? []
+    free = try c.decodeIfPresent([BlockRange].self, forKey: .free) ?? []
+    assertions = try c.decodeIfPresent([AssertionRecord].self, forKey: .assertions) ?? []
+    pendingWork = try c.decodeIfPresent([String].self, forKey: .pendingWork) ?? []
+  }
+
   /// Sorts every record list by its key: engines call this last.
   public mutating func normalize() {
     files.sort { $0.path < $1.path }

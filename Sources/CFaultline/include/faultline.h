@@ -1,0 +1,167 @@
+/*
+ * faultline.h: the C ABI for Faultline engines written in C.
+ *
+ * An engine publishes an `fl_engine`: its name, its fault-point catalog, the operations and bug
+ * switches it has, and a vtable (create, setup, perform, snapshot, recover, destroy). A built-in
+ * engine is linked into faultline; a third-party one is a shared object loaded with
+ * `--engine-plugin PATH.so` that exports `faultline_engine` (see FL_ENGINE_ENTRY).
+ *
+ * At each fault point the engine calls `fl_point(ctx, POINT)` (or `fl_fail` for points that
+ * only fail). When nothing is armed there, that is one load and a branch; otherwise the harness
+ * counts the hit, records it in the trace, and says what to do: pass, fail with an errno, a
+ * short operation, or a transaction restart.
+ *
+ * C engines are called from one thread at a time, one operation at a time: a C operation is
+ * one step of Faultline's scheduler (tasks interleave between operations, not inside them).
+ *
+ * Snapshots are JSON in the common model (what `faultline` diffs and judges). Every top-level key
+ * is optional; in records only `range`, `disk` and `pendingError` are:
+ *   {"pageSize": 4096,
+ *    "files":   [{"path": "/a", "size": 8192}],
+ *    "locks":   [{"kind": "inode", "object": "/a", "mode": "exclusive",
+ *                 "holders": [{"task": "writer", "op": 2, "opName": "write"}], "waiters": []}],
+ *    "extents": [{"source": "tree", "file": "/a", "range": {"start": 0, "end": 8192},
+ *                 "disk": {"start": 40, "count": 2}, "state": "written"}],
+ *    "space":   [{"name": "data", "total": 1048576, "used": 8192, "reserved": 0, "mayUse": 0,
+ *                 "free": 1040384, "backsData": false}],
+ *    "free":    [{"start": 42, "count": 214}],
+ *    "assertions": [{"rule": "...", "detail": "..."}]}
+ * Lock kinds: page, range, inode, rwsem, mutex. Extent sources: tree, cache, delalloc, ordered.
+ */
+#ifndef FAULTLINE_H
+#define FAULTLINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Bumped on any incompatible change; faultline refuses an engine built against another. */
+#define FL_ABI_VERSION 1u
+
+/* The symbol a plugin exports: `const fl_engine *faultline_engine(void);` */
+#define FL_ENGINE_ENTRY "faultline_engine"
+
+/* What kind of place a fault point is (decides the actions a sweep tries there). */
+enum fl_point_kind {
+  FL_KIND_ALLOCATOR = 0,
+  FL_KIND_RESERVE = 1,
+  FL_KIND_TRANSACTION = 2,
+  FL_KIND_IO = 3,
+  FL_KIND_COPY = 4,
+  FL_KIND_WORKER = 5,
+  FL_KIND_SYNC = 6,
+};
+
+/* What a hit does. */
+enum fl_action {
+  FL_PASS = 0,
+  FL_FAIL = 1,    /* return `err` (a positive errno) */
+  FL_SHORT = 2,   /* do at most `max_bytes` (0: the point's own idea of short) */
+  FL_RESTART = 3, /* restart the transaction */
+};
+
+typedef struct fl_point_def {
+  const char *name;  /* dotted, as plans name it: "alloc.data" */
+  int kind;          /* enum fl_point_kind */
+  const int *errnos; /* the errnos `fail` may inject here: what the real path can return */
+  int n_errnos;
+  const char *about; /* one line: where this is */
+} fl_point_def;
+
+typedef struct fl_bug_def {
+  const char *name;
+  const char *about;
+} fl_bug_def;
+
+typedef struct fl_decision {
+  int action; /* enum fl_action */
+  int err;
+  uint64_t max_bytes;
+} fl_decision;
+
+/* What the harness hands an engine instance. The engine keeps the pointer for its lifetime. */
+typedef struct fl_ctx {
+  void *harness;
+  /* Counts and records a hit of `point` and decides it (what fl_point calls when armed). */
+  fl_decision (*hit)(void *harness, int point);
+  /* The running task, its 1-based operation number and the operation's name: a lock holder. */
+  const char *(*task)(void *harness);
+  int (*op_index)(void *harness);
+  const char *(*op_name)(void *harness);
+  /* Appends a line to the scenario's trace. */
+  void (*trace)(void *harness, const char *line);
+  int n_points;
+  /* armed[i] != 0: point i goes through the harness (a fault may fire there, or hits are being
+   * recorded). Set by the harness only. */
+  volatile uint8_t armed[];
+} fl_ctx;
+
+/* A pass through fault point `point` (its index in the engine's catalog). */
+static inline fl_decision fl_point(const fl_ctx *ctx, int point) {
+  if (__builtin_expect(ctx->armed[point] == 0, 1)) {
+    fl_decision pass = {FL_PASS, 0, 0};
+    return pass;
+  }
+  return ctx->hit(ctx->harness, point);
+}
+
+/* A pass through a point that can only fail: 0 to go on, else the errno to return. */
+static inline int fl_fail(const fl_ctx *ctx, int point) {
+  if (__builtin_expect(ctx->armed[point] == 0, 1)) return 0;
+  fl_decision d = ctx->hit(ctx->harness, point);
+  return d.action == FL_FAIL ? d.err : 0;
+}
+
+/* Bytes an operation hands back (a read): malloc'd by the engine, freed by the harness. */
+typedef struct fl_buf {
+  uint8_t *data;
+  size_t len;
+} fl_buf;
+
+typedef struct fl_engine {
+  uint32_t abi_version; /* FL_ABI_VERSION */
+  const char *name;     /* "ext2fs" */
+  const char *about;
+  const fl_point_def *points;
+  int n_points;
+  const char *const *operations; /* the plan operations it supports: "write", "punch" … */
+  int n_operations;
+  const fl_bug_def *bugs;
+  int n_bugs;
+  /* The shared invariants its snapshots support ("locks-released", "space-balanced",
+   * "no-double-allocation", "data-durable" …); plans with `invariants: all` get these. */
+  const char *const *invariants;
+  int n_invariants;
+  /* Checks a plan's setup section (JSON; "null" when absent) without building anything.
+   * Returns 0, or non-zero with a message in err. May be NULL: every setup is accepted. */
+  int (*check_setup)(const char *setup_json, char *err, size_t err_len);
+  /* One instance per scenario. Returns NULL with a message in err. */
+  void *(*create)(const fl_ctx *ctx, const char *setup_json, const char *const *bugs, int n_bugs, char *err,
+                  size_t err_len);
+  /* Builds what setup describes; no fault fires here. 0 or an errno. */
+  int (*setup)(void *engine);
+  /* One operation, as JSON: {"kind": "write", "path": "/a", "offset": 0, "length": 4096,
+   * "pattern": 165} (keys as in plans). 0 or a positive errno. A read fills *out. */
+  int (*perform)(void *engine, const char *op_json, fl_buf *out);
+  /* The state now (see above), malloc'd and NUL-terminated; the harness frees it. */
+  char *(*snapshot)(void *engine);
+  /* Crash and come back: drop in-memory state, mount again from what is durable. 0 or errno. */
+  int (*recover)(void *engine);
+  void (*destroy)(void *engine);
+} fl_engine;
+
+typedef const fl_engine *(*fl_engine_entry_fn)(void);
+
+/* For the harness (and tests): a context for `n_points` points, every point disarmed. */
+fl_ctx *fl_ctx_new(int n_points);
+void fl_ctx_free(fl_ctx *ctx);
+void fl_ctx_arm(fl_ctx *ctx, int point, int armed);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
