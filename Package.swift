@@ -27,6 +27,12 @@ let package = Package(
     .target(name: "CFaultline"),
     // C engines (built in or loaded as plugins) as ordinary engines.
     .target(name: "CEngineKit", dependencies: ["CFaultline", "FaultKit"]),
+    // e2fsprogs' libext2fs (and com_err), from the system.
+    .systemLibrary(name: "CLibExt2fs", pkgConfig: "ext2fs", providers: [.apt(["libext2fs-dev", "e2fsprogs"])]),
+    // Engine `ext2fs`: libext2fs through the C ABI, e2fsck as the oracle.
+    .target(
+      name: "CExt2fsEngine", dependencies: ["CFaultline", "CLibExt2fs"],
+      linkerSettings: [.linkedLibrary("ext2fs"), .linkedLibrary("com_err")]),
     // Terminal and JSON output: reads results, never engines.
     .target(name: "FaultReports", dependencies: ["FaultKit"]),
     // Runs plans inside `swift test`: each plan (and each bug it catches) a parameterized case.
@@ -40,7 +46,9 @@ let package = Package(
     // Engine `ext4-model`.
     .target(name: "Ext4Model", dependencies: ["ModelKernel", "FaultKit"], exclude: ["README.md"]),
     // The engines this build knows, by name: what the CLI, the plan tests and the bench share.
-    .target(name: "BuiltinEngines", dependencies: ["FaultKit", "CEngineKit", "BtrfsModel", "XfsModel", "Ext4Model"]),
+    .target(
+      name: "BuiltinEngines",
+      dependencies: ["FaultKit", "CEngineKit", "CExt2fsEngine", "BtrfsModel", "XfsModel", "Ext4Model"]),
     .executableTarget(
       name: "faultline",
       dependencies: [

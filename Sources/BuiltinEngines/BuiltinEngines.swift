@@ -1,5 +1,6 @@
 import BtrfsModel
 import CEngineKit
+import CExt2fsEngine
 import Ext4Model
 import FaultKit
 import Foundation
@@ -19,6 +20,11 @@ public enum BuiltinEngines {
     var engines = [BtrfsModel.descriptor, Ext4Model.descriptor, XfsModel.descriptor]
     if env["FAULTLINE_PLANTED"] == "1" { engines.append(PlantedEngine.descriptor) }
     var errors: [String] = []
+    do {
+      engines.append(try CEngines.descriptor(fl_ext2fs_engine()))
+    } catch {
+      errors.append("built-in engine ext2fs: \(error)")
+    }
     let plugins = (env["FAULTLINE_ENGINE_PLUGINS"] ?? "").split(separator: ":").map(String.init)
     for path in plugins {
       do {

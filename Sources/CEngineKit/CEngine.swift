@@ -61,8 +61,13 @@ final class CEngine: Engine, @unchecked Sendable {
     return UnsafePointer(p)
   }
 
+  /// Inside snapshot or verify: the engine's own reads pass its points unseen.
+  var quiet = false
+
   func hit(_ point: Int32) -> fl_decision {
-    guard point >= 0 && point < vtable.pointee.n_points else { return fl_decision(action: 0, err: 0, max_bytes: 0) }
+    guard !quiet, point >= 0 && point < vtable.pointee.n_points else {
+      return fl_decision(action: 0, err: 0, max_bytes: 0)
+    }
     switch harness.hitNow(FaultPointID(Int(point))) {
     case .pass, .yield: return fl_decision(action: Int32(FL_PASS.rawValue), err: 0, max_bytes: 0)
     case .fail(let e):
@@ -87,6 +92,8 @@ final class CEngine: Engine, @unchecked Sendable {
   }
 
   func perform(_ op: FaultKit.Operation) async throws -> [UInt8]? {
+    // Each operation starts at a schedule point: tasks interleave between C operations.
+    try await harness.scheduler.point("c-engine \(op.kind.rawValue)")
     injected = nil
     var out = fl_buf(data: nil, len: 0)
     let rc = vtable.pointee.perform(instance, CEngines.json(op), &out)
@@ -97,6 +104,8 @@ final class CEngine: Engine, @unchecked Sendable {
   }
 
   func snapshot() -> Snapshot {
+    quiet = true
+    defer { quiet = false }
     guard let json = vtable.pointee.snapshot(instance) else {
       var s = Snapshot()
       s.assertions = [AssertionRecord(rule: "c-abi", detail: "snapshot returned NULL")]
@@ -112,6 +121,26 @@ final class CEngine: Engine, @unchecked Sendable {
       var s = Snapshot()
       s.assertions = [AssertionRecord(rule: "c-abi", detail: "snapshot JSON does not decode: \(error)")]
       return s
+    }
+  }
+
+  func verify() async -> [Finding] {
+    quiet = true
+    defer { quiet = false }
+    guard let verify = vtable.pointee.verify, let json = verify(instance) else { return [] }
+    defer { free(json) }
+    struct Raw: Decodable {
+      let invariant: String
+      let message: String
+      let evidence: [String]?
+    }
+    do {
+      let raw = try JSONDecoder().decode([Raw].self, from: Data(bytes: json, count: strlen(json)))
+      return raw.map {
+        Finding(invariant: InvariantName(rawValue: $0.invariant), message: $0.message, evidence: $0.evidence ?? [])
+      }
+    } catch {
+      return []
     }
   }
 

@@ -68,12 +68,24 @@ public enum CEngines {
       }
       invariants.append(InvariantName(rawValue: s))
     }
+    var own: [any Invariant] = []
+    for i in 0..<Int(max(0, e.n_own_invariants)) {
+      let d = e.own_invariants[i]
+      guard let n = d.name else {
+        throw LoadError(description: "\(origin): engine \(name): own invariant \(i) has no name")
+      }
+      own.append(
+        AssertedInvariant(
+          name: InvariantName(rawValue: String(cString: n)), checks: d.checks.map { String(cString: $0) } ?? "",
+          doesNotCheck: d.does_not_check.map { String(cString: $0) } ?? ""))
+    }
+    invariants += own.map(\.name)
     let catalog = FaultCatalog(points)
     let check = e.check_setup
     let engine = VTable(pointer: vtable)
-    return EngineDescriptor(
+    var descriptor = EngineDescriptor(
       name: name, about: String(cString: cabout), catalog: catalog, operations: operations, bugs: bugs,
-      invariants: invariants,
+      invariants: invariants, ownInvariants: own,
       checkSetup: { setup in
         guard let check else { return }
         var err = [CChar](repeating: 0, count: 512)
@@ -85,6 +97,9 @@ public enum CEngines {
         }
       },
       make: { context in try CEngine(engine.pointer, context) })
+    descriptor.verifies = e.verify != nil
+    descriptor.snapshotsMidOperation = false
+    return descriptor
   }
 
   /// Loads a plugin: dlopen, the `faultline_engine` symbol, the ABI version.
@@ -133,6 +148,10 @@ public enum CEngines {
     if let l = op.length { parts.append("\"length\":\(l)") }
     if let p = op.pattern { parts.append("\"pattern\":\(p)") }
     if let s = op.size { parts.append("\"size\":\(s)") }
+    if let t = op.target { parts.append("\"target\":" + quote(t)) }
+    if let n = op.name { parts.append("\"name\":" + quote(n)) }
+    if let v = op.value { parts.append("\"value\":" + quote(v)) }
+    if let m = op.mode { parts.append("\"mode\":" + quote(m)) }
     return "{" + parts.joined(separator: ",") + "}"
   }
 

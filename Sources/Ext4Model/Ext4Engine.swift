@@ -88,7 +88,9 @@ final class Ext4Engine: Engine, @unchecked Sendable {
       try await punch(op.path, offset: op.offset ?? 0, length: op.length ?? 0)
     case .truncate:
       try await truncate(op.path, size: op.size ?? 0)
-    case .dioWrite, .dioRead, .mmapWrite, .migratePage, .dropCaches, .corrupt, .pageMkwrite:
+    case .dioWrite, .dioRead, .mmapWrite, .migratePage, .dropCaches, .corrupt, .pageMkwrite, .append, .fallocate,
+      .mkdir,
+      .link, .symlink, .setxattr, .removexattr:
       // Not in ext4-model's operation list: the plan loader rejects plans that use them.
       throw FSError(.invalid)
     }

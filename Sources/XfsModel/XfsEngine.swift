@@ -81,7 +81,9 @@ final class XfsEngine: Engine, @unchecked Sendable {
         }
         inode!.mapping.remove(p)
       }
-    case .dioWrite, .dioRead, .mmapWrite, .migratePage, .corrupt:
+    case .dioWrite, .dioRead, .mmapWrite, .migratePage, .corrupt, .append, .fallocate, .mkdir, .link, .symlink,
+      .setxattr,
+      .removexattr:
       // Not in xfs-model's operation list: the plan loader rejects plans that use them.
       throw FSError(.invalid)
     }

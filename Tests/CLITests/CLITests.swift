@@ -253,7 +253,12 @@ struct CLITests {
   func noFalsePositives() throws {
     let dir = try Self.scratch("corpus")
     defer { try? FileManager.default.removeItem(at: dir) }
-    let r = try CLI.run(["sweep", "Plans", "--points", "*", "--jobs", "2", "--quiet", "--report-dir", dir.path])
+    // The model engines: their fixed versions must be clean. (The ext2fs engine is real code;
+    // what its sweep finds is in Plans/ext2fs/README.md.)
+    let r = try CLI.run([
+      "sweep", "Plans/btrfs", "Plans/xfs", "Plans/ext4", "--points", "*", "--jobs", "2", "--quiet", "--report-dir",
+      dir.path,
+    ])
     #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
     let last = r.stdout.split(separator: "\n").last.map(String.init) ?? ""
     #expect(last.hasSuffix(" passed, 0 failed"), "\(last)")

@@ -76,6 +76,14 @@ typedef struct fl_bug_def {
   const char *about;
 } fl_bug_def;
 
+/* An invariant of the engine's own. It is judged from the snapshot's `assertions` whose `rule`
+ * is its name (checked after every failed operation and at rest), and from `verify` findings. */
+typedef struct fl_invariant_def {
+  const char *name;
+  const char *checks;         /* what holds when it passes */
+  const char *does_not_check; /* what it does not look at */
+} fl_invariant_def;
+
 typedef struct fl_decision {
   int action; /* enum fl_action */
   int err;
@@ -135,6 +143,8 @@ typedef struct fl_engine {
    * "no-double-allocation", "data-durable" …); plans with `invariants: all` get these. */
   const char *const *invariants;
   int n_invariants;
+  const fl_invariant_def *own_invariants;
+  int n_own_invariants;
   /* Checks a plan's setup section (JSON; "null" when absent) without building anything.
    * Returns 0, or non-zero with a message in err. May be NULL: every setup is accepted. */
   int (*check_setup)(const char *setup_json, char *err, size_t err_len);
@@ -151,6 +161,11 @@ typedef struct fl_engine {
   /* Crash and come back: drop in-memory state, mount again from what is durable. 0 or errno. */
   int (*recover)(void *engine);
   void (*destroy)(void *engine);
+  /* Checks run with the engine stopped, after the plan (close the filesystem, fsck the image).
+   * Returns NULL when all is well, else a malloc'd JSON array of findings:
+   *   [{"invariant": "image-consistent", "message": "...", "evidence": ["...", "..."]}]
+   * each naming one of its own invariants. May be NULL (nothing to verify). */
+  char *(*verify)(void *engine);
 } fl_engine;
 
 typedef const fl_engine *(*fl_engine_entry_fn)(void);

@@ -10,6 +10,26 @@ public protocol Engine: AnyObject, Sendable {
   func snapshot() -> Snapshot
   /// Crash and come back: drop every in-memory structure, mount again from the device.
   func recover() async throws
+  /// Checks that need the engine stopped (close the filesystem, run its fsck on the image),
+  /// after the plan and before `recover`. Each finding is a violation of the invariant it names,
+  /// which the engine declares. Only called when the descriptor says `verifies`.
+  func verify() async -> [Finding]
+}
+
+extension Engine {
+  public func verify() async -> [Finding] { [] }
+}
+
+/// What an engine's `verify` found wrong.
+public struct Finding: Sendable, Hashable {
+  public let invariant: InvariantName
+  public let message: String
+  public let evidence: [String]
+  public init(invariant: InvariantName, message: String, evidence: [String] = []) {
+    self.invariant = invariant
+    self.message = message
+    self.evidence = evidence
+  }
 }
 
 /// A historical bug an engine can switch on.
@@ -61,6 +81,12 @@ public struct EngineDescriptor: Sendable {
   public let ownInvariants: [any Invariant]
   /// Validates a plan's `setup:` section.
   public let checkSetup: @Sendable (PlanValue?) throws -> Void
+  /// The engine has checks to run stopped (`Engine.verify`).
+  public var verifies = false
+  /// Its snapshot may be taken at a fault point, in the middle of an operation (what sweeps do
+  /// to prune placements that start from the same state). C engines say no: their snapshot calls
+  /// into the library that is in the middle of that operation.
+  public var snapshotsMidOperation = true
   public let make: @Sendable (EngineContext) throws -> any Engine
 
   public init(

@@ -15,6 +15,13 @@ public enum OpKind: String, Sendable, Hashable, Codable, CaseIterable, Comparabl
   case punch
   case truncate
   case pageMkwrite = "page-mkwrite"
+  case append
+  case fallocate
+  case mkdir
+  case link
+  case symlink
+  case setxattr
+  case removexattr
 
   public static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
 
@@ -24,7 +31,12 @@ public enum OpKind: String, Sendable, Hashable, Codable, CaseIterable, Comparabl
     case .write, .dioWrite, .mmapWrite, .punch, .pageMkwrite: ["path", "offset", "length"]
     case .truncate: ["path", "size"]
     case .migratePage, .corrupt: ["path", "offset"]
-    case .read, .dioRead, .create, .writeback, .fsync, .unlink, .dropCaches: ["path"]
+    case .read, .dioRead, .create, .writeback, .fsync, .unlink, .dropCaches, .mkdir: ["path"]
+    case .append: ["path", "length"]
+    case .fallocate: ["path", "offset", "length"]
+    case .link, .symlink: ["path", "target"]
+    case .setxattr: ["path", "name", "value"]
+    case .removexattr: ["path", "name"]
     }
   }
   public var optional: [String] {
@@ -33,6 +45,9 @@ public enum OpKind: String, Sendable, Hashable, Codable, CaseIterable, Comparabl
     case .punch, .truncate: []
     case .read, .dioRead, .writeback: ["offset", "length"]
     case .create, .fsync, .unlink, .migratePage, .corrupt, .dropCaches: []
+    case .append: ["pattern"]
+    case .fallocate: ["mode"]
+    case .mkdir, .link, .symlink, .setxattr, .removexattr: []
     }
   }
 
@@ -57,6 +72,14 @@ public enum OpKind: String, Sendable, Hashable, Codable, CaseIterable, Comparabl
     case .truncate: "set the file's size to `size`, dropping pages and blocks beyond it"
     case .pageMkwrite:
       "a write fault on a shared mapping: ->page_mkwrite maps (and reserves) the page, then the store dirties it"
+    case .append: "write `length` bytes of `pattern` at the end of the file"
+    case .fallocate:
+      "allocate [offset, offset+length), extending the size unless `mode` has keep-size; `mode`: a comma list of keep-size, zero-blocks, force-init, force-uninit, init-beyond-eof"
+    case .mkdir: "make a directory"
+    case .link: "make `path` a new name of the file `target` (a hard link)"
+    case .symlink: "make `path` a symbolic link to `target`"
+    case .setxattr: "set extended attribute `name` (user.x) of `path` to the string `value`"
+    case .removexattr: "remove extended attribute `name` of `path`"
     }
   }
 }
@@ -70,12 +93,20 @@ public struct Operation: Sendable, Hashable, Codable, CustomStringConvertible {
   public var pattern: UInt8?
   /// The new size, for `truncate`.
   public var size: UInt64?
+  /// The existing file (`link`) or the link's contents (`symlink`).
+  public var target: String?
+  /// An extended attribute's name and value (`setxattr`, `removexattr`).
+  public var name: String?
+  public var value: String?
+  /// `fallocate` flags, comma-separated.
+  public var mode: String?
   /// Where the plan wrote it (nil for operations made in code).
   public var location: SourceLocation?
 
   public init(
     _ kind: OpKind, path: String, offset: UInt64? = nil, length: UInt64? = nil, pattern: UInt8? = nil,
-    size: UInt64? = nil, location: SourceLocation? = nil
+    size: UInt64? = nil, target: String? = nil, name: String? = nil, value: String? = nil, mode: String? = nil,
+    location: SourceLocation? = nil
   ) {
     self.kind = kind
     self.path = path
@@ -83,8 +114,15 @@ public struct Operation: Sendable, Hashable, Codable, CustomStringConvertible {
     self.length = length
     self.pattern = pattern
     self.size = size
+    self.target = target
+    self.name = name
+    self.value = value
+    self.mode = mode
     self.location = location
   }
+
+  /// The `fallocate` flags plans may name.
+  public static let fallocateModes = ["keep-size", "zero-blocks", "force-init", "force-uninit", "init-beyond-eof"]
 
   /// The byte range it names: from `offset` (default 0) for `length` bytes (default: to the end
   /// of a file of `fileSize` bytes).
@@ -99,6 +137,10 @@ public struct Operation: Sendable, Hashable, Codable, CustomStringConvertible {
     if let length { args.append("length: \(Size.format(length))") }
     if let pattern { args.append("pattern: 0x\(String(pattern, radix: 16, uppercase: true))") }
     if let size { args.append("size: \(Size.format(size))") }
+    if let target { args.append("target: \(target)") }
+    if let name { args.append("name: \(name)") }
+    if let value { args.append("value: \(value)") }
+    if let mode { args.append("mode: \(mode)") }
     return "\(kind.rawValue) { \(args.joined(separator: ", ")) }"
   }
 }

@@ -271,9 +271,19 @@ struct PlanReader {
         found: "'\(filePath)'")
     }
     let pattern = try args.int("pattern", min: 0, max: 255).map { UInt8($0) }
+    let mode = try args.string("mode")
+    if let mode, let m = args.value("mode") {
+      for flag in mode.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) })
+      where !Operation.fallocateModes.contains(flag) {
+        throw PlanError(
+          m.location, key: args.keyPath("mode"),
+          expected: "a comma list of \(Operation.fallocateModes.joined(separator: ", "))", found: "'\(flag)'",
+          hint: DidYouMean.hint(flag, among: Operation.fallocateModes))
+      }
+    }
     return Operation(
       kind, path: filePath, offset: try args.size("offset"), length: try args.size("length"),
-      pattern: pattern, size: try args.size("size"),
-      location: entry.keyLocation)
+      pattern: pattern, size: try args.size("size"), target: try args.string("target"), name: try args.string("name"),
+      value: try args.string("value"), mode: mode, location: entry.keyLocation)
   }
 }

@@ -55,6 +55,10 @@ public enum PlanWriter {
     if let l = op.length { a.append("length: \(l)") }
     if let p = op.pattern { a.append("pattern: 0x\(String(p, radix: 16, uppercase: true))") }
     if let s = op.size { a.append("size: \(s)") }
+    if let t = op.target { a.append("target: \(scalar(t))") }
+    if let n = op.name { a.append("name: \(scalar(n))") }
+    if let v = op.value { a.append("value: \(scalar(v))") }
+    if let m = op.mode { a.append("mode: \(scalar(m))") }
     return a.joined(separator: ", ")
   }
 

@@ -175,6 +175,16 @@ struct DataOracle {
       }
     case .unlink:
       if ok { m.exists = false }
+    case .append:
+      // At the end as the plan saw it: the same bytes as a write there.
+      var w = op
+      w.kind = .write
+      w.offset = UInt64(m.expected.count)
+      apply(w, outcome, seq: seq, to: &m)
+      return
+    case .fallocate, .mkdir, .link, .symlink, .setxattr, .removexattr:
+      // No file data changes (fallocate's new blocks read as zeros, as the size says).
+      break
     }
     m.touched = true
   }

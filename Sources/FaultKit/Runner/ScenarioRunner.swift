@@ -161,7 +161,7 @@ public struct ScenarioRunner: Sendable {
       }
     }
     let digests = Box<[UInt64]>([])
-    if states {
+    if states && engineDesc.snapshotsMidOperation {
       harness.probe = { hit in
         let sameOp = injector.hits.reversed().prefix { $0.task == hit.task && $0.op == hit.op }.filter {
           $0.point == hit.point
@@ -218,6 +218,15 @@ public struct ScenarioRunner: Sendable {
       violations += oracle.checkCache(only: Set(reads.keys)) { reads[$0]! }
     }
     scheduler.abortAll()
+    if engineDesc.verifies {
+      let found = Box<[Finding]>([])
+      scheduler.resetSteps()
+      scheduler.spawn("verify", kind: .harness) { found.value = await engine.verify() }
+      scheduler.run()
+      violations += found.value.filter { checkedNames.contains($0.invariant) }.map {
+        Violation($0.invariant, moment: .atRest, $0.message, evidence: $0.evidence)
+      }
+    }
     if wantsDurable {
       let recovered = Box<String?>(nil)
       scheduler.resetSteps()

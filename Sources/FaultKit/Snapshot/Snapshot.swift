@@ -94,6 +94,8 @@ public struct Holder: Sendable, Hashable, Codable, CustomStringConvertible {
 
 public enum LockKind: String, Sendable, Hashable, Codable, Comparable {
   case page, range, inode, rwsem, mutex
+  /// A resource held open (a library's file or extent handle): engines without locks report these.
+  case handle
   public static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
 }
 

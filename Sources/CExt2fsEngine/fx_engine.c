@@ -1,0 +1,148 @@
+/* Engine `ext2fs`: e2fsprogs' libext2fs under fault injection. Each scenario opens a fresh copy
+ * of its setup's image on tmpfs through a fault-injecting io_manager, with libext2fs's allocator
+ * hooked; operations are what fuse2fs or debugfs would call; after the plan the filesystem is
+ * closed and e2fsck -fn judges the image. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fl_ext2fs.h"
+#include "fx_internal.h"
+
+static const int enospc[] = {ENOSPC};
+static const int eio[] = {EIO};
+static const fl_point_def points[FX_N_POINTS] = {
+    {"alloc.data", FL_KIND_ALLOCATOR, enospc, 1,
+     "ext2fs_alloc_block3 for file data (get_alloc_block2, BLOCK_ALLOC_DATA): writes, fallocate's single blocks"},
+    {"alloc.metadata", FL_KIND_ALLOCATOR, enospc, 1,
+     "ext2fs_alloc_block3 for metadata: extent tree nodes, directory blocks, xattr blocks, symlink blocks"},
+    {"alloc.range", FL_KIND_ALLOCATOR, enospc, 1, "ext2fs_new_range: fallocate's and punch's range allocations"},
+    {"io.read", FL_KIND_IO, eio, 1, "io_channel_read_blk64: every block read (inodes, bitmaps, tree nodes, data)"},
+    {"io.write", FL_KIND_IO, eio, 1, "io_channel_write_blk64 and write_byte: every block written"},
+    {"io.flush", FL_KIND_IO, eio, 1, "io_channel_flush: ext2fs_flush and close"},
+    {"io.zeroout", FL_KIND_IO, eio, 1, "io_channel_zeroout: zeroing new blocks (fallocate zero-blocks)"},
+};
+static const char *const operations[] = {"create",   "write",     "append",  "read",    "truncate", "punch",
+                                         "fallocate", "mkdir",    "link",    "unlink",  "symlink",  "setxattr",
+                                         "removexattr", "fsync"};
+static const char *const shared[] = {"locks-released", "no-double-allocation"};
+static const fl_invariant_def own[] = {
+    {"in-memory-consistent",
+     "After every failed operation and at rest, in libext2fs's memory: every block an extent tree maps (data and "
+     "tree nodes) is marked in the block bitmap; each extent-mapped inode's i_blocks equals what its tree maps plus "
+     "its xattr block; the bitmap, the group descriptors and the superblock count the same free blocks.",
+     "Block-mapped (non-extent) files and inode-bitmap counts; directories' contents (e2fsck does that after the "
+     "close)."},
+    {"close-clean", "ext2fs_close2 succeeds after the plan (it writes the superblock, descriptors and bitmaps).",
+     "What the close wrote: e2fsck judges the image."},
+    {"image-consistent",
+     "e2fsck -fn finds the image clean after the close; a damaged image that none of the classes below explains "
+     "(no fault fired, or the close failed too) is reported here.",
+     "Data contents: e2fsck checks metadata only."},
+    {"error-path-consistent",
+     "A failed operation leaves a consistent image: when a fault fired, the operation returned its error, and the "
+     "close succeeded, e2fsck finds no damage.",
+     "I/O faults that were reported (io-error-damage covers those)."},
+    {"errors-not-swallowed",
+     "A fault that damages the image is reported: when a fault fired and every operation and the close returned "
+     "success, e2fsck finds no damage.",
+     "Faults that were retried and left no damage (those pass)."},
+    {"io-error-damage",
+     "After a reported I/O error the image may be damaged: libext2fs writes in place and never through the "
+     "journal (with or without one), so nothing rolls a half-done update back. This invariant reports that "
+     "damage separately, as expected behaviour rather than a library bug.",
+     "Whether the damage is the least possible."},
+};
+
+static int check_setup(const char *setup, char *err, size_t len) {
+  fx_config cfg;
+  return fx_parse_config(setup, &cfg, err, len);
+}
+
+static void *create(const fl_ctx *ctx, const char *setup, const char *const *bugs, int n_bugs, char *err, size_t len) {
+  (void)bugs, (void)n_bugs;
+  fx_engine *e = calloc(1, sizeof *e);
+  if (!e) return NULL;
+  if (fx_parse_config(setup, &e->cfg, err, len)) {
+    free(e);
+    return NULL;
+  }
+  e->ctx = ctx;
+  static unsigned long counter;
+  const char *dir = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : (getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+  snprintf(e->image, sizeof e->image, "%s/faultline-ext2fs-%d-%lu.img", dir, (int)getpid(),
+           __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED));
+  if (fx_materialize(setup, &e->cfg, e->image, err, len)) {
+    unlink(e->image);
+    free(e);
+    return NULL;
+  }
+  return e;
+}
+
+static int setup(void *p) {
+  fx_engine *e = p;
+  fx_running(e);
+  errcode_t rc = fx_open(e);
+  return rc ? fx_errno(e, rc, "open") : 0;
+}
+
+static int perform(void *p, const char *op, fl_buf *out) {
+  fx_running(p);
+  return fx_perform(p, op, out);
+}
+
+static char *snapshot(void *p) {
+  fx_running(p);
+  return fx_snapshot(p);
+}
+
+static char *verify(void *p) {
+  fx_running(p);
+  return fx_verify(p);
+}
+
+/* Opens the image again, as after a remount. */
+static int recover(void *p) {
+  fx_engine *e = p;
+  if (e->fs) {
+    ext2fs_close_free(&e->fs);
+  }
+  errcode_t rc = fx_open(e);
+  return rc ? fx_errno(e, rc, "reopen") : 0;
+}
+
+static void destroy(void *p) {
+  fx_engine *e = p;
+  if (e->fs) ext2fs_free(e->fs); /* without writing: the scenario is over */
+  unlink(e->image);
+  free(e);
+}
+
+static const fl_engine engine = {
+    .abi_version = FL_ABI_VERSION,
+    .name = "ext2fs",
+    .about = "e2fsprogs' libext2fs (allocator, extent trees, punch, fallocate, file I/O), judged by e2fsck",
+    .points = points,
+    .n_points = FX_N_POINTS,
+    .operations = operations,
+    .n_operations = sizeof operations / sizeof *operations,
+    .bugs = NULL,
+    .n_bugs = 0,
+    .invariants = shared,
+    .n_invariants = sizeof shared / sizeof *shared,
+    .own_invariants = own,
+    .n_own_invariants = sizeof own / sizeof *own,
+    .check_setup = check_setup,
+    .create = create,
+    .setup = setup,
+    .perform = perform,
+    .snapshot = snapshot,
+    .recover = recover,
+    .destroy = destroy,
+    .verify = verify,
+};
+
+const fl_engine *fl_ext2fs_engine(void) { return &engine; }

@@ -1,0 +1,216 @@
+/* The fault points of the ext2fs engine: an io_manager that wraps unix_io_manager (read, write,
+ * flush, zeroout), and libext2fs's own allocation hooks (get_alloc_block2 tells data from
+ * metadata; the new-range callback is fallocate's range allocation). */
+#include <errno.h>
+#include <et/com_err.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fx_internal.h"
+
+/* The engine whose image is being opened (io_manager->open has no context argument), and the
+ * one running on this thread (where libext2fs's com_err messages go). */
+static __thread fx_engine *opening;
+static __thread fx_engine *running;
+void fx_io_set_opening(fx_engine *e) { opening = e; }
+
+/* libext2fs reports some problems through com_err, which prints to stderr: into the trace instead. */
+static void com_err_to_trace(const char *whoami, errcode_t code, const char *fmt, va_list args) {
+  char msg[512], line[700];
+  vsnprintf(msg, sizeof msg, fmt ? fmt : "", args);
+  snprintf(line, sizeof line, "ext2fs (%s): %s %s", whoami ? whoami : "libext2fs", code ? error_message(code) : "", msg);
+  if (running && running->ctx) running->ctx->trace(running->ctx->harness, line);
+}
+
+static pthread_once_t hook_once = PTHREAD_ONCE_INIT;
+static void install_hook(void) { set_com_err_hook(com_err_to_trace); }
+
+void fx_running(fx_engine *e) {
+  pthread_once(&hook_once, install_hook);
+  running = e;
+}
+
+typedef struct fx_channel {
+  io_channel inner;
+  fx_engine *engine;
+} fx_channel;
+
+/* A pass through `point` for an I/O: 0, or the errno an injected failure returns. */
+static errcode_t io_point(fx_engine *e, int point) {
+  if (!e || !e->ctx) return 0;
+  int err = fl_fail(e->ctx, point);
+  if (err) {
+    e->faults_fired++;
+    e->io_faults_fired++;
+  }
+  return (errcode_t)err;
+}
+
+static errcode_t fx_io_open(const char *name, int flags, io_channel *channel) {
+  io_channel io = NULL;
+  fx_channel *priv = NULL;
+  errcode_t rc = ext2fs_get_memzero(sizeof(struct struct_io_channel), &io);
+  if (!rc) rc = ext2fs_get_memzero(sizeof(fx_channel), &priv);
+  if (!rc) rc = unix_io_manager->open(name, flags, &priv->inner);
+  if (rc) {
+    ext2fs_free_mem(&priv);
+    ext2fs_free_mem(&io);
+    return rc;
+  }
+  priv->engine = opening;
+  io->magic = EXT2_ET_MAGIC_IO_CHANNEL;
+  io->manager = fx_io_manager;
+  io->name = strdup(name);
+  io->block_size = priv->inner->block_size;
+  io->refcount = 1;
+  io->flags = priv->inner->flags;
+  io->private_data = priv;
+  *channel = io;
+  return 0;
+}
+
+static fx_channel *priv_of(io_channel io) { return (fx_channel *)io->private_data; }
+
+static errcode_t fx_io_close(io_channel io) {
+  if (--io->refcount > 0) return 0;
+  fx_channel *p = priv_of(io);
+  errcode_t rc = io_channel_close(p->inner);
+  free(io->name);
+  ext2fs_free_mem(&p);
+  ext2fs_free_mem(&io);
+  return rc;
+}
+
+static errcode_t fx_io_set_blksize(io_channel io, int blksize) {
+  errcode_t rc = io_channel_set_blksize(priv_of(io)->inner, blksize);
+  if (!rc) io->block_size = blksize;
+  return rc;
+}
+
+static errcode_t fx_io_read_blk64(io_channel io, unsigned long long block, int count, void *data) {
+  fx_channel *p = priv_of(io);
+  errcode_t rc = io_point(p->engine, FX_IO_READ);
+  return rc ? rc : io_channel_read_blk64(p->inner, block, count, data);
+}
+
+static errcode_t fx_io_read_blk(io_channel io, unsigned long block, int count, void *data) {
+  return fx_io_read_blk64(io, block, count, data);
+}
+
+static errcode_t fx_io_write_blk64(io_channel io, unsigned long long block, int count, const void *data) {
+  fx_channel *p = priv_of(io);
+  errcode_t rc = io_point(p->engine, FX_IO_WRITE);
+  return rc ? rc : io_channel_write_blk64(p->inner, block, count, data);
+}
+
+static errcode_t fx_io_write_blk(io_channel io, unsigned long block, int count, const void *data) {
+  return fx_io_write_blk64(io, block, count, data);
+}
+
+static errcode_t fx_io_write_byte(io_channel io, unsigned long offset, int size, const void *data) {
+  fx_channel *p = priv_of(io);
+  errcode_t rc = io_point(p->engine, FX_IO_WRITE);
+  return rc ? rc : io_channel_write_byte(p->inner, offset, size, data);
+}
+
+static errcode_t fx_io_flush(io_channel io) {
+  fx_channel *p = priv_of(io);
+  errcode_t rc = io_point(p->engine, FX_IO_FLUSH);
+  return rc ? rc : io_channel_flush(p->inner);
+}
+
+static errcode_t fx_io_set_option(io_channel io, const char *option, const char *arg) {
+  io_channel inner = priv_of(io)->inner;
+  return inner->manager->set_option ? inner->manager->set_option(inner, option, arg) : EXT2_ET_INVALID_ARGUMENT;
+}
+
+static errcode_t fx_io_get_stats(io_channel io, io_stats *stats) {
+  io_channel inner = priv_of(io)->inner;
+  return inner->manager->get_stats ? inner->manager->get_stats(inner, stats) : EXT2_ET_OP_NOT_SUPPORTED;
+}
+
+static errcode_t fx_io_discard(io_channel io, unsigned long long block, unsigned long long count) {
+  return io_channel_discard(priv_of(io)->inner, block, count);
+}
+
+static errcode_t fx_io_zeroout(io_channel io, unsigned long long block, unsigned long long count) {
+  fx_channel *p = priv_of(io);
+  errcode_t rc = io_point(p->engine, FX_IO_ZEROOUT);
+  return rc ? rc : io_channel_zeroout(p->inner, block, count);
+}
+
+static struct struct_io_manager fx_io_manager_struct = {
+    .magic = EXT2_ET_MAGIC_IO_MANAGER,
+    .name = "faultline I/O manager",
+    .open = fx_io_open,
+    .close = fx_io_close,
+    .set_blksize = fx_io_set_blksize,
+    .read_blk = fx_io_read_blk,
+    .write_blk = fx_io_write_blk,
+    .flush = fx_io_flush,
+    .write_byte = fx_io_write_byte,
+    .set_option = fx_io_set_option,
+    .get_stats = fx_io_get_stats,
+    .read_blk64 = fx_io_read_blk64,
+    .write_blk64 = fx_io_write_blk64,
+    .discard = fx_io_discard,
+    .zeroout = fx_io_zeroout,
+};
+io_manager fx_io_manager = &fx_io_manager_struct;
+
+/* --- allocation hooks ------------------------------------------------------------------------ */
+
+static fx_engine *engine_of(ext2_filsys fs) { return (fx_engine *)fs->priv_data; }
+
+static errcode_t alloc_block2(ext2_filsys fs, blk64_t goal, blk64_t *ret, struct blk_alloc_ctx *actx) {
+  fx_engine *e = engine_of(fs);
+  if (e && e->ctx) {
+    int point = actx && actx->flags == BLOCK_ALLOC_DATA ? FX_ALLOC_DATA : FX_ALLOC_METADATA;
+    int err = fl_fail(e->ctx, point);
+    if (err) {
+      e->faults_fired++;
+      return err == ENOSPC ? EXT2_ET_BLOCK_ALLOC_FAIL : (errcode_t)err;
+    }
+  }
+  /* The library's own search, on the bitmap (a map argument keeps it from calling us again). */
+  return ext2fs_new_block3(fs, goal, fs->block_map, ret, actx);
+}
+
+static errcode_t (*default_new_range)(ext2_filsys, int, blk64_t, blk64_t, blk64_t *, blk64_t *);
+
+static errcode_t new_range(ext2_filsys fs, int flags, blk64_t goal, blk64_t len, blk64_t *pblk, blk64_t *plen) {
+  fx_engine *e = engine_of(fs);
+  if (e && e->ctx) {
+    int err = fl_fail(e->ctx, FX_ALLOC_RANGE);
+    if (err) {
+      e->faults_fired++;
+      return err == ENOSPC ? EXT2_ET_BLOCK_ALLOC_FAIL : (errcode_t)err;
+    }
+  }
+  if (default_new_range) return default_new_range(fs, flags, goal, len, pblk, plen);
+  return ext2fs_new_range(fs, flags, goal, len, fs->block_map, pblk, plen);
+}
+
+errcode_t fx_open(fx_engine *e) {
+  fx_io_set_opening(e);
+  ext2_filsys fs = NULL;
+  errcode_t rc =
+      ext2fs_open2(e->image, NULL, EXT2_FLAG_RW | EXT2_FLAG_64BITS | EXT2_FLAG_SKIP_MMP, 0, 0, fx_io_manager, &fs);
+  fx_io_set_opening(NULL);
+  if (rc) return rc;
+  fs->priv_data = e;
+  fs->now = 1700000000;
+  if ((rc = ext2fs_read_bitmaps(fs))) {
+    ext2fs_close_free(&fs);
+    return rc;
+  }
+  fs->get_alloc_block2 = alloc_block2;
+  errcode_t (*old)(ext2_filsys, int, blk64_t, blk64_t, blk64_t *, blk64_t *) = NULL;
+  ext2fs_set_new_range_callback(fs, new_range, &old);
+  default_new_range = NULL; /* the library's own search with an explicit map, never recursion */
+  (void)old;
+  e->fs = fs;
+  return 0;
+}

@@ -1,0 +1,350 @@
+/* What the ext2fs engine reports: the snapshot in the common model with its in-memory
+ * consistency checks, and verify (close the filesystem, then e2fsck -fn on the image). */
+#include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fx_internal.h"
+
+extern char **environ;
+
+enum { MAX_ENTRIES = 1024, MAX_ASSERTIONS = 16 };
+
+typedef struct entry {
+  char path[FX_PATH];
+  ext2_ino_t ino;
+} entry;
+
+typedef struct walk {
+  ext2_filsys fs;
+  entry *entries;
+  int n;
+  const char *prefix;
+  ext2_ino_t dirs[MAX_ENTRIES];
+  int n_dirs;
+} walk;
+
+static int walk_entry(ext2_ino_t dir, int entry_kind, struct ext2_dir_entry *dirent, int offset, int blocksize,
+                      char *buf, void *priv) {
+  (void)dir, (void)entry_kind, (void)offset, (void)blocksize, (void)buf;
+  walk *w = priv;
+  int len = ext2fs_dirent_name_len(dirent);
+  if ((len == 1 && dirent->name[0] == '.') || (len == 2 && dirent->name[0] == '.' && dirent->name[1] == '.'))
+    return 0;
+  if (w->n >= MAX_ENTRIES) return DIRENT_ABORT;
+  entry *x = &w->entries[w->n++];
+  snprintf(x->path, sizeof x->path, "%s/%.*s", w->prefix, len, dirent->name);
+  x->ino = dirent->inode;
+  return 0;
+}
+
+/* Every name under the root, breadth first (at most MAX_ENTRIES). */
+static int list_names(ext2_filsys fs, entry *entries) {
+  walk w = {fs, entries, 0, "", {0}, 0};
+  ext2fs_dir_iterate2(fs, EXT2_ROOT_INO, 0, NULL, walk_entry, &w);
+  for (int i = 0; i < w.n && i < MAX_ENTRIES; i++) {
+    struct ext2_inode inode;
+    if (ext2fs_read_inode(fs, entries[i].ino, &inode) || !LINUX_S_ISDIR(inode.i_mode)) continue;
+    w.prefix = entries[i].path;
+    ext2fs_dir_iterate2(fs, entries[i].ino, 0, NULL, walk_entry, &w);
+  }
+  return w.n;
+}
+
+typedef struct checks {
+  char lines[MAX_ASSERTIONS][384];
+  int n;
+} checks;
+
+static void assert_fail(checks *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#include <stdarg.h>
+static void assert_fail(checks *c, const char *fmt, ...) {
+  if (c->n >= MAX_ASSERTIONS) return;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(c->lines[c->n++], sizeof c->lines[0], fmt, ap);
+  va_end(ap);
+}
+
+/* The extent tree of `ino` as extent records; checks its blocks are marked in the bitmap and
+ * that i_blocks counts them. */
+static void extents(fx_engine *e, fx_buf *b, const char **sep, const entry *x, checks *c) {
+  ext2_filsys fs = e->fs;
+  struct ext2_inode inode;
+  if (ext2fs_read_inode(fs, x->ino, &inode) || !(inode.i_flags & EXT4_EXTENTS_FL)) return;
+  ext2_extent_handle_t h;
+  if (ext2fs_extent_open2(fs, x->ino, &inode, &h)) return;
+  unsigned long long bs = fs->blocksize, counted = 0;
+  struct ext2fs_extent ex;
+  errcode_t rc = ext2fs_extent_get(h, EXT2_EXTENT_ROOT, &ex);
+  for (int guard = 0; !rc && guard < 1 << 20; guard++, rc = ext2fs_extent_get(h, EXT2_EXTENT_NEXT, &ex)) {
+    if (ex.e_flags & EXT2_EXTENT_FLAGS_SECOND_VISIT) continue;
+    struct ext2_extent_info info;
+    ext2fs_extent_get_info(h, &info);
+    int leaf = (ex.e_flags & EXT2_EXTENT_FLAGS_LEAF) != 0;
+    blk64_t count = leaf ? ex.e_len : 1;
+    if (!leaf && info.curr_level == 0 && info.max_depth == 0) continue;
+    if (!leaf) {
+      /* An index entry: its child node's block. */
+      fx_put(b, "%s{\"source\":\"tree\",\"file\":", *sep);
+      fx_put_json_string(b, x->path);
+      fx_put(b, ",\"range\":{\"start\":%llu,\"end\":%llu},\"disk\":{\"start\":%llu,\"count\":1},"
+                "\"state\":\"index node, level %d\"}",
+             (unsigned long long)ex.e_lblk * bs, ((unsigned long long)ex.e_lblk + (ex.e_len ? ex.e_len : 1)) * bs,
+             (unsigned long long)ex.e_pblk, info.curr_level + 1);
+    } else {
+      fx_put(b, "%s{\"source\":\"tree\",\"file\":", *sep);
+      fx_put_json_string(b, x->path);
+      fx_put(b, ",\"range\":{\"start\":%llu,\"end\":%llu},\"disk\":{\"start\":%llu,\"count\":%u},\"state\":\"%s\"}",
+             (unsigned long long)ex.e_lblk * bs, ((unsigned long long)ex.e_lblk + ex.e_len) * bs,
+             (unsigned long long)ex.e_pblk, ex.e_len, (ex.e_flags & EXT2_EXTENT_FLAGS_UNINIT) ? "unwritten" : "written");
+    }
+    *sep = ",";
+    counted += count;
+    blk64_t nblocks = ext2fs_blocks_count(fs->super);
+    if (ex.e_pblk < fs->super->s_first_data_block || ex.e_pblk + count > nblocks) {
+      assert_fail(c, "%s maps block %llu (%s), outside the filesystem's %llu blocks", x->path,
+                  (unsigned long long)ex.e_pblk, leaf ? "data" : "extent tree node", (unsigned long long)nblocks);
+      count = 0;
+    }
+    for (blk64_t k = 0; k < count; k++) {
+      if (!ext2fs_test_block_bitmap2(fs->block_map, ex.e_pblk + k)) {
+        assert_fail(c, "%s maps block %llu (%s), which the block bitmap has free", x->path,
+                    (unsigned long long)(ex.e_pblk + k), leaf ? "data" : "extent tree node");
+        break;
+      }
+    }
+  }
+  ext2fs_extent_free(h);
+  blk64_t acl = ext2fs_file_acl_block(fs, &inode);
+  unsigned long long expect = (counted + (acl ? 1 : 0)) * (bs / 512);
+  unsigned long long have = ext2fs_get_stat_i_blocks(fs, &inode);
+  if (expect != have)
+    assert_fail(c, "%s: i_blocks says %llu sectors, its extent tree%s maps %llu", x->path, have,
+                acl ? " and xattr block" : "", expect);
+}
+
+char *fx_snapshot(fx_engine *e) {
+  fx_buf b = {0};
+  ext2_filsys fs = e->fs;
+  if (!fs) {
+    fx_put(&b, "{\"assertions\":[]}");
+    return b.s;
+  }
+  entry *entries = calloc(MAX_ENTRIES, sizeof *entries);
+  int n = entries ? list_names(fs, entries) : 0;
+  checks c = {.n = 0};
+  fx_put(&b, "{\"pageSize\":%u,\"files\":[", fs->blocksize);
+  const char *sep = "";
+  for (int i = 0; i < n; i++) {
+    struct ext2_inode inode;
+    if (ext2fs_read_inode(fs, entries[i].ino, &inode)) continue;
+    fx_put(&b, "%s{\"path\":", sep);
+    fx_put_json_string(&b, entries[i].path);
+    fx_put(&b, ",\"size\":%llu}", (unsigned long long)EXT2_I_SIZE(&inode));
+    sep = ",";
+  }
+  fx_put(&b, "],\"locks\":[");
+  sep = "";
+  for (int i = 0; i < FX_MAX_HANDLES; i++) {
+    fx_handle *h = &e->handles[i];
+    if (!h->open) continue;
+    fx_put(&b, "%s{\"kind\":\"handle\",\"object\":", sep);
+    fx_put_json_string(&b, h->what);
+    fx_put(&b, ",\"mode\":\"exclusive\",\"holders\":[{\"task\":");
+    fx_put_json_string(&b, h->task);
+    fx_put(&b, ",\"op\":%d,\"opName\":", h->op);
+    fx_put_json_string(&b, h->op_name);
+    fx_put(&b, "}],\"waiters\":[]}");
+    sep = ",";
+  }
+  fx_put(&b, "],\"extents\":[");
+  sep = "";
+  for (int i = 0; i < n; i++) {
+    int seen = 0; /* a hard link: the tree once, under its first name */
+    for (int j = 0; j < i && !seen; j++) seen = entries[j].ino == entries[i].ino;
+    if (!seen) extents(e, &b, &sep, &entries[i], &c);
+  }
+  /* Free space as the bitmap, the group descriptors and the superblock each count it. */
+  blk64_t total = ext2fs_blocks_count(fs->super), bitmap_free = 0, groups_free = 0;
+  fx_put(&b, "],\"free\":[");
+  sep = "";
+  for (blk64_t blk = fs->super->s_first_data_block; blk < total;) {
+    if (ext2fs_test_block_bitmap2(fs->block_map, blk)) {
+      blk++;
+      continue;
+    }
+    blk64_t end = blk + 1;
+    while (end < total && !ext2fs_test_block_bitmap2(fs->block_map, end)) end++;
+    fx_put(&b, "%s{\"start\":%llu,\"count\":%llu}", sep, (unsigned long long)blk, (unsigned long long)(end - blk));
+    sep = ",";
+    bitmap_free += end - blk;
+    blk = end;
+  }
+  for (dgrp_t g = 0; g < fs->group_desc_count; g++) groups_free += ext2fs_bg_free_blocks_count(fs, g);
+  blk64_t super_free = ext2fs_free_blocks_count(fs->super);
+  if (bitmap_free != groups_free || groups_free != super_free)
+    assert_fail(&c, "free blocks: the bitmap counts %llu, the group descriptors %llu, the superblock %llu",
+                (unsigned long long)bitmap_free, (unsigned long long)groups_free, (unsigned long long)super_free);
+  fx_put(&b, "],\"space\":[");
+  const char *names[] = {"blocks (bitmap)", "blocks (group descriptors)", "blocks (superblock)"};
+  blk64_t frees[] = {bitmap_free, groups_free, super_free};
+  for (int i = 0; i < 3; i++) {
+    unsigned long long t = total * fs->blocksize, f = frees[i] * fs->blocksize;
+    fx_put(&b, "%s{\"name\":\"%s\",\"total\":%llu,\"used\":%llu,\"reserved\":0,\"mayUse\":0,\"free\":%llu,"
+               "\"backsData\":false}",
+           i ? "," : "", names[i], t, f <= t ? t - f : 0, f);
+  }
+  fx_put(&b, "],\"assertions\":[");
+  for (int i = 0; i < c.n; i++) {
+    fx_put(&b, "%s{\"rule\":\"in-memory-consistent\",\"detail\":", i ? "," : "");
+    fx_put_json_string(&b, c.lines[i]);
+    fx_put(&b, "}");
+  }
+  fx_put(&b, "]}");
+  free(entries);
+  return b.s;
+}
+
+/* Runs e2fsck -fn on the image; its exit status, its output in `out`. */
+static int fsck(const char *image, fx_buf *out) {
+  int fds[2];
+  if (pipe(fds) != 0) return -1;
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+  posix_spawn_file_actions_adddup2(&fa, fds[1], 2);
+  posix_spawn_file_actions_addclose(&fa, fds[0]);
+  char *argv[] = {"e2fsck", "-fn", (char *)image, NULL};
+  pid_t pid;
+  int rc = posix_spawnp(&pid, "e2fsck", &fa, NULL, argv, environ);
+  posix_spawn_file_actions_destroy(&fa);
+  close(fds[1]);
+  if (rc != 0) {
+    close(fds[0]);
+    return -1;
+  }
+  char buf[4096];
+  for (int guard = 0; guard < 4096; guard++) {
+    ssize_t k = read(fds[0], buf, sizeof buf - 1);
+    if (k < 0 && errno == EINTR) continue;
+    if (k <= 0) break;
+    buf[k] = 0;
+    if (out->len < (1 << 16)) fx_put(out, "%s", buf);
+  }
+  close(fds[0]);
+  int status;
+  while (waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) return -1;
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void finding(fx_buf *b, int *count, const char *invariant, const char *message, const char *evidence) {
+  fx_put(b, "%s{\"invariant\":\"%s\",\"message\":", *count ? "," : "[", invariant);
+  fx_put_json_string(b, message);
+  fx_put(b, ",\"evidence\":[");
+  /* e2fsck's words, one line each, without its pass headers. */
+  int lines = 0;
+  for (const char *p = evidence; p && *p && lines < 24;) {
+    const char *nl = strchr(p, '\n');
+    size_t len = nl ? (size_t)(nl - p) : strlen(p);
+    char line[512];
+    snprintf(line, sizeof line, "%.*s", (int)(len < sizeof line - 1 ? len : sizeof line - 1), p);
+    if (len && strncmp(line, "Pass ", 5) != 0 && strncmp(line, "e2fsck ", 7) != 0 && strstr(line, "WARNING") == NULL) {
+      fx_put(b, "%s", lines ? "," : "");
+      fx_put_json_string(b, line);
+      lines++;
+    }
+    p = nl ? nl + 1 : NULL;
+  }
+  fx_put(b, "]}");
+  (*count)++;
+}
+
+/* e2fsck names the image by its path, which holds the process id: "image" instead, so reports
+ * read the same from any process. */
+static void unname(fx_buf *out, const char *path) {
+  size_t n = strlen(path);
+  if (!out->s || !n) return;
+  char *w = out->s;
+  for (const char *r = out->s; *r;) {
+    if (strncmp(r, path, n) == 0) {
+      memcpy(w, "image", 5);
+      w += 5;
+      r += n;
+    } else {
+      *w++ = *r++;
+    }
+  }
+  *w = 0;
+  out->len = (size_t)(w - out->s);
+}
+
+char *fx_verify(fx_engine *e) {
+  fx_buf b = {0};
+  int n = 0;
+  errcode_t closed = 0;
+  if (e->fs) {
+    closed = ext2fs_close2(e->fs, 0);
+    if (closed) ext2fs_free(e->fs);
+    e->fs = NULL;
+  }
+  fx_buf out = {0};
+  int status = fsck(e->image, &out);
+  unname(&out, e->image);
+  char msg[768];
+  if (closed) {
+    snprintf(msg, sizeof msg, "ext2fs_close2 failed: %s", error_message(closed));
+    finding(&b, &n, "close-clean", msg, out.s);
+  }
+  if (status != 0) {
+    const char *first = out.s ? out.s : "";
+    /* The first line e2fsck says that is not a pass header. */
+    char problem[256] = "";
+    for (const char *p = first; *p;) {
+      const char *nl = strchr(p, '\n');
+      size_t len = nl ? (size_t)(nl - p) : strlen(p);
+      if (len && strncmp(p, "Pass ", 5) != 0 && strncmp(p, "e2fsck ", 7) != 0) {
+        snprintf(problem, sizeof problem, "%.*s", (int)(len < 255 ? len : 255), p);
+        break;
+      }
+      if (!nl) break;
+      p = nl + 1;
+    }
+    const char *invariant;
+    const char *what;
+    if (status < 0 || status >= 8) {
+      invariant = "image-consistent";
+      what = "e2fsck could not check the image";
+    } else if (e->io_faults_fired && (e->ops_failed || closed)) {
+      /* libext2fs writes in place and never through the journal (with or without one), so nothing
+       * rolls back a half-done update after an I/O error. */
+      invariant = "io-error-damage";
+      what = "damage after a reported I/O error (libext2fs writes in place, no rollback: expected, not a library bug)";
+    } else if (e->faults_fired && !e->ops_failed && !closed) {
+      invariant = "errors-not-swallowed";
+      what = "error swallowed: a fault fired, yet every operation and the close returned success";
+    } else if (e->faults_fired && e->ops_failed && !closed) {
+      invariant = "error-path-consistent";
+      what = "error path left the image inconsistent: the operation returned its error, the close succeeded";
+    } else {
+      invariant = "image-consistent";
+      what = e->faults_fired ? "the image is damaged (and the close failed)" : "no fault fired, yet the image is damaged";
+    }
+    snprintf(msg, sizeof msg, "%s; e2fsck -fn exit %d: %s", what, status, problem);
+    finding(&b, &n, invariant, msg, out.s);
+  }
+  free(out.s);
+  if (!n) {
+    free(b.s);
+    return NULL;
+  }
+  fx_put(&b, "]");
+  return b.s;
+}

@@ -1,0 +1,63 @@
+import FaultKit
+import Foundation
+import Testing
+
+/// The ext2fs engine (real libext2fs) end to end: plans pass as written, a sweep classifies what
+/// e2fsck finds, the repro replays it, and the results are the same bytes with one job or two.
+@Suite("ext2fs engine", .serialized)
+struct Ext2fsTests {
+  @Test("every ext2fs plan passes as written: no fault, e2fsck finds the image clean")
+  func plansPass() throws {
+    let r = try CLI.run(["run", "Plans/ext2fs"])
+    #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+    #expect(r.stdout.contains("ext2fs-names-and-links") && r.stdout.contains(" passed, 0 failed"))
+  }
+
+  @Test("a sweep classifies e2fsck's verdict, its repro replays it, and one job or two give the same results")
+  func sweepClassifiesAndReplays() throws {
+    let a = try CLITests.scratch("ext2fs-a")
+    let b = try CLITests.scratch("ext2fs-b")
+    defer { for d in [a, b] { try? FileManager.default.removeItem(at: d) } }
+    let plan = "Plans/ext2fs/xattrs.yaml"
+    let r = try CLI.run(["sweep", plan, "--jobs", "2", "--quiet", "--report-dir", a.path])
+    #expect(r.status == 1, "\(r.stdout)\(r.stderr)")
+    let results = try RunResults.read(a.appendingPathComponent("results.json"))
+    let p = try #require(results.plans.first)
+    #expect(p.ran > 20)
+    // A persistent write error while setting a large xattr (it needs an xattr block) leaves the
+    // block bitmap differing from what is in use: reported as damage after an I/O error.
+    let f = try #require(p.failures.first { $0.invariants == ["io-error-damage"] }, "\(p.failures.map(\.signature))")
+    #expect(f.result?.violations.first?.message.contains("e2fsck -fn exit 4") == true)
+    #expect(f.result?.violations.first?.evidence.contains { $0.contains("Block bitmap differences") } == true)
+    let replay = try CLI.run(["replay", a.appendingPathComponent(try #require(f.repro)).path])
+    #expect(replay.status == 1 && replay.stdout.contains("violated: io-error-damage"), "\(replay.stdout)")
+    // Coverage: the I/O points fired; the data allocator is not reached by xattrs.
+    let cov = try #require(results.engines.first { $0.name == "ext2fs" })
+    #expect(cov.coverage.first { $0.point == "io.write" }?.fired ?? 0 > 0)
+    #expect(cov.unreached.contains("alloc.data"))
+    _ = try CLI.run(["sweep", plan, "--jobs", "1", "--quiet", "--report-dir", b.path])
+    #expect(
+      try Data(contentsOf: a.appendingPathComponent("results.json"))
+        == Data(contentsOf: b.appendingPathComponent("results.json")))
+  }
+
+  @Test("a bad ext2fs setup is exit 2 at the setup key")
+  func badSetup() throws {
+    let dir = try CLITests.scratch("ext2fs-bad")
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let file = dir.appendingPathComponent("bad.yaml")
+    try Data(
+      """
+      plan: bad
+      engine: ext2fs
+      setup: { size: 2MiB, block-size: 3000 }
+      tasks: [ { name: a, ops: [ { fsync: { path: / } } ] } ]
+
+      """.utf8
+    ).write(to: file)
+    let r = try CLI.run(["validate", file.path])
+    #expect(r.status == 2)
+    #expect(
+      r.stderr.contains("bad.yaml:3:8") && r.stderr.contains("block-size: expected 1024, 2048 or 4096"), "\(r.stderr)")
+  }
+}
