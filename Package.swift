@@ -57,6 +57,10 @@ let package = Package(
       ]),
     .executableTarget(
       name: "faultline-bench", dependencies: ["FaultKit", "BuiltinEngines"], path: "Benchmarks/faultline-bench"),
+    // cmocka tests of the C side (a C executable: cmocka's macros do not import into Swift).
+    .executableTarget(
+      name: "cfaultline-tests", dependencies: ["CFaultline", "CExt2fsEngine"], path: "Tests/CFaultlineTests",
+      cSettings: [.headerSearchPath("../../Sources/CExt2fsEngine")], linkerSettings: [.linkedLibrary("cmocka")]),
     .testTarget(name: "FaultKitTests", dependencies: ["FaultKit"]),
     .testTarget(name: "ModelKernelTests", dependencies: ["ModelKernel", "FaultKit"]),
     .testTarget(name: "CLITests", dependencies: ["faultline", "FaultKit"]),
