@@ -57,6 +57,10 @@ let package = Package(
       ]),
     .executableTarget(
       name: "faultline-bench", dependencies: ["FaultKit", "BuiltinEngines"], path: "Benchmarks/faultline-bench"),
+    // C-side benchmarks: fl_point against libfiu, and the naive ext2fs-under-e2fsck loop.
+    .executableTarget(
+      name: "faultline-cbench", dependencies: ["CFaultline", "CExt2fsEngine"], path: "Benchmarks/faultline-cbench",
+      cSettings: [.headerSearchPath("../../Sources/CExt2fsEngine")], linkerSettings: [.linkedLibrary("fiu")]),
     // cmocka tests of the C side (a C executable: cmocka's macros do not import into Swift).
     .executableTarget(
       name: "cfaultline-tests", dependencies: ["CFaultline", "CExt2fsEngine"], path: "Tests/CFaultlineTests",

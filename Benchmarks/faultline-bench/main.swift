@@ -131,7 +131,10 @@ if FileManager.default.isExecutableFile(atPath: cli.path) {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("faultline-bench-\(getpid())-\(jobs)")
     let p = Process()
     p.executableURL = cli
-    p.arguments = ["sweep", "Plans", "--points", "*", "--jobs", "\(jobs)", "--quiet", "--report-dir", dir.path]
+    p.arguments = [
+      "sweep", "Plans/btrfs", "Plans/xfs", "Plans/ext4", "--points", "*", "--jobs", "\(jobs)", "--quiet",
+      "--report-dir", dir.path,
+    ]
     p.currentDirectoryURL = root
     p.standardOutput = FileHandle.nullDevice
     let clock = ContinuousClock()
@@ -153,9 +156,44 @@ if FileManager.default.isExecutableFile(atPath: cli.path) {
   two.sort()
   let m1 = one[one.count / 2]
   let m2 = two[two.count / 2]
-  print(String(format: "sweep of every plan at every point, --jobs 1 (worker process)     %8.2f s", m1))
+  print(String(format: "sweep of every model-engine plan at every point, --jobs 1          %8.2f s", m1))
   print(
-    String(format: "sweep of every plan at every point, --jobs 2                      %8.2f s  (%.2fx)", m2, m1 / m2))
+    String(format: "sweep of every model-engine plan at every point, --jobs 2          %8.2f s  (%.2fx)", m2, m1 / m2))
 } else {
   print("\n(sweep timing skipped: build .build/release/faultline first; scripts/bench does)")
+}
+
+// 5. The ext2fs engine (real libext2fs, e2fsck after every scenario) against the naive way (copy
+// the image file, run the operations, close, e2fsck), one core each, side by side. Ours runs the
+// write-append plan's sweep space once per round: every placement, each scenario with its
+// snapshots, invariants and e2fsck (the e2fsck verdict cache off, so every scenario runs e2fsck).
+let cbench = root.appendingPathComponent(".build/release/faultline-cbench")
+if FileManager.default.isExecutableFile(atPath: cbench.path) {
+  print("")
+  setenv("FAULTLINE_EXT2FS_FSCK_CACHE", "0", 1)
+  let p = plan("Plans/ext2fs/write-append.yaml")
+  let driver = SweepDriver(registry: registry)
+  let space = try! driver.space([p], configs: [SweepConfig(plan: p)], bugs: []).scenarios[0]
+  let ours = measure {
+    for sc in space { _ = try! InProcessExecutor.execute(sc, p, runner) }
+    return space.count
+  }
+  report("ext2fs sweep scenarios (snapshots, invariants, e2fsck each)", ours, unit: "scenarios/s")
+  let c = Process()
+  c.executableURL = cbench
+  c.arguments = ["naive"]
+  let out = Pipe()
+  c.standardOutput = out
+  try? c.run()
+  let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+  c.waitUntilExit()
+  FileHandle.standardOutput.write(Data(text.utf8))
+  if let naive = text.split(separator: " ").compactMap({ Double($0) }).last, naive > 0 {
+    print(String(format: "  ours / naive: %.2fx", median(ours) / naive))
+  }
+  let point = Process()
+  point.executableURL = cbench
+  point.arguments = ["point"]
+  try? point.run()
+  point.waitUntilExit()
 }

@@ -112,9 +112,10 @@ final class CEngine: Engine, @unchecked Sendable {
       return s
     }
     defer { free(json) }
-    let data = Data(bytes: json, count: strlen(json))
     do {
-      var s = try JSONDecoder().decode(Snapshot.self, from: data)
+      var s = try json.withMemoryRebound(to: UInt8.self, capacity: strlen(json)) {
+        try SnapshotJSON.parse(UnsafeBufferPointer(start: $0, count: strlen(json)))
+      }
       s.normalize()
       return s
     } catch {

@@ -240,9 +240,11 @@ func finishReports(_ results: RunResults, plans: [Plan], dir: ReportDirectory, c
   throws
 {
   var results = results
+  let runner = ScenarioRunner(registry: BuiltinEngines.registry)
   for (k, r) in results.plans.enumerated() {
     guard let plan = plans.first(where: { $0.file == r.file }) else { continue }
     for (i, f) in r.failures.enumerated() {
+      results.plans[k].failures[i] = f.withSnapshots(plan, bugs: r.bugs, runner: runner)
       let made = SweepRepro.make(plan, f, number: i + 1, bugs: r.bugs, registry: BuiltinEngines.registry)
       let name = "repro/\(fileName(made.plan.name)).yaml"
       try dir.write(name, Data(PlanWriter.yaml(made.plan).utf8))

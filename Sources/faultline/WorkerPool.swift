@@ -76,14 +76,16 @@ final class WorkerPool: ScenarioExecutor, @unchecked Sendable {
       let outcome: SweepOutcome
       switch worker!.ask(line, timeoutSeconds: timeoutSeconds) {
       case .answer(let data):
-        guard let o = try? decoder.decode(SweepOutcome.self, from: data) else {
+        let decoded: SweepOutcome
+        do { decoded = try decoder.decode(SweepOutcome.self, from: data) } catch {
           worker!.kill()
           worker = nil
           outcome = SweepOutcome(
-            scenario: sc, kind: .crashed, detail: "worker answered with something that is not a result")
+            scenario: sc, kind: .crashed,
+            detail: "worker answered with something that is not a result (\(data.count) bytes: \(error))")
           break
         }
-        outcome = o
+        outcome = decoded
       case .died(let why):
         worker = nil
         outcome = SweepOutcome(scenario: sc, kind: .crashed, detail: why)

@@ -92,6 +92,13 @@ struct ErrnoTests {
     let data = try JSONEncoder().encode([Errno.noSpace])
     #expect(String(decoding: data, as: UTF8.self) == "[\"ENOSPC\"]")
     #expect(try JSONDecoder().decode([Errno].self, from: data) == [.noSpace])
+    // A number without a name (what real code may return) round-trips as `E<n>`: a worker's
+    // result carrying one must decode in the parent (an ext2fs sweep met EOVERFLOW's cousin).
+    let odd = [Errno(rawValue: 133)]
+    let written = try JSONEncoder().encode(odd)
+    #expect(String(decoding: written, as: UTF8.self) == "[\"E133\"]")
+    #expect(try JSONDecoder().decode([Errno].self, from: written) == odd)
+    #expect(Errno(name: "EOVERFLOW") == Errno(rawValue: 75))
   }
   @Test func patternMatchesInjectedAndReal() {
     func classify(_ e: any Error) -> String {

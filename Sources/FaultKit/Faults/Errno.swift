@@ -24,9 +24,20 @@ public struct Errno: RawRepresentable, Hashable, Comparable, Sendable, Error, Cu
 
   /// Every errno this type names, in numeric order: the vocabulary of plans.
   public static let named: [Errno] = [
-    .notPermitted, .noEntry, .interrupted, .io, .badFile, .again, .noMemory, .fault, .busy, .exists,
-    .invalid, .fileTooLarge, .noSpace, .readOnly, .deadlock, .corrupted, .quota,
+    .notPermitted, .noEntry, .interrupted, .io, .tooBig, .badFile, .again, .noMemory, .fault, .busy, .exists,
+    .notDirectory, .isDirectory, .invalid, .fileTooLarge, .noSpace, .readOnly, .tooManyLinks, .range, .deadlock,
+    .nameTooLong, .notEmpty, .noData, .overflow, .notSupported, .corrupted, .quota,
   ]
+  public static let tooBig = Errno(rawValue: 7)
+  public static let notDirectory = Errno(rawValue: 20)
+  public static let isDirectory = Errno(rawValue: 21)
+  public static let tooManyLinks = Errno(rawValue: 31)
+  public static let range = Errno(rawValue: 34)
+  public static let nameTooLong = Errno(rawValue: 36)
+  public static let notEmpty = Errno(rawValue: 39)
+  public static let noData = Errno(rawValue: 61)
+  public static let overflow = Errno(rawValue: 75)
+  public static let notSupported = Errno(rawValue: 95)
 
   /// The symbolic name, `ENOSPC`.
   public var name: String {
@@ -35,17 +46,27 @@ public struct Errno: RawRepresentable, Hashable, Comparable, Sendable, Error, Cu
     case 2: "ENOENT"
     case 4: "EINTR"
     case 5: "EIO"
+    case 7: "E2BIG"
     case 9: "EBADF"
     case 11: "EAGAIN"
     case 12: "ENOMEM"
     case 14: "EFAULT"
     case 16: "EBUSY"
     case 17: "EEXIST"
+    case 20: "ENOTDIR"
+    case 21: "EISDIR"
     case 22: "EINVAL"
     case 27: "EFBIG"
     case 28: "ENOSPC"
     case 30: "EROFS"
+    case 31: "EMLINK"
+    case 34: "ERANGE"
     case 35: "EDEADLK"
+    case 36: "ENAMETOOLONG"
+    case 39: "ENOTEMPTY"
+    case 61: "ENODATA"
+    case 75: "EOVERFLOW"
+    case 95: "EOPNOTSUPP"
     case 117: "EUCLEAN"
     case 122: "EDQUOT"
     default: "E\(rawValue)"
@@ -73,6 +94,11 @@ extension Errno: Codable {
   public init(from decoder: any Decoder) throws {
     let c = try decoder.singleValueContainer()
     let s = try c.decode(String.self)
+    // A number without a name is written `E75`: read it back as that number.
+    if s.hasPrefix("E"), let n = Int32(s.dropFirst()) {
+      self.init(rawValue: n)
+      return
+    }
     guard let e = Errno(name: s) else {
       throw DecodingError.dataCorruptedError(in: c, debugDescription: "unknown errno \(s)")
     }

@@ -95,7 +95,7 @@ public struct FailureGroup: Sendable, Codable {
   /// judged, crashed or timed-out.
   public let kind: SweepOutcome.Kind
   /// The first scenario's result (nil when its worker crashed or timed out).
-  public let result: ScenarioResult?
+  public var result: ScenarioResult?
   public let detail: String?
   /// The random schedule it ran under, when the sweep crossed placements with schedules.
   public let scheduleSeed: UInt64?

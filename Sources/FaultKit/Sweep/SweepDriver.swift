@@ -50,8 +50,13 @@ public struct InProcessExecutor: ScenarioExecutor {
       pruned = p
     }
     // Only a failure's result is kept: a passing scenario is one line in the journal, not a trace.
+    // Its snapshots stay out of the journal too (a filesystem's can be large): the report
+    // re-runs the first scenario of each distinct failure for its pictures (`withSnapshots`).
+    var kept = r
+    kept.baseline = nil
+    kept.atRest = nil
     var o = SweepOutcome(
-      scenario: sc, kind: .judged, result: Sweeper.failed(r) ? r : nil, children: children, pruned: pruned,
+      scenario: sc, kind: .judged, result: Sweeper.failed(r) ? kept : nil, children: children, pruned: pruned,
       schedules: schedules)
     o.fired = r.fired.map { FiredFault(point: $0.point, hit: $0.hit, decision: $0.decision) }
     o.steps = r.steps
@@ -245,6 +250,24 @@ public struct SweepDriver {
         pruned: plan.pruned, prunedChildren: mine.reduce(0) { $0 + $1.0.pruned }, reached: plan.reached,
         scenarios: mine.map(\.1), failures: failures)
     }
+  }
+}
+
+extension FailureGroup {
+  /// The group with its first scenario's snapshots (after setup, at rest), re-run in this
+  /// process to get them: scenarios are deterministic, so it is the run the sweep saw. Left as
+  /// it is when the re-run differs or the engine cannot be built.
+  public func withSnapshots(_ plan: Plan, bugs: [String], runner: ScenarioRunner) -> FailureGroup {
+    guard kind == .judged, let r = result, r.atRest == nil else { return self }
+    let schedule: ScheduleSpec? = explored ? .replay(r.choices) : scheduleSeed.map { .random(seed: $0) }
+    let options = RunOptions(bugs: bugs, schedule: schedule, faults: placements.map(\.spec))
+    guard let again = try? runner.run(plan, options), again.trace == r.trace else { return self }
+    var g = self
+    var full = r
+    full.baseline = again.baseline
+    full.atRest = again.atRest
+    g.result = full
+    return g
   }
 }
 

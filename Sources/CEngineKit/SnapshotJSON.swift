@@ -1,0 +1,282 @@
+import FaultKit
+
+/// Reads a C engine's snapshot JSON (faultline.h describes it) straight from its bytes into a
+/// `Snapshot`. Foundation's JSONDecoder spent 70% of an ext2fs sweep decoding these (a
+/// fragmented filesystem's snapshot has thousands of extent and free-space records); this reader
+/// walks the bytes once. Unknown keys are skipped; a malformed document throws with the offset.
+enum SnapshotJSON {
+  struct Malformed: Error, CustomStringConvertible {
+    let offset: Int
+    let expected: String
+    var description: String { "snapshot JSON: expected \(expected) at byte \(offset)" }
+  }
+
+  static func parse(_ bytes: UnsafeBufferPointer<UInt8>) throws -> Snapshot {
+    var r = Reader(b: bytes)
+    var s = Snapshot()
+    try r.object { key, r in
+      switch key {
+      case "pageSize": s.pageSize = try r.number()
+      case "copyOnWrite": s.copyOnWrite = try r.bool()
+      case "files":
+        try r.array { r in
+          var f = FileRecord(path: "", size: 0)
+          try r.object { k, r in
+            switch k {
+            case "path": f.path = try r.string()
+            case "size": f.size = try r.number()
+            case "pendingError": f.pendingError = Errno(rawValue: Int32(try r.number()))
+            default: try r.skip()
+            }
+          }
+          s.files.append(f)
+        }
+      case "locks":
+        try r.array { r in
+          var l = LockRecord(kind: .handle, object: "", holders: [])
+          try r.object { k, r in
+            switch k {
+            case "kind":
+              let v = try r.string()
+              guard let kind = LockKind(rawValue: v) else { throw Malformed(offset: r.i, expected: "a lock kind") }
+              l.kind = kind
+            case "object": l.object = try r.string()
+            case "mode": l.mode = try r.string() == "shared" ? .shared : .exclusive
+            case "range": l.range = try r.byteRange()
+            case "waiters": try r.array { r in l.waiters.append(try r.string()) }
+            case "holders":
+              try r.array { r in
+                var h = Holder(task: "", op: 0, opName: "")
+                try r.object { k, r in
+                  switch k {
+                  case "task": h.task = try r.string()
+                  case "op": h.op = Int(try r.number())
+                  case "opName": h.opName = try r.string()
+                  default: try r.skip()
+                  }
+                }
+                l.holders.append(h)
+              }
+            default: try r.skip()
+            }
+          }
+          s.locks.append(l)
+        }
+      case "extents":
+        try r.array { r in
+          var e = ExtentRecord(source: .tree, file: "", range: ByteRange(0, 0))
+          try r.object { k, r in
+            switch k {
+            case "source":
+              let v = try r.string()
+              guard let src = ExtentSource(rawValue: v) else {
+                throw Malformed(offset: r.i, expected: "an extent source")
+              }
+              e.source = src
+            case "file": e.file = try r.string()
+            case "range": e.range = try r.byteRange()
+            case "disk": e.disk = try r.blockRange()
+            case "state": e.state = try r.string()
+            default: try r.skip()
+            }
+          }
+          s.extents.append(e)
+        }
+      case "space":
+        try r.array { r in
+          var x = SpaceRecord(name: "", total: 0, used: 0, reserved: 0, mayUse: 0, free: 0, backsData: false)
+          try r.object { k, r in
+            switch k {
+            case "name": x.name = try r.string()
+            case "total": x.total = try r.number()
+            case "used": x.used = try r.number()
+            case "reserved": x.reserved = try r.number()
+            case "mayUse": x.mayUse = try r.number()
+            case "free": x.free = try r.number()
+            case "backsData": x.backsData = try r.bool()
+            default: try r.skip()
+            }
+          }
+          s.space.append(x)
+        }
+      case "free": try r.array { r in s.free.append(try r.blockRange()) }
+      case "assertions":
+        try r.array { r in
+          var a = AssertionRecord(rule: "", detail: "")
+          try r.object { k, r in
+            switch k {
+            case "rule": a.rule = try r.string()
+            case "detail": a.detail = try r.string()
+            default: try r.skip()
+            }
+          }
+          s.assertions.append(a)
+        }
+      case "pendingWork": try r.array { r in s.pendingWork.append(try r.string()) }
+      default: try r.skip()
+      }
+    }
+    return s
+  }
+
+  struct Reader {
+    let b: UnsafeBufferPointer<UInt8>
+    var i = 0
+
+    mutating func ws() {
+      while i < b.count, b[i] == 0x20 || b[i] == 0x0A || b[i] == 0x09 || b[i] == 0x0D { i += 1 }
+    }
+
+    mutating func expect(_ c: UInt8, _ what: String) throws {
+      ws()
+      guard i < b.count, b[i] == c else { throw Malformed(offset: i, expected: what) }
+      i += 1
+    }
+
+    mutating func peek(_ c: UInt8) -> Bool {
+      ws()
+      return i < b.count && b[i] == c
+    }
+
+    mutating func object(_ member: (String, inout Reader) throws -> Void) throws {
+      try expect(0x7B, "{")
+      if peek(0x7D) {
+        i += 1
+        return
+      }
+      for _ in 0..<(1 << 24) {
+        let key = try string()
+        try expect(0x3A, ":")
+        try member(key, &self)
+        if peek(0x2C) {
+          i += 1
+          continue
+        }
+        try expect(0x7D, "} or ,")
+        return
+      }
+    }
+
+    mutating func array(_ element: (inout Reader) throws -> Void) throws {
+      try expect(0x5B, "[")
+      if peek(0x5D) {
+        i += 1
+        return
+      }
+      for _ in 0..<(1 << 24) {
+        try element(&self)
+        if peek(0x2C) {
+          i += 1
+          continue
+        }
+        try expect(0x5D, "] or ,")
+        return
+      }
+    }
+
+    mutating func string() throws -> String {
+      try expect(0x22, "a string")
+      // The usual case: no escapes, one String from the bytes in place.
+      var j = i
+      while j < b.count, b[j] != 0x22, b[j] != 0x5C { j += 1 }
+      if j < b.count, b[j] == 0x22 {
+        let s = String(decoding: UnsafeBufferPointer(rebasing: b[i..<j]), as: UTF8.self)
+        i = j + 1
+        return s
+      }
+      var out: [UInt8] = []
+      while i < b.count, b[i] != 0x22 {
+        if b[i] == 0x5C, i + 1 < b.count {
+          i += 1
+          switch b[i] {
+          case UInt8(ascii: "n"): out.append(0x0A)
+          case UInt8(ascii: "t"): out.append(0x09)
+          case UInt8(ascii: "r"): out.append(0x0D)
+          case UInt8(ascii: "u"):
+            guard i + 4 < b.count, let v = UInt32(String(decoding: b[(i + 1)...(i + 4)], as: UTF8.self), radix: 16)
+            else { throw Malformed(offset: i, expected: "four hex digits") }
+            out.append(contentsOf: Array(String(Character(Unicode.Scalar(v) ?? "?")).utf8))
+            i += 4
+          default: out.append(b[i])
+          }
+        } else {
+          out.append(b[i])
+        }
+        i += 1
+      }
+      guard i < b.count else { throw Malformed(offset: i, expected: "the end of a string") }
+      i += 1
+      return String(decoding: out, as: UTF8.self)
+    }
+
+    mutating func number() throws -> UInt64 {
+      ws()
+      var n: UInt64 = 0
+      let start = i
+      while i < b.count, b[i] >= 0x30, b[i] <= 0x39 {
+        n = n &* 10 &+ UInt64(b[i] - 0x30)
+        i += 1
+      }
+      guard i > start else { throw Malformed(offset: i, expected: "a non-negative integer") }
+      return n
+    }
+
+    mutating func bool() throws -> Bool {
+      ws()
+      if b.count - i >= 4, b[i] == UInt8(ascii: "t") {
+        i += 4
+        return true
+      }
+      if b.count - i >= 5, b[i] == UInt8(ascii: "f") {
+        i += 5
+        return false
+      }
+      throw Malformed(offset: i, expected: "true or false")
+    }
+
+    mutating func byteRange() throws -> ByteRange {
+      var r = ByteRange(0, 0)
+      try object { k, rd in
+        switch k {
+        case "start": r.start = try rd.number()
+        case "end": r.end = try rd.number()
+        default: try rd.skip()
+        }
+      }
+      return r
+    }
+
+    mutating func blockRange() throws -> BlockRange {
+      var r = BlockRange(start: 0, count: 0)
+      try object { k, rd in
+        switch k {
+        case "start": r.start = try rd.number()
+        case "count": r.count = try rd.number()
+        default: try rd.skip()
+        }
+      }
+      return r
+    }
+
+    /// Skips any value (keys this reader does not know).
+    mutating func skip() throws {
+      ws()
+      guard i < b.count else { throw Malformed(offset: i, expected: "a value") }
+      switch b[i] {
+      case 0x7B: try object { _, r in try r.skip() }
+      case 0x5B: try array { r in try r.skip() }
+      case 0x22: _ = try string()
+      case UInt8(ascii: "t"), UInt8(ascii: "f"): _ = try bool()
+      case UInt8(ascii: "n"): i += 4
+      default:
+        if b[i] == UInt8(ascii: "-") { i += 1 }
+        while i < b.count,
+          (b[i] >= 0x30 && b[i] <= 0x39) || b[i] == UInt8(ascii: ".") || b[i] == UInt8(ascii: "e")
+            || b[i] == UInt8(ascii: "E") || b[i] == UInt8(ascii: "+") || b[i] == UInt8(ascii: "-")
+        {
+          i += 1
+        }
+      }
+    }
+  }
+}
