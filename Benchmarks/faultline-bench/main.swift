@@ -179,6 +179,7 @@ if FileManager.default.isExecutableFile(atPath: cbench.path) {
     return space.count
   }
   report("ext2fs sweep scenarios (snapshots, invariants, e2fsck each)", ours, unit: "scenarios/s")
+  fflush(nil)  // before the child's lines
   let c = Process()
   c.executableURL = cbench
   c.arguments = ["naive"]
@@ -191,6 +192,7 @@ if FileManager.default.isExecutableFile(atPath: cbench.path) {
   if let naive = text.split(separator: " ").compactMap({ Double($0) }).last, naive > 0 {
     print(String(format: "  ours / naive: %.2fx", median(ours) / naive))
   }
+  fflush(nil)
   let point = Process()
   point.executableURL = cbench
   point.arguments = ["point"]

@@ -9,6 +9,8 @@ public enum ExtentPicture {
   static let labelWidth = 92.0
   static let lane = 13.0
   static let lanes = ["tree", "cache", "delalloc", "ordered", "locks", "pages"]
+  /// Above this many records in a lane, the lane is drawn per pixel column.
+  static let maxRects = 200
 
   /// The files either snapshot has records for, sorted; at most `limit` of them, changed ones first.
   public static func files(_ before: Snapshot, _ after: Snapshot, limit: Int = 6) -> (shown: [String], more: Int) {
@@ -102,9 +104,26 @@ public enum ExtentPicture {
             "page \(p.name): \(flags.names.joined(separator: ", "))")
         }
       default:
-        for e in s.extents where e.file == f && e.source.rawValue == laneName {
-          let cls = "ex-\(e.source.rawValue)" + (e.state == "hole" ? " hole" : "")
-          out += rect(x(e.range.start, span), x(e.range.end, span), y, cls, e.line)
+        let records = s.extents.filter { $0.file == f && $0.source.rawValue == laneName }
+        if records.count <= maxRects {
+          for e in records {
+            let cls = "ex-\(e.source.rawValue)" + (e.state == "hole" ? " hole" : "")
+            out += rect(x(e.range.start, span), x(e.range.end, span), y, cls, e.line)
+          }
+        } else {
+          // Thousands of extents (a fragmented file): one rect per pixel column they touch, so
+          // the picture stays a few kilobytes; the tooltip says how many it stands for.
+          var columns: [Int: Int] = [:]
+          for e in records {
+            let a = Int(x(e.range.start, span))
+            let b = max(a, Int(x(e.range.end, span)) - 1)
+            for c in a...b { columns[c, default: 0] += 1 }
+          }
+          for c in columns.keys.sorted() {
+            out += rect(
+              Double(c), Double(c + 1), y, "ex-\(laneName)",
+              "\(columns[c]!) \(laneName) extent(s) of \(records.count) here")
+          }
         }
       }
     }

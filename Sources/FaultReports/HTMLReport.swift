@@ -94,10 +94,12 @@ public enum HTMLReport {
     }
     if r.violations.isEmpty { h += "<p>run stopped: \(e(r.stop))</p>" }
     h += "</section><section><h3>Fault</h3><ul class=\"faults\">"
-    for hit in r.fired {
-      let word = hit.decision.hasPrefix("yield") ? "preempt" : "fault"
+    for run in HitRun.fold(r.fired) {
+      let word = run.decision.hasPrefix("yield") ? "preempt" : "fault"
+      let hits =
+        run.first == run.last ? "hit \(run.first)" : "hits \(run.first)–\(run.last) (\(run.last - run.first + 1))"
       h +=
-        "<li>\(word): <b>\(e(hit.point))</b> hit \(hit.hit) → <b>\(e(hit.decision))</b> (task \(e(hit.task)), op \(e(hit.op)))</li>"
+        "<li>\(word): <b>\(e(run.point))</b> \(hits) → <b>\(e(run.decision))</b> (task \(e(run.task)), op \(e(run.op)))</li>"
     }
     if r.fired.isEmpty { h += "<li>none fired</li>" }
     h += "</ul><h3>Schedule</h3><p>\(e(f.scheduleWords)); seed \(r.seed); \(r.steps) steps; stop: \(e(r.stop))</p>"

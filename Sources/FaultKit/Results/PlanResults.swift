@@ -134,7 +134,7 @@ public struct FailureGroup: Sendable, Codable {
   public var faultWords: [String] {
     if let r = result {
       let fired = r.fired.filter { !$0.decision.hasPrefix("yield") }
-      if !fired.isEmpty { return fired.map { "\($0.point)#\($0.hit) \($0.decision)" } }
+      if !fired.isEmpty { return HitRun.fold(fired).map(\.description) }
     }
     return placements.map(\.description)
   }
@@ -191,4 +191,32 @@ public struct PlanResults: Sendable, Codable {
   public var ran: Int { scenarios.count }
   public var failed: Int { failures.reduce(0) { $0 + $1.count } }
   public var passed: Int { ran - failed }
+}
+
+/// Consecutive hits of one point with the same decision, as one run: a persistent fault that
+/// fired at hits 3 to 11 reads `io.read#3-11 fail: EIO (9 hits)`, not nine entries.
+public struct HitRun: Sendable, Hashable, CustomStringConvertible {
+  public let point: String
+  public let first: Int
+  public let last: Int
+  public let decision: String
+  public let task: String
+  public let op: String
+
+  public var description: String {
+    first == last ? "\(point)#\(first) \(decision)" : "\(point)#\(first)-\(last) \(decision) (\(last - first + 1) hits)"
+  }
+
+  public static func fold(_ hits: [Hit]) -> [HitRun] {
+    var out: [HitRun] = []
+    for h in hits {
+      if let l = out.last, l.point == h.point, l.decision == h.decision, l.last + 1 == h.hit {
+        out[out.count - 1] = HitRun(
+          point: l.point, first: l.first, last: h.hit, decision: l.decision, task: l.task, op: l.op)
+      } else {
+        out.append(HitRun(point: h.point, first: h.hit, last: h.hit, decision: h.decision, task: h.task, op: h.op))
+      }
+    }
+    return out
+  }
 }
