@@ -80,6 +80,10 @@ public enum CEngines {
           doesNotCheck: d.does_not_check.map { String(cString: $0) } ?? ""))
     }
     invariants += own.map(\.name)
+    let expected = Set(
+      (0..<Int(max(0, e.n_own_invariants))).filter { e.own_invariants[$0].expected != 0 }.map {
+        InvariantName(rawValue: String(cString: e.own_invariants[$0].name))
+      })
     let catalog = FaultCatalog(points)
     let check = e.check_setup
     let engine = VTable(pointer: vtable)
@@ -99,6 +103,7 @@ public enum CEngines {
       make: { context in try CEngine(engine.pointer, context) })
     descriptor.verifies = e.verify != nil
     descriptor.snapshotsMidOperation = false
+    descriptor.expectedInvariants = expected
     return descriptor
   }
 

@@ -46,14 +46,15 @@ static const fl_invariant_def own[] = {
      "close succeeded, e2fsck finds no damage.",
      "I/O faults that were reported (io-error-damage covers those)."},
     {"errors-not-swallowed",
-     "A fault that damages the image is reported: when a fault fired and every operation and the close returned "
-     "success, e2fsck finds no damage.",
+     "A fault that damages the image is reported: when a fault fired during an operation that then returned "
+     "success, e2fsck finds no damage (checked first: a swallowed error is never excused by a later one).",
      "Faults that were retried and left no damage (those pass)."},
     {"io-error-damage",
-     "After a reported I/O error the image may be damaged: libext2fs writes in place and never through the "
+     "After a reported I/O error (every operation a fault hit returned its error) the image may be damaged: "
+     "libext2fs writes in place and never through the "
      "journal (with or without one), so nothing rolls a half-done update back. This invariant reports that "
      "damage separately, as expected behaviour rather than a library bug.",
-     "Whether the damage is the least possible."},
+     "Whether the damage is the least possible.", 1},
 };
 
 static int check_setup(const char *setup, char *err, size_t len) {

@@ -54,8 +54,9 @@ typedef struct fx_engine {
   fx_config cfg;
   char image[FX_PATH];
   ext2_filsys fs;
-  /* What happened, for classifying e2fsck's verdict. */
-  int faults_fired, io_faults_fired, ops_failed;
+  /* What happened, for classifying e2fsck's verdict: faults fired (in all, I/O ones), operations
+   * that returned an error, and operations in which a fault fired that still returned success. */
+  int faults_fired, io_faults_fired, ops_failed, swallowed;
   fx_handle handles[FX_MAX_HANDLES];
 } fx_engine;
 

@@ -213,6 +213,7 @@ int fx_perform(fx_engine *e, const char *op_json, fl_buf *out) {
   ext2_filsys fs = e->fs;
   errcode_t rc = 0;
   int result = 0;
+  int fired_before = e->faults_fired;
   ext2_ino_t ino = 0;
   if (!kind || !path || !fs) {
     fx_json_free(op);
@@ -282,11 +283,16 @@ int fx_perform(fx_engine *e, const char *op_json, fl_buf *out) {
     if (!(rc = ext2fs_read_inode(fs, ino, &inode))) {
       unsigned long long first = off / bs, last = (off + len + bs - 1) / bs;
       rc = ext2fs_fallocate(fs, fallocate_flags(mode), ino, &inode, ~0ULL, first, last - first);
-      /* fallocate(2) without FALLOC_FL_KEEP_SIZE extends the size, as fuse2fs does after the call. */
-      if (!rc && !(mode && strstr(mode, "keep-size")) && off + len > EXT2_I_SIZE(&inode))
-        rc = ext2fs_inode_size_set(fs, &inode, off + len);
-      errcode_t w = ext2fs_write_inode(fs, ino, &inode);
-      if (!rc) rc = w;
+      /* As fuse2fs does: running out of space is a partial result (what was mapped stays, and
+       * fallocate(2) without FALLOC_FL_KEEP_SIZE still extends the size); any other error leaves
+       * the inode unwritten. */
+      if (rc == 0 || rc == EXT2_ET_BLOCK_ALLOC_FAIL) {
+        errcode_t s = 0;
+        if (!(mode && strstr(mode, "keep-size")) && off + len > EXT2_I_SIZE(&inode))
+          s = ext2fs_inode_size_set(fs, &inode, off + len);
+        errcode_t w = s ? s : ext2fs_write_inode(fs, ino, &inode);
+        if (!rc) rc = w;
+      }
     }
   } else if (strcmp(kind, "link") == 0) {
     ext2_ino_t parent;
@@ -311,6 +317,7 @@ int fx_perform(fx_engine *e, const char *op_json, fl_buf *out) {
   }
   if (rc) result = fx_errno(e, rc, kind);
   if (result) e->ops_failed++;
+  else if (e->faults_fired > fired_before) e->swallowed++;
   fx_json_free(op);
   return result;
 }

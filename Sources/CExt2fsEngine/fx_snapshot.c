@@ -389,14 +389,14 @@ char *fx_verify(fx_engine *e) {
     if (status < 0 || status >= 8) {
       invariant = "image-consistent";
       what = "e2fsck could not check the image";
+    } else if (e->swallowed) {
+      invariant = "errors-not-swallowed";
+      what = "error swallowed: an operation in which a fault fired returned success";
     } else if (e->io_faults_fired && (e->ops_failed || closed)) {
       /* libext2fs writes in place and never through the journal (with or without one), so nothing
        * rolls back a half-done update after an I/O error. */
       invariant = "io-error-damage";
       what = "damage after a reported I/O error (libext2fs writes in place, no rollback: expected, not a library bug)";
-    } else if (e->faults_fired && !e->ops_failed && !closed) {
-      invariant = "errors-not-swallowed";
-      what = "error swallowed: a fault fired, yet every operation and the close returned success";
     } else if (e->faults_fired && e->ops_failed && !closed) {
       invariant = "error-path-consistent";
       what = "error path left the image inconsistent: the operation returned its error, the close succeeded";

@@ -13,7 +13,8 @@ public enum HTMLReport {
     h +=
       results.failed == 0
       ? "<span class=\"ok\">no failures</span>"
-      : "<span class=\"bad\"><span id=\"failure-count\">\(results.failed)</span> failed scenario(s), \(groups.count) distinct</span>"
+      : "<span class=\"bad\"><span id=\"failure-count\">\(results.failed)</span> failed scenario(s), \(groups.count) distinct"
+        + (groups.contains { $0.1.expected } ? " (\(groups.filter { $0.1.expected }.count) expected)" : "") + "</span>"
     h += "</h1>"
     h += "<p class=\"summary\">\(results.plans.count) plan(s) · \(results.scenarios) scenarios · "
     h += "\(results.scenarios - results.failed) passed · \(results.failed) failed"
@@ -75,6 +76,7 @@ public enum HTMLReport {
       faults.isEmpty
       ? " with no fault fired" : " after <span class=\"fault\">\(e(faults.joined(separator: " + ")))</span>"
     if let new { h += new ? " <span class=\"badge\">new</span>" : " <span class=\"badge known\">seen before</span>" }
+    if f.expected { h += " <span class=\"badge known\">expected, not a bug</span>" }
     h += "</h2>"
     h += "<p class=\"meta\">plan <b>\(e(p.plan))</b> (<code>\(e(p.file))</code>, engine \(e(p.engine))) · "
     h += "\(f.count) scenario(s) · schedule: \(e(f.scheduleWords))"

@@ -18,9 +18,10 @@ public enum JUnitReport {
     return out
   }
 
-  static func counts(_ p: PlanResults) -> (tests: Int, failures: Int, errors: Int) {
+  static func counts(_ p: PlanResults) -> (tests: Int, failures: Int, errors: Int, skipped: Int) {
     let errors = p.failures.filter { $0.kind != .judged }.count
-    return (p.failures.count + (p.passed > 0 ? 1 : 0), p.failures.count - errors, errors)
+    let skipped = p.failures.filter(\.expected).count
+    return (p.failures.count + (p.passed > 0 ? 1 : 0), p.failures.count - errors - skipped, errors, skipped)
   }
 
   static func attr(_ s: String) -> String { Markup.escape(s, attribute: true) }
@@ -28,7 +29,7 @@ public enum JUnitReport {
   static func suite(_ p: PlanResults) -> String {
     let c = counts(p)
     var out = "  <testsuite name=\"\(attr(p.plan))\" tests=\"\(c.tests)\" failures=\"\(c.failures)\""
-    out += " errors=\"\(c.errors)\" skipped=\"0\">\n"
+    out += " errors=\"\(c.errors)\" skipped=\"\(c.skipped)\">\n"
     out += "    <properties>\n"
     var props = [("file", p.file), ("engine", p.engine), ("scenarios", "\(p.ran)"), ("passed", "\(p.passed)")]
     if !p.bugs.isEmpty { props.append(("bugs", p.bugs.joined(separator: ","))) }
@@ -37,6 +38,12 @@ public enum JUnitReport {
     let classname = attr("\(p.engine).\(p.plan)")
     for f in p.failures {
       out += "    <testcase classname=\"\(classname)\" name=\"\(attr(f.signature))\">\n"
+      if f.expected {
+        // Expected behaviour the engine declares (not a bug): reported, not failed.
+        out += "      <skipped message=\"\(attr("expected: " + message(f)))\"/>\n"
+        out += "    </testcase>\n"
+        continue
+      }
       let tag = f.kind == .judged ? "failure" : "error"
       out += "      <\(tag) message=\"\(attr(message(f)))\" type=\"\(attr(f.invariants.joined(separator: ",")))\">"
       out += Markup.escape(body(f))

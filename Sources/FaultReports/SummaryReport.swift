@@ -17,7 +17,9 @@ public enum SummaryReport {
       line += ", \(p.passed) passed, \(p.failed) failed, \(p.failures.count) distinct failure(s)"
       out.append(line)
     }
-    let groups = results.plans.flatMap { p in p.failures.map { (p, $0) } }
+    let all = results.plans.flatMap { p in p.failures.map { (p, $0) } }
+    let groups = all.filter { !$0.1.expected }
+    let expected = all.filter { $0.1.expected }
     if !groups.isEmpty {
       out.append("")
       out.append(paint.red("\(groups.count) distinct failure(s), the first found first:"))
@@ -32,6 +34,15 @@ public enum SummaryReport {
         if let repro = f.repro {
           out.append("   repro: faultline replay \(t(dir))/\(repro)" + (f.shrunk.map { " (shrunk from \($0))" } ?? ""))
         }
+      }
+    }
+    if !expected.isEmpty {
+      out.append("")
+      out.append(
+        "\(expected.count) distinct failure(s) the engine calls expected behaviour, reported apart (not bugs):")
+      for (p, f) in expected {
+        let first = f.result?.violations.first.map { t($0.message) } ?? ""
+        out.append("  \(f.count)x \(t(p.plan)): \(f.faultWords.joined(separator: " + ")): \(first)")
       }
     }
     out.append("")
@@ -50,9 +61,11 @@ public enum SummaryReport {
     out.append("")
     out.append("reports in \(t(dir))/: results.json, junit.xml, report.html")
     if !results.complete { out.append(paint.yellow("incomplete: a budget stopped the run before its space was done")) }
+    let expectedScenarios = expected.reduce(0) { $0 + $1.1.count }
     out.append(
       paint.green("\(passed) passed") + ", "
-        + (results.failed > 0 ? paint.red("\(results.failed) failed") : "0 failed"))
+        + (results.failed > 0 ? paint.red("\(results.failed) failed") : "0 failed")
+        + (expectedScenarios > 0 ? " (\(expectedScenarios) of them expected)" : ""))
     return out.joined(separator: "\n") + "\n"
   }
 }

@@ -153,7 +153,10 @@ struct Run: ParsableCommand {
   /// With --report-dir: results.json and the reports made from it.
   func writeReports(_ plans: [PlanResults]) throws {
     guard let reportDir else { return }
-    let results = RunResults(command: "run", bugs: bugs.sorted(), plans: plans, catalogs: catalogs())
+    var results = RunResults(command: "run", bugs: bugs.sorted(), plans: plans, catalogs: catalogs())
+    var expected: [String: Set<InvariantName>] = [:]
+    for e in BuiltinEngines.registry.all { expected[e.name] = e.expectedInvariants }
+    results.markExpected(expected)
     try ReportDirectory(URL(fileURLWithPath: reportDir)).writeReports(results)
   }
 }

@@ -82,6 +82,7 @@ typedef struct fl_invariant_def {
   const char *name;
   const char *checks;         /* what holds when it passes */
   const char *does_not_check; /* what it does not look at */
+  int expected;               /* non-zero: a violation is expected behaviour, reported apart, not a bug */
 } fl_invariant_def;
 
 typedef struct fl_decision {

@@ -87,6 +87,10 @@ public struct EngineDescriptor: Sendable {
   /// to prune placements that start from the same state). C engines say no: their snapshot calls
   /// into the library that is in the middle of that operation.
   public var snapshotsMidOperation = true
+  /// Invariants whose violation is expected behaviour, not a bug (ext2fs: damage after a reported
+  /// I/O error, which libext2fs cannot roll back). A sweep reports failures that violate only
+  /// these separately and does not fail on them.
+  public var expectedInvariants: Set<InvariantName> = []
   public let make: @Sendable (EngineContext) throws -> any Engine
 
   public init(

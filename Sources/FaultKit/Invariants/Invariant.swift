@@ -33,15 +33,17 @@ public struct InvariantName: RawRepresentable, Hashable, Comparable, Sendable, C
 
 /// When invariants are checked.
 public enum Moment: Sendable, Hashable, Codable, CustomStringConvertible {
-  /// Right after an operation that saw an injected failure returned; other tasks and workers may
+  /// Right after an operation that saw an injected failure returned (with its error, or, when
+  /// `succeeded`, with success: the failure was retried or swallowed); other tasks and workers may
   /// be mid-flight, so only what must hold at an operation boundary is checked.
-  case afterFailedOp(task: String, op: Int, opName: String)
+  case afterFailedOp(task: String, op: Int, opName: String, succeeded: Bool = false)
   /// No task can run: every plan task finished, or the scenario hung.
   case atRest
 
   public var description: String {
     switch self {
-    case .afterFailedOp(let t, let n, let name): "after \(t) op \(n) (\(name)) failed"
+    case .afterFailedOp(let t, let n, let name, let ok):
+      ok ? "after \(t) op \(n) (\(name)), which a fault hit, returned ok" : "after \(t) op \(n) (\(name)) failed"
     case .atRest: "at rest"
     }
   }

@@ -17,7 +17,7 @@ public struct LocksReleased: Invariant {
     var leaked: [(LockRecord, String)] = []
     for lock in c.current.locks where !baseline.contains(lock.resource) {
       switch c.moment {
-      case .afterFailedOp(let task, let op, let opName):
+      case .afterFailedOp(let task, let op, let opName, _):
         if lock.holders.contains(where: { $0.task == task && $0.op == op }) {
           leaked.append((lock, "\(task) returned from \(opName) #\(op) still holding it"))
         }

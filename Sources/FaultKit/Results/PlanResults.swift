@@ -105,6 +105,9 @@ public struct FailureGroup: Sendable, Codable {
   public var repro: String?
   /// How the repro was shrunk (`4 ops to 2 in 5 runs`); nil when it was kept as found.
   public var shrunk: String?
+  /// Every invariant it violates is one its engine calls expected behaviour (`RunResults.markExpected`):
+  /// reported separately, not a bug.
+  public var expected = false
 
   public init(
     signature: String, count: Int, first: String, placements: [Placement], kind: SweepOutcome.Kind = .judged,

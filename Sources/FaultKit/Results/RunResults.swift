@@ -51,6 +51,20 @@ public struct RunResults: Sendable, Codable {
   public var scenarios: Int { plans.reduce(0) { $0 + $1.ran } }
   public var failed: Int { plans.reduce(0) { $0 + $1.failed } }
   public var distinctFailures: Int { plans.reduce(0) { $0 + $1.failures.count } }
+  /// Distinct failures that are bugs (not expected behaviour).
+  public var unexpectedFailures: Int { plans.reduce(0) { $0 + $1.failures.filter { !$0.expected }.count } }
+
+  /// Marks each failure whose violated invariants are all expected by its engine.
+  public mutating func markExpected(_ expected: [String: Set<InvariantName>]) {
+    for i in plans.indices {
+      let set = expected[plans[i].engine] ?? []
+      for k in plans[i].failures.indices {
+        let g = plans[i].failures[k]
+        plans[i].failures[k].expected =
+          g.kind == .judged && !set.isEmpty && g.invariants.allSatisfy { set.contains(InvariantName(rawValue: $0)) }
+      }
+    }
+  }
 
   // MARK: Reading and writing
 

@@ -151,7 +151,8 @@ public struct ScenarioRunner: Sendable {
           }
           if sawFailure {
             let now = engine.snapshot()
-            let moment = Moment.afterFailedOp(task: taskName, op: i + 1, opName: op.kind.rawValue)
+            let moment = Moment.afterFailedOp(
+              task: taskName, op: i + 1, opName: op.kind.rawValue, succeeded: outcome.status == .ok)
             let ctx = InvariantContext(
               moment: moment, baseline: baseline, current: now, diff: SnapshotDiff(from: baseline, to: now),
               tasks: scheduler.statuses, stop: nil)
