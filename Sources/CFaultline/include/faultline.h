@@ -157,7 +157,10 @@ typedef struct fl_engine {
   /* One operation, as JSON: {"kind": "write", "path": "/a", "offset": 0, "length": 4096,
    * "pattern": 165} (keys as in plans). 0 or a positive errno. A read fills *out. */
   int (*perform)(void *engine, const char *op_json, fl_buf *out);
-  /* The state now (see above), malloc'd and NUL-terminated; the harness frees it. */
+  /* The state now (see above), malloc'd and NUL-terminated; the harness frees it. Taken at fixed
+   * points of a scenario (after setup, after an operation a fault hit, at rest); fault points
+   * pass unseen inside it. It may warm the engine's caches (which changes what later operations
+   * read, and so their hit numbers), so it must do the same thing each time at the same point. */
   char *(*snapshot)(void *engine);
   /* Crash and come back: drop in-memory state, mount again from what is durable. 0 or errno. */
   int (*recover)(void *engine);
