@@ -88,5 +88,8 @@ typedef struct fx_buf {
 } fx_buf;
 void fx_put(fx_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void fx_put_json_string(fx_buf *b, const char *s);
+void fx_put_raw(fx_buf *b, const char *s, size_t n);
+void fx_put_u64(fx_buf *b, unsigned long long v);
+#define FX_PUT_LIT(b, lit) fx_put_raw((b), (lit), sizeof(lit) - 1)
 
 #endif

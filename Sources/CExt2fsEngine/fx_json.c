@@ -208,12 +208,40 @@ void fx_put(fx_buf *b, const char *fmt, ...) {
 }
 
 void fx_put_json_string(fx_buf *b, const char *s) {
-  fx_put(b, "\"");
-  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+  fx_put_raw(b, "\"", 1);
+  const unsigned char *run = (const unsigned char *)s;
+  for (const unsigned char *p = run; *p; p++) {
+    if (*p != '"' && *p != '\\' && *p >= 0x20) continue;
+    fx_put_raw(b, (const char *)run, (size_t)(p - run));
     if (*p == '"' || *p == '\\') fx_put(b, "\\%c", *p);
     else if (*p == '\n') fx_put(b, "\\n");
-    else if (*p < 0x20) fx_put(b, "\\u%04x", *p);
-    else fx_put(b, "%c", *p);
+    else fx_put(b, "\\u%04x", *p);
+    run = p + 1;
   }
-  fx_put(b, "\"");
+  fx_put_raw(b, (const char *)run, strlen((const char *)run));
+  fx_put_raw(b, "\"", 1);
+}
+
+/* Appends raw bytes: the snapshot's hot loops use these instead of printf. */
+void fx_put_raw(fx_buf *b, const char *s, size_t n) {
+  if (b->len + n + 1 > b->cap) {
+    size_t cap = (b->cap + n + 64) * 2;
+    char *t = realloc(b->s, cap);
+    if (!t) return;
+    b->s = t;
+    b->cap = cap;
+  }
+  memcpy(b->s + b->len, s, n);
+  b->len += n;
+  b->s[b->len] = 0;
+}
+
+void fx_put_u64(fx_buf *b, unsigned long long v) {
+  char digits[24];
+  int n = 0;
+  do {
+    digits[sizeof digits - 1 - n++] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v && n < 23);
+  fx_put_raw(b, digits + sizeof digits - n, (size_t)n);
 }

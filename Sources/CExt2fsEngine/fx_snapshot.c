@@ -99,11 +99,19 @@ static void extents(fx_engine *e, fx_buf *b, const char **sep, const entry *x, c
              (unsigned long long)ex.e_lblk * bs, ((unsigned long long)ex.e_lblk + (ex.e_len ? ex.e_len : 1)) * bs,
              (unsigned long long)ex.e_pblk, info.curr_level + 1);
     } else {
-      fx_put(b, "%s{\"source\":\"tree\",\"file\":", *sep);
+      fx_put_raw(b, *sep, strlen(*sep));
+      FX_PUT_LIT(b, "{\"source\":\"tree\",\"file\":");
       fx_put_json_string(b, x->path);
-      fx_put(b, ",\"range\":{\"start\":%llu,\"end\":%llu},\"disk\":{\"start\":%llu,\"count\":%u},\"state\":\"%s\"}",
-             (unsigned long long)ex.e_lblk * bs, ((unsigned long long)ex.e_lblk + ex.e_len) * bs,
-             (unsigned long long)ex.e_pblk, ex.e_len, (ex.e_flags & EXT2_EXTENT_FLAGS_UNINIT) ? "unwritten" : "written");
+      FX_PUT_LIT(b, ",\"range\":{\"start\":");
+      fx_put_u64(b, (unsigned long long)ex.e_lblk * bs);
+      FX_PUT_LIT(b, ",\"end\":");
+      fx_put_u64(b, ((unsigned long long)ex.e_lblk + ex.e_len) * bs);
+      FX_PUT_LIT(b, "},\"disk\":{\"start\":");
+      fx_put_u64(b, (unsigned long long)ex.e_pblk);
+      FX_PUT_LIT(b, ",\"count\":");
+      fx_put_u64(b, ex.e_len);
+      if (ex.e_flags & EXT2_EXTENT_FLAGS_UNINIT) FX_PUT_LIT(b, "},\"state\":\"unwritten\"}");
+      else FX_PUT_LIT(b, "},\"state\":\"written\"}");
     }
     *sep = ",";
     counted += count;
@@ -182,7 +190,12 @@ char *fx_snapshot(fx_engine *e) {
     }
     blk64_t end = blk + 1;
     while (end < total && !ext2fs_test_block_bitmap2(fs->block_map, end)) end++;
-    fx_put(&b, "%s{\"start\":%llu,\"count\":%llu}", sep, (unsigned long long)blk, (unsigned long long)(end - blk));
+    fx_put_raw(&b, sep, strlen(sep));
+    FX_PUT_LIT(&b, "{\"start\":");
+    fx_put_u64(&b, (unsigned long long)blk);
+    FX_PUT_LIT(&b, ",\"count\":");
+    fx_put_u64(&b, (unsigned long long)(end - blk));
+    FX_PUT_LIT(&b, "}");
     sep = ",";
     bitmap_free += end - blk;
     blk = end;
