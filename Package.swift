@@ -56,7 +56,8 @@ let package = Package(
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .executableTarget(
-      name: "faultline-bench", dependencies: ["FaultKit", "BuiltinEngines"], path: "Benchmarks/faultline-bench"),
+      name: "faultline-bench", dependencies: ["FaultKit", "BuiltinEngines", "CExt2fsEngine"],
+      path: "Benchmarks/faultline-bench"),
     // C-side benchmarks: fl_point against libfiu, and the naive ext2fs-under-e2fsck loop.
     .executableTarget(
       name: "faultline-cbench", dependencies: ["CFaultline", "CExt2fsEngine"], path: "Benchmarks/faultline-cbench",

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fl_ext2fs.h"
 #include "fx_internal.h"
 
 extern char **environ;
@@ -336,6 +337,13 @@ static int image_key(const char *path, unsigned long long *k1, unsigned long lon
   *k1 = a ^ len;
   *k2 = b;
   return 1;
+}
+
+void fl_ext2fs_forget_verdicts(void) {
+  pthread_mutex_lock(&verdicts_lock);
+  for (int i = 0; i < n_verdicts; i++) free(verdicts[i].output);
+  n_verdicts = 0;
+  pthread_mutex_unlock(&verdicts_lock);
 }
 
 static int fsck_cached(const char *image, fx_buf *out) {
