@@ -13,6 +13,7 @@
  *   faultline run --engine-plugin toy.so Examples/c-engine/plans
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -268,7 +269,6 @@ typedef struct sbuf {
 } sbuf;
 
 static void put(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-#include <stdarg.h>
 static void put(sbuf *b, const char *fmt, ...) {
   for (int tries = 0; tries < 2; tries++) {
     va_list ap;

@@ -39,7 +39,7 @@ final class CEngine: Engine, @unchecked Sendable {
     }
     guard let made else {
       fl_ctx_free(ctx)
-      throw SetupError(message: "engine \(String(cString: vtable.pointee.name)): \(String(cString: err))")
+      throw SetupError(message: "engine \(String(cString: vtable.pointee.name)): \(CEngines.message(err))")
     }
     instance = made
   }
@@ -141,6 +141,7 @@ final class CEngine: Engine, @unchecked Sendable {
         Finding(invariant: InvariantName(rawValue: $0.invariant), message: $0.message, evidence: $0.evidence ?? [])
       }
     } catch {
+      harness.trace.append(.note("c-engine: verify's findings are not the JSON faultline.h describes: \(error)"))
       return []
     }
   }

@@ -69,21 +69,20 @@ public enum CEngines {
       invariants.append(InvariantName(rawValue: s))
     }
     var own: [any Invariant] = []
+    var expected: Set<InvariantName> = []
     for i in 0..<Int(max(0, e.n_own_invariants)) {
       let d = e.own_invariants[i]
       guard let n = d.name else {
         throw LoadError(description: "\(origin): engine \(name): own invariant \(i) has no name")
       }
+      let invariant = InvariantName(rawValue: String(cString: n))
       own.append(
         AssertedInvariant(
-          name: InvariantName(rawValue: String(cString: n)), checks: d.checks.map { String(cString: $0) } ?? "",
+          name: invariant, checks: d.checks.map { String(cString: $0) } ?? "",
           doesNotCheck: d.does_not_check.map { String(cString: $0) } ?? ""))
+      if d.expected != 0 { expected.insert(invariant) }
     }
     invariants += own.map(\.name)
-    let expected = Set(
-      (0..<Int(max(0, e.n_own_invariants))).filter { e.own_invariants[$0].expected != 0 }.map {
-        InvariantName(rawValue: String(cString: e.own_invariants[$0].name))
-      })
     let catalog = FaultCatalog(points)
     let check = e.check_setup
     let engine = VTable(pointer: vtable)
@@ -97,7 +96,7 @@ public enum CEngines {
           let loc = setup?.location
           throw PlanError(
             loc ?? SourceLocation(file: "", line: 1, column: 1), key: "setup",
-            expected: "a setup engine \(name) accepts", found: String(cString: err))
+            expected: "a setup engine \(name) accepts", found: message(err))
         }
       },
       make: { context in try CEngine(engine.pointer, context) })
@@ -158,6 +157,11 @@ public enum CEngines {
     if let v = op.value { parts.append("\"value\":" + quote(v)) }
     if let m = op.mode { parts.append("\"mode\":" + quote(m)) }
     return "{" + parts.joined(separator: ",") + "}"
+  }
+
+  /// The NUL-terminated message a C engine wrote into an error buffer.
+  static func message(_ buffer: [CChar]) -> String {
+    String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
   }
 
   static func quote(_ s: String) -> String {

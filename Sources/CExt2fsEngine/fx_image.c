@@ -187,15 +187,14 @@ static errcode_t build(ext2_filsys fs, const fx_config *cfg, fx_engine *scratch)
     fl_buf out = {0};
     snprintf(op, sizeof op, "{\"kind\":\"create\",\"path\":\"%s\"}", cfg->files[i].path);
     if ((rc = fx_perform(scratch, op, &out))) return rc;
-    unsigned long long bs = (unsigned long long)cfg->block_size;
-    unsigned long long step = cfg->files[i].sparse ? 2 * bs : bs;
-    for (unsigned long long off = 0; off < cfg->files[i].size; off += step) {
-      unsigned long long len = cfg->files[i].sparse ? bs : cfg->files[i].size - off;
-      if (len > cfg->files[i].size - off) len = cfg->files[i].size - off;
+    /* A plain file is one write; a sparse one a block every other block (one extent each). */
+    unsigned long long size = cfg->files[i].size, bs = (unsigned long long)cfg->block_size;
+    unsigned long long chunk = cfg->files[i].sparse ? bs : size;
+    for (unsigned long long off = 0; chunk && off < size; off += 2 * chunk) {
+      unsigned long long len = chunk < size - off ? chunk : size - off;
       snprintf(op, sizeof op, "{\"kind\":\"write\",\"path\":\"%s\",\"offset\":%llu,\"length\":%llu,\"pattern\":%d}",
                cfg->files[i].path, off, len, cfg->files[i].pattern);
       if ((rc = fx_perform(scratch, op, &out))) return rc;
-      if (!cfg->files[i].sparse) break;
     }
   }
   return 0;

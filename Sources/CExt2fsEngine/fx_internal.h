@@ -67,7 +67,6 @@ int fx_materialize(const char *setup_json, const fx_config *cfg, const char *pat
 
 /* fx_io.c: an io_manager wrapping unix_io_manager with the I/O fault points. */
 extern io_manager fx_io_manager;
-void fx_io_set_opening(fx_engine *e);
 /* The engine libext2fs is working for on this thread (its com_err messages go to its trace). */
 void fx_running(fx_engine *e);
 /* Opens `e->image` read-write through fx_io_manager and installs the allocator hooks. */

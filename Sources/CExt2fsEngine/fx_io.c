@@ -14,7 +14,7 @@
  * one running on this thread (where libext2fs's com_err messages go). */
 static __thread fx_engine *opening;
 static __thread fx_engine *running;
-void fx_io_set_opening(fx_engine *e) { opening = e; }
+static void set_opening(fx_engine *e) { opening = e; }
 
 /* libext2fs reports some problems through com_err, which prints to stderr: into the trace instead. */
 static void com_err_to_trace(const char *whoami, errcode_t code, const char *fmt, va_list args) {
@@ -192,11 +192,11 @@ static errcode_t new_range(ext2_filsys fs, int flags, blk64_t goal, blk64_t len,
 }
 
 errcode_t fx_open(fx_engine *e) {
-  fx_io_set_opening(e);
+  set_opening(e);
   ext2_filsys fs = NULL;
   errcode_t rc =
       ext2fs_open2(e->image, NULL, EXT2_FLAG_RW | EXT2_FLAG_64BITS | EXT2_FLAG_SKIP_MMP, 0, 0, fx_io_manager, &fs);
-  fx_io_set_opening(NULL);
+  set_opening(NULL);
   if (rc) return rc;
   fs->priv_data = e;
   fs->now = 1700000000;

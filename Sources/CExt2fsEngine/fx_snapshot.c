@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <spawn.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,7 +65,6 @@ typedef struct checks {
 } checks;
 
 static void assert_fail(checks *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-#include <stdarg.h>
 static void assert_fail(checks *c, const char *fmt, ...) {
   if (c->n >= MAX_ASSERTIONS) return;
   va_list ap;
@@ -260,23 +260,33 @@ static int fsck(const char *image, fx_buf *out) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+/* The next line of e2fsck's output that says something (not its version banner, a pass header
+ * or a warning), copied into `line`; advances *cursor. 0 when there is none. */
+static int next_said(const char **cursor, char *line, size_t size) {
+  for (const char *p = *cursor; p && *p;) {
+    const char *nl = strchr(p, '\n');
+    size_t len = nl ? (size_t)(nl - p) : strlen(p);
+    const char *next = nl ? nl + 1 : p + len;
+    snprintf(line, size, "%.*s", (int)(len < size - 1 ? len : size - 1), p);
+    if (len && strncmp(line, "Pass ", 5) != 0 && strncmp(line, "e2fsck ", 7) != 0 && !strstr(line, "WARNING")) {
+      *cursor = next;
+      return 1;
+    }
+    p = next;
+  }
+  return 0;
+}
+
 static void finding(fx_buf *b, int *count, const char *invariant, const char *message, const char *evidence) {
   fx_put(b, "%s{\"invariant\":\"%s\",\"message\":", *count ? "," : "[", invariant);
   fx_put_json_string(b, message);
   fx_put(b, ",\"evidence\":[");
-  /* e2fsck's words, one line each, without its pass headers. */
-  int lines = 0;
-  for (const char *p = evidence; p && *p && lines < 24;) {
-    const char *nl = strchr(p, '\n');
-    size_t len = nl ? (size_t)(nl - p) : strlen(p);
-    char line[512];
-    snprintf(line, sizeof line, "%.*s", (int)(len < sizeof line - 1 ? len : sizeof line - 1), p);
-    if (len && strncmp(line, "Pass ", 5) != 0 && strncmp(line, "e2fsck ", 7) != 0 && strstr(line, "WARNING") == NULL) {
-      fx_put(b, "%s", lines ? "," : "");
-      fx_put_json_string(b, line);
-      lines++;
-    }
-    p = nl ? nl + 1 : NULL;
+  /* e2fsck's words, one line each. */
+  char line[512];
+  const char *cursor = evidence;
+  for (int lines = 0; lines < 24 && next_said(&cursor, line, sizeof line); lines++) {
+    fx_put(b, "%s", lines ? "," : "");
+    fx_put_json_string(b, line);
   }
   fx_put(b, "]}");
   (*count)++;
@@ -392,19 +402,10 @@ char *fx_verify(fx_engine *e) {
     finding(&b, &n, "close-clean", msg, out.s);
   }
   if (status != 0) {
-    const char *first = out.s ? out.s : "";
-    /* The first line e2fsck says that is not a pass header. */
+    /* The first thing e2fsck says. */
     char problem[256] = "";
-    for (const char *p = first; *p;) {
-      const char *nl = strchr(p, '\n');
-      size_t len = nl ? (size_t)(nl - p) : strlen(p);
-      if (len && strncmp(p, "Pass ", 5) != 0 && strncmp(p, "e2fsck ", 7) != 0) {
-        snprintf(problem, sizeof problem, "%.*s", (int)(len < 255 ? len : 255), p);
-        break;
-      }
-      if (!nl) break;
-      p = nl + 1;
-    }
+    const char *cursor = out.s;
+    next_said(&cursor, problem, sizeof problem);
     const char *invariant;
     const char *what;
     if (status < 0 || status >= 8) {

@@ -113,16 +113,15 @@ public enum ExtentPicture {
         } else {
           // Thousands of extents (a fragmented file): one rect per pixel column they touch, so
           // the picture stays a few kilobytes; the tooltip says how many it stands for.
-          var columns: [Int: Int] = [:]
+          var columns = [Int](repeating: 0, count: Int(width) + 1)
           for e in records {
             let a = Int(x(e.range.start, span))
             let b = max(a, Int(x(e.range.end, span)) - 1)
-            for c in a...b { columns[c, default: 0] += 1 }
+            for c in a...b { columns[c] += 1 }
           }
-          for c in columns.keys.sorted() {
+          for (c, n) in columns.enumerated() where n > 0 {
             out += rect(
-              Double(c), Double(c + 1), y, "ex-\(laneName)",
-              "\(columns[c]!) \(laneName) extent(s) of \(records.count) here")
+              Double(c), Double(c + 1), y, "ex-\(laneName)", "\(n) \(laneName) extent(s) of \(records.count) here")
           }
         }
       }

@@ -154,9 +154,7 @@ struct Run: ParsableCommand {
   func writeReports(_ plans: [PlanResults]) throws {
     guard let reportDir else { return }
     var results = RunResults(command: "run", bugs: bugs.sorted(), plans: plans, catalogs: catalogs())
-    var expected: [String: Set<InvariantName>] = [:]
-    for e in BuiltinEngines.registry.all { expected[e.name] = e.expectedInvariants }
-    results.markExpected(expected)
+    results.markExpected(expectedInvariants())
     try ReportDirectory(URL(fileURLWithPath: reportDir)).writeReports(results)
   }
 }

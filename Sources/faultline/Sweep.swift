@@ -227,6 +227,13 @@ func fileName(_ name: String) -> String {
   return s
 }
 
+/// Engine name → the invariants it calls expected behaviour, for `RunResults.markExpected`.
+func expectedInvariants() -> [String: Set<InvariantName>] {
+  var out: [String: Set<InvariantName>] = [:]
+  for e in BuiltinEngines.registry.all { out[e.name] = e.expectedInvariants }
+  return out
+}
+
 /// Engine name → declared fault points, for coverage.
 func catalogs() -> [String: [FaultPoint]] {
   var out: [String: [FaultPoint]] = [:]
@@ -241,9 +248,7 @@ func finishReports(_ results: RunResults, plans: [Plan], dir: ReportDirectory, c
 {
   var results = results
   let runner = ScenarioRunner(registry: BuiltinEngines.registry)
-  var expected: [String: Set<InvariantName>] = [:]
-  for e in BuiltinEngines.registry.all { expected[e.name] = e.expectedInvariants }
-  results.markExpected(expected)
+  results.markExpected(expectedInvariants())
   for (k, r) in results.plans.enumerated() {
     guard let plan = plans.first(where: { $0.file == r.file }) else { continue }
     for (i, f) in r.failures.enumerated() {

@@ -27,22 +27,47 @@ enum CLI {
   }
 
   static func run(_ args: [String], environment: [String: String]? = nil) throws -> Output {
+    try spawn(binary, args, environment: environment, directory: root)
+  }
+
+  /// Runs a program to its end and collects both outputs. Standard error is drained on its own
+  /// thread: a program that fills that pipe while we wait on standard output would never end.
+  static func spawn(_ program: URL, _ args: [String], environment: [String: String]? = nil, directory: URL? = nil)
+    throws -> Output
+  {
     let p = Process()
-    p.executableURL = try binary
+    p.executableURL = program
     p.arguments = args
-    p.currentDirectoryURL = root
+    if let directory { p.currentDirectoryURL = directory }
     if let environment { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
     let out = Pipe()
     let err = Pipe()
     p.standardOutput = out
     p.standardError = err
     try p.run()
+    let errData = Drain(err.fileHandleForReading)
     let o = out.fileHandleForReading.readDataToEndOfFile()
-    let e = err.fileHandleForReading.readDataToEndOfFile()
+    let e = errData.wait()
     p.waitUntilExit()
     return Output(
       status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
       stderr: String(decoding: e, as: UTF8.self))
+  }
+}
+
+/// Reads a pipe to its end on a thread of its own.
+final class Drain: @unchecked Sendable {
+  private var data = Data()
+  private let done = DispatchSemaphore(value: 0)
+  init(_ handle: FileHandle) {
+    Thread.detachNewThread { [self] in
+      data = handle.readDataToEndOfFile()
+      done.signal()
+    }
+  }
+  func wait() -> Data {
+    done.wait()
+    return data
   }
 }
 

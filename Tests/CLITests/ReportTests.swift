@@ -24,20 +24,7 @@ enum Tools {
 
   /// Runs a command found on PATH.
   static func sh(_ args: [String]) throws -> CLI.Output {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    p.arguments = args
-    let out = Pipe()
-    let err = Pipe()
-    p.standardOutput = out
-    p.standardError = err
-    try p.run()
-    let o = out.fileHandleForReading.readDataToEndOfFile()
-    let e = err.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    return CLI.Output(
-      status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
-      stderr: String(decoding: e, as: UTF8.self))
+    try CLI.spawn(URL(fileURLWithPath: "/usr/bin/env"), args)
   }
 
   /// The page as headless Chromium leaves it after its scripts ran, and what it logged.

@@ -23,9 +23,7 @@ public final class Harness: @unchecked Sendable {
       try await scheduler.point("fault \(injector.catalog[point].name)")
       return .pass
     }
-    let d = injector.hit(point, task: scheduler.currentName, op: scheduler.currentOp)
-    trace.append(.hit(injector.hits[injector.hits.count - 1]))
-    probe?(injector.hits[injector.hits.count - 1])
+    let d = decide(point)
     if case .yield(let to) = d {
       try await scheduler.yield(to: to, at: "fault \(injector.catalog[point].name)")
       return .pass
@@ -38,10 +36,18 @@ public final class Harness: @unchecked Sendable {
   /// decided, traced and probed as `hit`, but not a schedule point; a `yield` passes.
   public func hitNow(_ point: FaultPointID) -> FaultDecision {
     guard injecting else { return .pass }
-    let d = injector.hit(point, task: scheduler.currentName, op: scheduler.currentOp)
-    trace.append(.hit(injector.hits[injector.hits.count - 1]))
-    probe?(injector.hits[injector.hits.count - 1])
+    let d = decide(point)
     if case .yield = d { return .pass }
+    return d
+  }
+
+  /// Counts the hit, asks the injector, records the hit in the trace and shows it to the probe.
+  @inline(__always)
+  private func decide(_ point: FaultPointID) -> FaultDecision {
+    let d = injector.hit(point, task: scheduler.currentName, op: scheduler.currentOp)
+    let h = injector.hits[injector.hits.count - 1]
+    trace.append(.hit(h))
+    probe?(h)
     return d
   }
 

@@ -34,7 +34,6 @@ public struct FiredFault: Sendable, Codable, Hashable {
   public var errno: String? {
     decision.hasPrefix("fail: ") ? String(decision.dropFirst("fail: ".count)) : nil
   }
-  public var isYield: Bool { decision.hasPrefix("yield") }
 }
 
 /// One scenario of a run, in a line: where it sits in the space, its faults and schedule, how it

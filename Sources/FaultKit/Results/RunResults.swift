@@ -118,14 +118,13 @@ public struct RunResults: Sendable, Codable {
         let p = r.plans[i]
         prunedChildren += p.prunedChildren
         for s in p.scenarios { byKey[s.key] = s }
-        for g in p.failures where groups[g.signature] == nil { groups[g.signature] = g }
         for g in p.failures {
           // Keep the evidence of the earliest first scenario of each signature.
-          if let have = groups[g.signature], let a = byKey[g.first], let b = byKey[have.first],
-            ScenarioEntry.spaceOrder(a, b)
-          {
-            groups[g.signature] = g
+          guard let have = groups[g.signature], let a = byKey[g.first], let b = byKey[have.first] else {
+            if groups[g.signature] == nil { groups[g.signature] = g }
+            continue
           }
+          if ScenarioEntry.spaceOrder(a, b) { groups[g.signature] = g }
         }
       }
       let scenarios = byKey.values.sorted(by: ScenarioEntry.spaceOrder)

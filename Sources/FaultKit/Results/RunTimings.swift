@@ -22,14 +22,15 @@ public struct RunTimings: Sendable, Codable {
   public init(wallSeconds: Double, jobs: Int, plans: [(name: String, file: String)], outcomes: [SweepOutcome]) {
     self.wallSeconds = wallSeconds
     self.jobs = jobs
+    var byPlan: [String: [(nanos: UInt64, key: String)]] = [:]
+    for o in outcomes { if let n = o.nanos { byPlan[o.scenario.plan, default: []].append((n, o.scenario.key)) } }
     self.plans = plans.map { p in
-      let mine = outcomes.filter { $0.scenario.plan == p.file && $0.nanos != nil }
-        .sorted { ($0.nanos!, $0.scenario.key) < ($1.nanos!, $1.scenario.key) }
-      let micros = mine.map { Double($0.nanos!) / 1e3 }
+      let mine = (byPlan[p.file] ?? []).sorted { ($0.nanos, $0.key) < ($1.nanos, $1.key) }
+      let micros = mine.map { Double($0.nanos) / 1e3 }
       return PlanTimes(
         plan: p.name, scenarios: mine.count, seconds: micros.reduce(0, +) / 1e6,
         medianMicros: micros.isEmpty ? 0 : micros[micros.count / 2], maxMicros: micros.last ?? 0,
-        slowest: mine.last?.scenario.key)
+        slowest: mine.last?.key)
     }
   }
 }

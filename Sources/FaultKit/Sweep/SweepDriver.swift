@@ -227,9 +227,11 @@ public struct SweepDriver {
   /// Aggregates outcomes into results per plan, in space order, so any run order, any sharding
   /// and any resume give the same results.
   public static func reports(meta: SweepMeta, outcomes: [SweepOutcome]) -> [PlanResults] {
-    let entries = outcomes.map { ($0, $0.entry) }.sorted { ScenarioEntry.spaceOrder($0.1, $1.1) }
+    // One pass to split by plan (a sweep has millions of outcomes), then space order within each.
+    var byPlan: [String: [(SweepOutcome, ScenarioEntry)]] = [:]
+    for o in outcomes { byPlan[o.scenario.plan, default: []].append((o, o.entry)) }
     return meta.plans.map { plan in
-      let mine = entries.filter { $0.0.scenario.plan == plan.file }
+      let mine = (byPlan[plan.file] ?? []).sorted { ScenarioEntry.spaceOrder($0.1, $1.1) }
       var failures: [FailureGroup] = []
       var at: [String: Int] = [:]
       for (o, e) in mine where o.failed {
