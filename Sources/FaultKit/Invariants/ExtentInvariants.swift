@@ -78,21 +78,23 @@ public struct NoDoubleAllocation: Invariant {
 
   struct Mapping {
     let disk: BlockRange
-    let file: String
-    let fileStart: UInt64
-    let blockSize: UInt64
-    let line: String
+    let record: ExtentRecord
+    var file: String { record.file }
+    /// Made only for what is reported, or to order two mappings that start at one block: a
+    /// fragmented filesystem has thousands of mappings per snapshot.
+    var line: String { record.line }
+    var blockSize: UInt64 { record.range.length / disk.count }
     /// The file offset this mapping gives block `b`.
-    func offset(of b: UInt64) -> UInt64 { fileStart + (b - disk.start) * blockSize }
+    func offset(of b: UInt64) -> UInt64 { record.range.start + (b - disk.start) * blockSize }
   }
 
   public func check(_ c: InvariantContext) -> [Violation] {
     var mapped: [Mapping] = c.current.extents.compactMap { e in
       let counts = e.source == .tree || e.source == .ordered || (e.source == .cache && e.state == "written")
       guard counts, let d = e.disk, d.count > 0 else { return nil }
-      return Mapping(disk: d, file: e.file, fileStart: e.range.start, blockSize: e.range.length / d.count, line: e.line)
+      return Mapping(disk: d, record: e)
     }
-    mapped.sort { ($0.disk.start, $0.line) < ($1.disk.start, $1.line) }
+    mapped.sort { $0.disk.start != $1.disk.start ? $0.disk.start < $1.disk.start : $0.line < $1.line }
     var bad: [String] = []
     for i in mapped.indices {
       for j in (i + 1)..<mapped.count {
@@ -105,7 +107,7 @@ public struct NoDoubleAllocation: Invariant {
     // Free ranges are sorted: walk both lists (tree and ordered extents only).
     var k = 0
     let free = c.current.free
-    for m in mapped where !m.line.hasPrefix("cache ") {
+    for m in mapped where m.record.source != .cache {
       while k < free.count && free[k].end <= m.disk.start { k += 1 }
       var f = k
       while f < free.count && free[f].start < m.disk.end {
