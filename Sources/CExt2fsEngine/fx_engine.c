@@ -1,5 +1,5 @@
-/* Engine `ext2fs`: e2fsprogs' libext2fs under fault injection. Each scenario opens a fresh copy
- * of its setup's image on tmpfs through a fault-injecting io_manager, with libext2fs's allocator
+/* Engine `ext2fs`: e2fsprogs' libext2fs under fault injection. Each scenario opens its setup's
+ * image (in memory, copy-on-write: fx_disk.c) through a fault-injecting io_manager, with libext2fs's allocator
  * hooked; operations are what fuse2fs or debugfs would call; after the plan the filesystem is
  * closed and e2fsck -fn judges the image. */
 #include <errno.h>
@@ -71,12 +71,15 @@ static void *create(const fl_ctx *ctx, const char *setup, const char *const *bug
     return NULL;
   }
   e->ctx = ctx;
-  static unsigned long counter;
-  const char *dir = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : (getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-  snprintf(e->image, sizeof e->image, "%s/faultline-ext2fs-%d-%lu.img", dir, (int)getpid(),
-           __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED));
-  if (fx_materialize(setup, &e->cfg, e->image, err, len)) {
-    unlink(e->image);
+  const unsigned char *bytes;
+  size_t n;
+  unsigned long long k1, k2;
+  if (fx_setup_image(setup, &e->cfg, &bytes, &n, &k1, &k2, err, len)) {
+    free(e);
+    return NULL;
+  }
+  if (fx_disk_init(&e->disk, bytes, n, k1, k2)) {
+    snprintf(err, len, "out of memory");
     free(e);
     return NULL;
   }
@@ -118,7 +121,7 @@ static int recover(void *p) {
 static void destroy(void *p) {
   fx_engine *e = p;
   if (e->fs) ext2fs_free(e->fs); /* without writing: the scenario is over */
-  unlink(e->image);
+  fx_disk_free(&e->disk);
   free(e);
 }
 

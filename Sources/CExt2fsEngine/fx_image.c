@@ -1,6 +1,6 @@
 /* Images: a plan's setup section parsed, the filesystem made with mke2fs and built by setup (free
  * space fragmented, directories, files with many extents), once per configuration and process;
- * each scenario starts from a copy of those bytes on tmpfs. */
+ * each scenario's disk reads through to those bytes (fx_disk.c). */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -200,14 +200,16 @@ static errcode_t build(ext2_filsys fs, const fx_config *cfg, fx_engine *scratch)
   return 0;
 }
 
-/* Per-process cache of built images, by setup JSON. Tests run scenarios on several threads. */
+/* Per-process cache of built images, by setup JSON. Tests run scenarios on several threads.
+ * Entries are never freed: scenarios' disks read through to them. */
 typedef struct cached {
   char *key;
   unsigned char *bytes;
   size_t len;
+  unsigned long long k1, k2;
 } cached;
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
-static cached cache[64];
+static cached cache[256];
 static int cache_n;
 
 static int write_all(const char *path, const unsigned char *bytes, size_t len) {
@@ -269,49 +271,94 @@ static int make_image(const fx_config *cfg, const char *path, char *err, size_t 
   return 0;
 }
 
-int fx_materialize(const char *setup_json, const fx_config *cfg, const char *path, char *err, size_t err_len) {
-  pthread_mutex_lock(&cache_lock);
-  for (int i = 0; i < cache_n; i++) {
-    if (strcmp(cache[i].key, setup_json) == 0) {
-      int rc = write_all(path, cache[i].bytes, cache[i].len);
-      pthread_mutex_unlock(&cache_lock);
-      if (rc) snprintf(err, err_len, "%s: %s", path, strerror(rc));
-      return rc;
-    }
-  }
-  pthread_mutex_unlock(&cache_lock);
+/* mke2fs's image, then what setup builds on it (through the engine's own disk and io_manager,
+ * faults unarmed), flattened. */
+static int build_image(const fx_config *cfg, unsigned char **out, size_t *out_len, char *err, size_t err_len) {
+  static unsigned long counter;
+  const char *dir = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : (getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+  char path[FX_PATH];
+  snprintf(path, sizeof path, "%s/faultline-mke2fs-%d-%lu.img", dir, (int)getpid(),
+           __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED));
   setenv("E2FSPROGS_FAKE_TIME", "1700000000", 0);
   int rc = make_image(cfg, path, err, err_len);
-  if (rc) return rc;
+  unsigned char *made = NULL;
+  size_t len = 0;
+  if (!rc && (rc = read_all(path, &made, &len))) snprintf(err, err_len, "%s: %s", path, strerror(rc));
+  unlink(path);
+  if (rc) {
+    free(made);
+    return rc;
+  }
   fx_engine scratch;
   memset(&scratch, 0, sizeof scratch);
   scratch.cfg = *cfg;
-  snprintf(scratch.image, sizeof scratch.image, "%s", path);
+  if (fx_disk_init(&scratch.disk, made, len, 0, 0)) {
+    free(made);
+    snprintf(err, err_len, "building the setup image: out of memory");
+    return ENOMEM;
+  }
   errcode_t e = fx_open(&scratch);
   if (!e) e = build(scratch.fs, cfg, &scratch);
   if (scratch.fs) {
     errcode_t c = ext2fs_close2(scratch.fs, 0);
     if (!e) e = c;
   }
-  if (e) {
-    snprintf(err, err_len, "building the setup image: %s", error_message(e));
+  *out = e ? NULL : fx_disk_flatten(&scratch.disk);
+  *out_len = scratch.disk.len;
+  fx_disk_free(&scratch.disk);
+  free(made);
+  if (e || !*out) {
+    snprintf(err, err_len, "building the setup image: %s", e ? error_message(e) : "out of memory");
     return EINVAL;
   }
-  unsigned char *bytes;
-  size_t len;
-  if ((rc = read_all(path, &bytes, &len))) {
-    snprintf(err, err_len, "%s: %s", path, strerror(rc));
-    return rc;
-  }
-  pthread_mutex_lock(&cache_lock);
-  if (cache_n < (int)(sizeof cache / sizeof *cache)) {
-    cache[cache_n].key = strdup(setup_json);
-    cache[cache_n].bytes = bytes;
-    cache[cache_n].len = len;
-    cache_n++;
-  } else {
-    free(bytes);
-  }
-  pthread_mutex_unlock(&cache_lock);
   return 0;
+}
+
+/* The cache entry for `setup_json`, or NULL. Called with cache_lock held. */
+static const cached *lookup(const char *setup_json) {
+  for (int i = 0; i < cache_n; i++)
+    if (strcmp(cache[i].key, setup_json) == 0) return &cache[i];
+  return NULL;
+}
+
+int fx_setup_image(const char *setup_json, const fx_config *cfg, const unsigned char **bytes, size_t *len,
+                   unsigned long long *k1, unsigned long long *k2, char *err, size_t err_len) {
+  pthread_mutex_lock(&cache_lock);
+  const cached *c = lookup(setup_json);
+  pthread_mutex_unlock(&cache_lock);
+  if (!c) {
+    unsigned char *made;
+    size_t made_len;
+    int rc = build_image(cfg, &made, &made_len, err, err_len);
+    if (rc) return rc;
+    unsigned long long a, b;
+    fx_disk_key_of(made, made_len, &a, &b);
+    pthread_mutex_lock(&cache_lock);
+    if ((c = lookup(setup_json))) { /* another thread built the same bytes meanwhile */
+      free(made);
+    } else if (cache_n < (int)(sizeof cache / sizeof *cache)) {
+      cache[cache_n] = (cached){strdup(setup_json), made, made_len, a, b};
+      c = &cache[cache_n++];
+    }
+    pthread_mutex_unlock(&cache_lock);
+    if (!c) {
+      free(made);
+      snprintf(err, err_len, "more than %d distinct ext2fs setups in one process", (int)(sizeof cache / sizeof *cache));
+      return ENOMEM;
+    }
+  }
+  *bytes = c->bytes;
+  *len = c->len;
+  *k1 = c->k1;
+  *k2 = c->k2;
+  return 0;
+}
+
+int fx_materialize(const char *setup_json, const fx_config *cfg, const char *path, char *err, size_t err_len) {
+  const unsigned char *bytes;
+  size_t len;
+  unsigned long long k1, k2;
+  int rc = fx_setup_image(setup_json, cfg, &bytes, &len, &k1, &k2, err, err_len);
+  if (!rc && (rc = write_all(path, bytes, len))) snprintf(err, err_len, "%s: %s", path, strerror(rc));
+  return rc;
 }

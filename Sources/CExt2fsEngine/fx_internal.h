@@ -49,10 +49,40 @@ typedef struct fx_handle {
   char op_name[32];
 } fx_handle;
 
+/* fx_disk.c: a scenario's disk in memory, the setup's bytes under a copy-on-write overlay of
+ * FX_PAGE-byte pages (every ext4 block size is a multiple). */
+enum { FX_PAGE = 1024 };
+typedef struct fx_disk {
+  const unsigned char *base; /* the setup's image: shared, never written, lives as long as the process */
+  size_t base_len;
+  unsigned long long base_k1, base_k2; /* the base's content key (fx_disk_key_of) */
+  size_t len;                          /* the image's length now: writes past the end grow it */
+  unsigned char **pages;               /* n_pages entries: a page's private copy, or NULL */
+  size_t n_pages;
+  size_t *written; /* the pages with copies, in the order first written */
+  size_t n_written, cap_written;
+} fx_disk;
+int fx_disk_init(fx_disk *d, const unsigned char *base, size_t len, unsigned long long k1, unsigned long long k2);
+void fx_disk_free(fx_disk *d);
+/* `n` bytes at `off`; past the end they read as zeros and the result is EXT2_ET_SHORT_READ. */
+errcode_t fx_disk_read(const fx_disk *d, unsigned long long off, size_t n, void *out);
+/* `n` bytes of `data` (zeros when NULL) at `off`. */
+errcode_t fx_disk_write(fx_disk *d, unsigned long long off, size_t n, const void *data);
+/* The image's content key: two 64-bit sums of per-page hashes (and the length). Equal bytes, equal
+ * key; it costs what the scenario wrote. */
+void fx_disk_key(const fx_disk *d, unsigned long long *k1, unsigned long long *k2);
+void fx_disk_key_of(const unsigned char *bytes, size_t len, unsigned long long *k1, unsigned long long *k2);
+void fx_page_hash(size_t index, const unsigned char *page, unsigned long long *k1, unsigned long long *k2);
+/* The whole image, malloc'd (d->len bytes). */
+unsigned char *fx_disk_flatten(const fx_disk *d);
+/* A file descriptor (this thread's memfd, close-on-exec) holding exactly the image's bytes, for
+ * e2fsck; -1 on failure. Valid until this thread exposes another disk. */
+int fx_disk_expose(const fx_disk *d);
+
 typedef struct fx_engine {
   const fl_ctx *ctx;
   fx_config cfg;
-  char image[FX_PATH];
+  fx_disk disk;
   ext2_filsys fs;
   /* What happened, for classifying e2fsck's verdict: faults fired (in all, I/O ones), operations
    * that returned an error, and operations in which a fault fired that still returned success. */
@@ -62,14 +92,18 @@ typedef struct fx_engine {
 
 /* fx_image.c */
 int fx_parse_config(const char *json, fx_config *cfg, char *err, size_t err_len);
-/* The image setup builds (cached per configuration), written to `path`. 0 or an errno. */
+/* The image setup builds (made once per configuration and process, then shared): its bytes and
+ * content key. 0 or an errno, with `err` saying what failed. */
+int fx_setup_image(const char *setup_json, const fx_config *cfg, const unsigned char **bytes, size_t *len,
+                   unsigned long long *k1, unsigned long long *k2, char *err, size_t err_len);
+/* The same image written to the file `path` (the naive benchmark copies it per scenario). */
 int fx_materialize(const char *setup_json, const fx_config *cfg, const char *path, char *err, size_t err_len);
 
-/* fx_io.c: an io_manager wrapping unix_io_manager with the I/O fault points. */
+/* fx_io.c: an io_manager over the engine's fx_disk, with the I/O fault points. */
 extern io_manager fx_io_manager;
 /* The engine libext2fs is working for on this thread (its com_err messages go to its trace). */
 void fx_running(fx_engine *e);
-/* Opens `e->image` read-write through fx_io_manager and installs the allocator hooks. */
+/* Opens `e->disk` read-write through fx_io_manager and installs the allocator hooks. */
 errcode_t fx_open(fx_engine *e);
 
 /* fx_snapshot.c */

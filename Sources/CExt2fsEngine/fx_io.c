@@ -1,5 +1,5 @@
-/* The fault points of the ext2fs engine: an io_manager that wraps unix_io_manager (read, write,
- * flush, zeroout), and libext2fs's own allocation hooks (get_alloc_block2 tells data from
+/* The fault points of the ext2fs engine: an io_manager over the scenario's in-memory disk (read,
+ * write, flush, zeroout), and libext2fs's own allocation hooks (get_alloc_block2 tells data from
  * metadata; the new-range callback is fallocate's range allocation). */
 #include <errno.h>
 #include <et/com_err.h>
@@ -33,13 +33,12 @@ void fx_running(fx_engine *e) {
 }
 
 typedef struct fx_channel {
-  io_channel inner;
   fx_engine *engine;
 } fx_channel;
 
 /* A pass through `point` for an I/O: 0, or the errno an injected failure returns. */
 static errcode_t io_point(fx_engine *e, int point) {
-  if (!e || !e->ctx) return 0;
+  if (!e->ctx) return 0;
   int err = fl_fail(e->ctx, point);
   if (err) {
     e->faults_fired++;
@@ -49,50 +48,56 @@ static errcode_t io_point(fx_engine *e, int point) {
 }
 
 static errcode_t fx_io_open(const char *name, int flags, io_channel *channel) {
+  (void)flags;
+  if (!opening) return EXT2_ET_BAD_DEVICE_NAME;
   io_channel io = NULL;
   fx_channel *priv = NULL;
   errcode_t rc = ext2fs_get_memzero(sizeof(struct struct_io_channel), &io);
   if (!rc) rc = ext2fs_get_memzero(sizeof(fx_channel), &priv);
-  if (!rc) rc = unix_io_manager->open(name, flags, &priv->inner);
+  if (!rc) rc = ext2fs_get_mem(strlen(name) + 1, &io->name);
   if (rc) {
     ext2fs_free_mem(&priv);
-    ext2fs_free_mem(&io);
+    if (io) ext2fs_free_mem(&io);
     return rc;
   }
+  strcpy(io->name, name);
   priv->engine = opening;
   io->magic = EXT2_ET_MAGIC_IO_CHANNEL;
   io->manager = fx_io_manager;
-  io->name = strdup(name);
-  io->block_size = priv->inner->block_size;
+  io->block_size = 1024;
   io->refcount = 1;
-  io->flags = priv->inner->flags;
+  /* What unix_io_manager says of an image file: a discard (a punched hole) reads back as zeros. */
+  io->flags = CHANNEL_FLAGS_DISCARD_ZEROES;
   io->private_data = priv;
   *channel = io;
   return 0;
 }
 
-static fx_channel *priv_of(io_channel io) { return (fx_channel *)io->private_data; }
+static fx_engine *engine_of_io(io_channel io) { return ((fx_channel *)io->private_data)->engine; }
 
 static errcode_t fx_io_close(io_channel io) {
   if (--io->refcount > 0) return 0;
-  fx_channel *p = priv_of(io);
-  errcode_t rc = io_channel_close(p->inner);
-  free(io->name);
-  ext2fs_free_mem(&p);
+  ext2fs_free_mem(&io->private_data);
+  ext2fs_free_mem(&io->name);
   ext2fs_free_mem(&io);
-  return rc;
+  return 0;
 }
 
 static errcode_t fx_io_set_blksize(io_channel io, int blksize) {
-  errcode_t rc = io_channel_set_blksize(priv_of(io)->inner, blksize);
-  if (!rc) io->block_size = blksize;
-  return rc;
+  if (blksize <= 0 || blksize % FX_PAGE != 0) return EXT2_ET_INVALID_ARGUMENT;
+  io->block_size = blksize;
+  return 0;
+}
+
+/* A count below zero is a byte count (libext2fs's convention). */
+static size_t bytes_of(io_channel io, long long count) {
+  return count < 0 ? (size_t)-count : (size_t)count * (size_t)io->block_size;
 }
 
 static errcode_t fx_io_read_blk64(io_channel io, unsigned long long block, int count, void *data) {
-  fx_channel *p = priv_of(io);
-  errcode_t rc = io_point(p->engine, FX_IO_READ);
-  return rc ? rc : io_channel_read_blk64(p->inner, block, count, data);
+  fx_engine *e = engine_of_io(io);
+  errcode_t rc = io_point(e, FX_IO_READ);
+  return rc ? rc : fx_disk_read(&e->disk, block * (unsigned long long)io->block_size, bytes_of(io, count), data);
 }
 
 static errcode_t fx_io_read_blk(io_channel io, unsigned long block, int count, void *data) {
@@ -100,9 +105,9 @@ static errcode_t fx_io_read_blk(io_channel io, unsigned long block, int count, v
 }
 
 static errcode_t fx_io_write_blk64(io_channel io, unsigned long long block, int count, const void *data) {
-  fx_channel *p = priv_of(io);
-  errcode_t rc = io_point(p->engine, FX_IO_WRITE);
-  return rc ? rc : io_channel_write_blk64(p->inner, block, count, data);
+  fx_engine *e = engine_of_io(io);
+  errcode_t rc = io_point(e, FX_IO_WRITE);
+  return rc ? rc : fx_disk_write(&e->disk, block * (unsigned long long)io->block_size, bytes_of(io, count), data);
 }
 
 static errcode_t fx_io_write_blk(io_channel io, unsigned long block, int count, const void *data) {
@@ -110,30 +115,34 @@ static errcode_t fx_io_write_blk(io_channel io, unsigned long block, int count, 
 }
 
 static errcode_t fx_io_write_byte(io_channel io, unsigned long offset, int size, const void *data) {
-  fx_channel *p = priv_of(io);
-  errcode_t rc = io_point(p->engine, FX_IO_WRITE);
-  return rc ? rc : io_channel_write_byte(p->inner, offset, size, data);
+  fx_engine *e = engine_of_io(io);
+  errcode_t rc = io_point(e, FX_IO_WRITE);
+  if (rc) return rc;
+  return size < 0 ? EXT2_ET_INVALID_ARGUMENT : fx_disk_write(&e->disk, offset, (size_t)size, data);
 }
 
-static errcode_t fx_io_flush(io_channel io) {
-  fx_channel *p = priv_of(io);
-  errcode_t rc = io_point(p->engine, FX_IO_FLUSH);
-  return rc ? rc : io_channel_flush(p->inner);
-}
+/* Nothing is cached below this manager: a flush is its fault point alone. */
+static errcode_t fx_io_flush(io_channel io) { return io_point(engine_of_io(io), FX_IO_FLUSH); }
 
 static errcode_t fx_io_set_option(io_channel io, const char *option, const char *arg) {
-  io_channel inner = priv_of(io)->inner;
-  return inner->manager->set_option ? inner->manager->set_option(inner, option, arg) : EXT2_ET_INVALID_ARGUMENT;
+  (void)io, (void)option, (void)arg;
+  return EXT2_ET_INVALID_ARGUMENT;
 }
 
+/* As a hole punched in an image file: zeros. No fault point: the catalog declares none for discard. */
 static errcode_t fx_io_discard(io_channel io, unsigned long long block, unsigned long long count) {
-  return io_channel_discard(priv_of(io)->inner, block, count);
+  fx_engine *e = engine_of_io(io);
+  unsigned long long bs = (unsigned long long)io->block_size, at = block * bs;
+  if (at >= e->disk.len) return 0;
+  unsigned long long n = count * bs < e->disk.len - at ? count * bs : e->disk.len - at;
+  return fx_disk_write(&e->disk, at, (size_t)n, NULL);
 }
 
 static errcode_t fx_io_zeroout(io_channel io, unsigned long long block, unsigned long long count) {
-  fx_channel *p = priv_of(io);
-  errcode_t rc = io_point(p->engine, FX_IO_ZEROOUT);
-  return rc ? rc : io_channel_zeroout(p->inner, block, count);
+  fx_engine *e = engine_of_io(io);
+  errcode_t rc = io_point(e, FX_IO_ZEROOUT);
+  unsigned long long bs = (unsigned long long)io->block_size;
+  return rc ? rc : fx_disk_write(&e->disk, block * bs, (size_t)(count * bs), NULL);
 }
 
 static struct struct_io_manager fx_io_manager_struct = {
@@ -195,7 +204,7 @@ errcode_t fx_open(fx_engine *e) {
   set_opening(e);
   ext2_filsys fs = NULL;
   errcode_t rc =
-      ext2fs_open2(e->image, NULL, EXT2_FLAG_RW | EXT2_FLAG_64BITS | EXT2_FLAG_SKIP_MMP, 0, 0, fx_io_manager, &fs);
+      ext2fs_open2("image", NULL, EXT2_FLAG_RW | EXT2_FLAG_64BITS | EXT2_FLAG_SKIP_MMP, 0, 0, fx_io_manager, &fs);
   set_opening(NULL);
   if (rc) return rc;
   fs->priv_data = e;

@@ -1,5 +1,6 @@
 /* What the ext2fs engine reports: the snapshot in the common model with its in-memory
  * consistency checks, and verify (close the filesystem, then e2fsck -fn on the image). */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -226,16 +227,25 @@ char *fx_snapshot(fx_engine *e) {
   return b.s;
 }
 
-/* Runs e2fsck -fn on the image; its exit status, its output in `out`. */
-static int fsck(const char *image, fx_buf *out) {
+/* e2fsck names the image by the path it opened: "image" instead, as the trace calls it. */
+static void unname(fx_buf *out, const char *path);
+
+/* Runs e2fsck -fn on the disk's bytes (a memfd the child sees as its descriptor 3 or 4); its
+ * exit status, its output in `out`. */
+static int fsck(const fx_disk *d, fx_buf *out) {
+  int image = fx_disk_expose(d);
+  if (image < 0) return -1;
+  int child_fd = image == 3 ? 4 : 3;
+  char path[64];
+  snprintf(path, sizeof path, "/proc/self/fd/%d", child_fd);
   int fds[2];
-  if (pipe(fds) != 0) return -1;
+  if (pipe2(fds, O_CLOEXEC) != 0) return -1;
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
   posix_spawn_file_actions_adddup2(&fa, fds[1], 2);
-  posix_spawn_file_actions_addclose(&fa, fds[0]);
-  char *argv[] = {"e2fsck", "-fn", (char *)image, NULL};
+  posix_spawn_file_actions_adddup2(&fa, image, child_fd);
+  char *argv[] = {"e2fsck", "-fn", path, NULL};
   pid_t pid;
   int rc = posix_spawnp(&pid, "e2fsck", &fa, NULL, argv, environ);
   posix_spawn_file_actions_destroy(&fa);
@@ -257,6 +267,7 @@ static int fsck(const char *image, fx_buf *out) {
   while (waitpid(pid, &status, 0) < 0) {
     if (errno != EINTR) return -1;
   }
+  unname(out, path);
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
@@ -292,8 +303,6 @@ static void finding(fx_buf *b, int *count, const char *invariant, const char *me
   (*count)++;
 }
 
-/* e2fsck names the image by its path, which holds the process id: "image" instead, so reports
- * read the same from any process. */
 static void unname(fx_buf *out, const char *path) {
   size_t n = strlen(path);
   if (!out->s || !n) return;
@@ -313,8 +322,8 @@ static void unname(fx_buf *out, const char *path) {
 
 /* e2fsck's verdicts by image content: the same bytes get the same verdict, so a sweep runs
  * e2fsck once per distinct final image (many faults leave the image as it was, or as another
- * fault left it). The key is two independent 64-bit hashes of every byte; FAULTLINE_EXT2FS_FSCK_CACHE=0
- * turns the cache off (the benchmark measures both). */
+ * fault left it). The key is the disk's content key (two 64-bit sums of page hashes, fx_disk.c);
+ * FAULTLINE_EXT2FS_FSCK_CACHE=0 turns the cache off (the benchmark measures both). */
 typedef struct verdict {
   unsigned long long k1, k2;
   int status;
@@ -324,31 +333,6 @@ static pthread_mutex_t verdicts_lock = PTHREAD_MUTEX_INITIALIZER;
 static verdict verdicts[4096];
 static int n_verdicts;
 
-static int image_key(const char *path, unsigned long long *k1, unsigned long long *k2) {
-  int fd = open(path, O_RDONLY);
-  if (fd < 0) return 0;
-  unsigned long long a = 0x243F6A8885A308D3ULL, b = 0x13198A2E03707344ULL, len = 0;
-  unsigned long long buf[8192];
-  for (int guard = 0; guard < 1 << 20; guard++) {
-    ssize_t n = read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    size_t words = (size_t)n / 8;
-    if (n % 8) memset((char *)buf + n, 0, 8 - (size_t)(n % 8)), words++;
-    for (size_t i = 0; i < words; i++) {
-      a = (a ^ buf[i]) * 0x9E3779B97F4A7C15ULL;
-      a ^= a >> 29;
-      b = (b + buf[i]) * 0xC2B2AE3D27D4EB4FULL;
-      b ^= b >> 31;
-    }
-    len += (unsigned long long)n;
-  }
-  close(fd);
-  *k1 = a ^ len;
-  *k2 = b;
-  return 1;
-}
-
 void fl_ext2fs_forget_verdicts(void) {
   pthread_mutex_lock(&verdicts_lock);
   for (int i = 0; i < n_verdicts; i++) free(verdicts[i].output);
@@ -356,14 +340,11 @@ void fl_ext2fs_forget_verdicts(void) {
   pthread_mutex_unlock(&verdicts_lock);
 }
 
-static int fsck_cached(const char *image, fx_buf *out) {
+static int fsck_cached(const fx_disk *d, fx_buf *out) {
   const char *env = getenv("FAULTLINE_EXT2FS_FSCK_CACHE");
+  if (env && strcmp(env, "0") == 0) return fsck(d, out);
   unsigned long long k1, k2;
-  if ((env && strcmp(env, "0") == 0) || !image_key(image, &k1, &k2)) {
-    int status = fsck(image, out);
-    unname(out, image);
-    return status;
-  }
+  fx_disk_key(d, &k1, &k2);
   pthread_mutex_lock(&verdicts_lock);
   for (int i = 0; i < n_verdicts; i++) {
     if (verdicts[i].k1 == k1 && verdicts[i].k2 == k2) {
@@ -374,8 +355,7 @@ static int fsck_cached(const char *image, fx_buf *out) {
     }
   }
   pthread_mutex_unlock(&verdicts_lock);
-  int status = fsck(image, out);
-  unname(out, image);
+  int status = fsck(d, out);
   pthread_mutex_lock(&verdicts_lock);
   if (n_verdicts < (int)(sizeof verdicts / sizeof *verdicts)) {
     verdicts[n_verdicts] = (verdict){k1, k2, status, out->s ? strdup(out->s) : NULL};
@@ -395,7 +375,7 @@ char *fx_verify(fx_engine *e) {
     e->fs = NULL;
   }
   fx_buf out = {0};
-  int status = fsck_cached(e->image, &out);
+  int status = fsck_cached(&e->disk, &out);
   char msg[768];
   if (closed) {
     snprintf(msg, sizeof msg, "ext2fs_close2 failed: %s", error_message(closed));
