@@ -112,11 +112,13 @@ final class CEngine: Engine, @unchecked Sendable {
       return s
     }
     defer { free(json) }
+    let bytes = UnsafeBufferPointer(
+      start: UnsafeRawPointer(json).assumingMemoryBound(to: UInt8.self), count: strlen(json))
+    if let known = SnapshotMemo.shared.snapshot(bytes) { return known }
     do {
-      var s = try json.withMemoryRebound(to: UInt8.self, capacity: strlen(json)) {
-        try SnapshotJSON.parse(UnsafeBufferPointer(start: $0, count: strlen(json)))
-      }
+      var s = try SnapshotJSON.parse(bytes)
       s.normalize()
+      SnapshotMemo.shared.remember(bytes, s)
       return s
     } catch {
       var s = Snapshot()

@@ -1,9 +1,12 @@
 import FaultKit
+import Glibc
 
 /// Reads a C engine's snapshot JSON (faultline.h describes it) straight from its bytes into a
 /// `Snapshot`. Foundation's JSONDecoder spent 70% of an ext2fs sweep decoding these (a
 /// fragmented filesystem's snapshot has thousands of extent and free-space records); this reader
-/// walks the bytes once. Unknown keys are skipped; a malformed document throws with the offset.
+/// walks the bytes once, matches keys as bytes, and makes one String per distinct value (a file's
+/// path, an extent's state) however many records repeat it. Unknown keys are skipped; a malformed
+/// document throws with the offset.
 enum SnapshotJSON {
   struct Malformed: Error, CustomStringConvertible {
     let offset: Int
@@ -138,14 +141,14 @@ enum SnapshotJSON {
       return i < b.count && b[i] == c
     }
 
-    mutating func object(_ member: (String, inout Reader) throws -> Void) throws {
+    mutating func object(_ member: (Key, inout Reader) throws -> Void) throws {
       try expect(0x7B, "{")
       if peek(0x7D) {
         i += 1
         return
       }
       for _ in 0..<(1 << 24) {
-        let key = try string()
+        let key = Key(bytes: try raw())
         try expect(0x3A, ":")
         try member(key, &self)
         if peek(0x2C) {
@@ -174,38 +177,59 @@ enum SnapshotJSON {
       }
     }
 
-    mutating func string() throws -> String {
+    /// A string's bytes between its quotes, as they stand (escapes undone by `string`).
+    mutating func raw() throws -> UnsafeBufferPointer<UInt8> {
       try expect(0x22, "a string")
-      // The usual case: no escapes, one String from the bytes in place.
-      var j = i
-      while j < b.count, b[j] != 0x22, b[j] != 0x5C { j += 1 }
-      if j < b.count, b[j] == 0x22 {
-        let s = String(decoding: UnsafeBufferPointer(rebasing: b[i..<j]), as: UTF8.self)
-        i = j + 1
-        return s
-      }
-      var out: [UInt8] = []
+      let start = i
       while i < b.count, b[i] != 0x22 {
-        if b[i] == 0x5C, i + 1 < b.count {
-          i += 1
-          switch b[i] {
+        i += b[i] == 0x5C ? 2 : 1
+      }
+      guard i < b.count else { throw Malformed(offset: i, expected: "the end of a string") }
+      i += 1
+      return UnsafeBufferPointer(rebasing: b[start..<(i - 1)])
+    }
+
+    /// Strings already made in this document, reused for equal bytes (bounded).
+    var interned: [String] = []
+
+    mutating func string() throws -> String {
+      let at = i
+      let bytes = try raw()
+      guard !bytes.contains(0x5C) else { return try unescape(bytes, at: at) }
+      for s in interned where s.utf8.count == bytes.count {
+        let same = s.utf8.withContiguousStorageIfAvailable {
+          bytes.isEmpty || memcmp($0.baseAddress!, bytes.baseAddress!, bytes.count) == 0
+        }
+        if same == true { return s }
+      }
+      let s = String(decoding: bytes, as: UTF8.self)
+      if interned.count < 64 { interned.append(s) }
+      return s
+    }
+
+    func unescape(_ bytes: UnsafeBufferPointer<UInt8>, at: Int) throws -> String {
+      var out: [UInt8] = []
+      var k = 0
+      while k < bytes.count {
+        if bytes[k] == 0x5C, k + 1 < bytes.count {
+          k += 1
+          switch bytes[k] {
           case UInt8(ascii: "n"): out.append(0x0A)
           case UInt8(ascii: "t"): out.append(0x09)
           case UInt8(ascii: "r"): out.append(0x0D)
           case UInt8(ascii: "u"):
-            guard i + 4 < b.count, let v = UInt32(String(decoding: b[(i + 1)...(i + 4)], as: UTF8.self), radix: 16)
-            else { throw Malformed(offset: i, expected: "four hex digits") }
+            guard k + 4 < bytes.count,
+              let v = UInt32(String(decoding: bytes[(k + 1)...(k + 4)], as: UTF8.self), radix: 16)
+            else { throw Malformed(offset: at + 1 + k, expected: "four hex digits") }
             out.append(contentsOf: Array(String(Character(Unicode.Scalar(v) ?? "?")).utf8))
-            i += 4
-          default: out.append(b[i])
+            k += 4
+          default: out.append(bytes[k])
           }
         } else {
-          out.append(b[i])
+          out.append(bytes[k])
         }
-        i += 1
+        k += 1
       }
-      guard i < b.count else { throw Malformed(offset: i, expected: "the end of a string") }
-      i += 1
       return String(decoding: out, as: UTF8.self)
     }
 
@@ -265,7 +289,7 @@ enum SnapshotJSON {
       switch b[i] {
       case 0x7B: try object { _, r in try r.skip() }
       case 0x5B: try array { r in try r.skip() }
-      case 0x22: _ = try string()
+      case 0x22: _ = try raw()
       case UInt8(ascii: "t"), UInt8(ascii: "f"): _ = try bool()
       case UInt8(ascii: "n"): i += 4
       default:
@@ -278,5 +302,15 @@ enum SnapshotJSON {
         }
       }
     }
+  }
+}
+
+/// A member's key as its bytes; `case "path":` matches it without making a String.
+struct Key {
+  let bytes: UnsafeBufferPointer<UInt8>
+
+  static func ~= (pattern: StaticString, key: Key) -> Bool {
+    pattern.utf8CodeUnitCount == key.bytes.count
+      && (key.bytes.isEmpty || memcmp(pattern.utf8Start, key.bytes.baseAddress!, key.bytes.count) == 0)
   }
 }

@@ -44,12 +44,22 @@ public struct Snapshot: Sendable, Hashable, Codable {
 
   /// Sorts every record list by its key: engines call this last.
   public mutating func normalize() {
-    files.sort { $0.path < $1.path }
-    locks.sort { $0.key < $1.key }
-    extents.sort { $0.key < $1.key }
-    space.sort { $0.name < $1.name }
-    pages.sort { $0.key < $1.key }
-    free.sort { $0.start < $1.start }
+    Self.sort(&files) { $0.path < $1.path }
+    Self.sort(&locks) { $0.key < $1.key }
+    Self.sort(&extents) { $0.key < $1.key }
+    Self.sort(&space) { $0.name < $1.name }
+    Self.sort(&pages) { $0.key < $1.key }
+    Self.sort(&free) { $0.start < $1.start }
+  }
+
+  /// Sorts unless already sorted (engines mostly report in order; one pass is cheaper than a sort).
+  private static func sort<T>(_ xs: inout [T], by less: (T, T) -> Bool) {
+    var sorted = true
+    for i in xs.indices.dropFirst() where less(xs[i], xs[i - 1]) {
+      sorted = false
+      break
+    }
+    if !sorted { xs.sort(by: less) }
   }
 }
 
@@ -205,7 +215,11 @@ public struct ExtentRecord: Sendable, Hashable, Codable {
     let start: UInt64
     let end: UInt64
     static func < (a: Key, b: Key) -> Bool {
-      (a.source, a.file, a.start, a.end) < (b.source, b.file, b.start, b.end)
+      // Field by field, each compared once: snapshots of fragmented filesystems sort and merge
+      // thousands of these.
+      if a.source != b.source { return a.source < b.source }
+      if a.file != b.file { return a.file < b.file }
+      return a.start != b.start ? a.start < b.start : a.end < b.end
     }
   }
   var key: Key { Key(source: source, file: file, start: range.start, end: range.end) }
