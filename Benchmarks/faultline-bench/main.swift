@@ -68,100 +68,117 @@ if argv.count >= 4 && argv[1] == "profile" {
   exit(0)
 }
 
+// `faultline-bench [SECTION...]`: only these sections (seed, scheduler, point, sweep, ext2fs).
+let sections = Set(argv.dropFirst())
+func wanted(_ section: String) -> Bool { sections.isEmpty || sections.contains(section) }
+if let unknown = sections.subtracting(["seed", "scheduler", "point", "sweep", "ext2fs"]).sorted().first {
+  FileHandle.standardError.write(
+    Data("faultline-bench: no section \(unknown); expected seed, scheduler, point, sweep or ext2fs\n".utf8))
+  exit(2)
+}
+
 print("faultline-bench: \(rounds) rounds of \(roundSeconds)s each, medians (min-max); one core")
 print("")
 
 // 1. Scenarios per second on the seed plan, every oracle on, and with oracles off.
-let seed = plan("Plans/btrfs/cow-enospc-second-iteration.yaml")
-var seedNoOracles = seed
-seedNoOracles.expect.invariants = []
-let allOn = scenarios(seed)
-let allOff = scenarios(seedNoOracles)
-report("seed 000 plan, fixed engine, every oracle on", allOn, unit: "scenarios/s")
-report("seed 000 plan, fixed engine, oracles off", allOff, unit: "scenarios/s")
-print(String(format: "  oracle cost: %.2fx the engine run alone", median(allOff) / median(allOn) - 1))
-report(
-  "seed 000 plan, cow-error-leaves-pages-locked (hang found)",
-  scenarios(seed, RunOptions(bugs: ["cow-error-leaves-pages-locked"])), unit: "scenarios/s")
-report(
-  "write-fsync plan (64KiB split write, fsync, recover)", scenarios(plan("Plans/btrfs/write-fsync.yaml")),
-  unit: "scenarios/s")
-report(
-  "two-writers-eio plan (2 tasks + worker, random schedule)", scenarios(plan("Plans/btrfs/two-writers-eio.yaml")),
-  unit: "scenarios/s")
-print("")
+if wanted("seed") {
+  let seed = plan("Plans/btrfs/cow-enospc-second-iteration.yaml")
+  var seedNoOracles = seed
+  seedNoOracles.expect.invariants = []
+  let allOn = scenarios(seed)
+  let allOff = scenarios(seedNoOracles)
+  report("seed 000 plan, fixed engine, every oracle on", allOn, unit: "scenarios/s")
+  report("seed 000 plan, fixed engine, oracles off", allOff, unit: "scenarios/s")
+  print(String(format: "  oracle cost: %.2fx the engine run alone", median(allOff) / median(allOn) - 1))
+  report(
+    "seed 000 plan, cow-error-leaves-pages-locked (hang found)",
+    scenarios(seed, RunOptions(bugs: ["cow-error-leaves-pages-locked"])), unit: "scenarios/s")
+  report(
+    "write-fsync plan (64KiB split write, fsync, recover)", scenarios(plan("Plans/btrfs/write-fsync.yaml")),
+    unit: "scenarios/s")
+  report(
+    "two-writers-eio plan (2 tasks + worker, random schedule)", scenarios(plan("Plans/btrfs/two-writers-eio.yaml")),
+    unit: "scenarios/s")
+  print("")
+}
 
 // 2. The scheduler: a task switch at a schedule point, and a point with nobody else to run.
-final class Counter: @unchecked Sendable { var n = 0 }
-let switchRates = measure {
-  let n = 20_000
-  let s = Scheduler(policy: FIFOPolicy(), stepLimit: 10 * n, trace: Trace())
-  s.spawn("a", kind: .plan) { for _ in 0..<n { try await s.yield(to: "b", at: "bench") } }
-  s.spawn("b", kind: .plan) { for _ in 0..<n { try await s.yield(to: "a", at: "bench") } }
-  s.run()
-  return 2 * n
+if wanted("scheduler") {
+  let switchRates = measure {
+    let n = 20_000
+    let s = Scheduler(policy: FIFOPolicy(), stepLimit: 10 * n, trace: Trace())
+    s.spawn("a", kind: .plan) { for _ in 0..<n { try await s.yield(to: "b", at: "bench") } }
+    s.spawn("b", kind: .plan) { for _ in 0..<n { try await s.yield(to: "a", at: "bench") } }
+    s.run()
+    return 2 * n
+  }
+  report("task switch at a schedule point (yield to another task)", switchRates, unit: "", invert: true)
+  let pointRates = measure {
+    let n = 100_000
+    let s = Scheduler(policy: FIFOPolicy(), stepLimit: 10 * n, trace: Trace())
+    s.spawn("a", kind: .plan) { for _ in 0..<n { try await s.point("bench") } }
+    s.run()
+    return n
+  }
+  report("schedule point with no other runnable task", pointRates, unit: "", invert: true)
 }
-report("task switch at a schedule point (yield to another task)", switchRates, unit: "", invert: true)
-let pointRates = measure {
-  let n = 100_000
-  let s = Scheduler(policy: FIFOPolicy(), stepLimit: 10 * n, trace: Trace())
-  s.spawn("a", kind: .plan) { for _ in 0..<n { try await s.point("bench") } }
-  s.run()
-  return n
-}
-report("schedule point with no other runnable task", pointRates, unit: "", invert: true)
 
 // 3. A fault point nobody armed, through the harness (count, trace, schedule point).
-let hitRates = measure {
-  let n = 100_000
-  let catalog = FaultCatalog([FaultPoint("alloc.data", kind: .allocator, errnos: [.noSpace], about: "")])
-  let s = Scheduler(policy: FIFOPolicy(), stepLimit: 10 * n, trace: Trace())
-  let h = Harness(scheduler: s, injector: Injector(catalog: catalog, faults: []))
-  h.injecting = true
-  s.spawn("a", kind: .plan) { for _ in 0..<n { _ = try await h.hit(FaultPointID(0)) } }
-  s.run()
-  return n
+if wanted("point") {
+  let hitRates = measure {
+    let n = 100_000
+    let catalog = FaultCatalog([FaultPoint("alloc.data", kind: .allocator, errnos: [.noSpace], about: "")])
+    let s = Scheduler(policy: FIFOPolicy(), stepLimit: 10 * n, trace: Trace())
+    let h = Harness(scheduler: s, injector: Injector(catalog: catalog, faults: []))
+    h.injecting = true
+    s.spawn("a", kind: .plan) { for _ in 0..<n { _ = try await h.hit(FaultPointID(0)) } }
+    s.run()
+    return n
+  }
+  report("disarmed fault point hit via Harness (recorded in trace)", hitRates, unit: "", invert: true)
 }
-report("disarmed fault point hit via Harness (recorded in trace)", hitRates, unit: "", invert: true)
 
 // 4. The sweep end to end: every plan at every point, worker processes, --jobs 2 against --jobs 1.
-let cli = root.appendingPathComponent(".build/release/faultline")
-if FileManager.default.isExecutableFile(atPath: cli.path) {
-  print("")
-  func sweepSeconds(jobs: Int) -> Double {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("faultline-bench-\(getpid())-\(jobs)")
-    let p = Process()
-    p.executableURL = cli
-    p.arguments = [
-      "sweep", "Plans/btrfs", "Plans/xfs", "Plans/ext4", "--points", "*", "--jobs", "\(jobs)", "--quiet",
-      "--report-dir", dir.path,
-    ]
-    p.currentDirectoryURL = root
-    p.standardOutput = FileHandle.nullDevice
-    let clock = ContinuousClock()
-    let start = clock.now
-    try? p.run()
-    p.waitUntilExit()
-    let d = clock.now - start
-    try? FileManager.default.removeItem(at: dir)
-    return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+if wanted("sweep") {
+  let cli = root.appendingPathComponent(".build/release/faultline")
+  if FileManager.default.isExecutableFile(atPath: cli.path) {
+    print("")
+    func sweepSeconds(jobs: Int) -> Double {
+      let dir = FileManager.default.temporaryDirectory.appendingPathComponent("faultline-bench-\(getpid())-\(jobs)")
+      let p = Process()
+      p.executableURL = cli
+      p.arguments = [
+        "sweep", "Plans/btrfs", "Plans/xfs", "Plans/ext4", "--points", "*", "--jobs", "\(jobs)", "--quiet",
+        "--report-dir", dir.path,
+      ]
+      p.currentDirectoryURL = root
+      p.standardOutput = FileHandle.nullDevice
+      let clock = ContinuousClock()
+      let start = clock.now
+      try? p.run()
+      p.waitUntilExit()
+      let d = clock.now - start
+      try? FileManager.default.removeItem(at: dir)
+      return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+    }
+    let runs = max(3, rounds / 2)
+    var one: [Double] = []
+    var two: [Double] = []
+    for _ in 0..<runs {
+      one.append(sweepSeconds(jobs: 1))
+      two.append(sweepSeconds(jobs: 2))
+    }
+    one.sort()
+    two.sort()
+    let m1 = one[one.count / 2]
+    let m2 = two[two.count / 2]
+    print(String(format: "sweep of every model-engine plan at every point, --jobs 1          %8.2f s", m1))
+    print(
+      String(format: "sweep of every model-engine plan at every point, --jobs 2          %8.2f s  (%.2fx)", m2, m1 / m2)
+    )
+  } else {
+    print("\n(sweep timing skipped: build .build/release/faultline first; scripts/bench does)")
   }
-  let runs = max(3, rounds / 2)
-  var one: [Double] = []
-  var two: [Double] = []
-  for _ in 0..<runs {
-    one.append(sweepSeconds(jobs: 1))
-    two.append(sweepSeconds(jobs: 2))
-  }
-  one.sort()
-  two.sort()
-  let m1 = one[one.count / 2]
-  let m2 = two[two.count / 2]
-  print(String(format: "sweep of every model-engine plan at every point, --jobs 1          %8.2f s", m1))
-  print(
-    String(format: "sweep of every model-engine plan at every point, --jobs 2          %8.2f s  (%.2fx)", m2, m1 / m2))
-} else {
-  print("\n(sweep timing skipped: build .build/release/faultline first; scripts/bench does)")
 }
 
 // 5. The ext2fs engine (real libext2fs, judged by e2fsck) against the naive way (copy the image
@@ -170,44 +187,46 @@ if FileManager.default.isExecutableFile(atPath: cli.path) {
 // snapshots and invariants. Twice: with the e2fsck verdict cache as a sweep runs it (emptied at
 // the start of each round: one sweep's worth of reuse, the same verdict for the same bytes), and
 // with it off (e2fsck on every scenario).
-let cbench = root.appendingPathComponent(".build/release/faultline-cbench")
-if FileManager.default.isExecutableFile(atPath: cbench.path) {
-  print("")
-  let p = plan("Plans/ext2fs/write-append.yaml")
-  let driver = SweepDriver(registry: registry)
-  let space = try! driver.space([p], configs: [SweepConfig(plan: p)], bugs: []).scenarios[0]
-  let cached = measure {
-    fl_ext2fs_forget_verdicts()
-    for sc in space { _ = try! InProcessExecutor.execute(sc, p, runner) }
-    return space.count
+if wanted("ext2fs") {
+  let cbench = root.appendingPathComponent(".build/release/faultline-cbench")
+  if FileManager.default.isExecutableFile(atPath: cbench.path) {
+    print("")
+    let p = plan("Plans/ext2fs/write-append.yaml")
+    let driver = SweepDriver(registry: registry)
+    let space = try! driver.space([p], configs: [SweepConfig(plan: p)], bugs: []).scenarios[0]
+    let cached = measure {
+      fl_ext2fs_forget_verdicts()
+      for sc in space { _ = try! InProcessExecutor.execute(sc, p, runner) }
+      return space.count
+    }
+    report("ext2fs sweep scenarios, e2fsck verdicts reused in one sweep", cached, unit: "scenarios/s")
+    setenv("FAULTLINE_EXT2FS_FSCK_CACHE", "0", 1)
+    let ours = measure {
+      for sc in space { _ = try! InProcessExecutor.execute(sc, p, runner) }
+      return space.count
+    }
+    report("ext2fs sweep scenarios, e2fsck on every scenario", ours, unit: "scenarios/s")
+    fflush(nil)  // before the child's lines
+    let c = Process()
+    c.executableURL = cbench
+    c.arguments = ["naive"]
+    let out = Pipe()
+    c.standardOutput = out
+    try? c.run()
+    let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    c.waitUntilExit()
+    FileHandle.standardOutput.write(Data(text.utf8))
+    if let naive = text.split(separator: " ").compactMap({ Double($0) }).last, naive > 0 {
+      print(
+        String(
+          format: "  ours / naive: %.2fx with the verdict cache, %.2fx with e2fsck every time", median(cached) / naive,
+          median(ours) / naive))
+    }
+    fflush(nil)
+    let point = Process()
+    point.executableURL = cbench
+    point.arguments = ["point"]
+    try? point.run()
+    point.waitUntilExit()
   }
-  report("ext2fs sweep scenarios, e2fsck verdicts reused in one sweep", cached, unit: "scenarios/s")
-  setenv("FAULTLINE_EXT2FS_FSCK_CACHE", "0", 1)
-  let ours = measure {
-    for sc in space { _ = try! InProcessExecutor.execute(sc, p, runner) }
-    return space.count
-  }
-  report("ext2fs sweep scenarios, e2fsck on every scenario", ours, unit: "scenarios/s")
-  fflush(nil)  // before the child's lines
-  let c = Process()
-  c.executableURL = cbench
-  c.arguments = ["naive"]
-  let out = Pipe()
-  c.standardOutput = out
-  try? c.run()
-  let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-  c.waitUntilExit()
-  FileHandle.standardOutput.write(Data(text.utf8))
-  if let naive = text.split(separator: " ").compactMap({ Double($0) }).last, naive > 0 {
-    print(
-      String(
-        format: "  ours / naive: %.2fx with the verdict cache, %.2fx with e2fsck every time", median(cached) / naive,
-        median(ours) / naive))
-  }
-  fflush(nil)
-  let point = Process()
-  point.executableURL = cbench
-  point.arguments = ["point"]
-  try? point.run()
-  point.waitUntilExit()
 }
