@@ -76,42 +76,48 @@ public struct NoDoubleAllocation: Invariant {
     extent-cache-coherent's finding until the blocks are reused).
     """
 
+  /// An extent record that maps blocks, by its index in the snapshot (a fragmented filesystem has
+  /// thousands per snapshot: no copies, and its text made only for what is reported or to order
+  /// two mappings that start at one block).
   struct Mapping {
     let disk: BlockRange
-    let record: ExtentRecord
-    var file: String { record.file }
-    /// Made only for what is reported, or to order two mappings that start at one block: a
-    /// fragmented filesystem has thousands of mappings per snapshot.
-    var line: String { record.line }
-    var blockSize: UInt64 { record.range.length / disk.count }
-    /// The file offset this mapping gives block `b`.
-    func offset(of b: UInt64) -> UInt64 { record.range.start + (b - disk.start) * blockSize }
+    let index: Int
   }
 
   public func check(_ c: InvariantContext) -> [Violation] {
-    var mapped: [Mapping] = c.current.extents.compactMap { e in
+    let extents = c.current.extents
+    var mapped: [Mapping] = []
+    for (i, e) in extents.enumerated() {
       let counts = e.source == .tree || e.source == .ordered || (e.source == .cache && e.state == "written")
-      guard counts, let d = e.disk, d.count > 0 else { return nil }
-      return Mapping(disk: d, record: e)
+      guard counts, let d = e.disk, d.count > 0 else { continue }
+      mapped.append(Mapping(disk: d, index: i))
     }
-    mapped.sort { $0.disk.start != $1.disk.start ? $0.disk.start < $1.disk.start : $0.line < $1.line }
+    func line(_ m: Mapping) -> String { extents[m.index].line }
+    /// The file offset mapping `m` gives block `b`.
+    func offset(_ m: Mapping, _ b: UInt64) -> UInt64 {
+      let r = extents[m.index].range
+      return r.start + (b - m.disk.start) * (r.length / m.disk.count)
+    }
+    mapped.sort { $0.disk.start != $1.disk.start ? $0.disk.start < $1.disk.start : line($0) < line($1) }
     var bad: [String] = []
     for i in mapped.indices {
       for j in (i + 1)..<mapped.count {
         guard mapped[j].disk.start < mapped[i].disk.end else { break }
         let lo = max(mapped[i].disk.start, mapped[j].disk.start)
-        let same = mapped[i].file == mapped[j].file && mapped[i].offset(of: lo) == mapped[j].offset(of: lo)
-        if !same { bad.append("\(mapped[i].line) and \(mapped[j].line) share blocks") }
+        let same =
+          extents[mapped[i].index].file == extents[mapped[j].index].file
+          && offset(mapped[i], lo) == offset(mapped[j], lo)
+        if !same { bad.append("\(line(mapped[i])) and \(line(mapped[j])) share blocks") }
       }
     }
     // Free ranges are sorted: walk both lists (tree and ordered extents only).
     var k = 0
     let free = c.current.free
-    for m in mapped where m.record.source != .cache {
+    for m in mapped where extents[m.index].source != .cache {
       while k < free.count && free[k].end <= m.disk.start { k += 1 }
       var f = k
       while f < free.count && free[f].start < m.disk.end {
-        if free[f].overlaps(m.disk) { bad.append("\(m.line) maps \(free[f]) which the allocator has free") }
+        if free[f].overlaps(m.disk) { bad.append("\(line(m)) maps \(free[f]) which the allocator has free") }
         f += 1
       }
     }

@@ -37,14 +37,22 @@ public struct SnapshotDiff: Sendable, Hashable, Codable {
     lines.append(Line(section: s, subject: subject, text: text))
   }
 
-  /// Walks two lists sorted by key, calling back for removed, added and common pairs.
-  private static func merge<T, K: Comparable>(
+  /// Walks two lists sorted by key, calling back for removed, added and common pairs that differ
+  /// (an equal pair says nothing: every caller's `both` reports differences only).
+  private static func merge<T: Equatable, K: Comparable>(
     _ a: [T], _ b: [T], key: (T) -> K, removed: (T) -> Void, added: (T) -> Void, both: (T, T) -> Void
   ) {
+    // Snapshots that came from one parse share their lists.
+    let same = a.withUnsafeBufferPointer { x in b.withUnsafeBufferPointer { x.baseAddress == $0.baseAddress } }
+    if same && a.count == b.count { return }
     var i = 0
     var j = 0
     while i < a.count || j < b.count {
-      if j == b.count || (i < a.count && key(a[i]) < key(b[j])) {
+      // Most records of a large snapshot are unchanged: an equal pair needs no key.
+      if i < a.count && j < b.count && a[i] == b[j] {
+        i += 1
+        j += 1
+      } else if j == b.count || (i < a.count && key(a[i]) < key(b[j])) {
         removed(a[i])
         i += 1
       } else if i == a.count || key(b[j]) < key(a[i]) {
