@@ -236,12 +236,29 @@ void fx_put_raw(fx_buf *b, const char *s, size_t n) {
   b->s[b->len] = 0;
 }
 
-void fx_put_u64(fx_buf *b, unsigned long long v) {
+char *fx_reserve(fx_buf *b, size_t n) {
+  if (b->len + n + 1 > b->cap) {
+    size_t cap = (b->cap + n + 64) * 2;
+    char *t = realloc(b->s, cap);
+    if (!t) return NULL;
+    b->s = t;
+    b->cap = cap;
+  }
+  return b->s + b->len;
+}
+
+void fx_commit(fx_buf *b, char *end) {
+  b->len = (size_t)(end - b->s);
+  b->s[b->len] = 0;
+}
+
+char *fx_u64(char *p, unsigned long long v) {
   char digits[24];
   int n = 0;
   do {
     digits[sizeof digits - 1 - n++] = (char)('0' + v % 10);
     v /= 10;
   } while (v && n < 23);
-  fx_put_raw(b, digits + sizeof digits - n, (size_t)n);
+  memcpy(p, digits + sizeof digits - n, (size_t)n);
+  return p + n;
 }
