@@ -52,7 +52,7 @@ void fx_disk_key_of(const unsigned char *bytes, size_t len, unsigned long long *
     a += x;
     b += y;
   }
-  *k1 = a;
+  *k1 = a ^ (unsigned long long)len;
   *k2 = b;
 }
 
@@ -153,7 +153,7 @@ errcode_t fx_disk_write(fx_disk *d, unsigned long long off, size_t n, const void
 }
 
 void fx_disk_key(const fx_disk *d, unsigned long long *k1, unsigned long long *k2) {
-  unsigned long long a = d->base_k1, b = d->base_k2, x, y;
+  unsigned long long a = d->base_k1 ^ (unsigned long long)d->base_len, b = d->base_k2, x, y;
   unsigned char was[FX_PAGE];
   for (size_t w = 0; w < d->n_written; w++) {
     size_t i = d->written[w];

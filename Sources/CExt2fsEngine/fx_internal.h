@@ -69,7 +69,8 @@ errcode_t fx_disk_read(const fx_disk *d, unsigned long long off, size_t n, void 
 /* `n` bytes of `data` (zeros when NULL) at `off`. */
 errcode_t fx_disk_write(fx_disk *d, unsigned long long off, size_t n, const void *data);
 /* The image's content key: two 64-bit sums of per-page hashes (and the length). Equal bytes, equal
- * key; it costs what the scenario wrote. */
+ * key, and fx_disk_key_of(flattened bytes) gives the same; fx_disk_key costs what the scenario
+ * wrote. */
 void fx_disk_key(const fx_disk *d, unsigned long long *k1, unsigned long long *k2);
 void fx_disk_key_of(const unsigned char *bytes, size_t len, unsigned long long *k1, unsigned long long *k2);
 void fx_page_hash(size_t index, const unsigned char *page, unsigned long long *k1, unsigned long long *k2);

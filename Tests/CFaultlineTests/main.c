@@ -1,6 +1,6 @@
-/* cmocka tests of Faultline's C side: the ABI's fault-point fast path, and the ext2fs engine's
- * io_manager wrapper and allocator hooks handing injected errors to libext2fs, and its snapshot
- * JSON. Run by scripts/test with CMOCKA_MESSAGE_OUTPUT=xml (JUnit XML in .build/test-results). */
+/* cmocka tests of Faultline's C side: the ABI's fault-point fast path; the ext2fs engine's
+ * io_manager and allocator hooks handing injected errors to libext2fs, its snapshot JSON, and the
+ * in-memory copy-on-write disk under it (reads, writes, content key, what e2fsck is shown). Run by scripts/test with CMOCKA_MESSAGE_OUTPUT=xml (JUnit XML in .build/test-results). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -195,6 +196,131 @@ static void snapshot_is_well_formed_json_in_the_common_model(void **state) {
   fl_ctx_free(ctx);
 }
 
+/* --- fx_disk: the scenario's in-memory image ------------------------------------------------- */
+
+enum { BASE_PAGES = 6 };
+
+static unsigned char *base_image(void) {
+  unsigned char *b = malloc(BASE_PAGES * FX_PAGE);
+  for (int i = 0; i < BASE_PAGES * FX_PAGE; i++) b[i] = (unsigned char)(i * 7 + i / FX_PAGE);
+  memset(b + 4 * FX_PAGE, 0, FX_PAGE); /* a page of zeros, as most of an image is */
+  return b;
+}
+
+static fx_disk disk_over(const unsigned char *base) {
+  unsigned long long k1, k2;
+  fx_disk_key_of(base, BASE_PAGES * FX_PAGE, &k1, &k2);
+  fx_disk d;
+  assert_int_equal(fx_disk_init(&d, base, BASE_PAGES * FX_PAGE, k1, k2), 0);
+  return d;
+}
+
+static void disk_reads_through_to_the_base_and_copies_only_written_pages(void **state) {
+  (void)state;
+  unsigned char *base = base_image(), *copy = malloc(BASE_PAGES * FX_PAGE), buf[3 * FX_PAGE];
+  memcpy(copy, base, BASE_PAGES * FX_PAGE);
+  fx_disk d = disk_over(base);
+  assert_int_equal(fx_disk_read(&d, 0, BASE_PAGES * FX_PAGE, copy), 0);
+  assert_memory_equal(copy, base, BASE_PAGES * FX_PAGE);
+  /* Ten bytes across the boundary of pages 1 and 2: two private pages, the base untouched. */
+  const char *ten = "0123456789";
+  assert_int_equal(fx_disk_write(&d, 2 * FX_PAGE - 4, 10, ten), 0);
+  assert_int_equal(d.n_written, 2);
+  assert_memory_equal(base, copy, BASE_PAGES * FX_PAGE);
+  assert_int_equal(fx_disk_read(&d, FX_PAGE, 2 * FX_PAGE, buf), 0);
+  assert_memory_equal(buf, base + FX_PAGE, FX_PAGE - 4);
+  assert_memory_equal(buf + FX_PAGE - 4, ten, 10);
+  assert_memory_equal(buf + FX_PAGE + 6, base + 2 * FX_PAGE + 6, FX_PAGE - 6);
+  /* Zeros (discard, zeroout) are a write of NULL. */
+  assert_int_equal(fx_disk_write(&d, 0, 16, NULL), 0);
+  assert_int_equal(fx_disk_read(&d, 0, 16, buf), 0);
+  for (int i = 0; i < 16; i++) assert_int_equal(buf[i], 0);
+  /* Past the end: what is there, then zeros and a short read, as from an image file. */
+  memset(buf, 0xEE, sizeof buf);
+  assert_int_equal(fx_disk_read(&d, (BASE_PAGES - 1) * FX_PAGE, 2 * FX_PAGE, buf), EXT2_ET_SHORT_READ);
+  assert_memory_equal(buf, base + (BASE_PAGES - 1) * FX_PAGE, FX_PAGE);
+  for (int i = FX_PAGE; i < 2 * FX_PAGE; i++) assert_int_equal(buf[i], 0);
+  /* A write past the end grows the image; the gap reads as zeros. */
+  assert_int_equal(fx_disk_write(&d, (BASE_PAGES + 3) * FX_PAGE + 5, 3, "abc"), 0);
+  assert_int_equal(d.len, (BASE_PAGES + 3) * FX_PAGE + 8);
+  assert_int_equal(fx_disk_read(&d, BASE_PAGES * FX_PAGE, 3 * FX_PAGE + 8, buf), 0);
+  for (int i = 0; i < 3 * FX_PAGE + 5; i++) assert_int_equal(buf[i], 0);
+  assert_memory_equal(buf + 3 * FX_PAGE + 5, "abc", 3);
+  fx_disk_free(&d);
+  free(copy);
+  free(base);
+}
+
+static void disk_key_is_a_function_of_the_bytes(void **state) {
+  (void)state;
+  unsigned char *base = base_image();
+  unsigned long long b1, b2, k1, k2, f1, f2;
+  fx_disk_key_of(base, BASE_PAGES * FX_PAGE, &b1, &b2);
+  fx_disk d = disk_over(base);
+  fx_disk_key(&d, &k1, &k2);
+  assert_true(k1 == b1 && k2 == b2);
+  /* Writing what is already there copies the page but leaves the key. */
+  assert_int_equal(fx_disk_write(&d, 3 * FX_PAGE + 100, 50, base + 3 * FX_PAGE + 100), 0);
+  fx_disk_key(&d, &k1, &k2);
+  assert_true(k1 == b1 && k2 == b2);
+  /* One byte changed: another key; changed back: the base's key again. */
+  unsigned char x = base[3 * FX_PAGE + 7] ^ 1;
+  assert_int_equal(fx_disk_write(&d, 3 * FX_PAGE + 7, 1, &x), 0);
+  fx_disk_key(&d, &k1, &k2);
+  assert_false(k1 == b1 && k2 == b2);
+  /* Moving bytes between pages is a change too (the hash knows each page's place). */
+  fx_disk swapped = disk_over(base);
+  assert_int_equal(fx_disk_write(&swapped, 0, FX_PAGE, base + FX_PAGE), 0);
+  assert_int_equal(fx_disk_write(&swapped, FX_PAGE, FX_PAGE, base), 0);
+  fx_disk_key(&swapped, &f1, &f2);
+  assert_false(f1 == b1 && f2 == b2);
+  fx_disk_free(&swapped);
+  assert_int_equal(fx_disk_write(&d, 3 * FX_PAGE + 7, 1, base + 3 * FX_PAGE + 7), 0);
+  fx_disk_key(&d, &k1, &k2);
+  assert_true(k1 == b1 && k2 == b2);
+  /* The key of the whole image, grown or not, equals the key of its flattened bytes. */
+  assert_int_equal(fx_disk_write(&d, 2 * FX_PAGE, 5, "hello"), 0);
+  assert_int_equal(fx_disk_write(&d, (BASE_PAGES + 1) * FX_PAGE + 3, 4, "tail"), 0);
+  unsigned char *flat = fx_disk_flatten(&d);
+  assert_non_null(flat);
+  fx_disk_key(&d, &k1, &k2);
+  fx_disk_key_of(flat, d.len, &f1, &f2);
+  assert_true(k1 == f1 && k2 == f2);
+  free(flat);
+  fx_disk_free(&d);
+  free(base);
+}
+
+/* The memfd e2fsck reads holds exactly `d`'s bytes. */
+static void assert_exposed(const fx_disk *d) {
+  int fd = fx_disk_expose(d);
+  assert_true(fd >= 0);
+  assert_int_equal(lseek(fd, 0, SEEK_END), (off_t)d->len);
+  unsigned char *flat = fx_disk_flatten(d), *got = malloc(d->len);
+  assert_int_equal(pread(fd, got, d->len, 0), (ssize_t)d->len);
+  assert_memory_equal(got, flat, d->len);
+  free(got);
+  free(flat);
+}
+
+static void exposed_disk_is_exactly_the_image_scenario_after_scenario(void **state) {
+  (void)state;
+  unsigned char *base = base_image();
+  fx_disk a = disk_over(base), b = disk_over(base), c = disk_over(base);
+  assert_int_equal(fx_disk_write(&a, 5, 3000, NULL), 0);
+  assert_int_equal(fx_disk_write(&a, (BASE_PAGES + 2) * FX_PAGE, 9, "grown past"), 0);
+  assert_exposed(&a);
+  /* The next scenario wrote elsewhere: a's pages are put back, the growth cut off. */
+  assert_int_equal(fx_disk_write(&b, 4 * FX_PAGE + 1, 4, "four"), 0);
+  assert_exposed(&b);
+  assert_exposed(&c); /* wrote nothing: the setup's image itself */
+  assert_exposed(&a);
+  fx_disk_free(&a);
+  fx_disk_free(&b);
+  fx_disk_free(&c);
+  free(base);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(disarmed_points_never_reach_the_harness),
@@ -204,6 +330,9 @@ int main(void) {
       cmocka_unit_test(data_allocation_fault_is_enospc_and_only_data_allocations_hit_it),
       cmocka_unit_test(metadata_allocation_fault_hits_the_xattr_block),
       cmocka_unit_test(snapshot_is_well_formed_json_in_the_common_model),
+      cmocka_unit_test(disk_reads_through_to_the_base_and_copies_only_written_pages),
+      cmocka_unit_test(disk_key_is_a_function_of_the_bytes),
+      cmocka_unit_test(exposed_disk_is_exactly_the_image_scenario_after_scenario),
   };
   return cmocka_run_group_tests_name("faultline C side", tests, NULL, NULL);
 }
