@@ -67,6 +67,7 @@ let package = Package(
       name: "cfaultline-tests", dependencies: ["CFaultline", "CExt2fsEngine"], path: "Tests/CFaultlineTests",
       cSettings: [.headerSearchPath("../../Sources/CExt2fsEngine")], linkerSettings: [.linkedLibrary("cmocka")]),
     .testTarget(name: "FaultKitTests", dependencies: ["FaultKit"]),
+    .testTarget(name: "CEngineKitTests", dependencies: ["CEngineKit", "FaultKit"]),
     .testTarget(name: "ModelKernelTests", dependencies: ["ModelKernel", "FaultKit"]),
     .testTarget(name: "CLITests", dependencies: ["faultline", "FaultKit"]),
     .testTarget(name: "PlanTests", dependencies: ["FaultKit", "FaultReports", "FaultKitTesting", "BuiltinEngines"]),
