@@ -67,6 +67,17 @@ if argv.count >= 4 && argv[1] == "profile" {
   for _ in 0..<Int(argv[3])! { _ = try! runner.run(p, opts) }
   exit(0)
 }
+// `faultline-bench profile-sweep PLAN N`: run one plan's sweep space in process N times, e2fsck
+// verdicts forgotten before each (as the ext2fs benchmark does), nothing else.
+if argv.count >= 4 && argv[1] == "profile-sweep" {
+  let p = plan(argv[2])
+  let space = try! SweepDriver(registry: registry).space([p], configs: [SweepConfig(plan: p)], bugs: []).scenarios[0]
+  for _ in 0..<Int(argv[3])! {
+    fl_ext2fs_forget_verdicts()
+    for sc in space { _ = try! InProcessExecutor.execute(sc, p, runner) }
+  }
+  exit(0)
+}
 
 // `faultline-bench [SECTION...]`: only these sections (seed, scheduler, point, sweep, ext2fs).
 let sections = Set(argv.dropFirst())

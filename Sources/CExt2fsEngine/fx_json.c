@@ -256,21 +256,23 @@ char *fx_u64(char *p, unsigned long long v) {
   static const char pairs[] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
                               "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
                               "8081828384858687888990919293949596979899";
-  char digits[24];
-  int n = 0;
-  /* Two digits per division. */
-  while (v >= 100 && n < 20) {
+  int n = 1;
+  for (unsigned long long t = v; t >= 10 && n < 20; t /= 10) n++;
+  char *end = p + n, *q = end;
+  /* Two digits per division, written from the end backwards. */
+  while (v >= 100) {
     unsigned r = (unsigned)(v % 100);
     v /= 100;
-    n += 2;
-    memcpy(digits + sizeof digits - n, pairs + 2 * r, 2);
+    q -= 2;
+    q[0] = pairs[2 * r];
+    q[1] = pairs[2 * r + 1];
   }
   if (v >= 10) {
-    n += 2;
-    memcpy(digits + sizeof digits - n, pairs + 2 * v, 2);
+    q -= 2;
+    q[0] = pairs[2 * v];
+    q[1] = pairs[2 * v + 1];
   } else {
-    digits[sizeof digits - 1 - n++] = (char)('0' + v);
+    *--q = (char)('0' + v);
   }
-  memcpy(p, digits + sizeof digits - n, (size_t)n);
-  return p + n;
+  return end;
 }

@@ -196,6 +196,17 @@ static void snapshot_is_well_formed_json_in_the_common_model(void **state) {
   fl_ctx_free(ctx);
 }
 
+static void snapshot_numbers_are_plain_decimal(void **state) {
+  (void)state;
+  const unsigned long long v[] = {0, 7, 9, 10, 42, 99, 100, 101, 999, 1000, 65536, 1000000007ULL, 18446744073709551615ULL};
+  for (size_t i = 0; i < sizeof v / sizeof *v; i++) {
+    char got[32], want[32];
+    *fx_u64(got, v[i]) = 0;
+    snprintf(want, sizeof want, "%llu", v[i]);
+    assert_string_equal(got, want);
+  }
+}
+
 /* --- fx_disk: the scenario's in-memory image ------------------------------------------------- */
 
 enum { BASE_PAGES = 6 };
@@ -330,6 +341,7 @@ int main(void) {
       cmocka_unit_test(data_allocation_fault_is_enospc_and_only_data_allocations_hit_it),
       cmocka_unit_test(metadata_allocation_fault_hits_the_xattr_block),
       cmocka_unit_test(snapshot_is_well_formed_json_in_the_common_model),
+      cmocka_unit_test(snapshot_numbers_are_plain_decimal),
       cmocka_unit_test(disk_reads_through_to_the_base_and_copies_only_written_pages),
       cmocka_unit_test(disk_key_is_a_function_of_the_bytes),
       cmocka_unit_test(exposed_disk_is_exactly_the_image_scenario_after_scenario),
