@@ -165,6 +165,7 @@ struct SweepCommand: ParsableCommand {
     var outcomes = SweepJournal.read(journalURL)
     var done = Set(outcomes.map(\.scenario.key))
     let journal = try SweepJournal(url: journalURL)
+    var firstResults = FirstResults(outcomes)
 
     func children(_ o: SweepOutcome) -> [SweepScenario] {
       driver.children(of: o).filter { !done.contains($0.key) }
@@ -187,7 +188,9 @@ struct SweepCommand: ParsableCommand {
     let deadline = budget.map { DispatchTime.now().uptimeNanoseconds + UInt64($0 * 1e9) }
     var budgetReached = false
     try executor.run(initial) { o in
+      var o = firstResults.keep(o)
       do { try journal.append(o) } catch { journalError = journalError ?? error }
+      o.encoded = nil  // journaled; the decoded outcome is what the reports read
       outcomes.append(o)
       done.insert(o.scenario.key)
       let more = children(o)

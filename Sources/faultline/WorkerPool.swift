@@ -76,8 +76,11 @@ final class WorkerPool: ScenarioExecutor, @unchecked Sendable {
       let outcome: SweepOutcome
       switch worker!.ask(line, timeoutSeconds: timeoutSeconds) {
       case .answer(let data):
-        let decoded: SweepOutcome
-        do { decoded = try decoder.decode(SweepOutcome.self, from: data) } catch {
+        var decoded: SweepOutcome
+        do {
+          decoded = try decoder.decode(SweepOutcome.self, from: data)
+          decoded.encoded = data
+        } catch {
           worker!.kill()
           worker = nil
           outcome = SweepOutcome(
@@ -138,12 +141,19 @@ final class Worker {
     let fd = output.fileHandleForReading.fileDescriptor
     let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(timeoutSeconds * 1e9)
     var chunk = [UInt8](repeating: 0, count: 1 << 16)
+    // A failure's answer is its whole result (hundreds of KiB for a filesystem's): look for the
+    // newline only in what each read added, in a local buffer (no per-byte access checks).
+    var pending = buffer
+    buffer = Data()
+    defer { buffer = pending }
+    var searched = pending.startIndex
     while true {
-      if let nl = buffer.firstIndex(of: 0x0A) {
-        let answer = buffer[buffer.startIndex..<nl]
-        buffer.removeSubrange(buffer.startIndex...nl)
+      if let nl = pending[searched...].firstIndex(of: 0x0A) {
+        let answer = pending[pending.startIndex..<nl]
+        pending.removeSubrange(pending.startIndex...nl)
         return .answer(Data(answer))
       }
+      searched = pending.endIndex
       let now = DispatchTime.now().uptimeNanoseconds
       guard now < deadline else { return .timedOut }
       var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
@@ -152,7 +162,7 @@ final class Worker {
       if ready <= 0 { continue }
       let n = read(fd, &chunk, chunk.count)
       if n <= 0 { return died() }
-      buffer.append(contentsOf: chunk[0..<n])
+      pending.append(contentsOf: chunk[0..<n])
     }
   }
 

@@ -137,4 +137,51 @@ struct SweepTests {
     let (all, none) = FaultSpace.placements(hits: hits, digests: [1, 2, 3, 4], catalog: catalog, config: config)
     #expect(all.count == 4 && none == 0)
   }
+
+  @Test("the journal keeps one whole result per signature, the first in space order, in any finishing order")
+  func firstResults() throws {
+    // Real libext2fs: 14 signatures among 61 failures.
+    let plan = try Corpus.load(try #require(Corpus.files.first { $0.hasSuffix("ext2fs/names-and-links.yaml") }))
+    let driver = SweepDriver(registry: Corpus.registry)
+    let bugs: [String] = []
+    let config = SweepConfig(points: ["*"])
+    let (space, pruned, reached) = try driver.space([plan], configs: [config], bugs: bugs)
+    let meta = SweepMeta(
+      plans: [
+        SweepMeta.PlanEntry(
+          file: plan.file, name: plan.name, engine: plan.engine, depth: config.depth, space: space[0].count,
+          pruned: pruned[0], reached: reached[0])
+      ], bugs: bugs, shard: .all)
+    var outcomes: [SweepOutcome] = []
+    try InProcessExecutor(registry: Corpus.registry).run(space[0]) { o in
+      outcomes.append(o)
+      return driver.children(of: o)
+    }
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    let whole = try encoder.encode(SweepDriver.reports(meta: meta, outcomes: outcomes))
+    let signatures = Set(outcomes.filter(\.failed).map(\.signature))
+    #expect(signatures.count >= 2 && outcomes.filter(\.failed).count > signatures.count, "repeated signatures")
+
+    var rng = SplitMix64(seed: 7)
+    let orders = [outcomes, outcomes.reversed(), outcomes.shuffled(using: &rng)]
+    for order in orders {
+      var first = FirstResults()
+      let kept = order.map { first.keep($0) }
+      #expect(kept.filter(\.failed).count == outcomes.filter(\.failed).count, "a slimmed failure is still a failure")
+      #expect(try encoder.encode(SweepDriver.reports(meta: meta, outcomes: kept)) == whole)
+      // Resumed halfway: what the journal held decides for what comes after.
+      let half = kept.count / 2
+      var resumed = FirstResults(Array(kept[..<half]))
+      let rest = order[half...].map { resumed.keep($0) }
+      #expect(try encoder.encode(SweepDriver.reports(meta: meta, outcomes: Array(kept[..<half]) + rest)) == whole)
+    }
+    // In space order exactly one result per signature is kept, and a slim outcome round-trips.
+    var first = FirstResults()
+    let kept = outcomes.map { first.keep($0) }
+    #expect(kept.filter { $0.result != nil }.count == signatures.count)
+    let slim = try #require(kept.first { $0.failed && $0.result == nil })
+    let back = try JSONDecoder().decode(SweepOutcome.self, from: try encoder.encode(slim))
+    #expect(back.failed && back.signature == slim.signature && back.entry == slim.entry)
+  }
 }

@@ -278,7 +278,7 @@ extension SweepOutcome {
   public var entry: ScenarioEntry {
     let outcome: ScenarioEntry.Outcome =
       switch kind {
-      case .judged: result == nil ? .passed : .failed
+      case .judged: failed ? .failed : .passed
       case .crashed: .crashed
       case .timedOut: .timedOut
       }
@@ -286,6 +286,30 @@ extension SweepOutcome {
       key: scenario.key, index: scenario.index, child: scenario.child, faults: scenario.placements.map(\.description),
       scheduleSeed: scenario.scheduleSeed, explored: scenario.prefix, outcome: outcome,
       signature: failed ? signature : nil, steps: steps, fired: fired ?? [])
+  }
+}
+
+/// Which failures the journal keeps whole. Reports read one result per signature, the first in
+/// space order's; a filesystem's failing results are large (an ext2fs sweep's journal was 490 MB,
+/// mostly traces and evidence repeated by thousands of scenarios with one signature). A failure
+/// keeps its result when it is the earliest of its signature seen so far, in whatever order
+/// scenarios finish; so the earliest of all always does, on resume too (the journal's lines say
+/// what was seen). The rest keep their signature.
+public struct FirstResults {
+  private var first: [String: ScenarioEntry] = [:]
+
+  public init(_ journaled: [SweepOutcome] = []) {
+    for o in journaled where o.result != nil { _ = keep(o) }
+  }
+
+  /// `o` as the journal and the reports should hold it.
+  public mutating func keep(_ o: SweepOutcome) -> SweepOutcome {
+    guard o.kind == .judged, o.result != nil else { return o }
+    let key = o.scenario.plan + "\n" + o.signature
+    let e = o.entry
+    if let held = first[key], ScenarioEntry.spaceOrder(held, e) { return o.slimmed() }
+    first[key] = e
+    return o
   }
 }
 
@@ -309,7 +333,7 @@ public final class SweepJournal: @unchecked Sendable {
   }
 
   public func append(_ o: SweepOutcome) throws {
-    var line = try encoder.encode(o)
+    var line = try o.encoded ?? encoder.encode(o)
     line.append(0x0A)
     try handle.write(contentsOf: line)
   }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// One scenario of a sweep, as the parent hands it to a worker process and as the journal keeps
 /// it: which plan, which bugs, which placements, and where it sits in the space.
 public struct SweepScenario: Sendable, Codable, Hashable {
@@ -77,6 +79,31 @@ public struct SweepOutcome: Sendable, Codable {
   /// Wall-clock nanoseconds the scenario took where it ran. The only clock reading in a sweep's
   /// records; it goes to timings.json, never into results.json.
   public var nanos: UInt64?
+  /// This outcome as a worker process encoded it (sorted keys, as the journal does): the journal
+  /// writes these bytes rather than encode a failure's whole result a second time. Not coded.
+  public var encoded: Data?
+  /// A failure whose result was left out (`slimmed`): its signature.
+  public private(set) var slimSignature: String?
+
+  enum CodingKeys: String, CodingKey {
+    case scenario, kind, result, children, schedules, pruned, detail, fired, steps, nanos
+    case slimSignature = "signature"
+  }
+
+  /// This failure without its result, keeping its signature: what the journal keeps of a failure
+  /// when an earlier scenario (in space order) holds the same signature's whole result, which is
+  /// the only one the reports read.
+  public func slimmed() -> SweepOutcome {
+    guard kind == .judged, result != nil else { return self }
+    var o = SweepOutcome(
+      scenario: scenario, kind: kind, result: nil, children: children, pruned: pruned, detail: detail,
+      schedules: schedules)
+    o.fired = fired
+    o.steps = steps
+    o.nanos = nanos
+    o.slimSignature = signature
+    return o
+  }
 
   public init(
     scenario: SweepScenario, kind: Kind, result: ScenarioResult? = nil, children: [Placement]? = nil, pruned: Int = 0,
@@ -91,12 +118,12 @@ public struct SweepOutcome: Sendable, Codable {
     self.detail = detail
   }
 
-  public var failed: Bool { kind != .judged || result != nil }
+  public var failed: Bool { kind != .judged || result != nil || slimSignature != nil }
 
   /// The sweep signature; a crash or timeout is its own failure, keyed by where the fault was.
   public var signature: String {
     switch kind {
-    case .judged: Sweeper.signature(result!, scenario.placements)
+    case .judged: slimSignature ?? Sweeper.signature(result!, scenario.placements)
     case .crashed, .timedOut:
       "\(kind.rawValue) | "
         + scenario.placements.map { "\($0.point):\($0.action.kind.rawValue)" }.joined(separator: " ")
