@@ -193,11 +193,11 @@ if wanted("sweep") {
 }
 
 // 5. The ext2fs engine (real libext2fs, judged by e2fsck) against the naive way (copy the image
-// file, run the operations, close, e2fsck), one core each, side by side. Ours runs the
-// write-append plan's sweep space once per round: every placement, each scenario with its
-// snapshots and invariants. Twice: with the e2fsck verdict cache as a sweep runs it (emptied at
-// the start of each round: one sweep's worth of reuse, the same verdict for the same bytes), and
-// with it off (e2fsck on every scenario).
+// file, run the operations, close, e2fsck), one core each, round by round. Ours runs the
+// write-append plan's sweep space: every placement, each scenario with its snapshots, invariants
+// and e2fsck's verdict on its final image. Twice: with the e2fsck verdict cache as a sweep runs
+// it (emptied before each pass: one sweep's worth of reuse, the same verdict for the same bytes),
+// and with it off (e2fsck on every scenario).
 if wanted("ext2fs") {
   let cbench = root.appendingPathComponent(".build/release/faultline-cbench")
   if FileManager.default.isExecutableFile(atPath: cbench.path) {
@@ -205,33 +205,66 @@ if wanted("ext2fs") {
     let p = plan("Plans/ext2fs/write-append.yaml")
     let driver = SweepDriver(registry: registry)
     let space = try! driver.space([p], configs: [SweepConfig(plan: p)], bugs: []).scenarios[0]
-    let cached = measure {
-      fl_ext2fs_forget_verdicts()
-      for sc in space { _ = try! InProcessExecutor.execute(sc, p, runner) }
-      return space.count
+    /// Scenarios per second over one round (whole passes of the space, at least `roundSeconds`).
+    func ourRound(fsckCache: Bool) -> Double {
+      setenv("FAULTLINE_EXT2FS_FSCK_CACHE", fsckCache ? "1" : "0", 1)
+      let clock = ContinuousClock()
+      let start = clock.now
+      var n = 0
+      var elapsed = Duration.zero
+      while elapsed < .seconds(roundSeconds) {
+        fl_ext2fs_forget_verdicts()  // one sweep's worth of reuse per pass
+        for sc in space { _ = try! InProcessExecutor.execute(sc, p, runner) }
+        n += space.count
+        elapsed = clock.now - start
+      }
+      return Double(n) / (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
     }
-    report("ext2fs sweep scenarios, e2fsck verdicts reused in one sweep", cached, unit: "scenarios/s")
-    setenv("FAULTLINE_EXT2FS_FSCK_CACHE", "0", 1)
-    let ours = measure {
-      for sc in space { _ = try! InProcessExecutor.execute(sc, p, runner) }
-      return space.count
+    /// One round of the naive loop (faultline-cbench naive, one round of a second).
+    func naiveRound() -> Double {
+      let c = Process()
+      c.executableURL = cbench
+      c.arguments = ["naive"]
+      c.environment = ProcessInfo.processInfo.environment.merging(["BENCH_ROUNDS": "1"]) { $1 }
+      let out = Pipe()
+      c.standardOutput = out
+      try? c.run()
+      let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+      c.waitUntilExit()
+      return text.split(separator: " ").compactMap { Double($0) }.last ?? 0
     }
-    report("ext2fs sweep scenarios, e2fsck on every scenario", ours, unit: "scenarios/s")
-    fflush(nil)  // before the child's lines
-    let c = Process()
-    c.executableURL = cbench
-    c.arguments = ["naive"]
-    let out = Pipe()
-    c.standardOutput = out
-    try? c.run()
-    let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    c.waitUntilExit()
-    FileHandle.standardOutput.write(Data(text.utf8))
-    if let naive = text.split(separator: " ").compactMap({ Double($0) }).last, naive > 0 {
-      print(
-        String(
-          format: "  ours / naive: %.2fx with the verdict cache, %.2fx with e2fsck every time", median(cached) / naive,
-          median(ours) / naive))
+    _ = ourRound(fsckCache: true)  // warm up: the setup image, the code
+    // Interleaved round by round, so the machine's drift touches all three alike; the ratios are
+    // taken per round (paired), then their median.
+    var cached: [Double] = []
+    var every: [Double] = []
+    var naive: [Double] = []
+    var ratioCached: [Double] = []
+    var ratioEvery: [Double] = []
+    for _ in 0..<rounds {
+      let c = ourRound(fsckCache: true)
+      let e = ourRound(fsckCache: false)
+      let n = naiveRound()
+      guard n > 0 else { break }
+      cached.append(c)
+      every.append(e)
+      naive.append(n)
+      ratioCached.append(c / n)
+      ratioEvery.append(e / n)
+    }
+    unsetenv("FAULTLINE_EXT2FS_FSCK_CACHE")
+    if naive.isEmpty {
+      print("(ext2fs: faultline-cbench naive gave no figure)")
+    } else {
+      report("ext2fs sweep scenarios, e2fsck verdicts reused in one sweep", cached.sorted(), unit: "scenarios/s")
+      report("ext2fs sweep scenarios, e2fsck on every scenario", every.sorted(), unit: "scenarios/s")
+      report("naive ext2fs scenario (copy image, op, close, e2fsck)", naive.sorted(), unit: "scenarios/s")
+      for (name, r) in [
+        ("with the verdict cache", ratioCached.sorted()), ("with e2fsck every time", ratioEvery.sorted()),
+      ] {
+        print(
+          String(format: "  ours / naive, round by round, %@: %.2fx  (%.2f-%.2f)", name, median(r), r.first!, r.last!))
+      }
     }
     fflush(nil)
     let point = Process()
