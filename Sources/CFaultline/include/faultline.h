@@ -160,7 +160,9 @@ typedef struct fl_engine {
   /* The state now (see above), malloc'd and NUL-terminated; the harness frees it. Taken at fixed
    * points of a scenario (after setup, after an operation a fault hit, at rest); fault points
    * pass unseen inside it. It may warm the engine's caches (which changes what later operations
-   * read, and so their hit numbers), so it must do the same thing each time at the same point. */
+   * read, and so their hit numbers), so it must do the same thing each time at the same point.
+   * The harness parses equal bytes once (it keeps the last few parsed), so writing the same state
+   * as the same bytes (records in a fixed order, no clocks or addresses) makes repeats cheap. */
   char *(*snapshot)(void *engine);
   /* Crash and come back: drop in-memory state, mount again from what is durable. 0 or errno. */
   int (*recover)(void *engine);
