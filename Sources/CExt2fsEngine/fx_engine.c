@@ -30,10 +30,11 @@ static const char *const operations[] = {"create",   "write",     "append",  "re
 static const char *const shared[] = {"locks-released", "no-double-allocation"};
 static const fl_invariant_def own[] = {
     {"in-memory-consistent",
-     "After every failed operation and at rest, in libext2fs's memory: every block an extent tree maps (data and "
-     "tree nodes) is marked in the block bitmap; each extent-mapped inode's i_blocks equals what its tree maps plus "
-     "its xattr block; the bitmap, the group descriptors and the superblock count the same free blocks.",
-     "Block-mapped (non-extent) files and inode-bitmap counts; directories' contents (e2fsck does that after the "
+     "After every failed operation and at rest, as libext2fs sees it (its inode cache and bitmaps, and the blocks "
+     "it reads back): every block a file maps (data, extent tree nodes, indirect blocks) is marked in the block "
+     "bitmap; each file's i_blocks equals what its extent tree or block map maps plus its xattr block; the bitmap, "
+     "the group descriptors and the superblock count the same free blocks.",
+     "Inode-bitmap counts; files no directory names; directories' contents (e2fsck does that after the "
      "close)."},
     {"close-clean", "ext2fs_close2 succeeds after the plan (it writes the superblock, descriptors and bitmaps).",
      "What the close wrote: e2fsck judges the image."},

@@ -74,20 +74,64 @@ static void assert_fail(checks *c, const char *fmt, ...) {
   va_end(ap);
 }
 
-/* The extent tree of `ino` as extent records; checks its blocks are marked in the bitmap and
- * that i_blocks counts them. */
-static void extents(fx_engine *e, fx_buf *b, const char **sep, const entry *x, checks *c) {
-  ext2_filsys fs = e->fs;
-  struct ext2_inode inode;
-  if (ext2fs_read_inode(fs, x->ino, &inode) || !(inode.i_flags & EXT4_EXTENTS_FL)) return;
-  ext2_extent_handle_t h;
-  if (ext2fs_extent_open2(fs, x->ino, &inode, &h)) return;
-  fx_buf path = {0}; /* the path as JSON, once for all its records */
-  fx_put_json_string(&path, x->path);
-  if (!path.s) {
-    ext2fs_extent_free(h);
+/* A leaf record (data blocks): written in place, thousands of these per snapshot of a
+ * fragmented filesystem. `path` is the file's path already as JSON. */
+static void put_leaf(fx_buf *b, const char **sep, const fx_buf *path, unsigned long long lblk, unsigned long long len,
+                     unsigned long long pblk, int unwritten, unsigned long long bs) {
+  char *p = fx_reserve(b, path->len + 200);
+  if (!p) return;
+  if (**sep) *p++ = ',';
+  p = FX_LIT(p, "{\"source\":\"tree\",\"file\":");
+  memcpy(p, path->s, path->len);
+  p += path->len;
+  p = FX_LIT(p, ",\"range\":{\"start\":");
+  p = fx_u64(p, lblk * bs);
+  p = FX_LIT(p, ",\"end\":");
+  p = fx_u64(p, (lblk + len) * bs);
+  p = FX_LIT(p, "},\"disk\":{\"start\":");
+  p = fx_u64(p, pblk);
+  p = FX_LIT(p, ",\"count\":");
+  p = fx_u64(p, len);
+  if (unwritten) p = FX_LIT(p, "},\"state\":\"unwritten\"}");
+  else p = FX_LIT(p, "},\"state\":\"written\"}");
+  fx_commit(b, p);
+  *sep = ",";
+}
+
+/* Checks that `count` blocks from `pblk`, which `path` maps as `what`, lie inside the filesystem
+ * and are marked in the block bitmap. */
+static void check_mapped(ext2_filsys fs, checks *c, const char *path, blk64_t pblk, blk64_t count, const char *what) {
+  blk64_t nblocks = ext2fs_blocks_count(fs->super);
+  if (pblk < fs->super->s_first_data_block || pblk + count > nblocks) {
+    assert_fail(c, "%s maps block %llu (%s), outside the filesystem's %llu blocks", path, (unsigned long long)pblk,
+                what, (unsigned long long)nblocks);
     return;
   }
+  for (blk64_t k = 0; k < count; k++) {
+    if (!ext2fs_test_block_bitmap2(fs->block_map, pblk + k)) {
+      assert_fail(c, "%s maps block %llu (%s), which the block bitmap has free", path, (unsigned long long)(pblk + k),
+                  what);
+      break;
+    }
+  }
+}
+
+/* Checks that i_blocks counts the `counted` blocks the file maps (and its xattr block). */
+static void check_i_blocks(ext2_filsys fs, checks *c, const char *path, struct ext2_inode *inode,
+                           unsigned long long counted, const char *mapper) {
+  blk64_t acl = ext2fs_file_acl_block(fs, inode);
+  unsigned long long expect = (counted + (acl ? 1 : 0)) * (fs->blocksize / 512);
+  unsigned long long have = ext2fs_get_stat_i_blocks(fs, inode);
+  if (expect != have)
+    assert_fail(c, "%s: i_blocks says %llu sectors, its %s%s maps %llu", path, have, mapper,
+                acl ? " and xattr block" : "", expect);
+}
+
+/* The extent tree of an extent-mapped file as extent records (leaves and index nodes), checked. */
+static void extent_records(ext2_filsys fs, fx_buf *b, const char **sep, const entry *x, const fx_buf *path,
+                           struct ext2_inode *inode, checks *c) {
+  ext2_extent_handle_t h;
+  if (ext2fs_extent_open2(fs, x->ino, inode, &h)) return;
   unsigned long long bs = fs->blocksize, counted = 0;
   struct ext2fs_extent ex;
   errcode_t rc = ext2fs_extent_get(h, EXT2_EXTENT_ROOT, &ex);
@@ -106,51 +150,78 @@ static void extents(fx_engine *e, fx_buf *b, const char **sep, const entry *x, c
                 "\"state\":\"index node, level %d\"}",
              (unsigned long long)ex.e_lblk * bs, ((unsigned long long)ex.e_lblk + (ex.e_len ? ex.e_len : 1)) * bs,
              (unsigned long long)ex.e_pblk, info.curr_level + 1);
+      *sep = ",";
     } else {
-      /* A leaf record, written in place: thousands of these per snapshot of a fragmented filesystem. */
-      char *p = fx_reserve(b, path.len + 200);
-      if (p) {
-        if (**sep) *p++ = ',';
-        p = FX_LIT(p, "{\"source\":\"tree\",\"file\":");
-        memcpy(p, path.s, path.len);
-        p += path.len;
-        p = FX_LIT(p, ",\"range\":{\"start\":");
-        p = fx_u64(p, (unsigned long long)ex.e_lblk * bs);
-        p = FX_LIT(p, ",\"end\":");
-        p = fx_u64(p, ((unsigned long long)ex.e_lblk + ex.e_len) * bs);
-        p = FX_LIT(p, "},\"disk\":{\"start\":");
-        p = fx_u64(p, (unsigned long long)ex.e_pblk);
-        p = FX_LIT(p, ",\"count\":");
-        p = fx_u64(p, ex.e_len);
-        if (ex.e_flags & EXT2_EXTENT_FLAGS_UNINIT) p = FX_LIT(p, "},\"state\":\"unwritten\"}");
-        else p = FX_LIT(p, "},\"state\":\"written\"}");
-        fx_commit(b, p);
-      }
+      put_leaf(b, sep, path, ex.e_lblk, ex.e_len, ex.e_pblk, (ex.e_flags & EXT2_EXTENT_FLAGS_UNINIT) != 0, bs);
     }
-    *sep = ",";
     counted += count;
-    blk64_t nblocks = ext2fs_blocks_count(fs->super);
-    if (ex.e_pblk < fs->super->s_first_data_block || ex.e_pblk + count > nblocks) {
-      assert_fail(c, "%s maps block %llu (%s), outside the filesystem's %llu blocks", x->path,
-                  (unsigned long long)ex.e_pblk, leaf ? "data" : "extent tree node", (unsigned long long)nblocks);
-      count = 0;
-    }
-    for (blk64_t k = 0; k < count; k++) {
-      if (!ext2fs_test_block_bitmap2(fs->block_map, ex.e_pblk + k)) {
-        assert_fail(c, "%s maps block %llu (%s), which the block bitmap has free", x->path,
-                    (unsigned long long)(ex.e_pblk + k), leaf ? "data" : "extent tree node");
-        break;
-      }
-    }
+    check_mapped(fs, c, x->path, ex.e_pblk, count, leaf ? "data" : "extent tree node");
   }
   ext2fs_extent_free(h);
+  check_i_blocks(fs, c, x->path, inode, counted, "extent tree");
+}
+
+/* A block-mapped (ext2/ext3-style) file, walked with ext2fs_block_iterate3: its data as tree
+ * records, one per run contiguous in the file and on disk; its indirect blocks checked and
+ * counted, not reported (they map no file range of their own). */
+typedef struct block_walk {
+  ext2_filsys fs;
+  fx_buf *b;
+  const char **sep;
+  const fx_buf *path;
+  const char *name;
+  checks *c;
+  unsigned long long counted;
+  unsigned long long lblk, pblk, len; /* the run being gathered */
+} block_walk;
+
+static void flush_run(block_walk *w) {
+  if (w->len) put_leaf(w->b, w->sep, w->path, w->lblk, w->len, w->pblk, 0, w->fs->blocksize);
+  w->len = 0;
+}
+
+static int walk_block(ext2_filsys fs, blk64_t *blocknr, e2_blkcnt_t blockcnt, blk64_t ref_blk, int ref_offset,
+                      void *priv) {
+  (void)ref_blk, (void)ref_offset;
+  block_walk *w = priv;
+  w->counted++;
+  check_mapped(fs, w->c, w->name, *blocknr, 1, blockcnt < 0 ? "indirect block" : "data");
+  if (blockcnt < 0) return 0;
+  unsigned long long l = (unsigned long long)blockcnt;
+  if (w->len && l == w->lblk + w->len && *blocknr == w->pblk + w->len) {
+    w->len++;
+    return 0;
+  }
+  flush_run(w);
+  w->lblk = l;
+  w->pblk = *blocknr;
+  w->len = 1;
+  return 0;
+}
+
+static void block_map_records(ext2_filsys fs, fx_buf *b, const char **sep, const entry *x, const fx_buf *path,
+                              struct ext2_inode *inode, checks *c) {
+  block_walk w = {fs, b, sep, path, x->path, c, 0, 0, 0, 0};
+  ext2fs_block_iterate3(fs, x->ino, BLOCK_FLAG_READ_ONLY, NULL, walk_block, &w);
+  flush_run(&w);
+  check_i_blocks(fs, c, x->path, inode, w.counted, "block map");
+}
+
+/* The blocks `x` maps, as extent records; checks they are marked in the bitmap and that i_blocks
+ * counts them. */
+static void extents(fx_engine *e, fx_buf *b, const char **sep, const entry *x, checks *c) {
+  ext2_filsys fs = e->fs;
+  struct ext2_inode inode;
+  if (ext2fs_read_inode(fs, x->ino, &inode)) return;
+  int by_extents = (inode.i_flags & EXT4_EXTENTS_FL) != 0;
+  /* Fast symlinks and inline data keep no blocks. */
+  if (!by_extents && !ext2fs_inode_has_valid_blocks2(fs, &inode)) return;
+  fx_buf path = {0}; /* the path as JSON, once for all its records */
+  fx_put_json_string(&path, x->path);
+  if (!path.s) return;
+  if (by_extents) extent_records(fs, b, sep, x, &path, &inode, c);
+  else block_map_records(fs, b, sep, x, &path, &inode, c);
   free(path.s);
-  blk64_t acl = ext2fs_file_acl_block(fs, &inode);
-  unsigned long long expect = (counted + (acl ? 1 : 0)) * (bs / 512);
-  unsigned long long have = ext2fs_get_stat_i_blocks(fs, &inode);
-  if (expect != have)
-    assert_fail(c, "%s: i_blocks says %llu sectors, its extent tree%s maps %llu", x->path, have,
-                acl ? " and xattr block" : "", expect);
 }
 
 char *fx_snapshot(fx_engine *e) {

@@ -196,6 +196,41 @@ static void snapshot_is_well_formed_json_in_the_common_model(void **state) {
   fl_ctx_free(ctx);
 }
 
+static void block_mapped_files_are_reported_and_checked_too(void **state) {
+  (void)state;
+  fake f = {.fail_point = -1};
+  fl_ctx *ctx = ctx_for(&f, FX_N_POINTS);
+  char err[256] = "";
+  /* 280 KiB of 1 KiB blocks: 12 direct, 256 through the indirect block, 12 more through the
+   * double-indirect one. */
+  void *inst = fl_ext2fs_engine()->create(ctx,
+                                          "{\"size\":2097152,\"block-size\":1024,\"features\":[\"^extents\",\"^64bit\"],"
+                                          "\"files\":[{\"path\":\"/a\",\"size\":286720}]}",
+                                          NULL, 0, err, sizeof err);
+  assert_non_null(inst);
+  assert_int_equal(fl_ext2fs_engine()->setup(inst), 0);
+  char *json = fl_ext2fs_engine()->snapshot(inst);
+  fx_json *root = fx_json_parse(json);
+  assert_non_null(root);
+  unsigned long long mapped = 0, start, end;
+  int records = 0;
+  for (const fx_json *x = fx_json_get(root, "extents")->child; x; x = x->next) {
+    if (strcmp(fx_json_string(x, "file"), "/a") != 0) continue;
+    assert_true(fx_json_number(fx_json_get(x, "range"), "start", &start));
+    assert_true(fx_json_number(fx_json_get(x, "range"), "end", &end));
+    mapped += end - start;
+    records++;
+  }
+  assert_int_equal(mapped, 286720); /* every data block, in runs */
+  assert_true(records >= 2);        /* the indirect blocks split the runs on disk */
+  assert_null(fx_json_get(root, "assertions")->child); /* bitmap and i_blocks agree */
+  fx_json_free(root);
+  free(json);
+  assert_null(fl_ext2fs_engine()->verify(inst));
+  fl_ext2fs_engine()->destroy(inst);
+  fl_ctx_free(ctx);
+}
+
 static void snapshot_numbers_are_plain_decimal(void **state) {
   (void)state;
   const unsigned long long v[] = {0, 7, 9, 10, 42, 99, 100, 101, 999, 1000, 65536, 1000000007ULL, 18446744073709551615ULL};
@@ -341,6 +376,7 @@ int main(void) {
       cmocka_unit_test(data_allocation_fault_is_enospc_and_only_data_allocations_hit_it),
       cmocka_unit_test(metadata_allocation_fault_hits_the_xattr_block),
       cmocka_unit_test(snapshot_is_well_formed_json_in_the_common_model),
+      cmocka_unit_test(block_mapped_files_are_reported_and_checked_too),
       cmocka_unit_test(snapshot_numbers_are_plain_decimal),
       cmocka_unit_test(disk_reads_through_to_the_base_and_copies_only_written_pages),
       cmocka_unit_test(disk_key_is_a_function_of_the_bytes),
