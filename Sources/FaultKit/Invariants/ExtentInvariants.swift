@@ -117,7 +117,11 @@ public struct NoDoubleAllocation: Invariant {
       while k < free.count && free[k].end <= m.disk.start { k += 1 }
       var f = k
       while f < free.count && free[f].start < m.disk.end {
-        if free[f].overlaps(m.disk) { bad.append("\(line(m)) maps \(free[f]) which the allocator has free") }
+        if free[f].overlaps(m.disk) {
+          let lo = max(free[f].start, m.disk.start)
+          let both = BlockRange(start: lo, count: min(free[f].end, m.disk.end) - lo)
+          bad.append("\(line(m)) maps \(both), which the allocator has free")
+        }
         f += 1
       }
     }
