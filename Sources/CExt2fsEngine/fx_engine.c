@@ -15,9 +15,12 @@ static const int enospc[] = {ENOSPC};
 static const int eio[] = {EIO};
 static const fl_point_def points[FX_N_POINTS] = {
     {"alloc.data", FL_KIND_ALLOCATOR, enospc, 1,
-     "ext2fs_alloc_block3 for file data (get_alloc_block2, BLOCK_ALLOC_DATA): writes, fallocate's single blocks"},
+     "ext2fs_alloc_block3 for what libext2fs labels file data (get_alloc_block2, BLOCK_ALLOC_DATA): extent-mapped "
+     "files' data, fallocate's single blocks; in a block-mapped file, the direct blocks and the indirect blocks the "
+     "inode points at (ext2fs_bmap2 labels those data too)"},
     {"alloc.metadata", FL_KIND_ALLOCATOR, enospc, 1,
-     "ext2fs_alloc_block3 for metadata: extent tree nodes, directory blocks, xattr blocks, symlink blocks"},
+     "ext2fs_alloc_block3 for everything else: extent tree nodes, directory, xattr and symlink blocks; in a "
+     "block-mapped file, the blocks under an indirect block, data included (allocated with no label)"},
     {"alloc.range", FL_KIND_ALLOCATOR, enospc, 1, "ext2fs_new_range: fallocate's and punch's range allocations"},
     {"io.read", FL_KIND_IO, eio, 1, "io_channel_read_blk64: every block read (inodes, bitmaps, tree nodes, data)"},
     {"io.write", FL_KIND_IO, eio, 1, "io_channel_write_blk64 and write_byte: every block written"},

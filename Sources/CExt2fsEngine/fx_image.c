@@ -323,6 +323,7 @@ static const cached *lookup(const char *setup_json) {
 
 int fx_setup_image(const char *setup_json, const fx_config *cfg, const unsigned char **bytes, size_t *len,
                    unsigned long long *k1, unsigned long long *k2, char *err, size_t err_len) {
+  fx_library_init();
   pthread_mutex_lock(&cache_lock);
   const cached *c = lookup(setup_json);
   pthread_mutex_unlock(&cache_lock);

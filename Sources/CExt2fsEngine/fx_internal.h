@@ -104,6 +104,8 @@ int fx_materialize(const char *setup_json, const fx_config *cfg, const char *pat
 extern io_manager fx_io_manager;
 /* The engine libext2fs is working for on this thread (its com_err messages go to its trace). */
 void fx_running(fx_engine *e);
+/* Once per process: libext2fs's error messages registered, its com_err output to the trace. */
+void fx_library_init(void);
 /* Opens `e->disk` read-write through fx_io_manager and installs the allocator hooks. */
 errcode_t fx_open(fx_engine *e);
 

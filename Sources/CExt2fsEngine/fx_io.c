@@ -25,10 +25,16 @@ static void com_err_to_trace(const char *whoami, errcode_t code, const char *fmt
 }
 
 static pthread_once_t hook_once = PTHREAD_ONCE_INIT;
-static void install_hook(void) { set_com_err_hook(com_err_to_trace); }
+static void install_hook(void) {
+  set_com_err_hook(com_err_to_trace);
+  /* libext2fs's own messages ("Could not write block bitmap", not "Unknown code ext2 29"). */
+  initialize_ext2_error_table();
+}
+
+void fx_library_init(void) { pthread_once(&hook_once, install_hook); }
 
 void fx_running(fx_engine *e) {
-  pthread_once(&hook_once, install_hook);
+  fx_library_init();
   running = e;
 }
 

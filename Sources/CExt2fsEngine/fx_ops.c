@@ -28,8 +28,18 @@ int fx_errno(fx_engine *e, errcode_t code, const char *what) {
   case EXT2_ET_DIR_EXISTS: return EEXIST;
   case EXT2_ET_FILE_TOO_BIG: return EFBIG;
   case EXT2_ET_EA_KEY_NOT_FOUND: return ENODATA;
+  /* The library's names for a failed read or write of its structures: the device said EIO. */
   case EXT2_ET_SHORT_READ:
   case EXT2_ET_SHORT_WRITE:
+  case EXT2_ET_GDESC_READ:
+  case EXT2_ET_GDESC_WRITE:
+  case EXT2_ET_INODE_BITMAP_READ:
+  case EXT2_ET_INODE_BITMAP_WRITE:
+  case EXT2_ET_BLOCK_BITMAP_READ:
+  case EXT2_ET_BLOCK_BITMAP_WRITE:
+  case EXT2_ET_INODE_TABLE_READ:
+  case EXT2_ET_INODE_TABLE_WRITE:
+  case EXT2_ET_NEXT_INODE_READ:
     return EIO;
   default: return EUCLEAN; /* the library found its structures corrupt, or another library error */
   }

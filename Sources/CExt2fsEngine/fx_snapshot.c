@@ -182,10 +182,18 @@ static void flush_run(block_walk *w) {
 
 static int walk_block(ext2_filsys fs, blk64_t *blocknr, e2_blkcnt_t blockcnt, blk64_t ref_blk, int ref_offset,
                       void *priv) {
-  (void)ref_blk, (void)ref_offset;
+  (void)ref_offset;
   block_walk *w = priv;
   w->counted++;
-  check_mapped(fs, w->c, w->name, *blocknr, 1, blockcnt < 0 ? "indirect block" : "data");
+  /* libext2fs keeps no copy of indirect blocks: what they map is what the disk holds, which is
+   * what the library's next read of them will see. Say so. */
+  char what[96];
+  if (ref_blk)
+    snprintf(what, sizeof what, "%s in indirect block %llu as the disk holds it",
+             blockcnt < 0 ? "indirect block" : "data", (unsigned long long)ref_blk);
+  else
+    snprintf(what, sizeof what, "%s", blockcnt < 0 ? "indirect block" : "data");
+  check_mapped(fs, w->c, w->name, *blocknr, 1, what);
   if (blockcnt < 0) return 0;
   unsigned long long l = (unsigned long long)blockcnt;
   if (w->len && l == w->lblk + w->len && *blocknr == w->pblk + w->len) {
@@ -202,8 +210,9 @@ static int walk_block(ext2_filsys fs, blk64_t *blocknr, e2_blkcnt_t blockcnt, bl
 static void block_map_records(ext2_filsys fs, fx_buf *b, const char **sep, const entry *x, const fx_buf *path,
                               struct ext2_inode *inode, checks *c) {
   block_walk w = {fs, b, sep, path, x->path, c, 0, 0, 0, 0};
-  ext2fs_block_iterate3(fs, x->ino, BLOCK_FLAG_READ_ONLY, NULL, walk_block, &w);
+  errcode_t rc = ext2fs_block_iterate3(fs, x->ino, BLOCK_FLAG_READ_ONLY, NULL, walk_block, &w);
   flush_run(&w);
+  if (rc) assert_fail(c, "%s: its block map cannot be walked: %s", x->path, error_message(rc));
   check_i_blocks(fs, c, x->path, inode, w.counted, "block map");
 }
 
