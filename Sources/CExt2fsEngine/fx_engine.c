@@ -124,6 +124,10 @@ static int recover(void *p) {
 
 static void destroy(void *p) {
   fx_engine *e = p;
+  /* Extent handles the library leaked (the snapshots have reported them): freed with the rest. */
+  for (int i = 0; i < FX_MAX_EXTENT_HANDLES; i++)
+    if (e->extent_handles[i].handle) ext2fs_extent_free(e->extent_handles[i].handle);
+  fx_not_running(e);
   if (e->fs) ext2fs_free(e->fs); /* without writing: the scenario is over */
   fx_disk_free(&e->disk);
   free(e);

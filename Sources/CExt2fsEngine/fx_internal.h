@@ -19,7 +19,7 @@ enum {
   FX_N_POINTS
 };
 
-enum { FX_MAX_FILES = 16, FX_PATH = 256, FX_MAX_HANDLES = 8 };
+enum { FX_MAX_FILES = 16, FX_PATH = 256, FX_MAX_HANDLES = 8, FX_MAX_EXTENT_HANDLES = 32 };
 
 /* A plan's setup section, parsed. */
 typedef struct fx_config {
@@ -80,6 +80,15 @@ unsigned char *fx_disk_flatten(const fx_disk *d);
  * e2fsck; -1 on failure. Valid until this thread exposes another disk. */
 int fx_disk_expose(const fx_disk *d);
 
+/* An extent handle libext2fs opened while the engine ran an operation (fx_handles.c). */
+typedef struct fx_extent_handle {
+  ext2_extent_handle_t handle; /* NULL: slot free */
+  ext2_ino_t ino;
+  char task[64];
+  int op;
+  char op_name[32];
+} fx_extent_handle;
+
 typedef struct fx_engine {
   const fl_ctx *ctx;
   fx_config cfg;
@@ -89,6 +98,10 @@ typedef struct fx_engine {
    * that returned an error, and operations in which a fault fired that still returned success. */
   int faults_fired, io_faults_fired, ops_failed, swallowed;
   fx_handle handles[FX_MAX_HANDLES];
+  fx_extent_handle extent_handles[FX_MAX_EXTENT_HANDLES];
+  int extent_handles_untracked; /* opened while all slots were taken */
+  /* Inside snapshot or verify: handles opened now are the engine's own. */
+  int observing;
 } fx_engine;
 
 /* fx_image.c */
@@ -106,6 +119,13 @@ extern io_manager fx_io_manager;
 void fx_running(fx_engine *e);
 /* Once per process: libext2fs's error messages registered, its com_err output to the trace. */
 void fx_library_init(void);
+/* The engine fx_running named on this thread, or NULL; fx_not_running(e) when e goes. */
+fx_engine *fx_running_engine(void);
+void fx_not_running(fx_engine *e);
+
+/* fx_handles.c: how many extent handles were opened through the interposed ext2fs_extent_open2,
+ * libext2fs's own calls included. */
+unsigned long fx_extent_handles_opened(void);
 /* Opens `e->disk` read-write through fx_io_manager and installs the allocator hooks. */
 errcode_t fx_open(fx_engine *e);
 

@@ -38,6 +38,12 @@ void fx_running(fx_engine *e) {
   running = e;
 }
 
+fx_engine *fx_running_engine(void) { return running; }
+
+void fx_not_running(fx_engine *e) {
+  if (running == e) running = NULL;
+}
+
 typedef struct fx_channel {
   fx_engine *engine;
 } fx_channel;
