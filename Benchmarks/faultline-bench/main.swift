@@ -16,21 +16,21 @@ let roundSeconds = Double(ProcessInfo.processInfo.environment["BENCH_SECONDS"] ?
 /// Runs `body` repeatedly for about `roundSeconds`, `rounds` times; returns per-round rates
 /// (operations per second, where `body` returns how many operations it did).
 func measure(_ body: () -> Int) -> [Double] {
-  let clock = ContinuousClock()
-  var rates: [Double] = []
   _ = body()  // warm up
-  for _ in 0..<rounds {
-    var ops = 0
-    let start = clock.now
-    var elapsed = Duration.zero
-    while elapsed < .seconds(roundSeconds) {
-      ops += body()
-      elapsed = clock.now - start
-    }
-    let secs = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-    rates.append(Double(ops) / secs)
+  return (0..<rounds).map { _ in oneRound(body) }.sorted()
+}
+
+/// One round: `body` repeatedly for at least `roundSeconds`; operations per second.
+func oneRound(_ body: () -> Int) -> Double {
+  let clock = ContinuousClock()
+  var ops = 0
+  let start = clock.now
+  var elapsed = Duration.zero
+  while elapsed < .seconds(roundSeconds) {
+    ops += body()
+    elapsed = clock.now - start
   }
-  return rates.sorted()
+  return Double(ops) / (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
 }
 
 func median(_ xs: [Double]) -> Double { xs[xs.count / 2] }
@@ -205,20 +205,14 @@ if wanted("ext2fs") {
     let p = plan("Plans/ext2fs/write-append.yaml")
     let driver = SweepDriver(registry: registry)
     let space = try! driver.space([p], configs: [SweepConfig(plan: p)], bugs: []).scenarios[0]
-    /// Scenarios per second over one round (whole passes of the space, at least `roundSeconds`).
+    /// Scenarios per second over one round (whole passes of the space).
     func ourRound(fsckCache: Bool) -> Double {
       setenv("FAULTLINE_EXT2FS_FSCK_CACHE", fsckCache ? "1" : "0", 1)
-      let clock = ContinuousClock()
-      let start = clock.now
-      var n = 0
-      var elapsed = Duration.zero
-      while elapsed < .seconds(roundSeconds) {
+      return oneRound {
         fl_ext2fs_forget_verdicts()  // one sweep's worth of reuse per pass
         for sc in space { _ = try! InProcessExecutor.execute(sc, p, runner) }
-        n += space.count
-        elapsed = clock.now - start
+        return space.count
       }
-      return Double(n) / (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
     }
     /// One round of the naive loop (faultline-cbench naive, one round of a second).
     func naiveRound() -> Double {

@@ -245,7 +245,6 @@ int fx_disk_expose(const fx_disk *d) {
     m->n_patched = 0;
   }
   /* Put back what the last scenario changed, then write this one's pages. */
-  unsigned char page[FX_PAGE];
   for (size_t k = 0; k < m->n_patched; k++) {
     size_t i = m->patched[k];
     if (i * FX_PAGE >= m->base_len) continue; /* past the base: the truncate below drops it */
@@ -253,8 +252,9 @@ int fx_disk_expose(const fx_disk *d) {
     if (pwrite_all(m->fd, m->base + i * FX_PAGE, n, (off_t)(i * FX_PAGE))) return -1;
   }
   m->n_patched = 0;
-  if (ftruncate(m->fd, (off_t)(d->len < m->base_len ? d->len : m->base_len))) return -1;
-  if (ftruncate(m->fd, (off_t)d->len)) return -1;
+  /* Back to the base's length (dropping what the last scenario grew), then to this one's (a disk
+   * only grows, so what lies past the base reads as zeros until its pages are written). */
+  if (ftruncate(m->fd, (off_t)m->base_len) || ftruncate(m->fd, (off_t)d->len)) return -1;
   if (m->cap_patched < d->n_written) {
     size_t *p = realloc(m->patched, d->n_written * sizeof *p);
     if (!p) return -1;
@@ -262,11 +262,9 @@ int fx_disk_expose(const fx_disk *d) {
     m->cap_patched = d->n_written;
   }
   for (size_t w = 0; w < d->n_written; w++) {
-    size_t i = d->written[w];
-    if (i * FX_PAGE >= d->len) continue;
+    size_t i = d->written[w]; /* below d->len: pages are made only for bytes written */
     size_t n = d->len - i * FX_PAGE < FX_PAGE ? d->len - i * FX_PAGE : FX_PAGE;
-    memcpy(page, d->pages[i], n);
-    if (pwrite_all(m->fd, page, n, (off_t)(i * FX_PAGE))) return -1;
+    if (pwrite_all(m->fd, d->pages[i], n, (off_t)(i * FX_PAGE))) return -1;
     m->patched[m->n_patched++] = i;
   }
   return m->fd;

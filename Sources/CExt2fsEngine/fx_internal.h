@@ -144,8 +144,6 @@ typedef struct fx_buf {
 } fx_buf;
 void fx_put(fx_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void fx_put_json_string(fx_buf *b, const char *s);
-void fx_put_raw(fx_buf *b, const char *s, size_t n);
-#define FX_PUT_LIT(b, lit) fx_put_raw((b), (lit), sizeof(lit) - 1)
 /* Writing in place, for the snapshot's hot loops: room for `n` more bytes (NULL when out of
  * memory), written through the returned pointer, then fx_commit with where the writing ended. */
 char *fx_reserve(fx_buf *b, size_t n);

@@ -199,12 +199,16 @@ void fx_put(fx_buf *b, const char *fmt, ...) {
       b->len += (size_t)n;
       return;
     }
-    size_t cap = (b->cap + (size_t)n + 64) * 2;
-    char *s = realloc(b->s, cap);
-    if (!s) return;
-    b->s = s;
-    b->cap = cap;
+    if (!fx_reserve(b, (size_t)n)) return;
   }
+}
+
+/* Appends raw bytes. */
+static void fx_put_raw(fx_buf *b, const char *s, size_t n) {
+  char *p = fx_reserve(b, n);
+  if (!p) return;
+  memcpy(p, s, n);
+  fx_commit(b, p + n);
 }
 
 void fx_put_json_string(fx_buf *b, const char *s) {
@@ -222,19 +226,6 @@ void fx_put_json_string(fx_buf *b, const char *s) {
   fx_put_raw(b, "\"", 1);
 }
 
-/* Appends raw bytes: the snapshot's hot loops use these instead of printf. */
-void fx_put_raw(fx_buf *b, const char *s, size_t n) {
-  if (b->len + n + 1 > b->cap) {
-    size_t cap = (b->cap + n + 64) * 2;
-    char *t = realloc(b->s, cap);
-    if (!t) return;
-    b->s = t;
-    b->cap = cap;
-  }
-  memcpy(b->s + b->len, s, n);
-  b->len += n;
-  b->s[b->len] = 0;
-}
 
 char *fx_reserve(fx_buf *b, size_t n) {
   if (b->len + n + 1 > b->cap) {

@@ -305,9 +305,10 @@ public struct FirstResults {
   /// `o` as the journal and the reports should hold it.
   public mutating func keep(_ o: SweepOutcome) -> SweepOutcome {
     guard o.kind == .judged, o.result != nil else { return o }
-    let key = o.scenario.plan + "\n" + o.signature
+    let signature = o.signature
+    let key = o.scenario.plan + "\n" + signature
     let e = o.entry
-    if let held = first[key], ScenarioEntry.spaceOrder(held, e) { return o.slimmed() }
+    if let held = first[key], ScenarioEntry.spaceOrder(held, e) { return o.slimmed(signature: signature) }
     first[key] = e
     return o
   }

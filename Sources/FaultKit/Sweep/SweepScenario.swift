@@ -62,7 +62,7 @@ public struct SweepOutcome: Sendable, Codable {
   public let scenario: SweepScenario
   public let kind: Kind
   /// The result, for judged scenarios that failed (a passing scenario keeps none).
-  public let result: ScenarioResult?
+  public private(set) var result: ScenarioResult?
   /// The depth-2 placements to add under this scenario (each as a second fault), when asked for.
   public let children: [Placement]?
   /// The schedules to explore next under the same faults (delay-bounded exploration).
@@ -90,17 +90,13 @@ public struct SweepOutcome: Sendable, Codable {
     case slimSignature = "signature"
   }
 
-  /// This failure without its result, keeping its signature: what the journal keeps of a failure
-  /// when an earlier scenario (in space order) holds the same signature's whole result, which is
-  /// the only one the reports read.
-  public func slimmed() -> SweepOutcome {
-    guard kind == .judged, result != nil else { return self }
-    var o = SweepOutcome(
-      scenario: scenario, kind: kind, result: nil, children: children, pruned: pruned, detail: detail,
-      schedules: schedules)
-    o.fired = fired
-    o.steps = steps
-    o.nanos = nanos
+  /// This judged failure without its result, keeping its `signature`: what the journal keeps of a
+  /// failure when an earlier scenario (in space order) holds the same signature's whole result,
+  /// which is the only one the reports read.
+  func slimmed(signature: String) -> SweepOutcome {
+    var o = self
+    o.result = nil
+    o.encoded = nil
     o.slimSignature = signature
     return o
   }
