@@ -103,13 +103,13 @@ final class CEngine: Engine, @unchecked Sendable {
     return Array(UnsafeBufferPointer(start: data, count: out.len))
   }
 
-  func snapshot() -> Snapshot {
+  /// The engine's snapshot, read: NULL, bytes that are not the common model, or unknown keys are
+  /// `UnreadableState` (the scenario is unjudged there), never an empty state that passes.
+  func snapshot() throws -> Snapshot {
     quiet = true
     defer { quiet = false }
     guard let json = vtable.pointee.snapshot(instance) else {
-      var s = Snapshot()
-      s.assertions = [AssertionRecord(rule: "c-abi", detail: "snapshot returned NULL")]
-      return s
+      throw UnreadableState(.snapshot, "the engine's snapshot returned NULL")
     }
     defer { free(json) }
     let bytes = UnsafeBufferPointer(
@@ -121,13 +121,14 @@ final class CEngine: Engine, @unchecked Sendable {
       SnapshotMemo.shared.remember(bytes, s)
       return s
     } catch {
-      var s = Snapshot()
-      s.assertions = [AssertionRecord(rule: "c-abi", detail: "snapshot JSON does not decode: \(error)")]
-      return s
+      throw UnreadableState(
+        .snapshot, "the engine's snapshot is not the common model's JSON: \(error)", rawBytes: bytes)
     }
   }
 
-  func verify() async -> [Finding] {
+  /// The engine's findings: NULL is none; anything but the JSON array faultline.h describes is
+  /// `UnreadableState` (the checks ran and said something nobody can read: not a pass).
+  func verify() async throws -> [Finding] {
     quiet = true
     defer { quiet = false }
     guard let verify = vtable.pointee.verify, let json = verify(instance) else { return [] }
@@ -137,14 +138,15 @@ final class CEngine: Engine, @unchecked Sendable {
       let message: String
       let evidence: [String]?
     }
+    let data = Data(bytes: json, count: strlen(json))
     do {
-      let raw = try JSONDecoder().decode([Raw].self, from: Data(bytes: json, count: strlen(json)))
+      let raw = try JSONDecoder().decode([Raw].self, from: data)
       return raw.map {
         Finding(invariant: InvariantName(rawValue: $0.invariant), message: $0.message, evidence: $0.evidence ?? [])
       }
     } catch {
-      harness.trace.append(.note("c-engine: verify's findings are not the JSON faultline.h describes: \(error)"))
-      return []
+      throw UnreadableState(
+        .verify, "verify's findings are not the JSON array faultline.h describes: \(error)", rawBytes: data)
     }
   }
 

@@ -11,13 +11,16 @@ public enum HTMLReport {
     var h = head(results)
     h += "<header><h1>Faultline \(e(results.command)): "
     h +=
-      results.failed == 0
+      results.failed == 0 && results.unjudged == 0
       ? "<span class=\"ok\">no failures</span>"
       : "<span class=\"bad\"><span id=\"failure-count\">\(results.failed)</span> failed scenario(s), \(groups.count) distinct"
         + (groups.contains { $0.1.expected } ? " (\(groups.filter { $0.1.expected }.count) expected)" : "") + "</span>"
     h += "</h1>"
     h += "<p class=\"summary\">\(results.plans.count) plan(s) · \(results.scenarios) scenarios · "
-    h += "\(results.scenarios - results.failed) passed · \(results.failed) failed"
+    h += "\(results.scenarios - results.failed - results.unjudged) passed · \(results.failed) failed"
+    if results.unjudged > 0 {
+      h += " · <b class=\"bad\">\(results.unjudged) unjudged</b> (the oracles could not read the state)"
+    }
     if !results.bugs.isEmpty { h += " · bugs on: \(e(results.bugs.joined(separator: ", ")))" }
     if results.shard != .all { h += " · shard \(results.shard)" }
     if !results.complete { h += " · <b>incomplete</b> (budget reached)" }
@@ -77,6 +80,7 @@ public enum HTMLReport {
       ? " with no fault fired" : " after <span class=\"fault\">\(e(faults.joined(separator: " + ")))</span>"
     if let new { h += new ? " <span class=\"badge\">new</span>" : " <span class=\"badge known\">seen before</span>" }
     if f.expected { h += " <span class=\"badge known\">expected, not a bug</span>" }
+    if f.isUnjudged { h += " <span class=\"badge\">unjudged: not a pass</span>" }
     h += "</h2>"
     h += "<p class=\"meta\">plan <b>\(e(p.plan))</b> (<code>\(e(p.file))</code>, engine \(e(p.engine))) · "
     h += "\(f.count) scenario(s) · schedule: \(e(f.scheduleWords))"
@@ -87,6 +91,15 @@ public enum HTMLReport {
       h += "<p>placed: \(e(f.placements.map(\.description).joined(separator: " + ")))</p></article>"
       return h
     }
+    if let u = r.unjudged, !u.isEmpty {
+      h += "<section class=\"unjudged\"><h3>Unjudged: what the oracles could not read</h3><ul>"
+      for x in u {
+        h += "<li><b>\(e(x.kind.rawValue))</b> <i>(\(e(x.moment)))</i>: \(e(x.reason))"
+        if let raw = x.raw { h += "<pre class=\"evidence\">\(e(raw))</pre>" }
+        h += "</li>"
+      }
+      h += "</ul></section>"
+    }
     h += "<div class=\"first\"><section><h3>Violated</h3>"
     for v in r.violations {
       h += "<div class=\"violation\"><b>\(e(v.invariant.rawValue))</b> <i>(\(e(v.moment)))</i>: \(e(v.message))"
@@ -94,7 +107,7 @@ public enum HTMLReport {
       if !ev.isEmpty { h += "<pre class=\"evidence\">\(e(ev.joined(separator: "\n")))</pre>" }
       h += "</div>"
     }
-    if r.violations.isEmpty { h += "<p>run stopped: \(e(r.stop))</p>" }
+    if r.violations.isEmpty { h += r.judged ? "<p>run stopped: \(e(r.stop))</p>" : "<p>nothing judged violated</p>" }
     h += "</section><section><h3>Fault</h3><ul class=\"faults\">"
     for run in HitRun.fold(r.fired) {
       let word = run.decision.hasPrefix("yield") ? "preempt" : "fault"

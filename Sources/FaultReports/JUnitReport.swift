@@ -19,7 +19,7 @@ public enum JUnitReport {
   }
 
   static func counts(_ p: PlanResults) -> (tests: Int, failures: Int, errors: Int, skipped: Int) {
-    let errors = p.failures.filter { $0.kind != .judged }.count
+    let errors = p.failures.filter { $0.kind != .judged || $0.isUnjudged }.count
     let skipped = p.failures.filter(\.expected).count
     return (p.failures.count + (p.passed > 0 ? 1 : 0), p.failures.count - errors - skipped, errors, skipped)
   }
@@ -44,7 +44,8 @@ public enum JUnitReport {
         out += "    </testcase>\n"
         continue
       }
-      let tag = f.kind == .judged ? "failure" : "error"
+      // A crash, a timeout or a state nobody could read is an error: nothing was judged.
+      let tag = f.kind == .judged && !f.isUnjudged ? "failure" : "error"
       out += "      <\(tag) message=\"\(attr(message(f)))\" type=\"\(attr(f.invariants.joined(separator: ",")))\">"
       out += Markup.escape(body(f))
       out += "</\(tag)>\n"

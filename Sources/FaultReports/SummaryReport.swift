@@ -14,12 +14,15 @@ public enum SummaryReport {
       if pruned > 0 {
         line += ", \(pruned) pruned (\(Int((100 * Double(pruned) / Double(pruned + p.ran)).rounded()))% of the space)"
       }
-      line += ", \(p.passed) passed, \(p.failed) failed, \(p.failures.count) distinct failure(s)"
+      line += ", \(p.passed) passed, \(p.failed) failed"
+      if p.unjudged > 0 { line += ", \(p.unjudged) unjudged" }
+      line += ", \(p.failures.count) distinct failure(s)"
       out.append(line)
     }
     let all = results.plans.flatMap { p in p.failures.map { (p, $0) } }
-    let groups = all.filter { !$0.1.expected }
+    let groups = all.filter { !$0.1.expected && !$0.1.isUnjudged }
     let expected = all.filter { $0.1.expected }
+    let unjudged = all.filter { $0.1.isUnjudged }
     if !groups.isEmpty {
       out.append("")
       out.append(paint.red("\(groups.count) distinct failure(s), the first found first:"))
@@ -34,6 +37,23 @@ public enum SummaryReport {
         if let repro = f.repro {
           out.append("   repro: faultline replay \(t(dir))/\(repro)" + (f.shrunk.map { " (shrunk from \($0))" } ?? ""))
         }
+      }
+    }
+    if !unjudged.isEmpty {
+      out.append("")
+      out.append(
+        paint.red(
+          "\(unjudged.count) group(s) of unjudged scenarios: the oracles could not read the state, so these did not pass:"
+        ))
+      for (n, (p, f)) in unjudged.enumerated() {
+        out.append(
+          "\(n + 1). unjudged after " + t(f.faultWords.isEmpty ? "no fault" : f.faultWords.joined(separator: " + ")))
+        out.append("   plan \(t(p.plan)) (\(t(p.engine))), \(f.count) scenario(s)")
+        for u in (f.result?.unjudged ?? []).prefix(3) {
+          out.append("   \(u.kind.rawValue) (\(t(u.moment))): \(t(u.reason))")
+          if let raw = u.raw { out.append("     raw: \(t(String(raw.prefix(200))))") }
+        }
+        if let repro = f.repro { out.append("   repro: faultline replay \(t(dir))/\(repro)") }
       }
     }
     if !expected.isEmpty {
@@ -57,7 +77,7 @@ public enum SummaryReport {
         out.append(paint.yellow("  reached by no plan: \(e.unreached.joined(separator: ", "))"))
       }
     }
-    let passed = results.scenarios - results.failed
+    let passed = results.scenarios - results.failed - results.unjudged
     out.append("")
     out.append("reports in \(t(dir))/: results.json, junit.xml, report.html")
     if !results.complete { out.append(paint.yellow("incomplete: a budget stopped the run before its space was done")) }
@@ -65,7 +85,8 @@ public enum SummaryReport {
     out.append(
       paint.green("\(passed) passed") + ", "
         + (results.failed > 0 ? paint.red("\(results.failed) failed") : "0 failed")
-        + (expectedScenarios > 0 ? " (\(expectedScenarios) of them expected)" : ""))
+        + (expectedScenarios > 0 ? " (\(expectedScenarios) of them expected)" : "")
+        + (results.unjudged > 0 ? ", " + paint.red("\(results.unjudged) unjudged") : ""))
     return out.joined(separator: "\n") + "\n"
   }
 }

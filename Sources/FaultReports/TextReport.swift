@@ -21,17 +21,26 @@ public enum TextReport {
     let fired =
       r.fired.isEmpty
       ? "no fault fired" : "fired " + r.fired.map { "\($0.point)#\($0.hit) \($0.decision)" }.joined(separator: ", ")
-    return
+    var out =
       "PASS \(header(r)): \(r.ops.count) ops as expected, \(fired), \(r.invariantsChecked.count) invariants hold, \(r.steps) steps\n"
+    // A fault the plan allows to stay unfired (`expect: { faults: any }`) is still said.
+    for u in r.unfired ?? [] { out += "  never fired: \(u.fault): \(u.reached)\n" }
+    return out
   }
 
   static func renderFailure(_ r: ScenarioResult) -> String {
     var out: [String] = []
-    out.append("FAIL \(header(r))")
+    // Found nothing, but could not judge everything: not a pass, not a failure.
+    out.append((r.failed ? "FAIL " : "UNJUDGED ") + header(r))
     if !r.violations.isEmpty {
       out.append("violated: \(r.violatedInvariants.map(\.rawValue).joined(separator: ", "))")
     }
     out.append("")
+    out += unjudgedLines(r)
+    for u in r.unfiredRequired {
+      out.append("never fired: \(u.fault): \(u.reached) (expect: { faults: any } allows that)")
+    }
+    if !r.unfiredRequired.isEmpty { out.append("") }
     for v in r.violations {
       out.append("\(v.invariant) (\(v.moment)): \(v.message)")
       for e in PageRuns.fold(v.evidence) { out.append("    \(e)") }
@@ -82,6 +91,19 @@ public enum TextReport {
     for b in r.bugs { repro += " --bug \(b)" }
     out.append(repro)
     return out.joined(separator: "\n") + "\n"
+  }
+
+  /// What could not be judged, each with its raw bytes: read first, since nothing below is
+  /// complete without it.
+  public static func unjudgedLines(_ r: ScenarioResult) -> [String] {
+    guard let u = r.unjudged, !u.isEmpty else { return [] }
+    var out = ["unjudged: \(u.count) thing(s) the oracles could not read or interpret; the scenario cannot pass:"]
+    for x in u {
+      out.append("  \(x.kind.rawValue) (\(x.moment)): \(x.reason)")
+      if let raw = x.raw { out.append("    raw: \(raw)") }
+    }
+    out.append("")
+    return out
   }
 
   /// The slice of the trace around the first injected fault; the end of the trace if none fired.

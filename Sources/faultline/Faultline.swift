@@ -143,8 +143,11 @@ struct Run: ParsableCommand {
       FileHandle.standardOutput.write(data)
     case .text:
       for r in results { print(TextReport.render(r), terminator: "") }
-      let failed = results.filter { !$0.passed }.count
-      print("\(results.count - failed) passed, \(failed) failed")
+      let failed = results.filter(\.failed).count
+      let unjudged = results.filter { !$0.failed && !$0.judged }.count
+      print(
+        "\(results.count - failed - unjudged) passed, \(failed) failed" + (unjudged > 0 ? ", \(unjudged) unjudged" : "")
+      )
     }
     if let reportDir, format == .text { print("reports: \(reportDir)/results.json, junit.xml, report.html") }
     if results.contains(where: { !$0.passed }) { throw ExitCode(ExitStatus.failed) }

@@ -245,7 +245,7 @@ func catalogs() -> [String: [FaultPoint]] {
 }
 
 /// Writes a repro plan per distinct failure (shrunk), then results.json, junit.xml and
-/// report.html; prints the summary; exit status 1 when anything failed.
+/// report.html; prints the summary; exit status 1 when anything failed or could not be judged.
 func finishReports(_ results: RunResults, plans: [Plan], dir: ReportDirectory, comparison: RunComparison? = nil)
   throws
 {

@@ -6,18 +6,22 @@ public protocol Engine: AnyObject, Sendable {
   /// Runs one operation. Returns the bytes a read returned, nil for other operations.
   /// - Throws: `FSError` for the errno the operation returns; lets `ScenarioAbort` pass.
   func perform(_ op: Operation) async throws -> [UInt8]?
-  /// The state now, in the common model, normalized.
-  func snapshot() -> Snapshot
+  /// The state now, in the common model, normalized. A snapshot that leaves something out says
+  /// what in `Snapshot.unreadable`.
+  /// - Throws: `UnreadableState` when the engine cannot say its state (an engine whose state
+  ///   comes from elsewhere: a C library, a kernel); the scenario is then unjudged there.
+  func snapshot() throws -> Snapshot
   /// Crash and come back: drop every in-memory structure, mount again from the device.
   func recover() async throws
   /// Checks that need the engine stopped (close the filesystem, run its fsck on the image),
   /// after the plan and before `recover`. Each finding is a violation of the invariant it names,
   /// which the engine declares. Only called when the descriptor says `verifies`.
-  func verify() async -> [Finding]
+  /// - Throws: `UnreadableState` when the checks ran but their answer cannot be read.
+  func verify() async throws -> [Finding]
 }
 
 extension Engine {
-  public func verify() async -> [Finding] { [] }
+  public func verify() async throws -> [Finding] { [] }
 }
 
 /// What an engine's `verify` found wrong.

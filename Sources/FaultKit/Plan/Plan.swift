@@ -59,9 +59,14 @@ public struct Expectations: Sendable, Hashable {
   public var ops: [OpExpectation]
   /// nil: every invariant the engine declares.
   public var invariants: [InvariantName]?
-  public init(ops: [OpExpectation] = [], invariants: [InvariantName]? = nil) {
+  /// `expect: { faults: fired }` (nil: the default, fired): every fault the plan places must fire
+  /// at least once, or the run fails saying which never did and how often its point was reached.
+  /// `any` allows a fault that is never reached.
+  public var faultsMustFire: Bool?
+  public init(ops: [OpExpectation] = [], invariants: [InvariantName]? = nil, faultsMustFire: Bool? = nil) {
     self.ops = ops
     self.invariants = invariants
+    self.faultsMustFire = faultsMustFire
   }
 
   /// The expected outcome of op `index` (0-based) of `task`: the most specific selector wins;

@@ -5,7 +5,7 @@ extension PlanReader {
   // MARK: Expectations
 
   func expectations(_ value: PlanValue) throws -> Expectations {
-    let m = try PlanMap(value, path: "expect", keys: ["ops", "invariants"])
+    let m = try PlanMap(value, path: "expect", keys: ["ops", "invariants", "faults"])
     var ops: [OpExpectation] = []
     if let opsValue = m.value("ops") {
       guard case .map(let entries, _) = opsValue else {
@@ -37,7 +37,19 @@ extension PlanReader {
         }
       }
     }
-    return Expectations(ops: ops, invariants: invariants)
+    var mustFire: Bool?
+    if let f = m.value("faults") {
+      switch f {
+      case .scalar("fired", _): mustFire = true
+      case .scalar("any", _): mustFire = false
+      default:
+        throw PlanError(
+          f.location, key: "expect.faults",
+          expected: "fired (every fault of the plan must fire: the default) or any (a fault may never be reached)",
+          found: f.found)
+      }
+    }
+    return Expectations(ops: ops, invariants: invariants, faultsMustFire: mustFire)
   }
 
   func selector(_ key: String, at location: SourceLocation, path: String) throws

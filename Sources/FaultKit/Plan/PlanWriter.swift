@@ -24,10 +24,12 @@ public enum PlanWriter {
       out.append("faults:")
       for f in plan.faults { out.append("  - { \(fault(f)) }") }
     }
+    var expect: [String] = []
     if let inv = plan.expect.invariants {
-      out.append("expect:")
-      out.append("  invariants: [\(inv.map(\.rawValue).joined(separator: ", "))]")
+      expect.append("  invariants: [\(inv.map(\.rawValue).joined(separator: ", "))]")
     }
+    if let mustFire = plan.expect.faultsMustFire { expect.append("  faults: \(mustFire ? "fired" : "any")") }
+    if !expect.isEmpty { out += ["expect:"] + expect }
     var sched: [String] = []
     switch plan.schedule {
     case .fifo: break

@@ -1,6 +1,7 @@
 extension PlanResults {
   /// A plan as `faultline run` ran it: one scenario, or one per random schedule. A scenario fails
-  /// when an invariant is violated or an operation ends other than the plan expects.
+  /// when an invariant is violated, an operation ends other than the plan expects, or a fault it
+  /// requires never fires; one that found nothing but could not be judged is unjudged.
   public static func ofRuns(
     _ plan: Plan, bugs: [String], runs: [(result: ScenarioResult, scheduleSeed: UInt64?)], reached: [Hit]
   )
@@ -15,7 +16,7 @@ extension PlanResults {
       scenarios.append(
         ScenarioEntry(
           key: key, index: i, child: -1, faults: r.faults, scheduleSeed: run.scheduleSeed, explored: nil,
-          outcome: r.passed ? .passed : .failed, signature: sig, steps: r.steps,
+          outcome: r.passed ? .passed : r.failed ? .failed : .unjudged, signature: sig, steps: r.steps,
           fired: r.fired.map { FiredFault(point: $0.point, hit: $0.hit, decision: $0.decision) }))
       guard let sig else { continue }
       if let k = failures.firstIndex(where: { $0.signature == sig }) {
@@ -23,7 +24,8 @@ extension PlanResults {
       } else {
         failures.append(
           FailureGroup(
-            signature: sig, count: 1, first: key, placements: [], result: r, scheduleSeed: run.scheduleSeed))
+            signature: sig, count: 1, first: key, placements: [], result: r, scheduleSeed: run.scheduleSeed,
+            unjudged: !r.failed))
       }
     }
     return PlanResults(

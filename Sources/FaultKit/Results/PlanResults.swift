@@ -43,6 +43,8 @@ public struct ScenarioEntry: Sendable, Codable, Hashable {
   public enum Outcome: String, Sendable, Codable, Hashable {
     case passed, failed, crashed
     case timedOut = "timed-out"
+    /// It found nothing, but the oracles could not read some state (`Unjudged`): not a pass.
+    case unjudged
   }
   /// Stable identity (the sweep journal's key).
   public let key: String
@@ -107,12 +109,18 @@ public struct FailureGroup: Sendable, Codable {
   /// Every invariant it violates is one its engine calls expected behaviour (`RunResults.markExpected`):
   /// reported separately, not a bug.
   public var expected = false
+  /// Its scenarios found nothing but could not be judged (`ScenarioResult.unjudged` says what
+  /// was not read): counted apart from failures, never as passed. nil: false.
+  public var unjudged: Bool?
+
+  public var isUnjudged: Bool { unjudged == true }
 
   public init(
     signature: String, count: Int, first: String, placements: [Placement], kind: SweepOutcome.Kind = .judged,
     result: ScenarioResult?, detail: String? = nil, scheduleSeed: UInt64? = nil, explored: Bool = false,
-    repro: String? = nil
+    repro: String? = nil, unjudged: Bool = false
   ) {
+    self.unjudged = unjudged ? true : nil
     self.signature = signature
     self.count = count
     self.first = first
@@ -125,8 +133,10 @@ public struct FailureGroup: Sendable, Codable {
     self.repro = repro
   }
 
-  /// The violated invariants, sorted; for a crash or timeout, that word.
+  /// The violated invariants, sorted; for a crash or timeout, that word; for an unjudged
+  /// group, `unjudged`.
   public var invariants: [String] {
+    if isUnjudged { return ["unjudged"] }
     guard kind == .judged, let r = result else { return [kind.rawValue] }
     let names = r.violatedInvariants.map(\.rawValue)
     return names.isEmpty ? [r.stop] : names
@@ -191,8 +201,11 @@ public struct PlanResults: Sendable, Codable {
   }
 
   public var ran: Int { scenarios.count }
-  public var failed: Int { failures.reduce(0) { $0 + $1.count } }
-  public var passed: Int { ran - failed }
+  /// Scenarios that failed (violations, crashes, hangs): unjudged ones are not among them.
+  public var failed: Int { failures.reduce(0) { $0 + ($1.isUnjudged ? 0 : $1.count) } }
+  /// Scenarios that found nothing but could not be judged.
+  public var unjudged: Int { failures.reduce(0) { $0 + ($1.isUnjudged ? $1.count : 0) } }
+  public var passed: Int { ran - failed - unjudged }
 }
 
 /// Consecutive hits of one point with the same decision, as one run: a persistent fault that

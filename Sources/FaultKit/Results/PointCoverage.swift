@@ -50,7 +50,7 @@ public struct PointCoverage: Sendable, Codable, Hashable {
       }
       for i in seen.sorted() {
         rows[i].fired += 1
-        if s.outcome != .passed { rows[i].failed += 1 }
+        if s.outcome != .passed && s.outcome != .unjudged { rows[i].failed += 1 }
       }
     }
     for i in rows.indices { rows[i].errnos = errnos[i].sorted() }

@@ -50,8 +50,10 @@ public struct RunResults: Sendable, Codable {
 
   public var scenarios: Int { plans.reduce(0) { $0 + $1.ran } }
   public var failed: Int { plans.reduce(0) { $0 + $1.failed } }
+  /// Scenarios that found nothing but could not be judged (a sweep with one exits non-zero).
+  public var unjudged: Int { plans.reduce(0) { $0 + $1.unjudged } }
   public var distinctFailures: Int { plans.reduce(0) { $0 + $1.failures.count } }
-  /// Distinct failures that are bugs (not expected behaviour).
+  /// Distinct failures that are bugs (not expected behaviour), unjudged groups among them.
   public var unexpectedFailures: Int { plans.reduce(0) { $0 + $1.failures.filter { !$0.expected }.count } }
 
   /// Marks each failure whose violated invariants are all expected by its engine.
@@ -61,7 +63,8 @@ public struct RunResults: Sendable, Codable {
       for k in plans[i].failures.indices {
         let g = plans[i].failures[k]
         plans[i].failures[k].expected =
-          g.kind == .judged && !set.isEmpty && g.invariants.allSatisfy { set.contains(InvariantName(rawValue: $0)) }
+          g.kind == .judged && !g.isUnjudged && !set.isEmpty
+          && g.invariants.allSatisfy { set.contains(InvariantName(rawValue: $0)) }
       }
     }
   }

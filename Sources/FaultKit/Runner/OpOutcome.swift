@@ -4,6 +4,9 @@ public struct OpOutcome: Sendable, Hashable, Codable, CustomStringConvertible {
     case ok, error, hung
     case notRun = "not-run"
     case stopped
+    /// The engine ended the operation with something that is no errno: its outcome is unknown
+    /// (the scenario is unjudged).
+    case engineError = "engine-error"
   }
   public let status: Status
   public let errno: Errno?
@@ -27,6 +30,7 @@ public struct OpOutcome: Sendable, Hashable, Codable, CustomStringConvertible {
     case .hung: "hung"
     case .notRun: "not run"
     case .stopped: "stopped at the step bound"
+    case .engineError: "engine error (no errno)"
     }
   }
 }

@@ -42,11 +42,62 @@ public struct ScenarioResult: Sendable, Hashable, Codable {
   /// pages). Optional so results written without them still decode.
   public var baseline: Snapshot?
   public var atRest: Snapshot?
+  /// What the oracles could not read or the harness could not interpret (nil: nothing). A
+  /// scenario with any is unjudged: never passed.
+  public var unjudged: [Unjudged]?
+  /// The plan's faults that never fired (nil: every one fired).
+  public var unfired: [UnfiredFault]?
+
+  init(
+    plan: String, file: String, engine: String, bugs: [String], seed: UInt64, schedule: String, faults: [String],
+    ops: [OpRecord], violations: [Violation], fired: [Hit], stop: String, steps: Int, choices: [String],
+    invariantsChecked: [InvariantName], diffAtRest: [String], diffFromFaultFree: [String]?, trace: [String],
+    firstFaultAt: Int?, baseline: Snapshot? = nil, atRest: Snapshot? = nil, unjudged: [Unjudged] = [],
+    unfired: [UnfiredFault] = []
+  ) {
+    self.plan = plan
+    self.file = file
+    self.engine = engine
+    self.bugs = bugs
+    self.seed = seed
+    self.schedule = schedule
+    self.faults = faults
+    self.ops = ops
+    self.violations = violations
+    self.fired = fired
+    self.stop = stop
+    self.steps = steps
+    self.choices = choices
+    self.invariantsChecked = invariantsChecked
+    self.diffAtRest = diffAtRest
+    self.diffFromFaultFree = diffFromFaultFree
+    self.trace = trace
+    self.firstFaultAt = firstFaultAt
+    self.baseline = baseline
+    self.atRest = atRest
+    self.unjudged = unjudged.isEmpty ? nil : unjudged
+    self.unfired = unfired.isEmpty ? nil : unfired
+  }
+
   /// Operations whose outcome the plan did not expect.
   public var unexpected: [OpRecord] { ops.filter { !$0.asExpected } }
 
-  /// True when every expectation held: no violation, every op as expected.
-  public var passed: Bool { violations.isEmpty && ops.allSatisfy(\.asExpected) }
+  /// Faults the plan required to fire that did not.
+  public var unfiredRequired: [UnfiredFault] { (unfired ?? []).filter(\.required) }
+
+  /// Every state the oracles needed was read and every outcome interpreted.
+  public var judged: Bool { unjudged?.isEmpty ?? true }
+
+  /// Something was found: a violation, an operation that ended unexpectedly, a fault the plan
+  /// required that never fired. (An unjudged scenario with nothing found is not failed: it is
+  /// unjudged.)
+  public var failed: Bool { !violations.isEmpty || !ops.allSatisfy(\.asExpected) || !unfiredRequired.isEmpty }
+
+  /// True when every expectation held and everything was judged.
+  public var passed: Bool { !failed && judged }
+
+  /// The kinds of what could not be judged, sorted, once each.
+  public var unjudgedKinds: [Unjudged.Kind] { Array(Set((unjudged ?? []).map(\.kind))).sorted() }
 
   /// The distinct invariant names violated, sorted.
   public var violatedInvariants: [InvariantName] { Array(Set(violations.map(\.invariant))).sorted() }
@@ -59,6 +110,17 @@ public struct ScenarioResult: Sendable, Hashable, Codable {
     let invariants = Set(violations.map { "\($0.invariant)@\($0.moment.hasPrefix("after") ? "op" : "rest")" }).sorted()
     let faults = Set(fired.filter { !$0.decision.hasPrefix("yield") }.map { "\($0.point):\($0.decision)" }).sorted()
     let ops = unexpected.map { "\($0.task)/\($0.index):\($0.outcome.status.rawValue)" }
-    return (invariants + ["|"] + faults + ["|"] + ops).joined(separator: " ")
+    let more = unjudgedKinds.map { "unjudged:\($0.rawValue)" } + (unfiredRequired.isEmpty ? [] : ["unfired"])
+    return (invariants + ["|"] + faults + ["|"] + ops + more).joined(separator: " ")
   }
+}
+
+/// A fault of the plan that never fired: which, and how often its point was reached.
+public struct UnfiredFault: Sendable, Hashable, Codable {
+  /// `fault 1 (at: alloc.data, nth: 2, fail: ENOSPC)`.
+  public let fault: String
+  /// `alloc.data was reached 1 time`.
+  public let reached: String
+  /// The plan requires its faults to fire (`expect: { faults: fired }`, the default).
+  public let required: Bool
 }

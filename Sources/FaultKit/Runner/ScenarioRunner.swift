@@ -13,6 +13,9 @@ public struct RunOptions: Sendable {
   /// The at-rest snapshot of the same scenario without faults: when given, the result also
   /// carries the diff from it (what the fault changed, as opposed to what the plan did).
   public var faultFree: Snapshot?
+  /// The faults are a sweep's placements at hits of a recorded run: one that never fires means
+  /// the run diverged from the recording, and the scenario is unjudged (it did not test it).
+  public var placementsMustFire = false
   public init(
     bugs: [String] = [], seed: UInt64? = nil, schedule: ScheduleSpec? = nil, faults: [FaultSpec]? = nil,
     faultFree: Snapshot? = nil
@@ -81,7 +84,8 @@ public struct ScenarioRunner: Sendable {
     let seed = options.seed ?? plan.seed
     var schedule = options.schedule ?? plan.schedule
     if options.seed != nil, case .random = schedule { schedule = .random(seed: seed) }
-    let faults = (options.faults ?? plan.faults) + plan.preemptions
+    let placed = options.faults ?? plan.faults
+    let faults = placed + plan.preemptions
     let bugs = Array(Set(plan.bugs + options.bugs)).sorted()
     let checkedNames = plan.expect.invariants ?? engineDesc.invariants
     let checks = engineDesc.checks(for: checkedNames)
@@ -93,23 +97,61 @@ public struct ScenarioRunner: Sendable {
     let harness = Harness(scheduler: scheduler, injector: injector)
     let engine = try engineDesc.make(EngineContext(setup: plan.setup, bugs: Set(bugs), harness: harness))
     defer { scheduler.abortAll() }
+    let state = Box(RunState())
+    /// Errors tasks ended with (an engine worker's, a harness phase's): each one unjudged.
+    func collectTaskErrors(_ moment: String) {
+      for e in scheduler.takeTaskErrors() {
+        let who = e.kind == .worker ? "worker \(e.task)" : e.task
+        state.value.unjudged.append(
+          Unjudged(.engineError, moment: moment, "\(who) ended with an error that is no errno: \(e.error)"))
+      }
+    }
+    /// The engine's state at `moment`, or nil (recorded as unjudged) when it cannot say it.
+    @Sendable func snapshot(_ moment: String) -> Snapshot? {
+      do {
+        let s = try engine.snapshot()
+        for what in s.unreadable {
+          state.value.unjudged.append(Unjudged(.snapshotIncomplete, moment: moment, "the snapshot left out \(what)"))
+        }
+        return s
+      } catch let e as UnreadableState {
+        state.value.unjudged.append(e.at(moment))
+      } catch {
+        state.value.unjudged.append(Unjudged(.engineError, moment: moment, "snapshot failed: \(error)"))
+      }
+      return nil
+    }
 
-    // Setup, with no fault armed.
+    // Setup, with no fault armed. An errno is bad input (the engine rejects the setup); anything
+    // else leaves the scenario unjudged.
     let setupFailure = Box<String?>(nil)
     scheduler.spawn("setup", kind: .harness) {
       do { try await engine.setup() } catch let e as FSError { setupFailure.value = "\(e)" }
     }
     let setupStop = scheduler.run()
     if let f = setupFailure.value { throw SetupError(message: "\(plan.file): engine setup failed: \(f)") }
-    guard setupStop == .quiescent else {
-      throw SetupError(message: "\(plan.file): engine setup did not finish (\(setupStop))")
+    collectTaskErrors("setup")
+    guard setupStop == .quiescent, state.value.unjudged.isEmpty else {
+      if setupStop != .quiescent && state.value.unjudged.isEmpty {
+        throw SetupError(message: "\(plan.file): engine setup did not finish (\(setupStop))")
+      }
+      let r = ScenarioResult(
+        plan: plan.name, file: plan.file, engine: plan.engine, bugs: bugs, seed: seed, schedule: schedule.description,
+        faults: faults.map(\.description), ops: [], violations: [], fired: [], stop: setupStop.word, steps: 0,
+        choices: scheduler.choices, invariantsChecked: checkedNames, diffAtRest: [], diffFromFaultFree: nil,
+        trace: trace.events.map(\.line), firstFaultAt: nil, unjudged: state.value.unjudged)
+      return (r, Snapshot(), [], [], [])
     }
-    let baseline = engine.snapshot()
+    let baselineRead = snapshot("after setup")
+    let baseline = baselineRead ?? Snapshot()
     // The data oracle starts from what setup made (committed, so durable): read back once.
-    let state = Box(RunState())
-    if checkedNames.contains(.dataDurable) || checkedNames.contains(.errorsReported) {
+    let wantsCache = checkedNames.contains(.errorsReported)
+    let wantsDurable = checkedNames.contains(.dataDurable)
+    let oracleOn = (wantsCache || wantsDurable) && baselineRead != nil
+    if oracleOn {
       let withData = baseline.files.filter { $0.size > 0 }.map(\.path)
       let contents = readAll(withData, engine, scheduler)
+      collectTaskErrors("reading the files setup made")
       for f in baseline.files {
         guard case .success(let bytes) = contents[f.path] ?? .success([]) else {
           throw SetupError(message: "\(plan.file): reading \(f.path) back after setup failed")
@@ -128,19 +170,26 @@ public struct ScenarioRunner: Sendable {
           trace.append(.opStart(task: taskName, op: i + 1, what: op.description))
           let firedBefore = injector.fired.count
           var outcome = OpOutcome.ok
-          var aborted = false
           do {
             _ = try await engine.perform(op)
           } catch let e where e.fsError != nil {
             outcome = .error(e.fsError!)
+          } catch is ScenarioAbort {
+            // The scenario is being torn down around this operation (a hang, the step bound).
+            scheduler.endOp()
+            state.value.outcomes[taskName, default: []].append(
+              OpOutcome(status: scheduler.stop == nil ? .hung : .stopped))
+            return
           } catch {
-            // ScenarioAbort: the scenario is being torn down around this operation.
-            aborted = true
-            outcome = OpOutcome(status: scheduler.stop == nil ? .hung : .stopped)
+            // Not an errno: the operation's outcome is unknown, so is what it did to the data.
+            outcome = OpOutcome(status: .engineError)
+            state.value.unjudged.append(
+              Unjudged(
+                .engineError, moment: "\(taskName) op \(i + 1) (\(op.kind.rawValue))",
+                "the operation ended with an error that is no errno: \(error)"))
           }
           scheduler.endOp()
           state.value.outcomes[taskName, default: []].append(outcome)
-          if aborted { return }
           // The data oracle follows completion order: with several tasks, that is the order in
           // which their effects landed.
           state.value.oracle.record(op, outcome)
@@ -149,25 +198,32 @@ public struct ScenarioRunner: Sendable {
           let sawFailure = injector.fired[firedBefore...].contains {
             !$0.decision.hasPrefix("yield") && ($0.task == taskName || workerNames.contains($0.task))
           }
-          if sawFailure {
-            let now = engine.snapshot()
+          if sawFailure && baselineRead != nil {
             let moment = Moment.afterFailedOp(
               task: taskName, op: i + 1, opName: op.kind.rawValue, succeeded: outcome.status == .ok)
-            let ctx = InvariantContext(
-              moment: moment, baseline: baseline, current: now, diff: SnapshotDiff(from: baseline, to: now),
-              tasks: scheduler.statuses, stop: nil)
-            state.value.violations += checks.flatMap { $0.check(ctx) }
+            if let now = snapshot(moment.description) {
+              let ctx = InvariantContext(
+                moment: moment, baseline: baseline, current: now, diff: SnapshotDiff(from: baseline, to: now),
+                tasks: scheduler.statuses, stop: nil)
+              state.value.violations += checks.flatMap { $0.check(ctx) }
+            }
           }
         }
       }
     }
     let digests = Box<[UInt64]>([])
+    let digestsUsable = Box(true)
     if states && engineDesc.snapshotsMidOperation {
       harness.probe = { hit in
+        guard digestsUsable.value, let s = try? engine.snapshot() else {
+          // A state that cannot be read cannot be compared: nothing of this run is pruned.
+          digestsUsable.value = false
+          return
+        }
         let sameOp = injector.hits.reversed().prefix { $0.task == hit.task && $0.op == hit.op }.filter {
           $0.point == hit.point
         }
-        digests.value.append(StateDigest.of(engine.snapshot(), scheduler.statuses, hit, repeats: sameOp.count))
+        digests.value.append(StateDigest.of(s, scheduler.statuses, hit, repeats: sameOp.count))
       }
     }
     // Tasks (and workers) a pinned preemption switches to wait for it.
@@ -179,42 +235,35 @@ public struct ScenarioRunner: Sendable {
     let stop = scheduler.run()
     let planSteps = scheduler.steps  // the oracle and recover phases count their own
     harness.injecting = false
+    collectTaskErrors("during the plan")
 
     // At rest (finished or hung): judge the state.
-    let atRest = engine.snapshot()
+    let atRestRead = baselineRead == nil ? nil : snapshot(Moment.atRest.description)
+    let atRest = atRestRead ?? baseline
     let diff = SnapshotDiff(from: baseline, to: atRest)
-    let restCtx = InvariantContext(
-      moment: .atRest, baseline: baseline, current: atRest, diff: diff, tasks: scheduler.statuses, stop: stop)
-    var violations = state.value.violations + checks.flatMap { $0.check(restCtx) }
+    var violations = state.value.violations
+    if atRestRead != nil {
+      let restCtx = InvariantContext(
+        moment: .atRest, baseline: baseline, current: atRest, diff: diff, tasks: scheduler.statuses, stop: stop)
+      violations += checks.flatMap { $0.check(restCtx) }
+    }
 
-    // Operation outcomes against expectations.
-    let oracle = state.value.oracle
-    var ops: [OpRecord] = []
-    for task in plan.tasks {
-      let got = state.value.outcomes[task.name] ?? []
-      for (i, op) in task.ops.enumerated() {
-        let outcome: OpOutcome
-        if i < got.count {
-          outcome = got[i]
-        } else if i == got.count && stop != .quiescent {
-          outcome = OpOutcome(status: stop == .hang ? .hung : .stopped)
-        } else {
-          outcome = OpOutcome(status: .notRun)
-        }
-        let expected = plan.expect.outcome(task: task.name, index: i, kind: op.kind)
-        ops.append(
-          OpRecord(
-            task: task.name, index: i + 1, op: op.description, outcome: outcome, expected: expected.description,
-            asExpected: expected.admits(outcome)))
+    let ops = opRecords(plan, state.value.outcomes, stop)
+    let unfired = unfiredFaults(plan, placed, injector, engineDesc.catalog, mustFire: options.placementsMustFire)
+    if options.placementsMustFire {
+      state.value.unjudged += unfired.map {
+        Unjudged(
+          .placement, moment: "during the plan",
+          "\($0.fault) never fired (\($0.reached)): the run diverged from the recorded one")
       }
     }
 
     // Data oracle: the cache before recover (only if nothing hung: a hung file cannot be read),
     // then crash, recover and read back from the device.
-    let wantsCache = checkedNames.contains(.errorsReported)
-    let wantsDurable = checkedNames.contains(.dataDurable)
-    if stop == .quiescent && wantsCache {
+    let oracle = state.value.oracle
+    if stop == .quiescent && wantsCache && oracleOn {
       let reads = readAll(oracle.paths, engine, scheduler)
+      collectTaskErrors("the oracle's reads before recover")
       violations += unfinished(oracle.paths, reads, .errorsReported)
       violations += oracle.checkCache(only: Set(reads.keys)) { reads[$0]! }
     }
@@ -222,26 +271,40 @@ public struct ScenarioRunner: Sendable {
     if engineDesc.verifies {
       let found = Box<[Finding]>([])
       scheduler.resetSteps()
-      scheduler.spawn("verify", kind: .harness) { found.value = await engine.verify() }
+      scheduler.spawn("verify", kind: .harness) {
+        do {
+          found.value = try await engine.verify()
+        } catch let e as UnreadableState {
+          state.value.unjudged.append(e.at("verify"))
+        }
+      }
       scheduler.run()
+      collectTaskErrors("verify")
       violations += found.value.filter { checkedNames.contains($0.invariant) }.map {
         Violation($0.invariant, moment: .atRest, $0.message, evidence: $0.evidence)
       }
     }
-    if wantsDurable {
+    if wantsDurable && oracleOn {
       let recovered = Box<String?>(nil)
       scheduler.resetSteps()
       scheduler.spawn("recover", kind: .harness) {
         do { try await engine.recover() } catch let e as FSError { recovered.value = "\(e)" }
       }
       scheduler.run()
+      let unjudgedBefore = state.value.unjudged.count
+      collectTaskErrors("recover")
       if let e = recovered.value {
         violations.append(Violation(.dataDurable, moment: .atRest, "recover failed: \(e)"))
-      } else {
+      } else if state.value.unjudged.count == unjudgedBefore {
         let reads = readAll(oracle.paths, engine, scheduler)
+        collectTaskErrors("the oracle's reads after recover")
         violations += unfinished(oracle.paths, reads, .dataDurable)
         violations += oracle.checkDurable(only: Set(reads.keys)) { reads[$0]! }
       }
+    }
+    if let d = scheduler.policyDivergence {
+      state.value.unjudged.append(
+        Unjudged(.schedule, moment: "the schedule", "the replayed schedule diverged from the recorded one: \(d)"))
     }
 
     let lines = trace.events.map(\.line)
@@ -257,9 +320,52 @@ public struct ScenarioRunner: Sendable {
       stop: stop.word, steps: planSteps, choices: scheduler.choices, invariantsChecked: checkedNames,
       diffAtRest: diff.lines.map(\.text),
       diffFromFaultFree: options.faultFree.map { SnapshotDiff(from: $0, to: atRest).lines.map(\.text) },
-      trace: lines, firstFaultAt: firstFault, baseline: baseline, atRest: atRest)
+      trace: lines, firstFaultAt: firstFault, baseline: baseline, atRest: atRest,
+      unjudged: state.value.unjudged, unfired: options.placementsMustFire ? [] : unfired)
     harness.probe = nil
-    return (result, atRest, injector.hits, digests.value, scheduler.choiceCounts)
+    return (result, atRest, injector.hits, digestsUsable.value ? digests.value : [], scheduler.choiceCounts)
+  }
+
+  /// Each plan operation's outcome against the plan's expectation. An operation whose outcome
+  /// is unknown (the engine threw no errno) is not held against the plan: it is unjudged.
+  private func opRecords(_ plan: Plan, _ outcomes: [String: [OpOutcome]], _ stop: StopReason) -> [OpRecord] {
+    var ops: [OpRecord] = []
+    for task in plan.tasks {
+      let got = outcomes[task.name] ?? []
+      for (i, op) in task.ops.enumerated() {
+        let outcome: OpOutcome
+        if i < got.count {
+          outcome = got[i]
+        } else if i == got.count && stop != .quiescent {
+          outcome = OpOutcome(status: stop == .hang ? .hung : .stopped)
+        } else {
+          outcome = OpOutcome(status: .notRun)
+        }
+        let expected = plan.expect.outcome(task: task.name, index: i, kind: op.kind)
+        ops.append(
+          OpRecord(
+            task: task.name, index: i + 1, op: op.description, outcome: outcome, expected: expected.description,
+            asExpected: outcome.status == .engineError || expected.admits(outcome)))
+      }
+    }
+    return ops
+  }
+
+  /// The placed faults (not pinned preemptions) that never fired, with how often their point was
+  /// reached. `required` when the plan expects its faults to fire (the default for a plan's own
+  /// faults); a sweep's placements are the caller's business (`placementsMustFire`).
+  private func unfiredFaults(
+    _ plan: Plan, _ placed: [FaultSpec], _ injector: Injector, _ catalog: FaultCatalog, mustFire: Bool
+  ) -> [UnfiredFault] {
+    let fired = Set(injector.fired.compactMap(\.fault))
+    let required = mustFire || (plan.expect.faultsMustFire ?? true)
+    return placed.indices.filter { !fired.contains($0) }.map { i in
+      let f = placed[i]
+      let n = catalog.index(of: f.point).map { injector.count(FaultPointID($0)) } ?? 0
+      let reached =
+        n == 0 ? "\(f.point) was never reached" : "\(f.point) was reached \(n) time\(n == 1 ? "" : "s")"
+      return UnfiredFault(fault: "fault \(i + 1) (\(f))", reached: reached, required: required)
+    }
   }
 
   /// Reads each path whole through the engine, in a harness task with its own step budget. A
@@ -299,6 +405,7 @@ private func unfinished(_ paths: [String], _ reads: [String: Result<[UInt8], FSE
 struct RunState {
   var outcomes: [String: [OpOutcome]] = [:]
   var violations: [Violation] = []
+  var unjudged: [Unjudged] = []
   var oracle = DataOracle()
 }
 

@@ -40,20 +40,34 @@ public struct RandomPolicy: SchedulePolicy {
 }
 
 /// Follows recorded choices (the task picked at each point that had a choice), then runs fifo.
+/// A run that cannot follow them (a recorded task that cannot run), asks for more choices than
+/// were recorded, or leaves some unused has diverged: `divergence` says where.
 public struct ReplayPolicy: SchedulePolicy {
   private let choices: [String]
   private var next = 0
-  public private(set) var divergence: String?
+  private var first: String?
   public init(_ choices: [String]) { self.choices = choices }
   public mutating func choose(_ choice: ScheduleChoice) -> Int {
-    guard next < choices.count else { return 0 }
+    guard next < choices.count else {
+      next += 1
+      if first == nil {
+        first =
+          "choice \(next): the recording has only \(choices.count) (runnable \(choice.candidates.joined(separator: ", ")))"
+      }
+      return 0
+    }
     let want = choices[next]
     next += 1
     if let i = choice.candidates.firstIndex(of: want) { return i }
-    if divergence == nil {
-      divergence = "choice \(next): recorded \(want), runnable \(choice.candidates.joined(separator: ", "))"
+    if first == nil {
+      first = "choice \(next): recorded \(want), runnable \(choice.candidates.joined(separator: ", "))"
     }
     return 0
+  }
+  public var divergence: String? {
+    if let first { return first }
+    if next < choices.count { return "the run made \(next) choices; the recording has \(choices.count)" }
+    return nil
   }
 }
 

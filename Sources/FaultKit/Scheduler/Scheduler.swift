@@ -96,6 +96,22 @@ public final class Scheduler: @unchecked Sendable {
   public private(set) var choices: [String] = []
   /// How many tasks could run at each of those points: what exhaustive exploration branches on.
   public private(set) var choiceCounts: [Int] = []
+  /// Tasks that ended by throwing something other than `ScenarioAbort` (an engine worker's error
+  /// nobody caught), in the order they ended: the runner reports each, none is dropped.
+  public private(set) var taskErrors: [TaskError] = []
+
+  /// A task that ended with an error.
+  public struct TaskError: Sendable, Hashable {
+    public let task: String
+    public let kind: TaskKind
+    public let error: String
+  }
+
+  /// Hands over the task errors recorded so far and forgets them.
+  public func takeTaskErrors() -> [TaskError] {
+    defer { taskErrors = [] }
+    return taskErrors
+  }
 
   public init(policy: any SchedulePolicy, stepLimit: Int, trace: Trace) {
     self.policy = policy
@@ -125,7 +141,13 @@ public final class Scheduler: @unchecked Sendable {
         }
       }
       if !aborted {
-        do { try await body() } catch {}
+        do {
+          try await body()
+        } catch is ScenarioAbort {
+          // Torn down: not the task's error.
+        } catch {
+          self.taskErrors.append(TaskError(task: t.name, kind: t.kind, error: "\(error)"))
+        }
       }
       self.finish(t)
     }

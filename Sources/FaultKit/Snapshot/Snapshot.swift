@@ -20,11 +20,14 @@ public struct Snapshot: Sendable, Hashable, Codable {
   public var assertions: [AssertionRecord] = []
   /// Work queued to workers and not yet run, one line each (`endio-write: finish /a [0, 16KiB)`).
   public var pendingWork: [String] = []
+  /// What the engine could not read into this snapshot, and why (an inode whose extent tree did
+  /// not read back): the invariants judge the rest, and the scenario is unjudged for this.
+  public var unreadable: [String] = []
 
   public init() {}
 
   enum CodingKeys: String, CodingKey {
-    case pageSize, copyOnWrite, files, locks, extents, space, pages, free, assertions, pendingWork
+    case pageSize, copyOnWrite, files, locks, extents, space, pages, free, assertions, pendingWork, unreadable
   }
 
   /// Every key optional: engines outside Swift (the C ABI) send only what they have.
@@ -40,6 +43,24 @@ public struct Snapshot: Sendable, Hashable, Codable {
     free = try c.decodeIfPresent([BlockRange].self, forKey: .free) ?? []
     assertions = try c.decodeIfPresent([AssertionRecord].self, forKey: .assertions) ?? []
     pendingWork = try c.decodeIfPresent([String].self, forKey: .pendingWork) ?? []
+    unreadable = try c.decodeIfPresent([String].self, forKey: .unreadable) ?? []
+  }
+
+  /// Encodes every key but an empty `unreadable`, so snapshots that read everything encode as
+  /// they always have.
+  public func encode(to encoder: any Encoder) throws {
+    var c = encoder.container(keyedBy: CodingKeys.self)
+    try c.encode(pageSize, forKey: .pageSize)
+    try c.encode(copyOnWrite, forKey: .copyOnWrite)
+    try c.encode(files, forKey: .files)
+    try c.encode(locks, forKey: .locks)
+    try c.encode(extents, forKey: .extents)
+    try c.encode(space, forKey: .space)
+    try c.encode(pages, forKey: .pages)
+    try c.encode(free, forKey: .free)
+    try c.encode(assertions, forKey: .assertions)
+    try c.encode(pendingWork, forKey: .pendingWork)
+    if !unreadable.isEmpty { try c.encode(unreadable, forKey: .unreadable) }
   }
 
   /// Sorts every record list by its key: engines call this last.

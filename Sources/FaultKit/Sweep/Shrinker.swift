@@ -27,7 +27,7 @@ public struct Shrinker: Sendable {
       guard let r = try? runner.run(p, RunOptions(bugs: bugs, schedule: schedule, faults: f.map(\.spec))) else {
         return false
       }
-      return Sweeper.failed(r) && Sweeper.signature(r, f) == signature
+      return Sweeper.keeps(r) && Sweeper.signature(r, f) == signature
     }
     // Whole tasks (a plan needs at least one), with preemptions that name them.
     var t = best.tasks.count - 1

@@ -36,6 +36,7 @@ public struct InProcessExecutor: ScenarioExecutor {
   public static func execute(_ sc: SweepScenario, _ plan: Plan, _ runner: ScenarioRunner) throws -> SweepOutcome {
     var options = RunOptions(
       bugs: sc.bugs, schedule: sc.scheduleSeed.map { .random(seed: $0) }, faults: sc.placements.map(\.spec))
+    options.placementsMustFire = true
     if sc.delayBound != nil { options.prefix = sc.prefix ?? [] }
     let expand = sc.placements.count == 1 && sc.child < 0 && sc.prefix == nil ? sc.expand : nil
     let started = DispatchTime.now().uptimeNanoseconds
@@ -56,8 +57,9 @@ public struct InProcessExecutor: ScenarioExecutor {
     kept.baseline = nil
     kept.atRest = nil
     var o = SweepOutcome(
-      scenario: sc, kind: .judged, result: Sweeper.failed(r) ? kept : nil, children: children, pruned: pruned,
+      scenario: sc, kind: .judged, result: Sweeper.keeps(r) ? kept : nil, children: children, pruned: pruned,
       schedules: schedules)
+    if Sweeper.unjudged(r) { o.unjudged = true }
     o.fired = r.fired.map { FiredFault(point: $0.point, hit: $0.hit, decision: $0.decision) }
     o.steps = r.steps
     o.nanos = DispatchTime.now().uptimeNanoseconds - started
@@ -244,7 +246,7 @@ public struct SweepDriver {
             FailureGroup(
               signature: sig, count: 1, first: e.key, placements: o.scenario.placements, kind: o.kind,
               result: o.result, detail: o.detail, scheduleSeed: o.scenario.scheduleSeed,
-              explored: o.scenario.prefix != nil))
+              explored: o.scenario.prefix != nil, unjudged: o.unjudged == true))
         }
       }
       return PlanResults(
@@ -278,7 +280,7 @@ extension SweepOutcome {
   public var entry: ScenarioEntry {
     let outcome: ScenarioEntry.Outcome =
       switch kind {
-      case .judged: failed ? .failed : .passed
+      case .judged: unjudged == true ? .unjudged : failed ? .failed : .passed
       case .crashed: .crashed
       case .timedOut: .timedOut
       }

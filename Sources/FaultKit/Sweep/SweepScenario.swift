@@ -84,9 +84,12 @@ public struct SweepOutcome: Sendable, Codable {
   public var encoded: Data?
   /// A failure whose result was left out (`slimmed`): its signature.
   public private(set) var slimSignature: String?
+  /// Judged scenarios only: it found nothing, but some state could not be read or some outcome
+  /// interpreted (nil: false). Kept when the result is slimmed.
+  public var unjudged: Bool?
 
   enum CodingKeys: String, CodingKey {
-    case scenario, kind, result, children, schedules, pruned, detail, fired, steps, nanos
+    case scenario, kind, result, children, schedules, pruned, detail, fired, steps, nanos, unjudged
     case slimSignature = "signature"
   }
 

@@ -21,13 +21,22 @@ public struct Sweeper: Sendable {
   /// A sweep scenario fails on a violation, a hang or the step bound.
   public static func failed(_ r: ScenarioResult) -> Bool { !r.violations.isEmpty || r.stop != "quiescent" }
 
+  /// A sweep scenario that found nothing but could not be judged everywhere (a snapshot that did
+  /// not read, a placement that never fired): neither passed nor failed.
+  public static func unjudged(_ r: ScenarioResult) -> Bool { !failed(r) && !r.judged }
+
+  /// The scenario's result is kept (it failed or is unjudged): a passing one is a line.
+  public static func keeps(_ r: ScenarioResult) -> Bool { failed(r) || !r.judged }
+
   /// What identifies a sweep failure: the violated invariants (with when: after a failed
   /// operation or at rest), the fault points and action kinds placed with the operations whose
   /// hits fired them, and how the run stopped. Hit numbers do not enter it, so the same failure
   /// reached through another hit of the same point is one failure.
+  /// What could not be judged enters it as `unjudged:KIND` (a snapshot, a placement …).
   public static func signature(_ r: ScenarioResult, _ placements: [Placement]) -> String {
-    let invariants = Set(r.violations.map { "\($0.invariant)@\($0.moment.hasPrefix("after") ? "op" : "rest")" })
-      .sorted()
+    let invariants =
+      Set(r.violations.map { "\($0.invariant)@\($0.moment.hasPrefix("after") ? "op" : "rest")" }).sorted()
+      + r.unjudgedKinds.map { "unjudged:\($0.rawValue)" }
     let faults = placements.map { p in
       let op = r.fired.first { $0.point == p.point && $0.hit == p.hit }?.op ?? "-"
       return "\(p.point):\(p.action.kind.rawValue):\(op)"
