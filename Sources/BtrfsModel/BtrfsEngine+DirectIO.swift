@@ -12,7 +12,7 @@ import ModelKernel
 /// - `releasepage-waits-on-range-lock`: releasepage sleeps on the range lock, which its own
 ///   caller holds: a deadlock.
 extension BtrfsEngine {
-  func dioWrite(_ path: String, offset: UInt64, length: UInt64, pattern: UInt8) async throws {
+  func dioWrite(_ path: String, offset: UInt64, length: UInt64, payload: WriteData) async throws {
     let inode = try lookup(path)
     guard offset % blockSize == 0, length % blockSize == 0 else { throw FSError(.invalid) }
     guard length > 0 else { return }
@@ -24,14 +24,14 @@ extension BtrfsEngine {
       if try await !invalidate(inode, range) && !bug("dio-ignores-failed-invalidation") {
         // -ENOTBLK: let the buffered path write this range.
         inode.ioTree.unlock(range)
-        try await bufferedWrite(inode, offset: offset, length: length, pattern: pattern)
+        try await bufferedWrite(inode, offset: offset, length: length, payload: payload)
         // As btrfs does after -ENOTBLK: write the range out and wait, so O_DIRECT stays direct.
         try await flushAndWait(inode, range)
         for oe in inode.ordered where oe.range.overlaps(range) {
           try await oe.completion.wait("ordered extent \(inode.path) \(oe.range)")
         }
       } else {
-        try await directWrite(inode, range, pattern: pattern)
+        try await directWrite(inode, range, payload: payload)
       }
     } catch let e as FSError {
       inode.rwsem.unlock()
@@ -95,7 +95,7 @@ extension BtrfsEngine {
   /// The direct write proper, with the extent range locked: reserve, allocate (possibly split),
   /// one ordered extent per extent, write the blocks from the user buffer, unlock, and wait for
   /// the endio worker to finish every ordered extent.
-  private func directWrite(_ inode: BtrfsInode, _ range: ByteRange, pattern: UInt8) async throws {
+  private func directWrite(_ inode: BtrfsInode, _ range: ByteRange, payload: WriteData) async throws {
     do {
       if case .fail(let e) = try await harness.hit(BtrfsModel.Point.reserveData) { throw e }
       guard data.available >= range.length else { throw FSError(.noSpace) }
@@ -130,13 +130,14 @@ extension BtrfsEngine {
       inode.ioTree.unlock(range)
       throw e
     }
-    let block = [UInt8](repeating: pattern, count: Int(blockSize))
     for oe in made {
       if case .fail(let e) = try await harness.hit(BtrfsModel.Point.ioWrite) {
         oe.ioerr = true
         oe.error = e
       } else {
-        for b in 0..<oe.disk.count { device.write(oe.disk.start + b, block[...]) }
+        for b in 0..<oe.disk.count {
+          device.write(oe.disk.start + b, payload.bytes(at: oe.range.start + b * blockSize, count: Int(blockSize))[...])
+        }
       }
     }
     inode.ioTree.unlock(range)

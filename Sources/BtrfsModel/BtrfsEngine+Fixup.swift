@@ -84,7 +84,7 @@ extension BtrfsEngine {
 
   /// A store through a shared mapping: dirties the pages of the range with no reservation and no
   /// DELALLOC, as pages dirtied outside the filesystem are. The range must lie within the file.
-  func mmapWrite(_ path: String, offset: UInt64, length: UInt64, pattern: UInt8) async throws {
+  func mmapWrite(_ path: String, offset: UInt64, length: UInt64, payload: WriteData) async throws {
     let inode = try lookup(path)
     guard length > 0 else { return }
     let ps = kernel.pageSize
@@ -98,7 +98,7 @@ extension BtrfsEngine {
         inode.mapping.unlock(page)
         throw e
       }
-      page.store(pattern, over: ByteRange(start: offset, length: length))
+      page.store(payload, over: ByteRange(start: offset, length: length))
       page.flags.formUnion([.uptodate, .dirty])
       inode.mapping.unlock(page)
     }

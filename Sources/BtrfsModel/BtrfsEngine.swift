@@ -70,7 +70,7 @@ final class BtrfsEngine: Engine, @unchecked Sendable {
     case .create:
       try await create(op.path)
     case .write:
-      try await write(op.path, offset: op.offset ?? 0, length: op.length ?? 0, pattern: op.pattern ?? 0xA5)
+      try await write(op.path, offset: op.offset ?? 0, length: op.length ?? 0, payload: op.writeData)
     case .writeback:
       let inode = try lookup(op.path)
       _ = try await filemapWrite(inode, range: op.range(fileSize: inode.size))
@@ -82,12 +82,12 @@ final class BtrfsEngine: Engine, @unchecked Sendable {
     case .unlink:
       try await unlink(op.path)
     case .dioWrite:
-      try await dioWrite(op.path, offset: op.offset ?? 0, length: op.length ?? 0, pattern: op.pattern ?? 0xA5)
+      try await dioWrite(op.path, offset: op.offset ?? 0, length: op.length ?? 0, payload: op.writeData)
     case .dioRead:
       let inode = try lookup(op.path)
       return try await dioRead(inode, range: op.range(fileSize: inode.size))
     case .mmapWrite:
-      try await mmapWrite(op.path, offset: op.offset ?? 0, length: op.length ?? 0, pattern: op.pattern ?? 0xA5)
+      try await mmapWrite(op.path, offset: op.offset ?? 0, length: op.length ?? 0, payload: op.writeData)
     case .migratePage:
       try await migratePage(op.path, offset: op.offset ?? 0)
     case .dropCaches:
@@ -121,12 +121,12 @@ final class BtrfsEngine: Engine, @unchecked Sendable {
   /// for writeback) and its extent range (waiting out ordered extents, as
   /// lock_and_cleanup_extent_if_need does); copy; then btrfs_dirty_pages: clear any DELALLOC already
   /// there, returning its reservation, and set DELALLOC over the range.
-  func write(_ path: String, offset: UInt64, length: UInt64, pattern: UInt8) async throws {
+  func write(_ path: String, offset: UInt64, length: UInt64, payload: WriteData) async throws {
     let inode = try lookup(path)
     guard length > 0 else { return }
     try await inode.rwsem.lockExclusive()
     do {
-      try await bufferedWrite(inode, offset: offset, length: length, pattern: pattern)
+      try await bufferedWrite(inode, offset: offset, length: length, payload: payload)
     } catch let e as FSError {
       inode.rwsem.unlock()
       throw e
@@ -135,7 +135,7 @@ final class BtrfsEngine: Engine, @unchecked Sendable {
   }
 
   /// The buffered write with i_rwsem held by the caller (write, and direct I/O falling back).
-  func bufferedWrite(_ inode: BtrfsInode, offset: UInt64, length: UInt64, pattern: UInt8) async throws {
+  func bufferedWrite(_ inode: BtrfsInode, offset: UInt64, length: UInt64, payload: WriteData) async throws {
     let range = ByteRange(offset / blockSize * blockSize, (offset + length + blockSize - 1) / blockSize * blockSize)
     do {
       if case .fail(let e) = try await harness.hit(BtrfsModel.Point.reserveData) { throw e }
@@ -165,7 +165,7 @@ final class BtrfsEngine: Engine, @unchecked Sendable {
           throw e
         }
       }
-      page.store(pattern, over: ByteRange(start: offset, length: length))
+      page.store(payload, over: ByteRange(start: offset, length: length))
       page.flags.formUnion([.uptodate, .dirty])
     }
     // btrfs_dirty_pages: EXTENT_DELALLOC|EXTENT_DO_ACCOUNTING cleared first, then set.
@@ -296,42 +296,6 @@ final class BtrfsEngine: Engine, @unchecked Sendable {
     inode.rwsem.unlock()
   }
 
-  /// For each clean, uptodate page without PG_error over mapped blocks (an ordered extent's, else
-  /// the tree's): whether its bytes equal the blocks' (what `pagecache-coherent` judges).
-  private func markDiskAgreement(_ inode: BtrfsInode, in s: inout Snapshot) {
-    let ps = kernel.pageSize
-    for k in s.pages.indices where s.pages[k].file == inode.path {
-      let f = s.pages[k].flags
-      guard f.contains(.uptodate), f.isDisjoint(with: [.dirty, .writeback, .error, .locked]),
-        let page = inode.mapping.lookup(s.pages[k].index)
-      else { continue }
-      var agrees = true
-      for b in 0..<(ps / blockSize) {
-        let off = page.index * ps + b * blockSize
-        let block: UInt64
-        if let oe = inode.ordered.first(where: { $0.range.start <= off && off < $0.range.end }) {
-          block = oe.disk.start + (off - oe.range.start) / blockSize
-        } else if let e = inode.extent(at: off) {
-          block = e.disk.start + (off - e.range.start) / blockSize
-        } else {
-          agrees = false
-          break
-        }
-        let lo = Int(b * blockSize)
-        if !page.data[lo..<lo + Int(blockSize)].elementsEqual(device.peek(block)) {
-          agrees = false
-          break
-        }
-      }
-      // A page over a hole is not compared: nothing on disk to agree with.
-      let mapped = (0..<(ps / blockSize)).allSatisfy { b in
-        let off = page.index * ps + b * blockSize
-        return inode.extent(at: off) != nil || inode.ordered.contains { $0.range.start <= off && off < $0.range.end }
-      }
-      s.pages[k].diskAgrees = mapped ? agrees : nil
-    }
-  }
-
   /// Writes the current tree as the committed root and unpins freed blocks.
   func commitRoot() {
     var files: [String: CommittedRoot.File] = [:]
@@ -383,7 +347,6 @@ final class BtrfsEngine: Engine, @unchecked Sendable {
       s.files.append(FileRecord(path: path, size: inode.size, pendingError: inode.mapping.unreported?.errno))
       inode.rwsem.report(into: &s)
       inode.mapping.report(into: &s)
-      markDiskAgreement(inode, in: &s)
       inode.ioTree.report(into: &s)
       for e in inode.extents {
         s.extents.append(ExtentRecord(source: .tree, file: path, range: e.range, disk: e.disk, state: "written"))

@@ -156,6 +156,8 @@ public enum CEngines {
     if let n = op.name { parts.append("\"name\":" + quote(n)) }
     if let v = op.value { parts.append("\"value\":" + quote(v)) }
     if let m = op.mode { parts.append("\"mode\":" + quote(m)) }
+    // Writes fill their bytes with fl_stamp_fill(…, generation, pattern) (faultline.h).
+    if let g = op.generation { parts.append("\"generation\":\(g)") }
     return "{" + parts.joined(separator: ",") + "}"
   }
 

@@ -73,7 +73,7 @@ final class Ext4Engine: Engine, @unchecked Sendable {
     case .create:
       try await create(op.path)
     case .write:
-      try await write(op.path, offset: op.offset ?? 0, length: op.length ?? 0, pattern: op.pattern ?? 0xA5)
+      try await write(op.path, offset: op.offset ?? 0, length: op.length ?? 0, data: op.writeData)
     case .writeback:
       let inode = try lookup(op.path)
       try await writeback(inode, range: op.range(fileSize: inode.size))
@@ -118,7 +118,7 @@ final class Ext4Engine: Engine, @unchecked Sendable {
   /// it partly, and maps its block through ext4_da_map_blocks (reserving a delayed block over a
   /// hole); the copy dirties the page; write_end moves i_size. An error stops the write there
   /// (pages already copied keep the new bytes and their reservations).
-  func write(_ path: String, offset: UInt64, length: UInt64, pattern: UInt8) async throws {
+  func write(_ path: String, offset: UInt64, length: UInt64, data: WriteData) async throws {
     let inode = try lookup(path)
     guard length > 0 else { return }
     try await inode.rwsem.lockExclusive()
@@ -137,7 +137,7 @@ final class Ext4Engine: Engine, @unchecked Sendable {
         inode.rwsem.unlock()
         throw e
       }
-      page.store(pattern, over: ByteRange(start: offset, length: length))
+      page.store(data, over: ByteRange(start: offset, length: length))
       page.flags.formUnion([.uptodate, .dirty])
       inode.size = max(inode.size, min(offset + length, (index + 1) * ps))
       inode.mapping.unlock(page)

@@ -32,6 +32,17 @@ public final class Page: @unchecked Sendable {
     }
   }
 
+  /// Stores the bytes `data` puts over the part of the file range `r` that lies in this page.
+  public func store(_ data: WriteData, over r: ByteRange) {
+    let ps = UInt64(self.data.count)
+    let start = index * ps
+    guard let part = r.intersection(ByteRange(start: start, length: ps)) else { return }
+    let lo = Int(part.start - start)
+    self.data.withUnsafeMutableBufferPointer { b in
+      data.fill(UnsafeMutableBufferPointer(rebasing: b[lo..<lo + Int(part.length)]), at: part.start)
+    }
+  }
+
   var lockKey: WaitKey { WaitKey(kind: WaitKind.pageLock, a: id) }
   var writebackKey: WaitKey { WaitKey(kind: WaitKind.pageWriteback, a: id) }
 }

@@ -37,7 +37,7 @@ extension XfsEngine {
 
   /// iomap_file_buffered_write under i_rwsem: iomap by iomap, page by page. A short copy ends
   /// the write with EFAULT (the bytes before it stay written).
-  func write(_ inode: XfsInode, offset: UInt64, length: UInt64, pattern: UInt8) async throws {
+  func write(_ inode: XfsInode, offset: UInt64, length: UInt64, data: WriteData) async throws {
     guard length > 0 else { return }
     let end = offset + length
     let blockEnd = (end + blockSize - 1) / blockSize * blockSize
@@ -94,7 +94,7 @@ extension XfsEngine {
         if copied > 0 {
           let lo = Int(pos - pageStart)
           page.data.withUnsafeMutableBufferPointer { b in
-            for k in lo..<lo + Int(copied) { b[k] = pattern }
+            data.fill(UnsafeMutableBufferPointer(rebasing: b[lo..<lo + Int(copied)]), at: pos)
           }
           if copied == pageSize { page.flags.insert(.uptodate) }
           if page.flags.contains(.uptodate) { page.flags.insert(.dirty) }
@@ -170,7 +170,7 @@ extension XfsEngine {
 
   /// iomap_page_mkwrite via xfs_write_fault: no i_rwsem, the invalidate lock shared; map (and
   /// reserve over a hole), lock the folio, revalidate, dirty it.
-  func pageMkwrite(_ inode: XfsInode, offset: UInt64, length: UInt64, pattern: UInt8) async throws {
+  func pageMkwrite(_ inode: XfsInode, offset: UInt64, length: UInt64, data: WriteData) async throws {
     guard length > 0 else { return }
     guard offset + length <= (inode.size + pageSize - 1) / pageSize * pageSize else { throw FSError(.invalid) }  // SIGBUS
     for index in (offset / pageSize)...((offset + length - 1) / pageSize) {
@@ -199,7 +199,7 @@ extension XfsEngine {
           inode.invalidateLock.unlock()
           throw e
         }
-        page.store(pattern, over: ByteRange(start: offset, length: length))
+        page.store(data, over: ByteRange(start: offset, length: length))
         page.flags.formUnion([.uptodate, .dirty])
         inode.mapping.unlock(page)
         stored = true

@@ -59,9 +59,9 @@ final class XfsEngine: Engine, @unchecked Sendable {
       guard inodes[op.path] == nil else { throw FSError(.exists) }
       inodes[op.path] = XfsInode(path: op.path, kernel: kernel)
     case .write:
-      try await write(inode!, offset: op.offset ?? 0, length: op.length ?? 0, pattern: op.pattern ?? 0xA5)
+      try await write(inode!, offset: op.offset ?? 0, length: op.length ?? 0, data: op.writeData)
     case .pageMkwrite:
-      try await pageMkwrite(inode!, offset: op.offset ?? 0, length: op.length ?? 0, pattern: op.pattern ?? 0xA5)
+      try await pageMkwrite(inode!, offset: op.offset ?? 0, length: op.length ?? 0, data: op.writeData)
     case .writeback:
       try await writeback(inode!, range: op.range(fileSize: inode!.size))
     case .fsync:
@@ -216,9 +216,7 @@ final class XfsEngine: Engine, @unchecked Sendable {
       inode.iolock.report(into: &s)
       inode.ilock.report(into: &s)
       inode.invalidateLock.report(into: &s)
-      let first = s.pages.count
       inode.mapping.report(into: &s)
-      for k in first..<s.pages.count { s.pages[k].diskAgrees = diskAgreement(inode, s.pages[k]) }
       for e in inode.extents(in: ByteRange(0, UInt64.max / 2), blockSize: blockSize) {
         if let d = e.disk {
           s.extents.append(ExtentRecord(source: .tree, file: path, range: e.range, disk: d, state: "written"))
@@ -231,23 +229,5 @@ final class XfsEngine: Engine, @unchecked Sendable {
     s.free = allocator.free
     s.normalize()
     return s
-  }
-
-  /// For a clean, uptodate page with no error wholly over written blocks: whether its bytes equal
-  /// theirs. Pages over holes or delalloc have nothing on disk to agree with.
-  private func diskAgreement(_ inode: XfsInode, _ rec: PageRecord) -> Bool? {
-    guard rec.flags.contains(.uptodate), rec.flags.isDisjoint(with: [.dirty, .writeback, .error, .locked]),
-      let page = inode.mapping.lookup(rec.index)
-    else { return nil }
-    for b in 0..<(pageSize / blockSize) {
-      let off = page.index * pageSize + b * blockSize
-      guard off < inode.size else { continue }
-      guard let e = inode.extent(at: off), let d = e.disk else { return nil }
-      let lo = Int(b * blockSize)
-      if !page.data[lo..<lo + Int(blockSize)].elementsEqual(device.peek(d.start + (off - e.range.start) / blockSize)) {
-        return false
-      }
-    }
-    return true
   }
 }

@@ -157,6 +157,19 @@ struct InvariantTests {
   }
 }
 
+/// The bytes a write of `pattern` at `offset` (generation `g`) puts in /a.
+private func stamp(_ pattern: UInt8, _ offset: UInt64, _ count: Int, g: UInt32 = 0) -> [UInt8] {
+  WriteData(path: "/a", generation: g, pattern: pattern).bytes(at: offset, count: count)
+}
+
+private func write(_ offset: UInt64, _ length: UInt64, _ pattern: UInt8, g: UInt32 = 0, kind: OpKind = .write)
+  -> Operation
+{
+  var op = Operation(kind, path: "/a", offset: offset, length: length, pattern: pattern)
+  op.generation = g
+  return op
+}
+
 @Suite("Data oracle")
 struct DataOracleTests {
   func ok(_ b: [UInt8]) -> (String) -> Result<[UInt8], FSError> { { _ in .success(b) } }
@@ -164,34 +177,72 @@ struct DataOracleTests {
   @Test("fsync-acknowledged bytes must survive recovery")
   func durable() {
     var o = DataOracle()
-    o.record(Operation(.write, path: "/a", offset: 0, length: 4, pattern: 0xAA), .ok)
+    o.record(write(0, 32, 0xAA), .ok)
     o.record(Operation(.fsync, path: "/a"), .ok)
-    o.record(Operation(.write, path: "/a", offset: 4, length: 4, pattern: 0xBB), .ok)
-    #expect(o.checkDurable(ok([0xAA, 0xAA, 0xAA, 0xAA])).isEmpty)
-    #expect(o.checkDurable(ok([0xAA, 0xAA, 0xAA, 0xAA, 0xBB, 0xBB, 0xBB, 0xBB])).isEmpty)
+    o.record(write(32, 32, 0xBB), .ok)
+    let first = stamp(0xAA, 0, 32)
+    #expect(o.checkDurable(ok(first)).isEmpty)
+    #expect(o.checkDurable(ok(first + stamp(0xBB, 32, 32))).isEmpty)
     // Lost acknowledged bytes: durability broken, and the caller was told success.
-    #expect(o.checkDurable(ok([0xAA, 0x00, 0xAA, 0xAA])).map(\.invariant) == [.dataDurable, .errorsReported])
-    #expect(o.checkDurable(ok([0xAA, 0xAA, 0xAA, 0xAA, 0x77])).first?.message.contains("garbage") == true)
+    var lost = first
+    lost[15] = 0  // the pattern byte of the first unit
+    #expect(o.checkDurable(ok(lost)).map(\.invariant) == [.dataDurable, .errorsReported])
+    #expect(o.checkDurable(ok(first + [0x77])).first?.message.contains("garbage") == true)
   }
 
   @Test("data the cache lost silently is reported; lost after an error is not")
   func errorsReported() {
     var o = DataOracle()
-    o.record(Operation(.write, path: "/a", offset: 0, length: 4, pattern: 0xAA), .ok)
-    #expect(o.checkCache(ok([0xAA, 0xAA, 0xAA, 0xAA])).isEmpty)
-    #expect(o.checkCache(ok([0, 0, 0, 0])).first?.invariant == .errorsReported)
+    o.record(write(0, 16, 0xAA), .ok)
+    #expect(o.checkCache(ok(stamp(0xAA, 0, 16))).isEmpty)
+    #expect(o.checkCache(ok([UInt8](repeating: 0, count: 16))).first?.invariant == .errorsReported)
     o.record(Operation(.writeback, path: "/a"), .error(FSError(.io)))
-    #expect(o.checkCache(ok([0, 0, 0, 0])).isEmpty)
+    #expect(o.checkCache(ok([UInt8](repeating: 0, count: 16))).isEmpty)
   }
 
   @Test("a failed write may leave old or new bytes, nothing else")
   func failedWrite() {
     var o = DataOracle()
-    o.record(Operation(.write, path: "/a", offset: 0, length: 2, pattern: 0x11), .ok)
+    o.record(write(0, 16, 0x11, g: 1), .ok)
     o.record(Operation(.fsync, path: "/a"), .ok)
-    o.record(Operation(.write, path: "/a", offset: 0, length: 2, pattern: 0x22), .error(FSError(.noSpace)))
-    #expect(o.checkCache(ok([0x11, 0x11])).isEmpty)
-    #expect(o.checkCache(ok([0x22, 0x22])).isEmpty)
+    o.record(write(0, 16, 0x22, g: 2), .error(FSError(.noSpace)))
+    #expect(o.checkCache(ok(stamp(0x11, 0, 16, g: 1))).isEmpty)
+    #expect(o.checkCache(ok(stamp(0x22, 0, 16, g: 2))).isEmpty)
+    #expect(!o.checkCache(ok(stamp(0x33, 0, 16, g: 3))).isEmpty)
+  }
+
+  @Test("a block at the wrong offset, from the wrong file or from an older write is caught, and said")
+  func misplaced() {
+    var o = DataOracle()
+    o.record(write(0, 8192, 0xA5, g: 1), .ok)
+    o.record(Operation(.fsync, path: "/a"), .ok)
+    let right = stamp(0xA5, 0, 8192, g: 1)
+    #expect(o.checkDurable(ok(right)).isEmpty)
+    // The second block written where the first belongs: one write, one pattern, so a byte per
+    // write could never tell.
+    let swapped = Array(right[4096..<8192] + right[0..<4096])
+    let v = o.checkDurable(ok(swapped))
+    #expect(v.first?.invariant == .dataDurable)
+    #expect(v.first?.message.contains("hold /a offset 4KiB write 1 where /a offset 0 write 1 belongs") == true)
+    // Another file's bytes, and an older write's.
+    let other = WriteData(path: "/b", generation: 1, pattern: 0xA5).bytes(at: 0, count: 8192)
+    #expect(o.checkDurable(ok(other)).first?.invariant == .dataDurable)
+    #expect(o.checkDurable(ok(stamp(0xA5, 0, 8192, g: 7))).first?.invariant == .dataDurable)
+  }
+
+  @Test("garbage is exact: bytes of another offset of the same file are garbage after a crash")
+  func garbage() {
+    var o = DataOracle()
+    o.record(write(0, 4096, 0xA5, g: 1), .ok)
+    o.record(Operation(.fsync, path: "/a"), .ok)
+    o.record(write(4096, 4096, 0xA5, g: 2), .ok)
+    let acked = stamp(0xA5, 0, 4096, g: 1)
+    // Past what fsync acknowledged, the unsynced write's bytes or zeros are fine …
+    #expect(o.checkDurable(ok(acked + stamp(0xA5, 4096, 4096, g: 2))).isEmpty)
+    #expect(o.checkDurable(ok(acked + [UInt8](repeating: 0, count: 4096))).isEmpty)
+    // … the first block's bytes again are not: nothing put them at 4KiB.
+    let v = o.checkDurable(ok(acked + acked))
+    #expect(v.first?.message.contains("garbage") == true)
   }
 }
 
@@ -202,21 +253,49 @@ struct DataOracleMoreTests {
   @Test("a corrupted block may fail with EIO after recovery, but not return wrong bytes")
   func corruption() {
     var o = DataOracle()
-    o.record(Operation(.write, path: "/a", offset: 0, length: 2, pattern: 0x11), .ok)
+    o.record(write(0, 16, 0x11), .ok)
     o.record(Operation(.fsync, path: "/a"), .ok)
     o.record(Operation(.corrupt, path: "/a", offset: 0), .ok)
     #expect(o.checkDurable { _ in .failure(FSError(.io)) }.isEmpty)
-    #expect(o.checkDurable(ok([0x11, 0xEE])).first?.invariant == .dataDurable)
+    var bad = stamp(0x11, 0, 16)
+    bad[1] ^= 0xFF
+    #expect(o.checkDurable(ok(bad)).first?.invariant == .dataDurable)
   }
 
   @Test("direct and mmap writes are writes to the oracle")
   func otherWrites() {
     var o = DataOracle()
-    o.record(Operation(.dioWrite, path: "/a", offset: 0, length: 2, pattern: 0x22), .ok)
-    o.record(Operation(.mmapWrite, path: "/a", offset: 1, length: 1, pattern: 0x33), .ok)
+    o.record(write(0, 32, 0x22, g: 1, kind: .dioWrite), .ok)
+    o.record(write(16, 16, 0x33, g: 2, kind: .mmapWrite), .ok)
     o.record(Operation(.fsync, path: "/a"), .ok)
-    #expect(o.checkDurable(ok([0x22, 0x33])).isEmpty)
-    #expect(!o.checkDurable(ok([0x22, 0x22])).isEmpty)
+    #expect(o.checkDurable(ok(stamp(0x22, 0, 16, g: 1) + stamp(0x33, 16, 16, g: 2))).isEmpty)
+    #expect(!o.checkDurable(ok(stamp(0x22, 0, 32, g: 1))).isEmpty)
+  }
+
+  @Test("a read the plan makes is checked when it returns")
+  func planRead() {
+    var o = DataOracle()
+    o.record(write(0, 64, 0x11, g: 1), .ok)
+    let read = Operation(.read, path: "/a", offset: 16, length: 32)
+    let w = o.beginRead("/a", inFlight: [])
+    #expect(o.checkRead(read, Array(stamp(0x11, 0, 64, g: 1)[16..<48]), w, moment: "m") == nil)
+    let v = o.checkRead(read, Array(stamp(0x11, 0, 64, g: 1)[0..<32]), w, moment: "m")
+    #expect(v?.invariant == .errorsReported)
+    #expect(v?.moment == "m")
+  }
+
+  @Test("a read racing another task's write may see the bytes before or after it, nothing else")
+  func racingRead() {
+    var o = DataOracle()
+    o.record(write(0, 32, 0x11, g: 1), .ok)
+    let racing = write(0, 32, 0x22, g: 2)
+    let read = Operation(.read, path: "/a")
+    let w = o.beginRead("/a", inFlight: [racing])
+    o.record(racing, .ok)
+    // Half old, half new (page by page, as a real read may): allowed.
+    let mixed = Array(stamp(0x11, 0, 16, g: 1) + stamp(0x22, 16, 16, g: 2))
+    #expect(o.checkRead(read, mixed, w, moment: "m") == nil)
+    #expect(o.checkRead(read, stamp(0x33, 0, 32, g: 3), w, moment: "m") != nil)
   }
 }
 

@@ -44,7 +44,7 @@ private final class MisbehavingEngine: Engine, @unchecked Sendable {
       var f = files[op.path] ?? []
       let end = Int(op.offset! + op.length!)
       if f.count < end { f += [UInt8](repeating: 0, count: end - f.count) }
-      for i in Int(op.offset!)..<end { f[i] = op.pattern ?? 0xA5 }
+      for i in Int(op.offset!)..<end { f[i] = op.writeData.byte(at: UInt64(i)) }
       files[op.path] = f
       return nil
     case .read: return files[op.path] ?? []

@@ -18,10 +18,18 @@ public protocol Engine: AnyObject, Sendable {
   /// which the engine declares. Only called when the descriptor says `verifies`.
   /// - Throws: `UnreadableState` when the checks ran but their answer cannot be read.
   func verify() async throws -> [Finding]
+  /// The bytes of cached page `index` of `path`, as the page holds them (nil: not cached, or the
+  /// engine has no page cache). With `blockBytes`, what the harness judges `pagecache-coherent`
+  /// from: the engine says what it holds, the harness decides whether the two agree.
+  func pageBytes(_ path: String, _ index: UInt64) -> [UInt8]?
+  /// The bytes device block `block` holds, as they are (nil: the engine cannot say).
+  func blockBytes(_ block: UInt64) -> [UInt8]?
 }
 
 extension Engine {
   public func verify() async throws -> [Finding] { [] }
+  public func pageBytes(_ path: String, _ index: UInt64) -> [UInt8]? { nil }
+  public func blockBytes(_ block: UInt64) -> [UInt8]? { nil }
 }
 
 /// What an engine's `verify` found wrong.

@@ -94,8 +94,14 @@ public struct Violation: Sendable, Hashable, Codable {
   public let evidence: [String]
 
   public init(_ invariant: InvariantName, moment: Moment, _ message: String, evidence: [String] = []) {
+    self.init(invariant, moment: moment.description, message, evidence: evidence)
+  }
+
+  /// A violation seen at a moment the `Moment` cases do not name (`after app op 2 (read) returned`,
+  /// where the data oracle checks a read).
+  public init(_ invariant: InvariantName, moment: String, _ message: String, evidence: [String] = []) {
     self.invariant = invariant
-    self.moment = moment.description
+    self.moment = moment
     self.message = message
     self.evidence = evidence
   }

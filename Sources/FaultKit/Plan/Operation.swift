@@ -55,7 +55,8 @@ public enum OpKind: String, Sendable, Hashable, Codable, CaseIterable, Comparabl
   public var about: String {
     switch self {
     case .create: "create an empty file"
-    case .write: "buffered write of `length` bytes of `pattern` (a byte, default 0xA5) at `offset`"
+    case .write:
+      "buffered write of `length` bytes at `offset`: each 16-byte unit names the file, its offset and the write, then `pattern` (a byte, default 0xA5)"
     case .writeback: "start writeback of a range (sync_file_range/filemap_fdatawrite) and return its error"
     case .fsync: "write back, wait for ordered I/O, commit; returns any error recorded on the file"
     case .read: "buffered read of a range (default: the whole file)"
@@ -102,6 +103,10 @@ public struct Operation: Sendable, Hashable, Codable, CustomStringConvertible {
   public var mode: String?
   /// Where the plan wrote it (nil for operations made in code).
   public var location: SourceLocation?
+  /// The operation's place among the plan's operations (1-based: tasks in plan order, then
+  /// ops), set by the runner when it hands the operation to the engine: what a write's data
+  /// carries as its generation (`WriteData`). Not part of the plan file.
+  public var generation: UInt32?
 
   public init(
     _ kind: OpKind, path: String, offset: UInt64? = nil, length: UInt64? = nil, pattern: UInt8? = nil,

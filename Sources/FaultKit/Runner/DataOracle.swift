@@ -7,10 +7,14 @@ import Foundation
 /// returns were reported lost by an error from a later write, writeback, fsync or read of that
 /// file) and `data-durable` (after recover: bytes a successful fsync acknowledged read back as
 /// written; other bytes are ones written there at some time, or zero: never garbage).
-/// Operations are fed in completion order. Does not check: overlapping writes that the engine
-/// does not serialize (an mmap store racing a write on the same bytes is judged by completion
-/// order), files unlinked during the plan (whether the unlink survives a crash depends on
-/// a commit the plan may not have made), and ordering between files.
+/// Operations are fed in completion order. Every write's bytes are stamped (`WriteData`: file,
+/// offset, write), so a block at the wrong offset, in the wrong file or from an older write is a
+/// mismatch, and "garbage" is exact: a byte after a crash must be one some write (or setup) put
+/// at that very offset, or zero. Every read the plan makes is checked when it returns
+/// (`checkRead`), against what the file held when the read started or holds when it returned
+/// where another task wrote that file meanwhile. Does not check: files unlinked during the plan
+/// (whether the unlink survives a crash depends on a commit the plan may not have made), and
+/// ordering between files.
 struct DataOracle {
   struct FileModel {
     /// Contents if every successful write took effect.
@@ -24,10 +28,11 @@ struct DataOracle {
     var durable: [UInt8] = []
     var durableMinSize = 0
     var durableEither: [(ByteRange, [UInt8])] = []
-    /// Byte values ever written anywhere in the file (plus zero): beyond what fsync acknowledged,
-    /// a byte after a crash must be one of these. Weaker than "written there": bytes of another
-    /// offset of the same file pass this check.
-    var patterns = ByteSet([0])
+    /// What setup left in the file (its bytes may come back after a crash).
+    var seeded: [UInt8] = []
+    /// Every write-like operation the file (and any earlier file of its name) ever saw: beyond
+    /// what fsync acknowledged, a byte after a crash must be one of these put at that offset.
+    var history: [Written] = []
     /// An error was reported on this file after the last successful fsync (by a write,
     /// writeback, fsync or read): lost cached data is then not a silent loss.
     var errorSinceSync = false
@@ -38,12 +43,23 @@ struct DataOracle {
     var touched = false
     /// A `corrupt` op damaged a block: reads may fail with EIO (never return wrong bytes).
     var damaged = false
-    /// Every write-like operation on the file: its range, when it completed, and the byte it
-    /// left there (0 for punch and truncate).
-    var writes: [(range: ByteRange, seq: Int, byte: UInt8)] = []
+    /// Every write-like operation on the file since it was made: its range, when it completed,
+    /// and the data it left there (nil: zeros, for punch and truncate).
+    var writes: [Written] = []
     /// When writeback or fsync last reported an error on the file (the errors that report lost
     /// data), or -1. Other failures (a bad argument, a failed read) excuse no loss.
     var lastErrorSeq = -1
+  }
+
+  /// A write-like operation: its range, when it completed, the data it left (nil: zeros).
+  struct Written {
+    let range: ByteRange
+    let seq: Int
+    let data: WriteData?
+    func byte(at i: Int) -> UInt8 { data?.byte(at: UInt64(i)) ?? 0 }
+    func bytes(_ r: ByteRange) -> [UInt8] {
+      data?.bytes(at: r.start, count: Int(r.length)) ?? [UInt8](repeating: 0, count: Int(r.length))
+    }
   }
 
   private(set) var files: [String: FileModel] = [:]
@@ -62,7 +78,7 @@ struct DataOracle {
       m.durable = contents
       m.durableMinSize = contents.count
     }
-    for b in contents { m.patterns.insert(b) }
+    m.seeded = contents
     files[path] = m
   }
 
@@ -85,16 +101,17 @@ struct DataOracle {
       if ok {
         // A new file: whatever an earlier file of this name held is gone, except that a crash
         // before the next commit may bring the old one back (its bytes are not garbage).
-        let before = m.patterns
+        let (seeded, history) = (m.seeded, m.history)
         m = FileModel()
         m.exists = true
-        m.patterns = before
+        m.seeded = seeded
+        m.history = history
       }
     case .write, .dioWrite, .mmapWrite, .pageMkwrite:
       guard ok || failed else { break }
       let start = Int(op.offset ?? 0)
       let len = Int(op.length ?? 0)
-      let byte = op.pattern ?? 0xA5
+      let data = op.writeData
       let r = ByteRange(start: UInt64(start), length: UInt64(len))
       if m.expected.count < start + len {
         m.expected.append(contentsOf: repeatElement(0, count: start + len - m.expected.count))
@@ -106,13 +123,13 @@ struct DataOracle {
         m.eitherOld = trim(m.eitherOld, r)
         m.minSize = max(m.minSize, start + len)
       }
-      m.expected.withUnsafeMutableBufferPointer { b in
-        for i in start..<start + len { b[i] = byte }
-      }
-      m.patterns.insert(byte)
-      m.writes.append((r, seq, byte))
+      let new = data.bytes(at: UInt64(start), count: len)
+      m.expected.replaceSubrange(start..<start + len, with: new)
+      let w = Written(range: r, seq: seq, data: data)
+      m.writes.append(w)
+      m.history.append(w)
       // Written after the last fsync: after a crash these bytes may be the new ones.
-      m.durableEither.append((r, Array(repeating: byte, count: len)))
+      m.durableEither.append((r, new))
     case .fsync:
       if ok {
         m.durable = m.expected
@@ -144,7 +161,7 @@ struct DataOracle {
       m.expected.withUnsafeMutableBufferPointer { b in
         for i in start..<end { b[i] = 0 }
       }
-      m.writes.append((r, seq, 0))
+      m.writes.append(Written(range: r, seq: seq, data: nil))
       m.durableEither.append((r, Array(repeating: 0, count: end - start)))
     case .truncate:
       guard ok else {
@@ -166,7 +183,7 @@ struct DataOracle {
       if n < tailEnd {
         m.durableEither.append((ByteRange(UInt64(n), UInt64(tailEnd)), Array(repeating: 0, count: tailEnd - n)))
       }
-      m.writes.append((ByteRange(UInt64(n), UInt64.max / 2), seq, 0))
+      m.writes.append(Written(range: ByteRange(UInt64(n), UInt64.max / 2), seq: seq, data: nil))
       if n < m.expected.count {
         m.expected.removeSubrange(n...)
         m.eitherOld = trim(m.eitherOld, ByteRange(UInt64(n), UInt64.max / 2))
@@ -206,7 +223,7 @@ struct DataOracle {
       m.eitherOld.append((r, old))
       for e in m.writes where e.seq < w.seq {
         guard let x = e.range.intersection(r) else { continue }
-        m.eitherOld.append((x, Array(repeating: e.byte, count: Int(x.length))))
+        m.eitherOld.append((x, e.bytes(x)))
       }
     }
   }
@@ -236,7 +253,7 @@ struct DataOracle {
           out.append(Violation(.errorsReported, moment: .atRest, "reading \(path) back failed with \(e)"))
         }
       case .success(let got):
-        if let bad = Self.firstMismatch(got, m.expected, m.eitherOld, minSize: m.minSize),
+        if let bad = Self.firstMismatch(got, m.expected, m.eitherOld, minSize: m.minSize, paths: paths),
           !Self.reported(bad.start, in: m)
         {
           out.append(
@@ -248,6 +265,65 @@ struct DataOracle {
       }
     }
     return out
+  }
+
+  /// What a plan read saw while it ran: the file's bytes when it began, and the other tasks'
+  /// operations on that file that were in flight when it began or began before it returned.
+  struct ReadWindow {
+    let before: [UInt8]
+    var overlapping: [Operation] = []
+  }
+
+  /// Opens the window of a read of `path` that begins now, with the operations of other tasks
+  /// already in flight on that file.
+  func beginRead(_ path: String, inFlight: [Operation]) -> ReadWindow {
+    ReadWindow(before: files[path]?.expected ?? [], overlapping: inFlight.filter { $0.path == path })
+  }
+
+  /// The byte a write-like operation leaves at file offset `i`, or nil for operations that do
+  /// not change bytes.
+  static func newByte(_ op: Operation, at i: UInt64) -> UInt8? {
+    switch op.kind {
+    case .write, .dioWrite, .mmapWrite, .pageMkwrite, .append: op.writeData.byte(at: i)
+    case .punch, .truncate: 0
+    default: nil
+    }
+  }
+
+  /// A read the plan made, as it returned `got`: the bytes of the range it asked for must be
+  /// what the file holds, or (where a write of another task overlapped the read in time) what it
+  /// held when the read began or what that write stores. A loss an error reported since is
+  /// excused, as at rest.
+  func checkRead(_ op: Operation, _ got: [UInt8], _ w: ReadWindow, moment: String) -> Violation? {
+    guard let m = files[op.path], m.exists, !m.damaged else { return nil }
+    let start = Int(min(op.offset ?? 0, UInt64(Int.max / 2)))
+    let end = op.length.map { min(start + Int(min($0, UInt64(Int.max / 4))), m.expected.count) } ?? m.expected.count
+    let want = start < end ? Array(m.expected[start..<end]) : []
+    let base = UInt64(start)
+    var bad: Mismatch?
+    if w.overlapping.isEmpty {
+      bad = Self.firstMismatch(got, want, m.eitherOld, minSize: m.minSize, base: base, paths: paths)
+    } else {
+      // Racing writers: per byte, now, before, or a racing write's byte (any length).
+      for (i, g) in got.enumerated() {
+        let at = start + i
+        if i < want.count && want[i] == g { continue }
+        if at < w.before.count && w.before[at] == g { continue }
+        if w.overlapping.contains(where: { Self.newByte($0, at: UInt64(at)) == g }) { continue }
+        if Self.allowedOld(at, g, m.eitherOld) { continue }
+        bad = Mismatch(
+          start: at,
+          text:
+            "byte \(at) read 0x\(String(g, radix: 16, uppercase: true)), neither the file's bytes before or after the read nor a racing write's"
+        )
+        break
+      }
+    }
+    guard let bad, !Self.reported(bad.start, in: m) else { return nil }
+    return Violation(
+      .errorsReported, moment: moment,
+      "\(op.kind.rawValue) of \(op.path) returned wrong data and nobody was told: \(bad.text); no operation on \(op.path) returned an error after it was written",
+      evidence: [bad.text])
   }
 
   /// After recover: fsync-acknowledged bytes are intact, no byte is garbage. A loss of bytes a
@@ -272,7 +348,7 @@ struct DataOracle {
         // Everything written made it: the common case, one memcmp.
         if Self.equal(got[...], m.expected[...]) { continue }
         if let bad = Self.firstMismatch(
-          Array(got.prefix(m.durable.count)), m.durable, m.durableEither, minSize: m.durableMinSize)
+          Array(got.prefix(m.durable.count)), m.durable, m.durableEither, minSize: m.durableMinSize, paths: paths)
         {
           out.append(
             Violation(
@@ -290,12 +366,12 @@ struct DataOracle {
             Violation(
               .dataDurable, moment: .atRest,
               "after recover, \(path) is \(got.count) bytes, \(m.durableMinSize) were fsync-acknowledged"))
-        } else if let i = m.patterns.firstOutsider(in: got) {
+        } else if let i = Self.firstGarbage(got, in: m) {
           out.append(
             Violation(
               .dataDurable, moment: .atRest,
-              "after recover, \(path) byte \(i) is 0x\(String(got[i], radix: 16)), which was never written there (garbage)"
-            ))
+              "after recover, \(path) byte \(i) is 0x\(String(got[i], radix: 16, uppercase: true)), which no write or setup put there (garbage)",
+              evidence: Self.origin(got, i, base: 0, paths)))
         }
       }
     }
@@ -316,8 +392,10 @@ struct DataOracle {
     return m.lastErrorSeq > written
   }
 
+  /// `got` and `want` start at file offset `base`; `either` ranges are file offsets.
   static func firstMismatch(
-    _ got: [UInt8], _ want: [UInt8], _ either: [(ByteRange, [UInt8])], minSize: Int
+    _ got: [UInt8], _ want: [UInt8], _ either: [(ByteRange, [UInt8])], minSize: Int, base: UInt64 = 0,
+    paths: [String] = []
   ) -> Mismatch? {
     if equal(got[...], want[...]) { return nil }  // the common case
     let n = max(got.count, want.count)
@@ -325,18 +403,55 @@ struct DataOracle {
     while i < n {
       let g: UInt8? = i < got.count ? got[i] : nil
       let w: UInt8? = i < want.count ? want[i] : nil
-      if g != w && !(g == nil && i >= minSize) && !allowedOld(i, g, either) {
+      if g != w && !(g == nil && Int(base) + i >= minSize) && !allowedOld(Int(base) + i, g, either) {
         var j = i + 1
         while j < n && (j < got.count ? got[j] : nil) != (j < want.count ? want[j] : nil)
-          && !allowedOld(j, j < got.count ? got[j] : nil, either)
+          && !allowedOld(Int(base) + j, j < got.count ? got[j] : nil, either)
         { j += 1 }
         let gs = g.map { "0x" + String($0, radix: 16, uppercase: true) } ?? "EOF"
         let ws = w.map { "0x" + String($0, radix: 16, uppercase: true) } ?? "EOF"
-        return Mismatch(start: i, text: "bytes \(ByteRange(UInt64(i), UInt64(j))) read \(gs), expected \(ws)")
+        let r = ByteRange(base + UInt64(i), base + UInt64(j))
+        var text = "bytes \(r) read \(gs), expected \(ws)"
+        // Stamped data says where the bytes came from.
+        if let found = unit(got, i, base: base, paths), let want = unit(want, i, base: base, paths), found != want {
+          text = "bytes \(r) hold \(found) where \(want) belongs"
+        } else if let found = unit(got, i, base: base, paths) {
+          text += " (they hold \(found))"
+        }
+        return Mismatch(start: Int(base) + i, text: text)
       }
       i += 1
     }
     return nil
+  }
+
+  /// What the 16-byte unit holding byte `i` of `bytes` (which start at file offset `base`) says
+  /// of itself, when it is whole and one of ours.
+  static func unit(_ bytes: [UInt8], _ i: Int, base: UInt64, _ paths: [String]) -> String? {
+    let start = Int((base + UInt64(i)) & ~15) - Int(base)
+    guard start >= 0, start + 16 <= bytes.count else { return nil }
+    return WriteData.describe(bytes[start..<start + 16], at: base + UInt64(start), paths: paths)
+  }
+
+  /// Evidence for a byte nothing put there: what its unit holds, if it says.
+  static func origin(_ bytes: [UInt8], _ i: Int, base: UInt64, _ paths: [String]) -> [String] {
+    unit(bytes, i, base: base, paths).map { ["byte \(Int(base) + i) is in a unit that holds \($0)"] } ?? []
+  }
+
+  /// The first byte of `got` (the whole file) that nothing ever put at its offset: not zero, not
+  /// what setup left, not any write's byte there.
+  static func firstGarbage(_ got: [UInt8], in m: FileModel) -> Int? {
+    got.withUnsafeBufferPointer { g in
+      for i in 0..<g.count where g[i] != 0 && !(i < m.expected.count && m.expected[i] == g[i]) {
+        if i < m.seeded.count && m.seeded[i] == g[i] { continue }
+        let at = UInt64(i)
+        if m.history.contains(where: { $0.range.start <= at && at < $0.range.end && $0.byte(at: i) == g[i] }) {
+          continue
+        }
+        return i
+      }
+      return nil
+    }
   }
 
   /// Byte-wise equality by memcmp.
@@ -356,39 +471,4 @@ struct DataOracle {
     return false
   }
 
-}
-
-/// A set of byte values as a 256-bit map: membership is a shift and a mask.
-struct ByteSet {
-  private var bits: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
-  init(_ bytes: [UInt8]) { for b in bytes { insert(b) } }
-
-  mutating func insert(_ b: UInt8) {
-    let m = UInt64(1) << (b & 63)
-    switch b >> 6 {
-    case 0: bits.0 |= m
-    case 1: bits.1 |= m
-    case 2: bits.2 |= m
-    default: bits.3 |= m
-    }
-  }
-
-  func contains(_ b: UInt8) -> Bool {
-    let w: UInt64 =
-      switch b >> 6 {
-      case 0: bits.0
-      case 1: bits.1
-      case 2: bits.2
-      default: bits.3
-      }
-    return w & (UInt64(1) << (b & 63)) != 0
-  }
-
-  /// The index of the first byte not in the set.
-  func firstOutsider(in bytes: [UInt8]) -> Int? {
-    bytes.withUnsafeBufferPointer { b in
-      for i in 0..<b.count where !contains(b[i]) { return i }
-      return nil
-    }
-  }
 }

@@ -161,17 +161,29 @@ public struct ScenarioRunner: Sendable {
     }
 
     // The plan's tasks.
+    let checkReads = oracleOn && wantsCache
     let workerNames = Set(engineDesc.workers.map(\.name))
+    var opsBefore = 0
     for task in plan.tasks {
       let taskName = task.name
+      let firstGeneration = opsBefore
+      opsBefore += task.ops.count
       scheduler.spawn(taskName, kind: .plan) {
-        for (i, op) in task.ops.enumerated() {
+        for (i, planned) in task.ops.enumerated() {
+          var op = planned
+          op.generation = UInt32(truncatingIfNeeded: firstGeneration + i + 1)
           scheduler.beginOp(op.kind.rawValue)
           trace.append(.opStart(task: taskName, op: i + 1, what: op.description))
           let firedBefore = injector.fired.count
           var outcome = OpOutcome.ok
+          // The data oracle judges every read the plan makes, against the file as it was while
+          // the read ran (other tasks may write it meanwhile).
+          if checkReads {
+            state.value.openReads(taskName, op)
+          }
+          var returned: [UInt8]?
           do {
-            _ = try await engine.perform(op)
+            returned = try await engine.perform(op)
           } catch let e where e.fsError != nil {
             outcome = .error(e.fsError!)
           } catch is ScenarioAbort {
@@ -190,6 +202,12 @@ public struct ScenarioRunner: Sendable {
           }
           scheduler.endOp()
           state.value.outcomes[taskName, default: []].append(outcome)
+          if checkReads, let w = state.value.closeReads(taskName), outcome.status == .ok, let got = returned,
+            let v = state.value.oracle.checkRead(
+              op, got, w, moment: "after \(taskName) op \(i + 1) (\(op.kind.rawValue)) returned")
+          {
+            state.value.violations.append(v)
+          }
           // The data oracle follows completion order: with several tasks, that is the order in
           // which their effects landed.
           state.value.oracle.record(op, outcome)
@@ -238,7 +256,13 @@ public struct ScenarioRunner: Sendable {
     collectTaskErrors("during the plan")
 
     // At rest (finished or hung): judge the state.
-    let atRestRead = baselineRead == nil ? nil : snapshot(Moment.atRest.description)
+    var atRestRead = baselineRead == nil ? nil : snapshot(Moment.atRest.description)
+    if checkedNames.contains(.pagecacheCoherent), atRestRead != nil {
+      let missing = PagecacheAgreement.mark(&atRestRead!, pageBytes: engine.pageBytes, blockBytes: engine.blockBytes)
+      state.value.unjudged += missing.map {
+        Unjudged(.snapshotIncomplete, moment: Moment.atRest.description, "pagecache-coherent could not read \($0)")
+      }
+    }
     let atRest = atRestRead ?? baseline
     let diff = SnapshotDiff(from: baseline, to: atRest)
     var violations = state.value.violations
@@ -407,6 +431,26 @@ struct RunState {
   var violations: [Violation] = []
   var unjudged: [Unjudged] = []
   var oracle = DataOracle()
+  /// Each task's operation in flight, and the read windows open (for `DataOracle.checkRead`).
+  var inFlight: [String: Operation] = [:]
+  var reads: [String: DataOracle.ReadWindow] = [:]
+
+  /// `task` begins `op`: a read opens its window over what other tasks have in flight; any
+  /// operation joins the windows other tasks have open.
+  mutating func openReads(_ task: String, _ op: Operation) {
+    for t in reads.keys where t != task { reads[t]!.overlapping.append(op) }
+    if op.kind == .read || op.kind == .dioRead {
+      let others = inFlight.filter { $0.key != task }.map(\.value)
+      reads[task] = oracle.beginRead(op.path, inFlight: others)
+    }
+    inFlight[task] = op
+  }
+
+  /// `task`'s operation returned: its read window, if it had one.
+  mutating func closeReads(_ task: String) -> DataOracle.ReadWindow? {
+    inFlight[task] = nil
+    return reads.removeValue(forKey: task)
+  }
 }
 
 /// A mutable cell tasks of one scenario share (they all run on one thread).
