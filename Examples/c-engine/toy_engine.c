@@ -178,7 +178,8 @@ static void unlock(toy *t, toy_file *f) {
   f->locked = 0;
 }
 
-static int do_write(toy *t, toy_file *f, unsigned long long off, unsigned long long len, int pattern) {
+static int do_write(toy *t, toy_file *f, const char *path, unsigned long long off, unsigned long long len,
+                    unsigned generation, int pattern) {
   if (off + len > (unsigned long long)MAX_FILE_BLOCKS * BLOCK) return EFBIG;
   f->locked = 1;
   snprintf(f->holder, sizeof f->holder, "%s", t->ctx->task(t->ctx->harness));
@@ -205,7 +206,9 @@ static int do_write(toy *t, toy_file *f, unsigned long long off, unsigned long l
     if ((err = fl_fail(t->ctx, P_IO_WRITE))) break;
     unsigned long long s = b * BLOCK > off ? b * BLOCK : off;
     unsigned long long end = (b + 1) * BLOCK < off + len ? (b + 1) * BLOCK : off + len;
-    memset(t->device + (size_t)(f->map[b] - 1) * BLOCK + (s - b * BLOCK), pattern, end - s);
+    /* The harness's stamped bytes (faultline.h): each unit names the file, its offset, the write. */
+    fl_stamp_fill(t->device + (size_t)(f->map[b] - 1) * BLOCK + (s - b * BLOCK), end - s, s, fl_stamp_file_id(path),
+                  generation, (uint8_t)pattern);
   }
   if (err) {
     /* Undo the allocations; bug: the blocks go back to the free map but stay mapped. */
@@ -228,15 +231,16 @@ static int perform(void *e, const char *op, fl_buf *out) {
   if (p) read_string(p, kind, sizeof kind);
   p = find_key(op, "path");
   if (p) read_string(p, path, sizeof path);
-  unsigned long long off = 0, len = 0, pattern = 0xA5;
+  unsigned long long off = 0, len = 0, pattern = 0xA5, generation = 0;
   get_u64(op, "offset", &off);
   get_u64(op, "length", &len);
   get_u64(op, "pattern", &pattern);
+  get_u64(op, "generation", &generation);
   if (strcmp(kind, "create") == 0) return create_file(t, path) ? 0 : ENOSPC;
   toy_file *f = lookup(t, path);
   if (!f) return ENOENT;
   if (f->locked) return EDEADLK; /* a leaked lock: the next operation would wait forever */
-  if (strcmp(kind, "write") == 0) return do_write(t, f, off, len, (int)pattern);
+  if (strcmp(kind, "write") == 0) return do_write(t, f, path, off, len, (unsigned)generation, (int)pattern);
   if (strcmp(kind, "fsync") == 0) {
     f->dsize = f->size;
     memcpy(f->dmap, f->map, sizeof f->map);

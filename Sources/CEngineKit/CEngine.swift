@@ -28,6 +28,10 @@ final class CEngine: Engine, @unchecked Sendable {
     ctx.pointee.trace = { h, line in
       if let line { CEngine.from(h).harness.trace.append(.note(String(cString: line))) }
     }
+    ctx.pointee.ignored = { h, point in
+      let e = CEngine.from(h)
+      if point >= 0 && point < e.vtable.pointee.n_points { e.harness.notHonoured(FaultPointID(Int(point))) }
+    }
     ctx.pointee.harness = Unmanaged.passUnretained(self).toOpaque()
     // Every point goes through the harness: hits are counted and traced as a Swift engine's are.
     for i in 0..<n { fl_ctx_arm(ctx, Int32(i), 1) }

@@ -34,9 +34,22 @@ public enum CEngines {
         throw LoadError(description: "\(origin): engine \(name): point \(i) has no name or an unknown kind \(p.kind)")
       }
       let errnos = (0..<Int(max(0, p.n_errnos))).map { Errno(rawValue: p.errnos[$0]) }
+      // What the point honours: a C operation is one scheduler step, so never yield.
+      let mask = p.actions == 0 ? UInt32(FL_ACTS_FAIL.rawValue) : p.actions
+      let known = UInt32(FL_ACTS_FAIL.rawValue | FL_ACTS_SHORT.rawValue | FL_ACTS_RESTART.rawValue)
+      guard mask & ~known == 0 else {
+        throw LoadError(
+          description:
+            "\(origin): engine \(name): point \(String(cString: pn)) declares unknown actions 0x\(String(mask, radix: 16))"
+        )
+      }
+      var actions: [FaultActionKind] = []
+      if mask & UInt32(FL_ACTS_FAIL.rawValue) != 0 { actions.append(.fail) }
+      if mask & UInt32(FL_ACTS_SHORT.rawValue) != 0 { actions.append(.short) }
+      if mask & UInt32(FL_ACTS_RESTART.rawValue) != 0 { actions.append(.restart) }
       points.append(
         FaultPoint(
-          String(cString: pn), kind: kinds[Int(p.kind)], errnos: errnos,
+          String(cString: pn), kind: kinds[Int(p.kind)], errnos: errnos, actions: actions,
           about: p.about.map { String(cString: $0) } ?? ""))
     }
     guard Set(points.map(\.name)).count == points.count else {

@@ -70,11 +70,70 @@ struct PluginTests {
     let abi = dir.appendingPathComponent("future.so")
     try Self.compile([future.path], abi)
     let r2 = try CLI.run(["engines", "--engine-plugin", abi.path])
-    #expect(r2.status == 2 && r2.stderr.contains("C ABI version 99; this faultline speaks 1"), "\(r2.stderr)")
+    #expect(r2.status == 2 && r2.stderr.contains("C ABI version 99; this faultline speaks 2"), "\(r2.stderr)")
 
     let garbage = dir.appendingPathComponent("garbage.so")
     try Data("not an ELF".utf8).write(to: garbage)
     let r3 = try CLI.run(["engines", "--engine-plugin", garbage.path])
     #expect(r3.status == 2 && r3.stderr.contains("garbage.so: cannot load"), "\(r3.stderr)")
+  }
+
+  @Test("a decision the C engine does not carry out (short at a point that calls fl_fail) is not counted as fired")
+  func notHonoured() throws {
+    let dir = try CLITests.scratch("not-honoured")
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let src = dir.appendingPathComponent("liar.c")
+    try Data(
+      """
+      #include <errno.h>
+      #include <stdlib.h>
+      #include <string.h>
+      #include "faultline.h"
+      static const int enospc[] = {ENOSPC};
+      /* Declares short, but only ever calls fl_fail: a short placement does nothing here. */
+      static const fl_point_def points[] = {
+          {"alloc.block", FL_KIND_ALLOCATOR, enospc, 1, "the allocator", FL_ACTS_FAIL | FL_ACTS_SHORT}};
+      static const char *const ops[] = {"write"};
+      static int one;
+      static void *create(const fl_ctx *ctx, const char *s, const char *const *b, int n, char *err, size_t len) {
+        (void)s, (void)b, (void)n, (void)err, (void)len;
+        return (void *)ctx;
+      }
+      static int setup(void *e) { (void)e; return 0; }
+      static int perform(void *e, const char *op, fl_buf *out) { (void)op, (void)out; return fl_fail(e, 0); }
+      static char *snapshot(void *e) { (void)e; return strdup("{}"); }
+      static int recover(void *e) { (void)e; return 0; }
+      static void destroy(void *e) { (void)e; }
+      static const fl_engine engine = {.abi_version = FL_ABI_VERSION, .name = "liar", .about = "declares short",
+        .points = points, .n_points = 1, .operations = ops, .n_operations = 1, .create = create, .setup = setup,
+        .perform = perform, .snapshot = snapshot, .recover = recover, .destroy = destroy};
+      const fl_engine *faultline_engine(void) { (void)one; return &engine; }
+
+      """.utf8
+    ).write(to: src)
+    let so = dir.appendingPathComponent("liar.so")
+    try Self.compile([src.path], so)
+    let plan = dir.appendingPathComponent("short.yaml")
+    try Data(
+      """
+      plan: liar-short
+      engine: liar
+      tasks:
+        - name: app
+          ops:
+            - write: { path: /a, offset: 0, length: 4KiB }
+            - write: { path: /a, offset: 4KiB, length: 4KiB }
+      faults:
+        - { at: alloc.block, nth: 1, short: 512 }
+
+      """.utf8
+    ).write(to: plan)
+    let r = try CLI.run(["run", "--engine-plugin", so.path, plan.path])
+    #expect(r.status == 1, "\(r.stdout)\(r.stderr)")
+    #expect(r.stdout.contains("never fired: fault 1 (at: alloc.block, nth: 1, short: 512)"), "\(r.stdout)")
+    #expect(r.stdout.contains("short: 512 not honoured"), "\(r.stdout)")
+    // Its points say what they honour: fail and short, never yield (a C operation is one step).
+    let points = try CLI.run(["points", "--engine-plugin", so.path, "--engine", "liar"])
+    #expect(points.stdout.contains("actions: fail,short"), "\(points.stdout)")
   }
 }

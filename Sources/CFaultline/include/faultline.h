@@ -38,8 +38,10 @@
 extern "C" {
 #endif
 
-/* Bumped on any incompatible change; faultline refuses an engine built against another. */
-#define FL_ABI_VERSION 1u
+/* Bumped on any incompatible change; faultline refuses an engine built against another.
+ * 2: points declare the actions they honour (fl_point_def.actions); fl_fail reports a decision it
+ *    did not carry out (fl_ctx.ignored); write operations carry a "generation" to stamp data with. */
+#define FL_ABI_VERSION 2u
 
 /* The symbol a plugin exports: `const fl_engine *faultline_engine(void);` */
 #define FL_ENGINE_ENTRY "faultline_engine"
@@ -63,12 +65,21 @@ enum fl_action {
   FL_RESTART = 3, /* restart the transaction */
 };
 
+/* The actions a point honours, as a mask (fl_point_def.actions). A sweep places only these, and
+ * a plan that names another is refused: a placement that does nothing would count as tested. */
+enum fl_action_mask {
+  FL_ACTS_FAIL = 1 << 0,    /* fl_fail and fl_point return the errno */
+  FL_ACTS_SHORT = 1 << 1,   /* the engine does at most max_bytes (allocators, copies) */
+  FL_ACTS_RESTART = 1 << 2, /* the engine restarts its transaction */
+};
+
 typedef struct fl_point_def {
   const char *name;  /* dotted, as plans name it: "alloc.data" */
   int kind;          /* enum fl_point_kind */
   const int *errnos; /* the errnos `fail` may inject here: what the real path can return */
   int n_errnos;
   const char *about; /* one line: where this is */
+  unsigned actions;  /* enum fl_action_mask; 0 means FL_ACTS_FAIL (what fl_fail honours) */
 } fl_point_def;
 
 typedef struct fl_bug_def {
@@ -102,6 +113,9 @@ typedef struct fl_ctx {
   const char *(*op_name)(void *harness);
   /* Appends a line to the scenario's trace. */
   void (*trace)(void *harness, const char *line);
+  /* The engine did not carry out the decision `hit` returned for `point` (fl_fail got a short or
+   * a restart): the harness counts that hit as not fired. */
+  void (*ignored)(void *harness, int point);
   int n_points;
   /* armed[i] != 0: point i goes through the harness (a fault may fire there, or hits are being
    * recorded). Set by the harness only. */
@@ -117,11 +131,43 @@ static inline fl_decision fl_point(const fl_ctx *ctx, int point) {
   return ctx->hit(ctx->harness, point);
 }
 
-/* A pass through a point that can only fail: 0 to go on, else the errno to return. */
+/* A pass through a point that can only fail: 0 to go on, else the errno to return. A decision
+ * it cannot carry out (short, restart) is reported as ignored, so it never counts as tested. */
 static inline int fl_fail(const fl_ctx *ctx, int point) {
   if (__builtin_expect(ctx->armed[point] == 0, 1)) return 0;
   fl_decision d = ctx->hit(ctx->harness, point);
-  return d.action == FL_FAIL ? d.err : 0;
+  if (d.action == FL_FAIL) return d.err;
+  if (d.action != FL_PASS && ctx->ignored) ctx->ignored(ctx->harness, point);
+  return 0;
+}
+
+/* The bytes Faultline writes: every byte identifies the file, its offset and the write that put it
+ * there, so a block at the wrong offset or from another write is caught. The file is cut into
+ * 16-byte units aligned on file offsets; unit bytes 0-7 hold the unit's file offset (little-endian
+ * u64), 8-11 the file id (FNV-1a 32 of the path's bytes), 12-14 the write's generation (low 24
+ * bits, LE), 15 the plan's pattern byte. A write operation's JSON carries "generation" and
+ * "pattern"; an engine stores fl_stamp_fill's bytes, as the harness's data oracle expects. */
+static inline uint32_t fl_stamp_file_id(const char *path) {
+  uint32_t h = 2166136261u;
+  for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+    h ^= *p;
+    h *= 16777619u;
+  }
+  return h;
+}
+
+static inline uint8_t fl_stamp_byte(uint64_t offset, uint32_t file_id, uint32_t generation, uint8_t pattern) {
+  unsigned k = (unsigned)(offset & 15);
+  uint64_t unit = offset - k;
+  if (k < 8) return (uint8_t)(unit >> (8 * k));
+  if (k < 12) return (uint8_t)(file_id >> (8 * (k - 8)));
+  if (k < 15) return (uint8_t)(generation >> (8 * (k - 12)));
+  return pattern;
+}
+
+static inline void fl_stamp_fill(uint8_t *buf, size_t len, uint64_t offset, uint32_t file_id, uint32_t generation,
+                                 uint8_t pattern) {
+  for (size_t i = 0; i < len; i++) buf[i] = fl_stamp_byte(offset + i, file_id, generation, pattern);
 }
 
 /* Bytes an operation hands back (a read): malloc'd by the engine, freed by the harness. */

@@ -51,9 +51,21 @@ public final class Harness: @unchecked Sendable {
     return d
   }
 
-  /// A pass through a point that can only fail (or yield): throws the injected error.
+  /// A pass through a point that can only fail (or yield): throws the injected error. Any other
+  /// decision is not carried out, and is recorded so (`notHonoured`).
   public func check(_ point: FaultPointID) async throws {
-    if case .fail(let e) = try await hit(point) { throw e }
+    switch try await hit(point) {
+    case .fail(let e): throw e
+    case .short, .restart: notHonoured(point)
+    case .pass, .yield: break
+    }
+  }
+
+  /// The engine did not carry out the last hit's decision at `point`: that hit counts as not
+  /// fired (a placement that did nothing was not tested), and the trace says so.
+  public func notHonoured(_ point: FaultPointID) {
+    guard let h = injector.notHonoured(point) else { return }
+    trace.append(.note("\(h.task): \(h.point)#\(h.hit): \(h.decision): counted as not fired"))
   }
 
   /// The most recent hit (what a `short` decision came from, for an error that reports it).

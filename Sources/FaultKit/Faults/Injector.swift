@@ -107,6 +107,20 @@ public final class Injector: @unchecked Sendable {
     return decision
   }
 
+  /// The engine did not carry out the decision of the last hit (a `short` at a point that can
+  /// only fail): that hit did not fire. Returns the hit as now recorded, or nil when the last
+  /// hit was not of `point` or did not fire.
+  @discardableResult
+  public func notHonoured(_ point: FaultPointID) -> Hit? {
+    guard let last = hits.last, last.point == catalog.points[point.index].name, last.fault != nil else { return nil }
+    let h = Hit(
+      point: last.point, hit: last.hit, task: last.task, op: last.op, decision: "pass (\(last.decision) not honoured)",
+      fault: nil)
+    hits[hits.count - 1] = h
+    if fired.last == last { fired.removeLast() }
+    return h
+  }
+
   private func fires(_ a: inout Armed) -> Bool {
     if a.spec.mode == .persistent && a.firedOnce { return true }
     let m = a.matched
