@@ -13,6 +13,10 @@ let package = Package(
     // The model engines (btrfs-model, xfs-model, ext4-model) by name, for packages that test plans
     // against them.
     .library(name: "BuiltinEngines", targets: ["BuiltinEngines"]),
+    // The linux engine's disk shim, preloaded into User-Mode Linux (never linked into faultline).
+    .library(name: "FaultlineUbdShim", type: .dynamic, targets: ["CUbdShim"]),
+    // The linux engine's guest agent: init of the User-Mode Linux guest.
+    .executable(name: "fl-agent", targets: ["FaultlineAgent"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -33,6 +37,13 @@ let package = Package(
     .target(
       name: "CExt2fsEngine", dependencies: ["CFaultline", "CLibExt2fs"],
       linkerSettings: [.linkedLibrary("ext2fs"), .linkedLibrary("com_err")]),
+    // The linux engine: the real kernel's ext4, btrfs and xfs under User-Mode Linux.
+    .target(name: "CUbdControl"),
+    .target(name: "CLinuxSupport"),
+    .target(name: "LinuxEngine", dependencies: ["FaultKit", "CUbdControl", "CLinuxSupport"]),
+    .target(name: "CUbdShim", dependencies: ["CUbdControl"], linkerSettings: [.linkedLibrary("dl")]),
+    .executableTarget(
+      name: "FaultlineAgent", dependencies: ["CFaultline"], linkerSettings: [.linkedLibrary("pthread")]),
     // Terminal and JSON output: reads results, never engines.
     .target(name: "FaultReports", dependencies: ["FaultKit"]),
     // Runs plans inside `swift test`: each plan (and each bug it catches) a parameterized case.
@@ -48,7 +59,7 @@ let package = Package(
     // The engines this build knows, by name: what the CLI, the plan tests and the bench share.
     .target(
       name: "BuiltinEngines",
-      dependencies: ["FaultKit", "CEngineKit", "CExt2fsEngine", "BtrfsModel", "XfsModel", "Ext4Model"]),
+      dependencies: ["FaultKit", "CEngineKit", "CExt2fsEngine", "BtrfsModel", "XfsModel", "Ext4Model", "LinuxEngine"]),
     .executableTarget(
       name: "faultline",
       dependencies: [
@@ -70,6 +81,7 @@ let package = Package(
     .testTarget(name: "CEngineKitTests", dependencies: ["CEngineKit", "FaultKit"]),
     .testTarget(name: "ModelKernelTests", dependencies: ["ModelKernel", "FaultKit"]),
     .testTarget(name: "CLITests", dependencies: ["faultline", "FaultKit"]),
+    .testTarget(name: "LinuxEngineTests", dependencies: ["LinuxEngine", "FaultKit"]),
     .testTarget(name: "PlanTests", dependencies: ["FaultKit", "FaultReports", "FaultKitTesting", "BuiltinEngines"]),
   ],
   swiftLanguageModes: [.v6]

@@ -92,7 +92,8 @@ final class BtrfsEngine: Engine, @unchecked Sendable {
       try await migratePage(op.path, offset: op.offset ?? 0)
     case .dropCaches:
       try lookup(op.path).mapping.dropClean()
-    case .punch, .truncate, .pageMkwrite, .append, .fallocate, .mkdir, .link, .symlink, .setxattr, .removexattr:
+    case .punch, .truncate, .pageMkwrite, .append, .fallocate, .mkdir, .link, .symlink, .setxattr, .removexattr,
+      .zeroRange, .rename:
       // Not in btrfs-model's operation list: the plan loader rejects plans that use them.
       throw FSError(.invalid)
     case .corrupt:

@@ -4,6 +4,7 @@ import CExt2fsEngine
 import Ext4Model
 import FaultKit
 import Foundation
+import LinuxEngine
 import XfsModel
 
 /// The engines this build of Faultline knows, by name: the CLI, the plan tests and the benchmark
@@ -17,7 +18,7 @@ public enum BuiltinEngines {
 
   static let loaded: (registry: EngineRegistry, errors: [String]) = {
     let env = ProcessInfo.processInfo.environment
-    var engines = [BtrfsModel.descriptor, Ext4Model.descriptor, XfsModel.descriptor]
+    var engines = [BtrfsModel.descriptor, Ext4Model.descriptor, XfsModel.descriptor, LinuxModel.descriptor]
     if env["FAULTLINE_PLANTED"] == "1" { engines.append(PlantedEngine.descriptor) }
     var errors: [String] = []
     do {

@@ -68,6 +68,38 @@ public final class Harness: @unchecked Sendable {
     trace.append(.note("\(h.task): \(h.point)#\(h.hit): \(h.decision): counted as not fired"))
   }
 
+  // MARK: Engines whose code runs elsewhere
+
+  /// The plan's faults at `point`, for an engine that arms them on the far side (a disk shim, a
+  /// kernel): what it must make fire there, as the injector would decide them here.
+  public func farFaults(_ point: FaultPointID) -> [FaultSpec] { injector.specs(at: point) }
+
+  /// Hits of `point` counted on the far side: its count there is now `total`. Each new hit is
+  /// counted, decided, traced and shown to the probe here as `hit` would (the far side was armed
+  /// from `farFaults` to decide the same), attributed to `task` and `op` (default: the running
+  /// task). Returns the new hits whose decision fired, so the engine can check the far side
+  /// fired exactly those. Nothing is counted while not injecting.
+  @discardableResult
+  public func farHits(_ point: FaultPointID, total: Int, task: String? = nil, op: String? = nil) -> [Hit] {
+    guard injecting else { return [] }
+    var fired: [Hit] = []
+    let seen = injector.count(point)
+    // Bounded by the far side's count.
+    for _ in seen..<max(seen, total) {
+      let d = injector.hit(point, task: task ?? scheduler.currentName, op: op ?? scheduler.currentOp)
+      let h = injector.hits[injector.hits.count - 1]
+      trace.append(.hit(h))
+      probe?(h)
+      if d.fired { fired.append(h) }
+    }
+    return fired
+  }
+
+  /// What the engine could not judge (its far side disagreed, a state it could not read): the
+  /// scenario is unjudged for it.
+  public func unjudged(_ u: Unjudged) { reportedUnjudged.append(u) }
+  public private(set) var reportedUnjudged: [Unjudged] = []
+
   /// The most recent hit (what a `short` decision came from, for an error that reports it).
   public var lastHit: HitRef? {
     injector.hits.last.map { HitRef(point: $0.point, hit: $0.hit) }

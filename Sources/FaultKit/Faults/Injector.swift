@@ -66,6 +66,9 @@ public final class Injector: @unchecked Sendable {
     }
   }
 
+  /// The faults armed at a point, in plan order.
+  public func specs(at point: FaultPointID) -> [FaultSpec] { armed[point.index].map(\.spec) }
+
   /// The hit count of a point so far.
   public func count(_ point: FaultPointID) -> Int { hitCounts[point.index] }
 

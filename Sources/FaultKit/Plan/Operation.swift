@@ -22,19 +22,21 @@ public enum OpKind: String, Sendable, Hashable, Codable, CaseIterable, Comparabl
   case symlink
   case setxattr
   case removexattr
+  case zeroRange = "zero-range"
+  case rename
 
   public static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
 
   /// The argument keys this operation takes, required first.
   public var required: [String] {
     switch self {
-    case .write, .dioWrite, .mmapWrite, .punch, .pageMkwrite: ["path", "offset", "length"]
+    case .write, .dioWrite, .mmapWrite, .punch, .pageMkwrite, .zeroRange: ["path", "offset", "length"]
     case .truncate: ["path", "size"]
     case .migratePage, .corrupt: ["path", "offset"]
     case .read, .dioRead, .create, .writeback, .fsync, .unlink, .dropCaches, .mkdir: ["path"]
     case .append: ["path", "length"]
     case .fallocate: ["path", "offset", "length"]
-    case .link, .symlink: ["path", "target"]
+    case .link, .symlink, .rename: ["path", "target"]
     case .setxattr: ["path", "name", "value"]
     case .removexattr: ["path", "name"]
     }
@@ -42,7 +44,7 @@ public enum OpKind: String, Sendable, Hashable, Codable, CaseIterable, Comparabl
   public var optional: [String] {
     switch self {
     case .write, .dioWrite, .mmapWrite, .pageMkwrite: ["pattern"]
-    case .punch, .truncate: []
+    case .punch, .truncate, .zeroRange, .rename: []
     case .read, .dioRead, .writeback: ["offset", "length"]
     case .create, .fsync, .unlink, .migratePage, .corrupt, .dropCaches: []
     case .append: ["pattern"]
@@ -81,6 +83,8 @@ public enum OpKind: String, Sendable, Hashable, Codable, CaseIterable, Comparabl
     case .symlink: "make `path` a symbolic link to `target`"
     case .setxattr: "set extended attribute `name` (user.x) of `path` to the string `value`"
     case .removexattr: "remove extended attribute `name` of `path`"
+    case .zeroRange: "zero [offset, offset+length) (fallocate ZERO_RANGE): reads as zeros, the size grows to cover it"
+    case .rename: "rename `path` to `target`, replacing a file there"
     }
   }
 }

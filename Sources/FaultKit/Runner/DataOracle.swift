@@ -87,6 +87,21 @@ struct DataOracle {
       files[op.path] = FileModel()
       paths.append(op.path)
     }
+    if op.kind == .rename, outcome.status == .ok, let target = op.target, target != op.path {
+      // The file's bytes now live under `target` (a file there is replaced); the old name is gone.
+      seq += 1
+      if files[target] == nil { paths.append(target) }
+      var moved = files[op.path]!
+      moved.touched = true
+      // Whether the new name survives a crash depends on a commit of the directory the plan may
+      // not have made: nothing under it is acknowledged until the next successful fsync.
+      moved.durable = []
+      moved.durableMinSize = 0
+      moved.durableEither = []
+      files[target] = moved
+      files[op.path]!.exists = false
+      return
+    }
     // Mutate in place through the subscript: a copy of the model would copy its byte arrays.
     seq += 1
     Self.apply(op, outcome, seq: seq, to: &files[op.path]!)
@@ -148,8 +163,13 @@ struct DataOracle {
       if ok { m.damaged = true }
     case .migratePage, .dropCaches:
       break
-    case .punch:
+    case .punch, .zeroRange:
       guard ok || failed else { break }
+      if op.kind == .zeroRange && ok {
+        let end = Int(op.offset ?? 0) + Int(op.length ?? 0)
+        if m.expected.count < end { m.expected.append(contentsOf: repeatElement(0, count: end - m.expected.count)) }
+        m.minSize = max(m.minSize, end)
+      }
       let start = min(Int(op.offset ?? 0), m.expected.count)
       let end = min(start + Int(op.length ?? 0), m.expected.count)
       let r = ByteRange(UInt64(start), UInt64(end))
@@ -199,6 +219,9 @@ struct DataOracle {
       w.offset = UInt64(m.expected.count)
       apply(w, outcome, seq: seq, to: &m)
       return
+    case .rename:
+      // The model moves with the name (`renamed`); here only what stays behind.
+      break
     case .fallocate, .mkdir, .link, .symlink, .setxattr, .removexattr:
       // No file data changes (fallocate's new blocks read as zeros, as the size says).
       break
@@ -285,7 +308,7 @@ struct DataOracle {
   static func newByte(_ op: Operation, at i: UInt64) -> UInt8? {
     switch op.kind {
     case .write, .dioWrite, .mmapWrite, .pageMkwrite, .append: op.writeData.byte(at: i)
-    case .punch, .truncate: 0
+    case .punch, .truncate, .zeroRange: 0
     default: nil
     }
   }

@@ -326,6 +326,7 @@ public struct ScenarioRunner: Sendable {
         violations += oracle.checkDurable(only: Set(reads.keys)) { reads[$0]! }
       }
     }
+    state.value.unjudged += harness.reportedUnjudged
     if let d = scheduler.policyDivergence {
       state.value.unjudged.append(
         Unjudged(.schedule, moment: "the schedule", "the replayed schedule diverged from the recorded one: \(d)"))

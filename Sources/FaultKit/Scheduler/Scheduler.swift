@@ -15,6 +15,17 @@ public struct WaitKey: Hashable, Sendable {
   }
 }
 
+/// Work a scenario's tasks wait on that runs outside the scheduler's thread: a guest kernel
+/// carrying out an operation, a library's own thread. A task parks on it with
+/// `Scheduler.block(on:what:external:)`; when no task can run, the scheduler asks for completions
+/// here instead of calling the run a hang.
+public protocol ExternalCompletions: AnyObject {
+  /// Blocks until some awaited far-side work completes, and returns the keys to wake. Empty means
+  /// nothing will complete (the far side did not answer within its own deadline): the tasks
+  /// waiting on it are hung.
+  func awaitCompletions() -> [WaitKey]
+}
+
 /// Why a run of the scheduler stopped.
 public enum StopReason: Sendable, Hashable, Codable {
   /// No task can run and every plan task has finished (idle workers may be parked).
@@ -66,6 +77,8 @@ public final class Scheduler: @unchecked Sendable {
     var waitKey: WaitKey?
     var waitLabel = ""
     var idleWait = false
+    /// Parked on far-side work (`ExternalCompletions`), not on another task.
+    var externalWait = false
     var cont: UnsafeContinuation<Bool, Never>?
     var opCount = 0
     var inOp = false
@@ -92,6 +105,10 @@ public final class Scheduler: @unchecked Sendable {
   private var aborting = false
   /// Set when a dispatch found no runnable task but some task had not reached its start gate.
   private var dispatchPending = false
+  /// Set when a dispatch found no runnable task but some task waits on far-side work.
+  private var awaitingExternal = false
+  /// Where tasks' far-side work completes (an engine whose code runs elsewhere sets itself).
+  public weak var external: (any ExternalCompletions)?
   /// The task picked at every point that had a choice: replaying these reproduces the schedule.
   public private(set) var choices: [String] = []
   /// How many tasks could run at each of those points: what exhaustive exploration branches on.
@@ -202,9 +219,22 @@ public final class Scheduler: @unchecked Sendable {
   public func run() -> StopReason {
     stop = nil
     dispatchPending = false
+    awaitingExternal = false
     executor.drain()  // new tasks reach their start gate
     if current == nil { dispatchNext(at: "start") }
     executor.drain()
+    // Far-side work: wait for it whenever nothing else can run. Bounded: each pass wakes a task
+    // (which then makes a step, counted against the step bound) or stops.
+    var passes = 0
+    while awaitingExternal && stop == nil && passes <= stepLimit {
+      passes += 1
+      awaitingExternal = false
+      let keys = external?.awaitCompletions() ?? []
+      guard !keys.isEmpty else { break }
+      for k in keys { wake(k) }
+      dispatchNext(at: "far-side completion")
+      executor.drain()
+    }
     if stop == nil { stop = classifyStop() }
     return stop!
   }
@@ -305,7 +335,10 @@ public final class Scheduler: @unchecked Sendable {
   /// Parks the running task until `wake(key)`. `what` names the resource for hang reports
   /// (`page /a#3`). `idle` marks a worker waiting for work: not a hang when nothing else runs.
   /// - Throws: `ScenarioAbort` when the scenario is torn down while it waits.
-  public func block(on key: WaitKey, what: @autoclosure () -> String, idle: Bool = false) async throws {
+  /// `external`: the wait is on far-side work (`ExternalCompletions`) rather than on another task.
+  public func block(on key: WaitKey, what: @autoclosure () -> String, idle: Bool = false, external: Bool = false)
+    async throws
+  {
     guard let me = current, !aborting else { throw ScenarioAbort() }
     steps += 1
     if steps > stepLimit { try await stopAtBound(me, "block") }
@@ -313,6 +346,7 @@ public final class Scheduler: @unchecked Sendable {
     me.waitKey = key
     me.waitLabel = what()
     me.idleWait = idle
+    me.externalWait = external
     if !idle { trace.append(.blocked(task: me.name, on: me.waitLabel)) }
     if await park(me, then: nil) { throw ScenarioAbort() }
   }
@@ -324,8 +358,9 @@ public final class Scheduler: @unchecked Sendable {
       t.waitKey = nil
       tick += 1
       t.runnableSince = tick
-      if !t.idleWait { trace.append(.woken(task: t.name, by: current?.name ?? "-")) }
+      if !t.idleWait && !t.externalWait { trace.append(.woken(task: t.name, by: current?.name ?? "-")) }
       t.idleWait = false
+      t.externalWait = false
     }
   }
 
@@ -387,6 +422,8 @@ public final class Scheduler: @unchecked Sendable {
     guard !runnable.isEmpty else {
       if tasks.contains(where: { $0.state == .starting }) {
         dispatchPending = true
+      } else if external != nil && tasks.contains(where: { $0.state == .blocked && $0.externalWait }) {
+        awaitingExternal = true
       } else {
         stop = classifyStop()
       }

@@ -1,0 +1,1 @@
+/* Header-only: fl_ubd_control.h. */

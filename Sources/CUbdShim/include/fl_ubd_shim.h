@@ -1,0 +1,1 @@
+/* The shim exports the libc calls it interposes; nothing else. */

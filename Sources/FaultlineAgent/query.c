@@ -1,0 +1,349 @@
+/*
+ * SPDX-License-Identifier: Apache-2.0
+ *
+ * fl-agent's queries, one at a time on the query thread: run a program with a timeout (mkfs,
+ * fsck), mount and unmount, snapshots (statfs, and per file its size and FIEMAP extents, without
+ * FIEMAP_FLAG_SYNC so delalloc shows as delalloc), the kernel log since the last call (from
+ * /dev/kmsg), writes and reads of /proc, /sys and debugfs files, BLKFLSBUF, sync, closing the
+ * tasks' files. Each reply is RES id=N rc=ERRNO [out=BASE64].
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <linux/fiemap.h>
+#include <linux/fs.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent.h"
+
+#define MAX_ARGS 32
+#define MAX_OUTPUT (256 * 1024)
+#define FIEMAP_BATCH 256
+/* A file with more extents than this is reported as cut (the host marks the snapshot incomplete). */
+#define FIEMAP_MAX_EXTENTS 65536
+
+static void reply(const char *id, int rc) { fl_send("RES id=%s rc=%d", id, rc); }
+
+static void reply_out(const char *id, int rc, const char *extra, const fl_strbuf *out) {
+  char head[128];
+  snprintf(head, sizeof head, "RES id=%s rc=%d%s%s", id, rc, extra && *extra ? " " : "", extra ? extra : "");
+  fl_send_data(head, "out", (const uint8_t *)(out->p ? out->p : ""), out->len);
+}
+
+static long long now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* run arg0=… arg1=… timeout=S: stdout and stderr together, at most MAX_OUTPUT bytes kept. */
+static void run(const char *id, fl_msg *m) {
+  char *argv[MAX_ARGS + 1];
+  int argc = 0;
+  for (; argc < MAX_ARGS; argc++) {
+    char key[16];
+    snprintf(key, sizeof key, "arg%d", argc);
+    const char *a = fl_get(m, key);
+    if (!a) break;
+    argv[argc] = (char *)a;
+  }
+  argv[argc] = NULL;
+  if (argc == 0) return reply(id, EINVAL);
+  long long timeout = (long long)fl_get_u64(m, "timeout", 60) * 1000;
+  int pipefd[2];
+  if (pipe2(pipefd, O_CLOEXEC) != 0) return reply(id, errno);
+  pid_t pid = fork();
+  if (pid < 0) {
+    int e = errno;
+    close(pipefd[0]);
+    close(pipefd[1]);
+    return reply(id, e);
+  }
+  if (pid == 0) {
+    dup2(pipefd[1], 1);
+    dup2(pipefd[1], 2);
+    int null = open("/dev/null", O_RDONLY);
+    if (null >= 0) dup2(null, 0);
+    char *env[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C", "LC_ALL=C", NULL};
+    execve(argv[0], argv, env);
+    _exit(127);
+  }
+  close(pipefd[1]);
+  fl_strbuf out = {0};
+  char buf[8192];
+  long long deadline = now_ms() + timeout;
+  int timed_out = 0;
+  /* Bounded by the deadline: poll in slices until the pipe closes. */
+  for (;;) {
+    long long left = deadline - now_ms();
+    if (left <= 0) {
+      timed_out = 1;
+      kill(pid, SIGKILL);
+      break;
+    }
+    struct pollfd p = {pipefd[0], POLLIN, 0};
+    int r = poll(&p, 1, (int)(left < 1000 ? left : 1000));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) continue;
+    ssize_t n = read(pipefd[0], buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    if (out.len + (size_t)n <= MAX_OUTPUT) sb_put(&out, buf, (size_t)n);
+  }
+  close(pipefd[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  char extra[64];
+  if (timed_out) {
+    snprintf(extra, sizeof extra, "status=timeout");
+  } else if (WIFEXITED(status)) {
+    snprintf(extra, sizeof extra, "status=%d", WEXITSTATUS(status));
+  } else {
+    snprintf(extra, sizeof extra, "status=signal%d", WTERMSIG(status));
+  }
+  reply_out(id, 0, extra, &out);
+  free(out.p);
+}
+
+static void snap_file(fl_strbuf *j, const char *dir, const char *path) {
+  char full[512];
+  snprintf(full, sizeof full, "%s%s", dir, path);
+  sb_put(j, "{\"path\":", 8);
+  sb_json_string(j, path);
+  struct stat st;
+  if (lstat(full, &st) != 0) {
+    sb_printf(j, ",\"errno\":%d}", errno);
+    return;
+  }
+  sb_printf(j, ",\"size\":%lld,\"blocks\":%lld,\"mode\":%u", (long long)st.st_size, (long long)st.st_blocks,
+            (unsigned)st.st_mode);
+  if (!S_ISREG(st.st_mode)) {
+    sb_put(j, "}", 1);
+    return;
+  }
+  int fd = open(full, O_RDONLY | O_CLOEXEC | O_NOATIME);
+  if (fd < 0) fd = open(full, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    sb_printf(j, ",\"fiemapErrno\":%d}", errno);
+    return;
+  }
+  size_t size = sizeof(struct fiemap) + FIEMAP_BATCH * sizeof(struct fiemap_extent);
+  struct fiemap *fm = calloc(1, size);
+  if (!fm) abort();
+  sb_put(j, ",\"extents\":[", 12);
+  unsigned long long start = 0;
+  int total = 0, first = 1, done = 0, err = 0;
+  while (!done && total < FIEMAP_MAX_EXTENTS) {
+    memset(fm, 0, size);
+    fm->fm_start = start;
+    fm->fm_length = ~0ULL - start;
+    fm->fm_flags = 0; /* no FIEMAP_FLAG_SYNC: delalloc must stay delalloc */
+    fm->fm_extent_count = FIEMAP_BATCH;
+    if (ioctl(fd, FS_IOC_FIEMAP, fm) != 0) {
+      err = errno;
+      break;
+    }
+    if (fm->fm_mapped_extents == 0) break;
+    for (unsigned i = 0; i < fm->fm_mapped_extents; i++) {
+      struct fiemap_extent *e = &fm->fm_extents[i];
+      sb_printf(j, "%s[%llu,%llu,%llu,%u]", first ? "" : ",", (unsigned long long)e->fe_logical,
+                (unsigned long long)e->fe_physical, (unsigned long long)e->fe_length, e->fe_flags);
+      first = 0;
+      total++;
+      start = e->fe_logical + e->fe_length;
+      if (e->fe_flags & FIEMAP_EXTENT_LAST) done = 1;
+    }
+  }
+  sb_put(j, "]", 1);
+  if (err) sb_printf(j, ",\"fiemapErrno\":%d", err);
+  if (!done && !err && total >= FIEMAP_MAX_EXTENTS) sb_put(j, ",\"extentsCut\":true", 18);
+  free(fm);
+  close(fd);
+  sb_put(j, "}", 1);
+}
+
+/* snap dir=/mnt paths=/a,/b: {"statfs": {...}, "files": [...]} */
+static void snap(const char *id, fl_msg *m) {
+  const char *dir = fl_get(m, "dir") ? fl_get(m, "dir") : FL_MNT;
+  const char *paths = fl_get(m, "paths") ? fl_get(m, "paths") : "";
+  fl_strbuf j = {0};
+  struct statfs s;
+  if (statfs(dir, &s) != 0) return reply(id, errno);
+  sb_printf(&j,
+            "{\"statfs\":{\"bsize\":%lld,\"blocks\":%llu,\"bfree\":%llu,\"bavail\":%llu,\"files\":%llu,\"ffree\":%llu},"
+            "\"files\":[",
+            (long long)s.f_bsize, (unsigned long long)s.f_blocks, (unsigned long long)s.f_bfree,
+            (unsigned long long)s.f_bavail, (unsigned long long)s.f_files, (unsigned long long)s.f_ffree);
+  char *copy = strdup(paths);
+  char *save = NULL;
+  int first = 1;
+  for (char *p = strtok_r(copy, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
+    if (!first) sb_put(&j, ",", 1);
+    first = 0;
+    snap_file(&j, dir, p);
+  }
+  free(copy);
+  sb_put(&j, "]}", 2);
+  reply_out(id, 0, NULL, &j);
+  free(j.p);
+}
+
+/* kmsg: every record since the last call, one per line as `SEQ LEVEL TEXT` (continuation lines
+ * indented), without the kernel's timestamps. */
+static int kmsg_fd = -1;
+static void kmsg(const char *id) {
+  if (kmsg_fd < 0) kmsg_fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (kmsg_fd < 0) return reply(id, errno);
+  fl_strbuf out = {0};
+  char rec[8192];
+  /* At most 100,000 records a call; the rest come with the next. */
+  for (int n = 0; n < 100000; n++) {
+    ssize_t r = read(kmsg_fd, rec, sizeof rec - 1);
+    if (r < 0 && errno == EPIPE) continue; /* overwritten records: go on with the oldest kept */
+    if (r <= 0) break;
+    rec[r] = 0;
+    char *semi = strchr(rec, ';');
+    if (!semi) continue;
+    unsigned prio = 0;
+    unsigned long long seq = 0;
+    sscanf(rec, "%u,%llu", &prio, &seq);
+    sb_printf(&out, "%llu %u ", seq, prio & 7);
+    sb_put(&out, semi + 1, strlen(semi + 1));
+    if (out.len && out.p[out.len - 1] != '\n') sb_put(&out, "\n", 1);
+  }
+  reply_out(id, 0, NULL, &out);
+  free(out.p);
+}
+
+static void write_value(const char *id, fl_msg *m) {
+  const char *path = fl_get(m, "path"), *value = fl_get(m, "value");
+  if (!path || !value) return reply(id, EINVAL);
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return reply(id, errno);
+  ssize_t n = write(fd, value, strlen(value));
+  int rc = n < 0 ? errno : 0;
+  close(fd);
+  reply(id, rc);
+}
+
+static void read_file(const char *id, fl_msg *m) {
+  const char *path = fl_get(m, "path");
+  if (!path) return reply(id, EINVAL);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return reply(id, errno);
+  fl_strbuf out = {0};
+  char buf[8192];
+  for (int k = 0; k < 1024; k++) {
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    sb_put(&out, buf, (size_t)n);
+  }
+  close(fd);
+  reply_out(id, 0, NULL, &out);
+  free(out.p);
+}
+
+/* fragment path=/mnt/.filler run=BYTES fill=PERCENT: fills the filesystem with one file (1 MiB
+ * writes until ENOSPC), syncs, then punches every other `run` bytes of it until at least
+ * 100-fill percent of the blocks are free: free space in runs of `run`, the disk `fill`% full.
+ * Without run, truncates the filler until fill% is reached (free space in one piece). */
+static void fragment(const char *id, fl_msg *m) {
+  const char *path = fl_get(m, "path");
+  unsigned long long run = fl_get_u64(m, "run", 0), fill = fl_get_u64(m, "fill", 100);
+  if (!path || fill > 100) return reply(id, EINVAL);
+  int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return reply(id, errno);
+  static uint8_t chunk[1 << 20];
+  memset(chunk, 0x46, sizeof chunk); /* 'F' */
+  unsigned long long size = 0;
+  /* Bounded by the disk: every pass writes or stops. */
+  for (;;) {
+    ssize_t n = pwrite(fd, chunk, sizeof chunk, (off_t)size);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    size += (unsigned long long)n;
+  }
+  /* What ENOSPC left in the last partial megabyte. */
+  for (;;) {
+    ssize_t n = pwrite(fd, chunk, 4096, (off_t)size);
+    if (n <= 0) break;
+    size += (unsigned long long)n;
+  }
+  fsync(fd);
+  struct statfs s;
+  if (fstatfs(fd, &s) != 0) {
+    int e = errno;
+    close(fd);
+    return reply(id, e);
+  }
+  unsigned long long want_free = s.f_blocks * (100 - fill) / 100;
+  int rc = 0;
+  if (run) {
+    for (unsigned long long off = 0; off + run <= size; off += 2 * run) {
+      if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)run) != 0) {
+        rc = errno;
+        break;
+      }
+      if ((off / run) % 64 == 0) {
+        fsync(fd);
+        if (fstatfs(fd, &s) == 0 && s.f_bfree >= want_free) break;
+      }
+    }
+  } else {
+    unsigned long long drop = want_free * (unsigned long long)s.f_bsize;
+    if (ftruncate(fd, (off_t)(size > drop ? size - drop : 0)) != 0) rc = errno;
+  }
+  fsync(fd);
+  close(fd);
+  reply(id, rc);
+}
+
+void fl_query(fl_msg *m) {
+  const char *id = fl_get(m, "id") ? fl_get(m, "id") : "0";
+  const char *cmd = fl_get(m, "cmd");
+  if (!cmd) return reply(id, EINVAL);
+  if (strcmp(cmd, "run") == 0) return run(id, m);
+  if (strcmp(cmd, "snap") == 0) return snap(id, m);
+  if (strcmp(cmd, "kmsg") == 0) return kmsg(id);
+  if (strcmp(cmd, "write") == 0) return write_value(id, m);
+  if (strcmp(cmd, "read") == 0) return read_file(id, m);
+  if (strcmp(cmd, "mount") == 0) {
+    const char *src = fl_get(m, "src"), *dir = fl_get(m, "dir"), *type = fl_get(m, "type");
+    const char *opts = fl_get(m, "opts");
+    if (!src || !dir || !type) return reply(id, EINVAL);
+    return reply(id, mount(src, dir, type, 0, opts && *opts ? opts : NULL) ? errno : 0);
+  }
+  if (strcmp(cmd, "umount") == 0) {
+    const char *dir = fl_get(m, "dir");
+    if (!dir) return reply(id, EINVAL);
+    return reply(id, umount2(dir, 0) ? errno : 0);
+  }
+  if (strcmp(cmd, "flushbufs") == 0) {
+    const char *dev = fl_get(m, "dev");
+    int fd = dev ? open(dev, O_RDONLY | O_CLOEXEC) : -1;
+    if (fd < 0) return reply(id, dev ? errno : EINVAL);
+    int rc = ioctl(fd, BLKFLSBUF, 0) ? errno : 0;
+    close(fd);
+    return reply(id, rc);
+  }
+  if (strcmp(cmd, "sync") == 0) {
+    sync();
+    return reply(id, 0);
+  }
+  if (strcmp(cmd, "reset") == 0) return reply(id, fl_ops_reset());
+  if (strcmp(cmd, "fragment") == 0) return fragment(id, m);
+  reply(id, ENOSYS);
+}

@@ -1,0 +1,341 @@
+import FaultKit
+import Foundation
+
+/// Engine `linux`: the real kernel's ext4, btrfs or xfs in a User-Mode Linux machine. Operations
+/// run in the guest, each plan task on a guest thread of its own, concurrently; the scheduler
+/// waits on the guest as on far-side work (`ExternalCompletions`). The disk's points are counted
+/// and fired by the disk shim on the host side of the guest's disk; their hits come back here
+/// after each operation and go through the injector as any hit does. The state comes back as
+/// text (FIEMAP, statfs, the kernel log) that may be missing: then the scenario is unjudged there.
+final class LinuxEngine: Engine, ExternalCompletions, @unchecked Sendable {
+  let harness: Harness
+  let setupConfig: LinuxSetup
+  let machine: LinuxMachine
+  /// Every path the scenario named, in first-use order: what snapshots look at.
+  private var known: [String] = []
+  /// Operations sent to the guest and not yet answered: id → what they are.
+  private var outstanding: [Int: String] = [:]
+  /// Far-side faults armed for this scenario.
+  private var armed = false
+  /// Faults that fired so far (far side and power cut): explains the filesystem's error reports.
+  private var firedSoFar = 0
+  /// Kernel reports of this scenario, by the class of assertion they become.
+  private var reports: [AssertionRecord] = []
+  /// Paths whose last data operation was a successful fsync (delalloc there is a violation).
+  private var synced: Set<String> = []
+  /// The stopped-state checks ran (the filesystem went through a power cut, recovery and fsck).
+  private var verified = false
+  private var poweredOff = false
+  private var debugCount = 0
+
+  /// Seconds an operation may take in the guest before its task counts as hung.
+  static var opSeconds: Double {
+    ProcessInfo.processInfo.environment["FAULTLINE_LINUX_OP_SECONDS"].flatMap(Double.init) ?? 60
+  }
+
+  init(_ context: EngineContext) throws {
+    harness = context.harness
+    setupConfig = try LinuxSetup(context.setup)
+    let kernel: LinuxKernel
+    do {
+      kernel = try LinuxKernel.locate(explicit: setupConfig.kernel)
+      machine = try MachinePool.shared.take(kernel: kernel, setup: setupConfig)
+    } catch {
+      throw SetupError(message: "engine linux: \(error)")
+    }
+    known = setupConfig.files.map(\.path)
+    harness.scheduler.external = self
+  }
+
+  deinit {
+    if !outstanding.isEmpty { machine.state = .broken("operations still running in the guest at the end") }
+    if case .golden = machine.state {} else if case .broken = machine.state {} else { machine.state = .dirty }
+    MachinePool.shared.give(machine)
+  }
+
+  // MARK: Engine
+
+  func setup() async throws {
+    machine.state = .dirty
+    do {
+      try machine.mount()
+      try machine.drainKernelLog()
+    } catch {
+      throw SetupError(message: "engine linux: mounting \(setupConfig.fs.rawValue): \(error)")
+    }
+    machine.scenarioMessages = machine.messages.count
+  }
+
+  func perform(_ op: FaultKit.Operation) async throws -> [UInt8]? {
+    try await harness.scheduler.point("linux \(op.kind.rawValue)")
+    if poweredOff { throw FSError(.io) }
+    try syncArming()
+    note(op.path)
+    if let t = op.target, op.kind == .rename || op.kind == .link { note(t) }
+    var fields: [(String, String)] = [
+      ("task", harness.scheduler.currentName), ("kind", op.kind.rawValue), ("path", op.path),
+    ]
+    if let v = op.offset { fields.append(("offset", "\(v)")) }
+    if let v = op.length { fields.append(("length", "\(v)")) }
+    if let v = op.pattern { fields.append(("pattern", "\(v)")) }
+    if let v = op.generation { fields.append(("generation", "\(v)")) }
+    if let v = op.size { fields.append(("size", "\(v)")) }
+    if let v = op.target { fields.append(("target", v)) }
+    if let v = op.name { fields.append(("name", v)) }
+    if let v = op.value { fields.append(("value", v)) }
+    if let v = op.mode { fields.append(("mode", v)) }
+    let firedBefore = firedSoFar
+    let id = try machine.channel.send("OP", fields)
+    let what = "guest: \(op.kind.rawValue) \(op.path)"
+    outstanding[id] = what
+    var reply: GuestReply?
+    // Bounded by the scheduler: each wake is a step, and a guest that stops answering ends the
+    // wait (awaitCompletions returns nothing: the task is hung).
+    while reply == nil {
+      if let r = machine.channel.take(id) {
+        reply = r
+        break
+      }
+      try await harness.scheduler.block(on: Self.key(id), what: what, external: true)
+    }
+    outstanding[id] = nil
+    let injected = collectHits()
+    try collectKernelLog()
+    let rc = reply!.rc
+    trackSync(op, ok: rc == 0)
+    guard rc == 0 else {
+      let e = Errno(rawValue: rc)
+      // An error the disk's injected failure explains is marked as injected.
+      if let hit = injected.last, firedSoFar > firedBefore, e == .io {
+        throw FSError(e, injected: HitRef(point: hit.point, hit: hit.hit))
+      }
+      throw FSError(e)
+    }
+    if op.kind == .read || op.kind == .dioRead { return reply!.bytes("data") ?? [] }
+    return nil
+  }
+
+  func snapshot() throws -> Snapshot {
+    guard case .dirty = machine.state else {
+      throw UnreadableState(.snapshot, "the guest cannot be asked: \(machine.state)")
+    }
+    if !harness.injecting { _ = collectHits() }
+    try collectKernelLog()
+    let r: GuestReply
+    do {
+      r = try machine.query(
+        "snap", [("dir", LinuxMachine.mountPoint), ("paths", known.joined(separator: ","))], seconds: 60)
+    } catch {
+      throw UnreadableState(.snapshot, "snapshot query: \(error)")
+    }
+    guard r.rc == 0, let json = r.bytes("out") else {
+      throw UnreadableState(.snapshot, "snapshot query failed: \(Errno(rawValue: r.rc).name)")
+    }
+    if let d = ProcessInfo.processInfo.environment["FAULTLINE_LINUX_DEBUG"] {
+      FileManager.default.createFile(atPath: d + "/snap-\(debugCount).json", contents: Data(json))
+      debugCount += 1
+    }
+    var s = try LinuxSnapshot.parse(json)
+    s.assertions = reports + delallocAfterFsync(s)
+    s.normalize()
+    return s
+  }
+
+  /// After the plan: a power cut (every write since the last flush that reached the disk is
+  /// lost), then the recovery mount, a clean unmount, and the filesystem's checker on the image.
+  func verify() async throws -> [Finding] {
+    verified = true
+    guard case .dirty = machine.state else {
+      throw UnreadableState(.verify, "the guest cannot be asked: \(machine.state)")
+    }
+    var findings: [Finding] = []
+    do {
+      _ = collectHits()
+      machine.ubd.disarm()
+      try machine.powerCut()
+      let mounted = try machine.query(
+        "mount",
+        [
+          ("src", LinuxMachine.device), ("dir", LinuxMachine.mountPoint), ("type", setupConfig.fs.rawValue),
+          ("opts", setupConfig.mountOptions),
+        ])
+      try collectKernelLog()
+      if mounted.rc != 0 {
+        findings.append(
+          Finding(
+            invariant: LinuxModel.fsckClean,
+            message:
+              "after the power cut, \(setupConfig.fs.rawValue) does not mount: \(Errno(rawValue: mounted.rc).name)",
+            evidence: machine.scenarioLog.suffix(20).map(\.text)))
+        return findings + reportFindings()
+      }
+      try machine.umount()
+      let check = try machine.run(setupConfig.fs.fsck(device: LinuxMachine.device), seconds: 300)
+      if check.status != "0" {
+        let lines = check.output.split(separator: "\n").prefix(60).map(String.init)
+        findings.append(
+          Finding(
+            invariant: LinuxModel.fsckClean,
+            message:
+              "after the power cut and recovery, \(setupConfig.fs.fsck(device: "").first!.split(separator: "/").last!) exited \(check.status)",
+            evidence: lines))
+      }
+    } catch {
+      throw UnreadableState(.verify, "the power cut, recovery and fsck did not complete: \(error)")
+    }
+    return findings + reportFindings()
+  }
+
+  /// Crash and come back: mounting again after the power cut `verify` made (or making it now).
+  func recover() async throws {
+    do {
+      if !verified {
+        _ = collectHits()
+        try machine.powerCut()
+      }
+      try machine.mount()
+      try collectKernelLog()
+      poweredOff = false
+    } catch let e as FSError {
+      throw e
+    } catch {
+      throw UnreadableState(.engineError, "recovery: \(error)")
+    }
+  }
+
+  func pageBytes(_ path: String, _ index: UInt64) -> [UInt8]? { nil }
+
+  // MARK: ExternalCompletions
+
+  static func key(_ id: Int) -> WaitKey { WaitKey(kind: 200, a: id) }
+
+  func awaitCompletions() -> [WaitKey] {
+    let deadline = LinuxMachine.deadline(Self.opSeconds)
+    // Bounded by the deadline.
+    while true {
+      let done = outstanding.keys.sorted().filter { machine.channel.hasReply($0) }
+      if !done.isEmpty { return done.map(Self.key) }
+      do {
+        guard try machine.channel.waitForAny(until: deadline) else { break }
+      } catch {
+        break
+      }
+    }
+    // Nothing answered in time: the guest is stuck (its tasks hang); the machine cannot serve
+    // another scenario.
+    machine.state = .broken(
+      "operations did not return within \(Int(Self.opSeconds)) s: \(outstanding.values.sorted().joined(separator: "; "))"
+    )
+    return []
+  }
+
+  // MARK: The disk's points
+
+  /// Arms the disk shim for this scenario's faults when the plan starts; disarms when it ends.
+  private func syncArming() throws {
+    if harness.injecting && !armed {
+      armed = true
+      machine.ubd.disarmAndZero()
+      for p in UbdControl.Point.allCases {
+        guard let id = harness.injector.catalog.index(of: p.name) else { continue }
+        let specs = harness.farFaults(FaultPointID(id))
+        guard let f = specs.first else { continue }
+        if specs.count > 1 || f.task != nil || f.op != nil {
+          harness.unjudged(
+            Unjudged(
+              .placement, moment: "arming \(p.name)",
+              "the disk shim fires one fault per point, for any task: \(specs.map(\.description).joined(separator: "; ")) cannot be placed exactly"
+            ))
+        }
+        guard case .fail(let e) = f.action else { continue }
+        let persistent = f.mode == .persistent
+        switch f.trigger {
+        case .nth(let n): machine.ubd.arm(p, from: n, to: persistent ? Int.max : n, every: 0, errno: e.rawValue)
+        case .after(let skip, let times):
+          machine.ubd.arm(
+            p, from: skip + 1, to: persistent ? Int.max : times.map { skip + $0 } ?? Int.max, every: 0,
+            errno: e.rawValue)
+        case .every(let n):
+          machine.ubd.arm(p, from: n, to: Int.max, every: persistent ? 0 : n, errno: e.rawValue)
+        case .probability:
+          harness.unjudged(
+            Unjudged(
+              .placement, moment: "arming \(p.name)",
+              "the disk shim cannot fire \(f) (probability triggers are decided here, not there)"))
+        }
+      }
+    } else if !harness.injecting && armed {
+      _ = collectHits()
+      machine.ubd.disarm()
+    }
+  }
+
+  /// The disk's hits since the last call, through the injector; checks the shim fired exactly
+  /// the hits the injector decided. Returns the hits that fired.
+  private func collectHits() -> [Hit] {
+    guard armed && harness.injecting else { return [] }
+    var fired: [Hit] = []
+    for p in UbdControl.Point.allCases {
+      guard let id = harness.injector.catalog.index(of: p.name) else { continue }
+      let got = harness.farHits(FaultPointID(id), total: machine.ubd.hits(p))
+      fired += got
+      let shim = machine.ubd.fired(p)
+      let decided = harness.injector.fired.filter { $0.point == p.name }.map(\.hit)
+      if shim.count != decided.count || !decided.starts(with: shim.numbers.prefix(decided.count)) {
+        harness.unjudged(
+          Unjudged(
+            .placement, moment: "\(p.name) hits",
+            "the disk shim fired \(p.name) at \(shim.numbers) (\(shim.count) in all), the injector decided \(decided)"))
+      }
+    }
+    firedSoFar += fired.count
+    return fired
+  }
+
+  // MARK: What the kernel said
+
+  private func collectKernelLog() throws {
+    let new = try machine.drainKernelLog()
+    for r in KernelReport.reports(in: new) {
+      let text = r.lines.joined(separator: "\n")
+      if r.kind.isKernelCheck {
+        reports.append(AssertionRecord(rule: LinuxModel.kernelClean.rawValue, detail: "\(r.kind.rawValue): \(text)"))
+      } else if r.kind == .fsError {
+        let rule = firedSoFar > 0 ? LinuxModel.fsErrorsReported : LinuxModel.fsErrorExplained
+        reports.append(AssertionRecord(rule: rule.rawValue, detail: text))
+      }
+      harness.trace.append(.note("kernel: \(r.kind.rawValue): \(r.lines[0])"))
+    }
+  }
+
+  /// Kernel reports seen after the snapshot at rest (recovery, fsck) as findings.
+  private func reportFindings() -> [Finding] {
+    reports.filter { $0.rule == LinuxModel.kernelClean.rawValue || $0.rule == LinuxModel.fsErrorExplained.rawValue }
+      .map { a in
+        let lines = a.detail.split(separator: "\n").map(String.init)
+        return Finding(
+          invariant: InvariantName(rawValue: a.rule), message: lines.first ?? "", evidence: Array(lines.dropFirst()))
+      }
+  }
+
+  private func note(_ path: String) { if !known.contains(path) { known.append(path) } }
+
+  private func trackSync(_ op: FaultKit.Operation, ok: Bool) {
+    switch op.kind {
+    case .fsync: if ok { synced.insert(op.path) } else { synced.remove(op.path) }
+    case .write, .append, .mmapWrite, .pageMkwrite, .dioWrite, .punch, .truncate, .fallocate, .zeroRange:
+      synced.remove(op.path)
+    default: break
+    }
+  }
+
+  /// Delalloc the kernel still reports over a file whose last data operation was a successful
+  /// fsync: fsync returned with data not on disk.
+  private func delallocAfterFsync(_ s: Snapshot) -> [AssertionRecord] {
+    s.extents.filter { $0.source == .delalloc && synced.contains($0.file) }.map {
+      AssertionRecord(
+        rule: LinuxModel.delallocFlushed.rawValue,
+        detail: "\($0.file) \($0.range) is still delalloc after fsync returned success")
+    }
+  }
+}

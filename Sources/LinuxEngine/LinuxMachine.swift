@@ -1,0 +1,319 @@
+import CLinuxSupport
+import FaultKit
+import Foundation
+
+/// One User-Mode Linux machine: the kernel running as a host process (in a process group of its
+/// own, killed with it, and with SIGKILL as its parent-death signal), the guest agent as its init,
+/// a disk (a sparse host file behind the disk shim) made into the plan's filesystem once, and kept
+/// at that golden point: each scenario starts from it and is rolled back to it by the undo log, so
+/// one boot serves many scenarios. The guest's root is the host's filesystem, read-only; it has no
+/// network. Everything of the machine (image, control block, undo log, console log) lives in one
+/// directory that goes with it.
+final class LinuxMachine: @unchecked Sendable {
+  enum State: Equatable {
+    /// The filesystem is at the golden point, unmounted.
+    case golden
+    /// A scenario ran: the disk must be rolled back before the next.
+    case dirty
+    /// Something went wrong the machine cannot be trusted after (a hung task, a silent agent, a
+    /// kernel that oopsed): it is shut down rather than reused.
+    case broken(String)
+  }
+
+  let kernel: LinuxKernel
+  let setup: LinuxSetup
+  let dir: URL
+  let image: String
+  let ubd: UbdControl
+  let channel: GuestChannel
+  let pid: pid_t
+  /// `uname -r` of the guest.
+  private(set) var release = "?"
+  var state: State = .dirty
+  /// Every kernel message since boot, and the index of the first one of the running scenario.
+  private(set) var messages: [KernelMessage] = []
+  var scenarioMessages: Int = 0
+  /// Scenarios this boot served.
+  var served = 0
+
+  /// The guest's device and where the plan's filesystem is mounted.
+  static let device = "/dev/ubda"
+  static let mountPoint = "/mnt"
+
+  /// Timeouts, in seconds: generous, because CI machines are loaded and UML is slow under load.
+  static let bootSeconds = 120.0
+  static let querySeconds = 120.0
+
+  /// Boots a machine for `setup` and makes its golden image.
+  /// - Throws: `LinuxEngineError` when the machine cannot start or setup fails in the guest.
+  init(kernel: LinuxKernel, setup: LinuxSetup) throws {
+    self.kernel = kernel
+    self.setup = setup
+    LinuxMachine.sweepStaleDirectories()
+    let base = FileManager.default.temporaryDirectory.path
+    let made = base + "/faultline-uml-\(getpid())-\(LinuxMachine.counter.next())"
+    try FileManager.default.createDirectory(atPath: made, withIntermediateDirectories: false)
+    dir = URL(fileURLWithPath: made)
+    image = made + "/disk.img"
+    guard FileManager.default.createFile(atPath: image, contents: nil), truncate(image, off_t(setup.deviceBytes)) == 0
+    else { throw LinuxEngineError.io(image, errno) }
+    ubd = try UbdControl(image: image, control: made + "/ubd.ctl", undo: made + "/ubd.undo")
+    let (agent, shim) = try LinuxMachine.helpers()
+    var toGuest: [Int32] = [0, 0]
+    var fromGuest: [Int32] = [0, 0]
+    guard fl_pipe_cloexec(&toGuest) == 0, fl_pipe_cloexec(&fromGuest) == 0 else {
+      throw LinuxEngineError.io("pipe", errno)
+    }
+    let log = open(made + "/console.log", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+    guard log >= 0 else { throw LinuxEngineError.io(made + "/console.log", errno) }
+    let args = [
+      kernel.path, "mem=\(setup.memoryBytes >> 20)M", "root=/dev/root", "rootfstype=hostfs", "rootflags=/", "ro",
+      "init=\(agent)", "ubd0=\(image)", "con=null", "ssl=null", "con1=fd:3,fd:4", "con0=null,fd:1",
+      "hung_task_panic=0",
+    ]
+    let env = [
+      "LD_PRELOAD=\(shim)", "FAULTLINE_UBD_IMAGE=\(image)", "FAULTLINE_UBD_CONTROL=\(ubd.controlPath)",
+      "FAULTLINE_UBD_UNDO=\(ubd.undoPath)", "TMPDIR=\(made)", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/",
+    ]
+    let spawned = withCStringArray(args) { argv in
+      withCStringArray(env) { envp in fl_uml_spawn(kernel.path, argv, envp, toGuest[0], fromGuest[1], log) }
+    }
+    close(toGuest[0])
+    close(fromGuest[1])
+    close(log)
+    guard spawned > 0 else {
+      close(toGuest[1])
+      close(fromGuest[0])
+      throw LinuxEngineError.io(kernel.path, -spawned)
+    }
+    pid = spawned
+    channel = GuestChannel(toGuest: toGuest[1], fromGuest: fromGuest[0])
+    do {
+      let ready = try channel.line("READY", deadline: Self.deadline(Self.bootSeconds))
+      release = ready.fields["kernel"] ?? "?"
+      guard ubd.attached else {
+        throw LinuxEngineError.broken("the disk shim did not see UML open \(image): was it preloaded?")
+      }
+      try makeGolden()
+    } catch {
+      let console = consoleTail()
+      shutdown()
+      throw LinuxEngineError.broken("the machine did not come up (\(error)); its console said:\n\(console)")
+    }
+  }
+
+  deinit { shutdown() }
+
+  // MARK: Requests
+
+  static func deadline(_ seconds: Double) -> UInt64 { DispatchTime.now().uptimeNanoseconds + UInt64(seconds * 1e9) }
+
+  /// A query and its reply; a guest that does not answer leaves the machine broken.
+  func query(_ cmd: String, _ args: [(String, String)] = [], seconds: Double = querySeconds) throws -> GuestReply {
+    do {
+      let id = try channel.send("Q", [("cmd", cmd)] + args)
+      return try channel.reply(id, deadline: Self.deadline(seconds), what: "\(cmd)")
+    } catch {
+      state = .broken("\(error)")
+      throw error
+    }
+  }
+
+  /// A query that must succeed.
+  @discardableResult
+  func must(_ cmd: String, _ args: [(String, String)] = [], seconds: Double = querySeconds) throws -> GuestReply {
+    let r = try query(cmd, args, seconds: seconds)
+    guard r.rc == 0 else {
+      throw LinuxEngineError.broken(
+        "guest \(cmd) \(args.map { "\($0.0)=\($0.1)" }.joined(separator: " ")) failed: \(Errno(rawValue: r.rc).name)")
+    }
+    return r
+  }
+
+  /// Runs a host program in the guest (through the read-only root): its exit status and output.
+  func run(_ argv: [String], seconds: Double = querySeconds) throws -> (status: String, output: String) {
+    var args: [(String, String)] = argv.enumerated().map { ("arg\($0.offset)", $0.element) }
+    args.append(("timeout", "\(Int(seconds))"))
+    let r = try must("run", args, seconds: seconds + 30)
+    return (r.fields["status"] ?? "?", r.text("out") ?? "")
+  }
+
+  /// Kernel messages that arrived since the last call, also kept in `messages`.
+  @discardableResult
+  func drainKernelLog() throws -> [KernelMessage] {
+    let r = try must("kmsg")
+    let new = KernelMessage.parse(r.text("out") ?? "")
+    messages += new
+    return new
+  }
+
+  /// The messages of the running scenario.
+  var scenarioLog: ArraySlice<KernelMessage> { messages[min(scenarioMessages, messages.count)...] }
+
+  // MARK: The filesystem
+
+  func mount() throws {
+    try must(
+      "mount",
+      [("src", Self.device), ("dir", Self.mountPoint), ("type", setup.fs.rawValue), ("opts", setup.mountOptions)])
+  }
+
+  func umount() throws { try must("umount", [("dir", Self.mountPoint)]) }
+
+  /// Drops the guest's cached blocks of the disk and every clean page (after the host changed the
+  /// image under it).
+  func forgetCaches() throws {
+    try must("flushbufs", [("dev", Self.device)])
+    try must("write", [("path", "/proc/sys/vm/drop_caches"), ("value", "3")])
+  }
+
+  /// mkfs, the setup's files and free-space shape, then unmounted: the golden point the undo log
+  /// starts from.
+  private func makeGolden() throws {
+    let mk = try run(setup.fs.mkfs(setup.mkfsOptions, device: Self.device))
+    guard mk.status == "0" else {
+      throw LinuxEngineError.broken("mkfs.\(setup.fs.rawValue) exited \(mk.status): \(mk.output)")
+    }
+    try mount()
+    for f in setup.files {
+      try op(task: "setup", ["kind": "create", "path": f.path])
+      if f.size > 0 {
+        try op(task: "setup", ["kind": "write", "path": f.path, "offset": "0", "length": "\(f.size)", "pattern": "90"])
+      }
+    }
+    if setup.fragmentRun != nil || setup.fillPercent != nil {
+      var args = [("path", Self.mountPoint + "/.filler"), ("fill", "\(setup.fillPercent ?? 100)")]
+      if let r = setup.fragmentRun { args.append(("run", "\(r)")) }
+      try must("fragment", args, seconds: 600)
+    }
+    try must("sync")
+    try must("reset")
+    try umount()
+    try forgetCaches()
+    try drainKernelLog()
+    ubd.disarmAndZero()
+    ubd.recording = true
+    state = .golden
+  }
+
+  /// An operation outside a scenario (setup's files): must succeed.
+  private func op(task: String, _ fields: [String: String]) throws {
+    let id = try channel.send("OP", [("task", task)] + fields.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
+    let r = try channel.reply(id, deadline: Self.deadline(Self.querySeconds), what: "setup \(fields["kind"] ?? "")")
+    guard r.rc == 0 else {
+      throw LinuxEngineError.broken(
+        "setup \(fields["kind"] ?? "") \(fields["path"] ?? ""): \(Errno(rawValue: r.rc).name)")
+    }
+  }
+
+  /// Back to the golden point after a scenario: the tasks' files closed, the filesystem unmounted
+  /// (writes dropped when `dropWrites`), the image rolled back, the guest's caches forgotten.
+  func rollBackToGolden() throws {
+    guard state != .golden else { return }
+    if case .broken(let why) = state { throw LinuxEngineError.broken(why) }
+    try must("reset")
+    _ = try? query("umount", [("dir", Self.mountPoint)])
+    ubd.disarmAndZero()
+    ubd.dropWrites = false
+    try ubd.rollBack(toFlush: false)
+    try forgetCaches()
+    try drainKernelLog()
+    state = .golden
+  }
+
+  /// A power cut: nothing the guest writes from now reaches the disk, the filesystem lets go (its
+  /// cached state dies with it), and every write since the last flush that reached the host is
+  /// undone. The filesystem is left unmounted; mounting it next is the recovery.
+  func powerCut() throws {
+    _ = try? query("reset", seconds: 30)
+    ubd.disarm()
+    ubd.dropWrites = true
+    let r = try query("umount", [("dir", Self.mountPoint)])
+    ubd.dropWrites = false
+    guard r.rc == 0 else {
+      state = .broken("after the power cut the filesystem would not unmount: \(Errno(rawValue: r.rc).name)")
+      throw LinuxEngineError.broken(
+        "the filesystem would not let go after the power cut (\(Errno(rawValue: r.rc).name))")
+    }
+    try ubd.rollBack(toFlush: true)
+    try forgetCaches()
+  }
+
+  // MARK: Lifetime
+
+  /// Powers the guest off, then kills the whole process group, reaps it and removes the machine's
+  /// directory. Bounded: a guest that does not stop in 5 s is killed.
+  func shutdown() {
+    guard !stopped else { return }
+    stopped = true
+    try? channel.sendRaw("POWEROFF")
+    var status: Int32 = 0
+    for _ in 0..<50 {
+      if waitpid(pid, &status, WNOHANG) == pid { break }
+      usleep(100_000)
+    }
+    kill(-pid, SIGKILL)
+    _ = waitpid(pid, &status, WNOHANG)
+    try? FileManager.default.removeItem(at: dir)
+  }
+  private var stopped = false
+
+  /// The last lines of the guest console (what a kernel that died said).
+  func consoleTail(lines: Int = 40) -> String {
+    guard let text = try? String(contentsOf: dir.appendingPathComponent("console.log"), encoding: .utf8) else {
+      return "(no console output)"
+    }
+    return text.split(separator: "\n", omittingEmptySubsequences: false).suffix(lines).joined(separator: "\n")
+  }
+
+  /// Where the guest agent and the disk shim are: beside this executable (both are products of
+  /// this package), or where FAULTLINE_AGENT and FAULTLINE_UBD_SHIM say.
+  static func helpers() throws -> (agent: String, shim: String) {
+    let env = ProcessInfo.processInfo.environment
+    let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+    var dirs = [exe.path]
+    // Test bundles live one level below the build directory.
+    if exe.path.hasSuffix(".xctest/Contents/MacOS") || exe.lastPathComponent.hasSuffix(".xctest") {
+      dirs.append(exe.deletingLastPathComponent().path)
+    }
+    func find(_ env: String?, _ name: String) throws -> String {
+      if let e = env, !e.isEmpty { return e }
+      for d in dirs where FileManager.default.fileExists(atPath: d + "/" + name) { return d + "/" + name }
+      throw LinuxEngineError.broken(
+        "\(name) is not built beside \(exe.path): run swift build (it builds fl-agent and libFaultlineUbdShim.so)")
+    }
+    return (try find(env["FAULTLINE_AGENT"], "fl-agent"), try find(env["FAULTLINE_UBD_SHIM"], "libFaultlineUbdShim.so"))
+  }
+
+  /// Machine directories whose process is gone (a faultline that was killed): removed.
+  static func sweepStaleDirectories() {
+    let base = FileManager.default.temporaryDirectory.path
+    for e in (try? FileManager.default.contentsOfDirectory(atPath: base)) ?? [] where e.hasPrefix("faultline-uml-") {
+      let parts = e.split(separator: "-")
+      guard parts.count >= 4, let owner = Int32(parts[2]), owner != getpid() else { continue }
+      if kill(owner, 0) != 0 && errno == ESRCH { try? FileManager.default.removeItem(atPath: base + "/" + e) }
+    }
+  }
+
+  static let counter = Counter()
+}
+
+/// A process-wide counter (machine directory names).
+final class Counter: @unchecked Sendable {
+  private let lock = NSLock()
+  private var n = 0
+  func next() -> Int {
+    lock.lock()
+    defer { lock.unlock() }
+    n += 1
+    return n
+  }
+}
+
+/// Calls `body` with a NULL-terminated C array of C strings.
+func withCStringArray<R>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> R) -> R {
+  let dup = strings.map { strdup($0) }
+  defer { for p in dup { free(p) } }
+  let list = dup + [nil]
+  return list.withUnsafeBufferPointer { body($0.baseAddress!) }
+}

@@ -1,0 +1,150 @@
+import FaultKit
+
+/// The `setup:` of a linux plan: which filesystem, on how large a disk, made and mounted how, the
+/// files it starts with, and how its free space is cut up.
+///
+/// ```yaml
+/// setup:
+///   fs: ext4                  # ext4 | btrfs | xfs
+///   device: 64MiB             # the ubd disk (xfs wants at least 300MiB)
+///   mkfs: "-O ^metadata_csum" # extra mkfs options
+///   mount: "data=ordered"     # mount options
+///   files: [ { path: /a, size: 64KiB } ]
+///   fragment: { run: 16KiB, fill: 90% }  # free space in runs of 16KiB, the disk 90% full
+///   kernel: /path/to/linux    # a UML kernel of your own (default: FAULTLINE_KERNEL, the cache)
+///   memory: 256MiB            # the guest's memory
+/// ```
+public struct LinuxSetup: Sendable, Hashable {
+  public enum FS: String, Sendable, Hashable, CaseIterable {
+    case ext4, btrfs, xfs
+    /// The smallest disk its mkfs accepts (xfsprogs 6.1 refuses devices under 300 MB).
+    var minimumDevice: UInt64 {
+      switch self {
+      case .ext4: 8 << 20
+      case .btrfs: 128 << 20
+      case .xfs: 300 << 20
+      }
+    }
+    var defaultDevice: UInt64 {
+      switch self {
+      case .ext4: 64 << 20
+      case .btrfs: 256 << 20
+      case .xfs: 320 << 20
+      }
+    }
+    /// mkfs for an empty disk, quietly, with the options the plan adds.
+    func mkfs(_ extra: [String], device: String) -> [String] {
+      switch self {
+      case .ext4: ["/sbin/mkfs.ext4", "-q", "-F"] + extra + [device]
+      case .btrfs: ["/sbin/mkfs.btrfs", "-q", "-f"] + extra + [device]
+      case .xfs: ["/sbin/mkfs.xfs", "-q", "-f"] + extra + [device]
+      }
+    }
+    /// The filesystem's own checker, read-only.
+    func fsck(device: String) -> [String] {
+      switch self {
+      case .ext4: ["/sbin/e2fsck", "-fn", device]
+      case .btrfs: ["/bin/btrfs", "check", "--readonly", device]
+      case .xfs: ["/sbin/xfs_repair", "-n", device]
+      }
+    }
+  }
+
+  public var fs: FS
+  public var deviceBytes: UInt64
+  public var mkfsOptions: [String] = []
+  public var mountOptions = ""
+  public var files: [(path: String, size: UInt64)] = []
+  /// Free space comes in runs of this many bytes (nil: as mkfs left it).
+  public var fragmentRun: UInt64?
+  /// How full the disk is after setup, in percent of its blocks (nil: only the files).
+  public var fillPercent: Int?
+  public var kernel: String?
+  public var memoryBytes: UInt64 = 256 << 20
+
+  /// - Throws: `PlanError` with the place in the plan and what was expected.
+  public init(_ value: PlanValue?) throws {
+    guard let value else {
+      throw PlanError(
+        SourceLocation(file: "", line: 1, column: 1), key: "setup",
+        expected: "a setup with fs: ext4, btrfs or xfs", found: "no setup")
+    }
+    let m = try PlanMap(
+      value, path: "setup", keys: ["fs", "device", "mkfs", "mount", "files", "fragment", "kernel", "memory"])
+    let fsName = try m.require("fs", "ext4, btrfs or xfs")
+    guard case .scalar(let name, _) = fsName, let fs = FS(rawValue: name) else {
+      throw PlanError(
+        fsName.location, key: "setup.fs", expected: "ext4, btrfs or xfs", found: fsName.found,
+        hint: DidYouMean.hint((try? m.string("fs")).flatMap { $0 } ?? "", among: FS.allCases.map(\.rawValue)))
+    }
+    self.fs = fs
+    deviceBytes = try m.size("device") ?? fs.defaultDevice
+    guard deviceBytes >= fs.minimumDevice, deviceBytes <= 64 << 30 else {
+      throw PlanError(
+        m.keyLocation("device"), key: "setup.device",
+        expected: "a disk size from \(Size.format(fs.minimumDevice)) (what mkfs.\(fs.rawValue) accepts) to 64GiB",
+        found: Size.format(deviceBytes))
+    }
+    if let o = try m.string("mkfs") { mkfsOptions = o.split(separator: " ").map(String.init) }
+    mountOptions = try m.string("mount") ?? ""
+    if let fl = m.value("files") {
+      var seen = Set<String>()
+      for (i, item) in try fl.list("setup.files").enumerated() {
+        let fm = try PlanMap(item, path: "setup.files[\(i)]", keys: ["path", "size"])
+        guard let p = try fm.string("path"), p.hasPrefix("/"), !p.contains("/../"), p.count < 200 else {
+          throw PlanError(
+            fm.location, key: "setup.files[\(i)].path", expected: "an absolute path like /a",
+            found: (try? fm.string("path")).flatMap { $0 } ?? "none")
+        }
+        guard seen.insert(p).inserted else {
+          throw PlanError(
+            fm.keyLocation("path"), key: "setup.files[\(i)].path", expected: "each file once", found: "\(p) again")
+        }
+        let size = try fm.size("size") ?? 0
+        guard size <= deviceBytes / 2 else {
+          throw PlanError(
+            fm.keyLocation("size"), key: "setup.files[\(i)].size",
+            expected: "at most half the disk (\(Size.format(deviceBytes / 2)))", found: Size.format(size))
+        }
+        files.append((p, size))
+      }
+    }
+    if let f = m.value("fragment") {
+      let fm = try PlanMap(f, path: "setup.fragment", keys: ["run", "fill"])
+      if let r = try fm.size("run") {
+        guard r >= 4096, r % 4096 == 0, r <= 64 << 20 else {
+          throw PlanError(
+            fm.keyLocation("run"), key: "setup.fragment.run", expected: "a multiple of 4KiB up to 64MiB",
+            found: Size.format(r))
+        }
+        fragmentRun = r
+      }
+      if let fill = fm.value("fill") {
+        guard case .scalar(let s, _) = fill, s.hasSuffix("%"), let n = Int(s.dropLast()), (1...99).contains(n) else {
+          throw PlanError(
+            fill.location, key: "setup.fragment.fill", expected: "a percentage from 1% to 99%", found: fill.found)
+        }
+        fillPercent = n
+      }
+    }
+    kernel = try m.string("kernel")
+    if let mem = try m.size("memory") {
+      guard mem >= 64 << 20, mem <= 4 << 30 else {
+        throw PlanError(
+          m.keyLocation("memory"), key: "setup.memory", expected: "64MiB to 4GiB", found: Size.format(mem))
+      }
+      memoryBytes = mem
+    }
+  }
+
+  /// The same setup gives the same golden image: what a machine is reused for.
+  public var key: String {
+    var parts = [fs.rawValue, "\(deviceBytes)", mkfsOptions.joined(separator: " "), mountOptions]
+    parts += files.map { "\($0.path)=\($0.size)" }
+    parts += ["run=\(fragmentRun ?? 0)", "fill=\(fillPercent ?? 0)", "mem=\(memoryBytes)", kernel ?? ""]
+    return parts.joined(separator: "|")
+  }
+
+  public static func == (a: LinuxSetup, b: LinuxSetup) -> Bool { a.key == b.key }
+  public func hash(into h: inout Hasher) { h.combine(key) }
+}
