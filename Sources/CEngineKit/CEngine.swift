@@ -73,7 +73,7 @@ final class CEngine: Engine, @unchecked Sendable {
       return fl_decision(action: 0, err: 0, max_bytes: 0)
     }
     switch harness.hitNow(FaultPointID(Int(point))) {
-    case .pass, .yield: return fl_decision(action: Int32(FL_PASS.rawValue), err: 0, max_bytes: 0)
+    case .pass, .yield, .crash: return fl_decision(action: Int32(FL_PASS.rawValue), err: 0, max_bytes: 0)
     case .fail(let e):
       if let ref = e.injected { injected = (e.errno.rawValue, ref) }
       return fl_decision(action: Int32(FL_FAIL.rawValue), err: e.errno.rawValue, max_bytes: 0)

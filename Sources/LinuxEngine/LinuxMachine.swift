@@ -35,6 +35,10 @@ final class LinuxMachine: @unchecked Sendable {
   var scenarioMessages: Int = 0
   /// Scenarios this boot served.
   var served = 0
+  /// The guest's flushes reach the host (a fdatasync of the image): the kernel's ubd passes them.
+  /// Without that nothing the guest makes durable can be told from what it only wrote, and power
+  /// cuts cannot be judged (Kernel/patches/0001 fixes UML's ubd, which drops every flush).
+  private(set) var flushesReachHost = false
 
   /// The guest's device and where the plan's filesystem is mounted.
   static let device = "/dev/ubda"
@@ -152,13 +156,29 @@ final class LinuxMachine: @unchecked Sendable {
 
   // MARK: The filesystem
 
-  func mount() throws {
-    try must(
+  /// The plan's filesystem is mounted.
+  private(set) var mounted = false
+
+  /// Mounts the filesystem; the errno when the kernel refuses (a recovery that fails).
+  func tryMount() throws -> Int32 {
+    let r = try query(
       "mount",
       [("src", Self.device), ("dir", Self.mountPoint), ("type", setup.fs.rawValue), ("opts", setup.mountOptions)])
+    if r.rc == 0 { mounted = true }
+    return r.rc
   }
 
-  func umount() throws { try must("umount", [("dir", Self.mountPoint)]) }
+  func mount() throws {
+    let rc = try tryMount()
+    guard rc == 0 else { throw LinuxEngineError.broken("mount \(setup.fs.rawValue): \(Errno(rawValue: rc).name)") }
+  }
+
+  /// Closes the tasks' files (they hold the filesystem busy) and unmounts.
+  func umount() throws {
+    try must("reset")
+    try must("umount", [("dir", Self.mountPoint)])
+    mounted = false
+  }
 
   /// Drops the guest's cached blocks of the disk and every clean page (after the host changed the
   /// image under it).
@@ -189,6 +209,7 @@ final class LinuxMachine: @unchecked Sendable {
     try must("sync")
     try must("reset")
     try umount()
+    flushesReachHost = ubd.hits(.flush) > 0
     try forgetCaches()
     try drainKernelLog()
     ubd.disarmAndZero()
@@ -212,7 +233,14 @@ final class LinuxMachine: @unchecked Sendable {
     guard state != .golden else { return }
     if case .broken(let why) = state { throw LinuxEngineError.broken(why) }
     try must("reset")
-    _ = try? query("umount", [("dir", Self.mountPoint)])
+    if mounted {
+      let r = try query("umount", [("dir", Self.mountPoint)])
+      guard r.rc == 0 else {
+        state = .broken("the filesystem would not unmount after the scenario: \(Errno(rawValue: r.rc).name)")
+        throw LinuxEngineError.broken("unmount after the scenario: \(Errno(rawValue: r.rc).name)")
+      }
+      mounted = false
+    }
     ubd.disarmAndZero()
     ubd.dropWrites = false
     try ubd.rollBack(toFlush: false)
@@ -225,11 +253,17 @@ final class LinuxMachine: @unchecked Sendable {
   /// cached state dies with it), and every write since the last flush that reached the host is
   /// undone. The filesystem is left unmounted; mounting it next is the recovery.
   func powerCut() throws {
+    guard flushesReachHost else {
+      throw LinuxEngineError.broken(
+        "this kernel's ubd never passes a flush to the host (UML's ubd drops them; Kernel/patches/0001 fixes it): a power cut cannot tell durable writes from others"
+      )
+    }
     _ = try? query("reset", seconds: 30)
     ubd.disarm()
     ubd.dropWrites = true
     let r = try query("umount", [("dir", Self.mountPoint)])
     ubd.dropWrites = false
+    if r.rc == 0 { mounted = false }
     guard r.rc == 0 else {
       state = .broken("after the power cut the filesystem would not unmount: \(Errno(rawValue: r.rc).name)")
       throw LinuxEngineError.broken(

@@ -22,6 +22,11 @@ public enum LinuxModel {
     FaultPoint(
       "io.flush", kind: .io, errnos: [.io], actions: [.fail],
       about: "a cache flush of the guest's disk (REQ_OP_FLUSH: ubd's fdatasync of the host image)"),
+    FaultPoint(
+      "power-cut", kind: .power, errnos: [], actions: [.crash],
+      about:
+        "after an operation returns: the machine loses power (every write since the last flush that reached the disk is gone), the plan's tasks stop, and the filesystem recovers from the disk when mounted again"
+    ),
   ])
 
   public static let operations: [OpKind] = [

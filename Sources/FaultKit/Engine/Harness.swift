@@ -56,7 +56,7 @@ public final class Harness: @unchecked Sendable {
   public func check(_ point: FaultPointID) async throws {
     switch try await hit(point) {
     case .fail(let e): throw e
-    case .short, .restart: notHonoured(point)
+    case .short, .restart, .crash: notHonoured(point)
     case .pass, .yield: break
     }
   }

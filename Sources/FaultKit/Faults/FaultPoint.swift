@@ -1,6 +1,8 @@
 /// What kind of place a fault point is; it decides which actions make sense there.
 public enum FaultPointKind: String, Sendable, Codable, CaseIterable {
   case allocator, reserve, transaction, io, copy, worker
+  /// A moment the machine may lose power (between operations): only `crash` makes sense.
+  case power
   /// A race window in the code (a mapping taken, a lock not yet held): only `yield` makes sense.
   case sync
 }
@@ -8,6 +10,9 @@ public enum FaultPointKind: String, Sendable, Codable, CaseIterable {
 /// What a firing hit does.
 public enum FaultActionKind: String, Sendable, Codable, CaseIterable, Comparable {
   case fail, short, restart, yield
+  /// The machine loses power here: every write since the last flush that reached the disk is
+  /// gone, and the plan's tasks stop.
+  case crash
   public static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
 }
 
@@ -42,6 +47,7 @@ public struct FaultPoint: Sendable, Hashable, Codable {
     case .copy: [.fail, .short, .yield]
     case .reserve, .io, .worker: [.fail, .yield]
     case .sync: [.yield]
+    case .power: [.crash]
     }
   }
 }

@@ -36,6 +36,8 @@ public enum FaultAction: Hashable, Sendable, Codable, CustomStringConvertible {
   case restart
   /// Hand the CPU to another task here: the named one, or whichever the policy picks.
   case yield(to: String?)
+  /// Cut the power here (`FaultPointKind.power`).
+  case crash
 
   public var kind: FaultActionKind {
     switch self {
@@ -43,6 +45,7 @@ public enum FaultAction: Hashable, Sendable, Codable, CustomStringConvertible {
     case .short: .short
     case .restart: .restart
     case .yield: .yield
+    case .crash: .crash
     }
   }
 
@@ -52,6 +55,7 @@ public enum FaultAction: Hashable, Sendable, Codable, CustomStringConvertible {
     case .short(let m): m.map { "short: \($0)" } ?? "short"
     case .restart: "restart"
     case .yield(let t): t.map { "yield: \($0)" } ?? "yield"
+    case .crash: "crash"
     }
   }
 }

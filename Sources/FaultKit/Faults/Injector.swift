@@ -5,6 +5,7 @@ public enum FaultDecision: Hashable, Sendable {
   case short(maxBytes: UInt64?)
   case restart
   case yield(to: String?)
+  case crash
 
   public var fired: Bool { if case .pass = self { false } else { true } }
 }
@@ -103,6 +104,7 @@ public final class Injector: @unchecked Sendable {
       case .short(let m): m.map { "short: \($0)" } ?? "short"
       case .restart: "restart"
       case .yield(let t): t.map { "yield: \($0)" } ?? "yield"
+      case .crash: "crash"
       }
     let h = Hit(point: name, hit: n, task: task, op: op, decision: label, fault: firedIndex)
     hits.append(h)
@@ -144,6 +146,7 @@ public final class Injector: @unchecked Sendable {
     case .short(let m): .short(maxBytes: m)
     case .restart: .restart
     case .yield(let t): .yield(to: t)
+    case .crash: .crash
     }
   }
 }

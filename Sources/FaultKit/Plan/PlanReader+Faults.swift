@@ -136,6 +136,12 @@ extension PlanReader {
         throw PlanError(value.location, key: path, expected: "true", found: value.found)
       }
       return .restart
+    case .crash:
+      let value = try given(m, key, "true")
+      guard case .scalar("true", _) = value else {
+        throw PlanError(value.location, key: path, expected: "true", found: value.found)
+      }
+      return .crash
     case .yield:
       let value = try given(m, key, "true or a task name")
       if case .scalar("true", _) = value { return .yield(to: nil) }

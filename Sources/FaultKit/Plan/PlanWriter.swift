@@ -81,6 +81,7 @@ public enum PlanWriter {
     case .fail(let e): a.append("fail: \(e.name)")
     case .short(let m): a.append("short: \(m.map(String.init) ?? "true")")
     case .restart: a.append("restart: true")
+    case .crash: a.append("crash: true")
     case .yield(let t): a.append("yield: \(t.map(scalar) ?? "true")")
     }
     return a.joined(separator: ", ")

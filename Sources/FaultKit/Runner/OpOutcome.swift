@@ -7,6 +7,8 @@ public struct OpOutcome: Sendable, Hashable, Codable, CustomStringConvertible {
     /// The engine ended the operation with something that is no errno: its outcome is unknown
     /// (the scenario is unjudged).
     case engineError = "engine-error"
+    /// Not run: the machine lost power before it (a `crash` fault), as the plan asked.
+    case powerCut = "power-cut"
   }
   public let status: Status
   public let errno: Errno?
@@ -31,6 +33,14 @@ public struct OpOutcome: Sendable, Hashable, Codable, CustomStringConvertible {
     case .notRun: "not run"
     case .stopped: "stopped at the step bound"
     case .engineError: "engine error (no errno)"
+    case .powerCut: "not run (the power was cut)"
     }
   }
+}
+
+/// An engine cut the machine's power after an operation (a `crash` fault fired): `outcome` is
+/// how that operation ended. The plan's tasks stop; the filesystem comes back from the disk.
+public struct PowerCut: Error, Sendable {
+  public let outcome: OpOutcome
+  public init(after outcome: OpOutcome) { self.outcome = outcome }
 }

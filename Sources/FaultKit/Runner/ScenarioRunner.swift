@@ -186,6 +186,16 @@ public struct ScenarioRunner: Sendable {
             returned = try await engine.perform(op)
           } catch let e where e.fsError != nil {
             outcome = .error(e.fsError!)
+          } catch let cut as PowerCut {
+            // The power went after this operation (or before it, when another task's cut it):
+            // the task stops here.
+            scheduler.endOp()
+            state.value.powerCut = true
+            state.value.outcomes[taskName, default: []].append(cut.outcome)
+            if cut.outcome.status != .powerCut { state.value.oracle.record(op, cut.outcome) }
+            trace.append(.opEnd(task: taskName, op: i + 1, outcome: cut.outcome.description))
+            _ = state.value.closeReads(taskName)
+            return
           } catch is ScenarioAbort {
             // The scenario is being torn down around this operation (a hang, the step bound).
             scheduler.endOp()
@@ -272,7 +282,7 @@ public struct ScenarioRunner: Sendable {
       violations += checks.flatMap { $0.check(restCtx) }
     }
 
-    let ops = opRecords(plan, state.value.outcomes, stop)
+    let ops = opRecords(plan, state.value.outcomes, stop, powerCut: state.value.powerCut)
     let unfired = unfiredFaults(plan, placed, injector, engineDesc.catalog, mustFire: options.placementsMustFire)
     if options.placementsMustFire {
       state.value.unjudged += unfired.map {
@@ -285,7 +295,8 @@ public struct ScenarioRunner: Sendable {
     // Data oracle: the cache before recover (only if nothing hung: a hung file cannot be read),
     // then crash, recover and read back from the device.
     let oracle = state.value.oracle
-    if stop == .quiescent && wantsCache && oracleOn {
+    // After a power cut the cache is gone: what the disk kept is judged after recover.
+    if stop == .quiescent && wantsCache && oracleOn && !state.value.powerCut {
       let reads = readAll(oracle.paths, engine, scheduler)
       collectTaskErrors("the oracle's reads before recover")
       violations += unfinished(oracle.paths, reads, .errorsReported)
@@ -353,7 +364,9 @@ public struct ScenarioRunner: Sendable {
 
   /// Each plan operation's outcome against the plan's expectation. An operation whose outcome
   /// is unknown (the engine threw no errno) is not held against the plan: it is unjudged.
-  private func opRecords(_ plan: Plan, _ outcomes: [String: [OpOutcome]], _ stop: StopReason) -> [OpRecord] {
+  private func opRecords(_ plan: Plan, _ outcomes: [String: [OpOutcome]], _ stop: StopReason, powerCut: Bool)
+    -> [OpRecord]
+  {
     var ops: [OpRecord] = []
     for task in plan.tasks {
       let got = outcomes[task.name] ?? []
@@ -361,6 +374,8 @@ public struct ScenarioRunner: Sendable {
         let outcome: OpOutcome
         if i < got.count {
           outcome = got[i]
+        } else if powerCut {
+          outcome = OpOutcome(status: .powerCut)
         } else if i == got.count && stop != .quiescent {
           outcome = OpOutcome(status: stop == .hang ? .hung : .stopped)
         } else {
@@ -370,7 +385,7 @@ public struct ScenarioRunner: Sendable {
         ops.append(
           OpRecord(
             task: task.name, index: i + 1, op: op.description, outcome: outcome, expected: expected.description,
-            asExpected: outcome.status == .engineError || expected.admits(outcome)))
+            asExpected: outcome.status == .engineError || outcome.status == .powerCut || expected.admits(outcome)))
       }
     }
     return ops
@@ -435,6 +450,8 @@ struct RunState {
   /// Each task's operation in flight, and the read windows open (for `DataOracle.checkRead`).
   var inFlight: [String: Operation] = [:]
   var reads: [String: DataOracle.ReadWindow] = [:]
+  /// A `crash` fault cut the power: the tasks stopped, the cache is gone.
+  var powerCut = false
 
   /// `task` begins `op`: a read opens its window over what other tasks have in flight; any
   /// operation joins the windows other tasks have open.

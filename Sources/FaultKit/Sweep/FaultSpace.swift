@@ -81,6 +81,7 @@ public enum FaultSpace {
           case .fail: point.errnos.filter { config.errnos?.contains($0) ?? true }.map { .fail($0) }
           case .short: [.short(maxBytes: nil)]
           case .restart: [.restart]
+          case .crash: [.crash]
           case .yield: []
           }
         for a in actions {
