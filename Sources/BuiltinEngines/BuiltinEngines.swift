@@ -13,6 +13,10 @@ import XfsModel
 /// same) adds C engines from shared objects.
 public enum BuiltinEngines {
   public static var registry: EngineRegistry { loaded.registry }
+
+  /// Powers off the machines engines keep between scenarios (the linux engine's User-Mode Linux
+  /// guests): what a command does before it exits.
+  public static func shutdownMachines() { MachinePool.shared.shutdownAll() }
   /// Plugins that did not load, each saying which file and why (the CLI turns these into exit 2).
   public static var pluginErrors: [String] { loaded.errors }
 

@@ -24,26 +24,36 @@ struct Faultline: ParsableCommand {
 
   static func main() {
     ProcessTuning.keepHeap()
+    let status = runCommand()
+    // Guests the linux engine booted are powered off however the command ended.
+    BuiltinEngines.shutdownMachines()
+    Foundation.exit(status)
+  }
+
+  /// Runs the command and returns its exit status (help printed is 0).
+  static func runCommand() -> Int32 {
     do {
       var command = try parseAsRoot()
       try command.run()
+      return ExitStatus.ok
     } catch let e as BadInput {
       FileHandle.standardError.write(Data((e.description + "\n").utf8))
-      Foundation.exit(ExitStatus.badInput)
+      return ExitStatus.badInput
     } catch let e as ResultsError {
       // Results that cannot be read, merged or written: said where, nothing half-written.
       FileHandle.standardError.write(Data((e.description + "\n").utf8))
-      Foundation.exit(ExitStatus.badInput)
+      return ExitStatus.badInput
     } catch let e as ExitCode {
-      Foundation.exit(e.rawValue)
+      return e.rawValue
     } catch {
       // Usage errors and help: argument-parser prints them; usage errors are bad input.
       let code = exitCode(for: error)
       if code == .success {
-        exit(withError: error)
+        print(fullMessage(for: error))
+        return ExitStatus.ok
       }
       FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
-      Foundation.exit(ExitStatus.badInput)
+      return ExitStatus.badInput
     }
   }
 }

@@ -25,18 +25,36 @@ public struct FaultPoint: Sendable, Hashable, Codable {
   public let errnos: [Errno]
   /// The actions this point supports.
   public let actions: [FaultActionKind]
+  /// The modes it supports: persistent needs every later hit to fire too, which a point decided
+  /// on the far side may not be able to do (a kernel's fail-nth fails one call), and which means
+  /// nothing for a point that fires once (a power cut).
+  public let modes: [FaultMode]
   /// One line a filesystem developer reads to know where this is.
   public let about: String
 
   public init(
     _ name: String, kind: FaultPointKind, errnos: [Errno], actions: [FaultActionKind]? = nil,
-    about: String
+    modes: [FaultMode]? = nil, about: String
   ) {
     self.name = name
     self.kind = kind
     self.errnos = errnos
     self.about = about
     self.actions = (actions ?? FaultPoint.defaultActions(for: kind)).sorted()
+    self.modes = modes ?? (kind == .power ? [.transient] : [.transient, .persistent])
+  }
+
+  enum CodingKeys: String, CodingKey { case name, kind, errnos, actions, modes, about }
+
+  /// Results written before points had modes decode with both.
+  public init(from decoder: any Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    name = try c.decode(String.self, forKey: .name)
+    kind = try c.decode(FaultPointKind.self, forKey: .kind)
+    errnos = try c.decode([Errno].self, forKey: .errnos)
+    actions = try c.decode([FaultActionKind].self, forKey: .actions)
+    modes = try c.decodeIfPresent([FaultMode].self, forKey: .modes) ?? [.transient, .persistent]
+    about = try c.decode(String.self, forKey: .about)
   }
 
   /// The actions a point of this kind supports unless it says otherwise.

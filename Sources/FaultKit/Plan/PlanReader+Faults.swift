@@ -29,6 +29,12 @@ extension PlanReader {
           hint: DidYouMean.hint(raw, among: ["transient", "persistent"]))
       }
       mode = parsed
+      guard point.modes.contains(mode) else {
+        throw PlanError(
+          modeValue.location, key: m.keyPath("mode"),
+          expected: "a mode \(point.name) supports: \(point.modes.map(\.rawValue).joined(separator: ", "))",
+          found: "'\(raw)'")
+      }
     }
     let task =
       try m.has("task") ? taskName(given(m, "task", "a task name"), path: m.keyPath("task")) : nil

@@ -85,7 +85,9 @@ public enum FaultSpace {
           case .yield: []
           }
         for a in actions {
-          for m in config.modes { out.append(Placement(point: h.point, hit: h.hit, action: a, mode: m)) }
+          for m in config.modes where point.modes.contains(m) {
+            out.append(Placement(point: h.point, hit: h.hit, action: a, mode: m))
+          }
         }
       }
     }
