@@ -38,7 +38,7 @@ final class BtrfsEngine: Engine, @unchecked Sendable {
     let dataBlocks = setupConfig.blocks - ModelSetup.reservedBlocks
     fillerBytes = (dataBlocks - allocator.freeBlocks) * setupConfig.blockSize
     data = SpaceInfo(name: "data", total: dataBlocks * setupConfig.blockSize)
-    data.used = fillerBytes
+    data.used = SpaceCounter(fillerBytes)
     metadata = SpaceInfo(name: "metadata", total: setupConfig.metadataBytes)
     endio = WorkQueue(name: BtrfsEngine.endioName, kernel: kernel)
     fixup = WorkQueue(name: BtrfsEngine.fixupName, kernel: kernel)
@@ -56,9 +56,10 @@ final class BtrfsEngine: Engine, @unchecked Sendable {
     for f in setupConfig.files {
       let inode = BtrfsInode(path: f.path, kernel: kernel)
       inodes[f.path] = inode
+      metadata.used += BtrfsEngine.inodeItemBytes
       for run in try allocator.prewrite(bytes: f.size, device: device, space: &data) {
         let range = ByteRange(start: run.fileBlock * blockSize, length: run.disk.count * blockSize)
-        _ = inode.insert(FileExtent(range: range, disk: run.disk), blockSize: blockSize)
+        _ = insertExtent(inode, FileExtent(range: range, disk: run.disk))
       }
       inode.size = f.size
     }
@@ -115,6 +116,7 @@ final class BtrfsEngine: Engine, @unchecked Sendable {
     try await reserveMetadata(metadataPerWrite)
     metadata.mayUse -= metadataPerWrite
     inodes[path] = BtrfsInode(path: path, kernel: kernel)
+    metadata.used += BtrfsEngine.inodeItemBytes
   }
 
   /// btrfs_buffered_write: reserve delalloc space for the whole range; lock its pages (waiting
@@ -291,6 +293,7 @@ final class BtrfsEngine: Engine, @unchecked Sendable {
     data.mayUse -= delalloc
     inode.ioTree.removeAll()
     pinned += inode.extents.map(\.disk)
+    metadata.used -= BtrfsEngine.inodeItemBytes + UInt64(inode.extents.count) * BtrfsEngine.extentItemBytes
     inode.extents = []
     inodes[path] = nil
     inode.rwsem.unlock()
@@ -351,11 +354,12 @@ final class BtrfsEngine: Engine, @unchecked Sendable {
     inodes = [:]
     pinned = []
     allocator = BtrfsEngine.freshAllocator(setupConfig)
-    data.used = fillerBytes
+    data.used = SpaceCounter(fillerBytes)
     data.reserved = 0
     data.mayUse = 0
     metadata.mayUse = 0
     metadata.reserved = 0
+    metadata.used = 0
     guard let root = device.committedRoot as? CommittedRoot else { return }
     for path in root.files.keys.sorted() {
       let f = root.files[path]!
@@ -368,6 +372,7 @@ final class BtrfsEngine: Engine, @unchecked Sendable {
       }
       inodes[path] = inode
     }
+    metadata.used = SpaceCounter(treeItemBytes())
     endio = WorkQueue(name: BtrfsEngine.endioName, kernel: kernel)
     endio.start()
     fixup = WorkQueue(name: BtrfsEngine.fixupName, kernel: kernel)
@@ -399,7 +404,7 @@ final class BtrfsEngine: Engine, @unchecked Sendable {
     }
     s.space = [
       data.record(free: allocator.freeBlocks * blockSize, backsData: true),
-      metadata.record(free: metadata.total - metadata.used - metadata.reserved, backsData: false),
+      metadataRecord(),
     ]
     s.free = allocator.free
     s.pendingWork = endio.pending + fixup.pending

@@ -42,7 +42,7 @@ final class Ext4Engine: Engine, @unchecked Sendable {
     let dataBlocks = setupConfig.blocks - Ext4Setup.reservedBlocks
     fillerBytes = (dataBlocks - allocator.freeBlocks) * setupConfig.blockSize
     data = SpaceInfo(name: "data", total: dataBlocks * setupConfig.blockSize)
-    data.used = fillerBytes
+    data.used = SpaceCounter(fillerBytes)
     journal = Journal(capacity: setupConfig.journalCredits)
   }
 
@@ -258,7 +258,7 @@ final class Ext4Engine: Engine, @unchecked Sendable {
     inodes = [:]
     pinned = []
     allocator = Ext4Engine.freshAllocator(setupConfig)
-    data.used = fillerBytes
+    data.used = SpaceCounter(fillerBytes)
     data.reserved = 0
     data.mayUse = 0
     journal = Journal(capacity: setupConfig.journalCredits)

@@ -98,14 +98,16 @@ public struct ExtentAllocator: Sendable {
 }
 
 /// Space accounting in bytes, as btrfs's space_info keeps it: `used` (in the tree), `reserved`
-/// (allocated to ordered extents), `mayUse` (promised to delalloc). Free comes from the allocator,
-/// so the sum is a real check, not an identity.
+/// (allocated to ordered extents), `mayUse` (promised to delalloc). The engine keeps these
+/// counters as it goes; the snapshot's `free` must come from somewhere else (the allocator's free
+/// map, or what the tree holds), so that free + used + reserved = total is a real check, not an
+/// identity. The counters never wrap: a release of more than is held is recorded (`underflows`).
 public struct SpaceInfo: Sendable {
   public let name: String
   public let total: UInt64
-  public var used: UInt64 = 0
-  public var reserved: UInt64 = 0
-  public var mayUse: UInt64 = 0
+  public var used: SpaceCounter = 0
+  public var reserved: SpaceCounter = 0
+  public var mayUse: SpaceCounter = 0
 
   public init(name: String, total: UInt64) {
     self.name = name
@@ -114,12 +116,21 @@ public struct SpaceInfo: Sendable {
 
   /// Bytes neither used, reserved nor promised.
   public var available: UInt64 {
-    let taken = used + reserved + mayUse
-    return taken >= total ? 0 : total - taken
+    let (a, o1) = used.value.addingReportingOverflow(reserved.value)
+    let (taken, o2) = a.addingReportingOverflow(mayUse.value)
+    return o1 || o2 || taken >= total ? 0 : total - taken
   }
 
+  /// The record a snapshot carries; `free` is the caller's, from a source other than these
+  /// counters.
   public func record(free: UInt64, backsData: Bool) -> SpaceRecord {
-    SpaceRecord(
-      name: name, total: total, used: used, reserved: reserved, mayUse: mayUse, free: free, backsData: backsData)
+    var r = SpaceRecord(
+      name: name, total: total, used: used.value, reserved: reserved.value, mayUse: mayUse.value, free: free,
+      backsData: backsData)
+    let broken =
+      used.underflows.map { "used: \($0)" } + reserved.underflows.map { "reserved: \($0)" }
+      + mayUse.underflows.map { "may-use: \($0)" }
+    if !broken.isEmpty { r.underflows = broken }
+    return r
   }
 }

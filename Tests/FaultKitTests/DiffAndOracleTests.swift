@@ -239,3 +239,36 @@ struct PagecacheCoherentTests {
     #expect(v.first?.evidence == ["page /a#0: absent -> cached (uptodate, differs from disk)"])
   }
 }
+
+@Suite("space-balanced on hostile counters")
+struct SpaceBalancedHostileTests {
+  func atRest(_ now: Snapshot) -> InvariantContext {
+    InvariantContext(
+      moment: .atRest, baseline: Snapshot(), current: now, diff: SnapshotDiff(from: Snapshot(), to: now), tasks: [],
+      stop: .quiescent)
+  }
+
+  @Test("counters that overflow 64 bits when summed are a violation, not a trap")
+  func overflowingSum() {
+    var now = Snapshot()
+    now.space = [
+      SpaceRecord(name: "data", total: 100, used: UInt64.max, reserved: 2, mayUse: 0, free: 1, backsData: false)
+    ]
+    #expect(
+      SpaceBalanced().check(atRest(now)).map(\.message) == [
+        "space data: free 1 + used \(UInt64.max) + reserved 2 overflows 64 bits"
+      ])
+  }
+
+  @Test("a counter the engine took below zero is reported, with what happened")
+  func underflowReported() {
+    var now = Snapshot()
+    var s = SpaceRecord(name: "data", total: 100, used: 0, reserved: 0, mayUse: 0, free: 100, backsData: false)
+    s.underflows = ["may-use: released 4KiB with 0 held"]
+    now.space = [s]
+    #expect(
+      SpaceBalanced().check(atRest(now)).map(\.message) == [
+        "space data: counter went below zero: may-use: released 4KiB with 0 held"
+      ])
+  }
+}

@@ -64,7 +64,7 @@ struct ModelKernelTests {
       runs.map(\.disk) == [
         BlockRange(start: 16, count: 4), BlockRange(start: 24, count: 4), BlockRange(start: 32, count: 3),
       ])
-    #expect(space.used == 11 * 512)
+    #expect(space.used.value == 11 * 512)
     for r in runs {
       for b in r.disk.start..<r.disk.end { #expect(try d.read(b) == Array(repeating: 0x5A, count: 512)) }
     }
@@ -192,5 +192,26 @@ struct ModelKernelMemoryTests {
     #expect(stop == .quiescent)
     #expect(w.mapping == nil)
     #expect(w.page == nil)
+  }
+}
+
+@Suite("ModelKernel space counters")
+struct SpaceCounterTests {
+  @Test("taking more than a counter holds stops it at zero and records it; the record reaches the snapshot")
+  func underflowRecorded() {
+    var space = SpaceInfo(name: "data", total: 1 << 20)
+    space.mayUse += 8192
+    space.mayUse -= 4096
+    space.mayUse -= 8192
+    #expect(space.mayUse.value == 0)
+    #expect(space.mayUse.underflows == ["released 8KiB with 4KiB held"])
+    space.reserved += UInt64.max
+    space.reserved += 1
+    #expect(space.reserved.value == UInt64.max)
+    #expect(space.available == 0)
+    let r = space.record(free: 1 << 20, backsData: true)
+    #expect(
+      r.underflows == ["reserved: adding 1 to \(UInt64.max) overflowed", "may-use: released 8KiB with 4KiB held"])
+    #expect(SpaceInfo(name: "clean", total: 1).record(free: 1, backsData: false).underflows == nil)
   }
 }

@@ -3,30 +3,41 @@ public struct SpaceBalanced: Invariant {
   public init() {}
   public let name = InvariantName.spaceBalanced
   public let checks = """
-    Always: free + used + reserved = total for every space. At rest: for the data space, may-use \
-    equals the delalloc bytes and reserved equals the ordered-extent bytes; for other spaces, \
-    may-use and reserved are back at their baseline.
+    Always: free + used + reserved = total for every space, where the engine keeps used and \
+    reserved as it goes and free comes from elsewhere (the model engines: the allocator's free map \
+    for data, what the fs tree's items leave for btrfs metadata), summed without wrapping; no \
+    counter was taken below zero (an engine that records such an attempt in `underflows`). At \
+    rest: for the data space, may-use equals the delalloc bytes and reserved equals the \
+    ordered-extent bytes; for other spaces, may-use and reserved are back at their baseline.
     """
-  public let doesNotCheck =
-    "Whether used matches the bytes the tree maps (no-double-allocation covers overlap, not leaks of used space)."
+  public let doesNotCheck = """
+    Whether an engine's free really is independent of its counters (an engine that computes free \
+    as total - used - reserved passes the sum by construction; the model engines do not), and the \
+    amount reserved per operation.
+    """
 
   public func check(_ c: InvariantContext) -> [Violation] {
     var out: [Violation] = []
     for s in c.current.space {
       let evidence = c.diff.lines(about: "space \(s.name)")
-      if s.free + s.used + s.reserved != s.total {
+      let (a, o1) = s.free.addingReportingOverflow(s.used)
+      let (sum, o2) = a.addingReportingOverflow(s.reserved)
+      if o1 || o2 || sum != s.total {
         out.append(
           Violation(
             name, moment: c.moment,
-            "space \(s.name): free \(s.free) + used \(s.used) + reserved \(s.reserved) != total \(s.total)",
+            "space \(s.name): free \(s.free) + used \(s.used) + reserved \(s.reserved) "
+              + (o1 || o2 ? "overflows 64 bits" : "!= total \(s.total)"),
             evidence: evidence))
+      }
+      for u in s.underflows ?? [] {
+        out.append(
+          Violation(name, moment: c.moment, "space \(s.name): counter went below zero: \(u)", evidence: evidence))
       }
       guard c.moment.isAtRest else { continue }
       if s.backsData {
-        let delalloc = c.current.extents.filter { $0.source == .delalloc }.reduce(0) { $0 + $1.range.length }
-        let ordered = c.current.extents.filter { $0.source == .ordered && $0.disk != nil }.reduce(0) {
-          $0 + $1.range.length
-        }
+        let delalloc = Self.bytes(c.current.extents.filter { $0.source == .delalloc })
+        let ordered = Self.bytes(c.current.extents.filter { $0.source == .ordered && $0.disk != nil })
         if s.mayUse != delalloc {
           out.append(
             Violation(
@@ -52,6 +63,14 @@ public struct SpaceBalanced: Invariant {
       }
     }
     return out
+  }
+
+  /// The bytes the extents cover, saturating (a C engine's ranges are not trusted to be sane).
+  static func bytes(_ extents: [ExtentRecord]) -> UInt64 {
+    extents.reduce(0) { acc, e in
+      let (s, o) = acc.addingReportingOverflow(e.range.isEmpty ? 0 : e.range.length)
+      return o ? .max : s
+    }
   }
 }
 

@@ -245,6 +245,10 @@ public struct SpaceRecord: Sendable, Hashable, Codable {
   public var free: UInt64
   /// When true, `mayUse` must equal the delalloc bytes and `reserved` the ordered bytes at rest.
   public var backsData: Bool
+  /// Counter changes the engine made that would have gone below zero (or past the top), as
+  /// `may-use: released 16KiB with 4KiB held`: the counter stopped at zero instead of wrapping.
+  /// Nil when none (and for engines that do not say).
+  public var underflows: [String]?
 
   public init(
     name: String, total: UInt64, used: UInt64, reserved: UInt64, mayUse: UInt64, free: UInt64, backsData: Bool

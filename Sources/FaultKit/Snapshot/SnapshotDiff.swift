@@ -133,6 +133,9 @@ public struct SnapshotDiff: Sendable, Hashable, Codable {
         for (n, u, v) in fields where u != v {
           out.add(.space, "space \(x.name)", "space \(x.name) \(n): \(Size.format(u)) -> \(Size.format(v))")
         }
+        for u in (y.underflows ?? []).dropFirst(x.underflows?.count ?? 0) {
+          out.add(.space, "space \(x.name)", "space \(x.name) below zero: \(u)")
+        }
       })
     self = out
   }
