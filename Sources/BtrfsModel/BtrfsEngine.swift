@@ -407,6 +407,7 @@ final class BtrfsEngine: Engine, @unchecked Sendable {
       metadataRecord(),
     ]
     s.free = allocator.free
+    s.assertions = kernel.broken
     s.pendingWork = endio.pending + fixup.pending
     s.normalize()
     return s

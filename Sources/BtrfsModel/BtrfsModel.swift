@@ -95,7 +95,7 @@ public enum BtrfsModel {
     ],
     invariants: [
       .locksReleased, .noHang, .spaceBalanced, .orderedExtentsComplete, .delallocBacked, .noDoubleAllocation,
-      .dataDurable, .errorsReported, .pagecacheCoherent,
+      .dataDurable, .errorsReported, .pagecacheCoherent, .unlockByOwner,
     ],
     checkSetup: { _ = try BtrfsSetup($0) },
     make: { ctx in try BtrfsEngine(ctx) })

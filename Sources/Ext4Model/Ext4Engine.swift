@@ -14,8 +14,6 @@ final class Ext4Engine: Engine, @unchecked Sendable {
   /// Blocks freed since the last commit: mballoc does not hand them out again until the
   /// transaction that freed them commits (a crash before would leave the old tree pointing at them).
   var pinned: [BlockRange] = []
-  /// Breaches of the rules the engine asserts as it runs, in the order they happened.
-  var assertions: [AssertionRecord] = []
   /// Bytes of data space held by the fragmentation filler (other files' blocks).
   let fillerBytes: UInt64
 
@@ -303,7 +301,7 @@ final class Ext4Engine: Engine, @unchecked Sendable {
     }
     s.space = [data.record(free: allocator.freeBlocks * blockSize, backsData: true)]
     s.free = allocator.free
-    s.assertions = assertions
+    s.assertions = kernel.broken
     s.normalize()
     return s
   }

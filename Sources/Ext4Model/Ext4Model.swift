@@ -74,7 +74,7 @@ public enum Ext4Model {
     bugs: bugs,
     invariants: [
       .locksReleased, .noHang, .spaceBalanced, .extentCacheCoherent, .delallocBacked, .noDoubleAllocation,
-      .dataDurable, .errorsReported, MapBlocksLocked.ruleName,
+      .dataDurable, .errorsReported, MapBlocksLocked.ruleName, .unlockByOwner,
     ],
     ownInvariants: [MapBlocksLocked()],
     checkSetup: { _ = try Ext4Setup($0) },

@@ -188,13 +188,26 @@ public final class AddressSpace: @unchecked Sendable {
     }
     page.flags.insert(.locked)
     page.lockHolder = kernel.harness.holder
+    kernel.lockdep.acquired(.page, "\(path)#\(page.index)", .exclusive)
   }
 
-  /// `unlock_page`: wakes the waiters; the unlocker runs on.
+  /// `unlock_page`: wakes the waiters; the unlocker runs on. The kernel's page lock has no owner
+  /// (a read's I/O completion unlocks the page its submitter locked); the model has no such
+  /// hand-off, so an unlock by a task other than the locker is recorded (`unlock-by-owner`) and
+  /// done, and unlocking an unlocked page is recorded and does nothing.
   public func unlock(_ page: Page) {
-    precondition(page.flags.contains(.locked), "unlocking an unlocked page \(path)#\(page.index)")
+    let object = "\(path)#\(page.index)"
+    guard page.flags.contains(.locked) else {
+      kernel.lockdep.badUnlock("unlock_page", .page, object, owners: [])
+      return
+    }
+    let owner = page.lockHolder
+    if let owner, owner.task != kernel.harness.holder.task {
+      kernel.lockdep.badUnlock("unlock_page", .page, object, owners: [owner])
+    }
     page.flags.remove(.locked)
     page.lockHolder = nil
+    kernel.lockdep.released(.page, object, owner: owner?.task ?? kernel.harness.holder.task)
     kernel.scheduler.wake(page.lockKey)
   }
 

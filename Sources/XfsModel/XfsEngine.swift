@@ -229,6 +229,7 @@ final class XfsEngine: Engine, @unchecked Sendable {
     }
     s.space = [data.record(free: allocator.freeBlocks * blockSize, backsData: true)]
     s.free = allocator.free
+    s.assertions = kernel.broken
     s.normalize()
     return s
   }

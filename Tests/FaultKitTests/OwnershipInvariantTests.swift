@@ -27,3 +27,21 @@ struct OwnershipInvariantTests {
     #expect(LocksReleased().check(failedOp).isEmpty)
   }
 }
+
+@Suite("unlock-by-owner")
+struct UnlockByOwnerTests {
+  @Test("reads the records the lock primitives made, one violation listing them all")
+  func readsRecords() {
+    var now = Snapshot()
+    #expect(UnlockByOwner().check(OwnershipInvariantTests().atRest(now)).isEmpty)
+    now.assertions = [
+      AssertionRecord(rule: "unlock-by-owner", detail: "b in write #1: up_write of inode /a, held by a in write #1"),
+      AssertionRecord(rule: "map-blocks-locked", detail: "not this one"),
+      AssertionRecord(rule: "unlock-by-owner", detail: "b in write #1: unlock_page of page /a#0, which nobody holds"),
+    ]
+    let v = UnlockByOwner().check(OwnershipInvariantTests().atRest(now))
+    #expect(v.count == 1)
+    #expect(v.first?.evidence.count == 2)
+    #expect(v.first?.message.hasSuffix("(and 1 more)") == true)
+  }
+}

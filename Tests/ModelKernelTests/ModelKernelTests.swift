@@ -165,7 +165,7 @@ struct ModelKernelTests {
       sem.unlock()
       sem.unlock()
       try await sem.lockExclusive()
-      #expect(sem.heldByCurrent)
+      #expect(k.lockdep.locks(heldBy: "main").map(\.resource) == ["inode /a"])
       sem.unlock()
       #expect(!sem.isLocked)
     }
@@ -213,5 +213,86 @@ struct SpaceCounterTests {
     #expect(
       r.underflows == ["reserved: adding 1 to \(UInt64.max) overflowed", "may-use: released 8KiB with 4KiB held"])
     #expect(SpaceInfo(name: "clean", total: 1).record(free: 1, backsData: false).underflows == nil)
+  }
+}
+
+@Suite("ModelKernel lockdep")
+struct LockdepTests {
+  final class Shared: @unchecked Sendable {
+    var sem: RWSemaphore?
+    var mapping: AddressSpace?
+    var tree: RangeLockTree?
+  }
+
+  @Test("an unlock by a task that does not hold the lock is recorded, and still releases")
+  func unlockByNonOwner() {
+    let sh = Shared()
+    let (k, stop) = withKernel(
+      { k in
+        sh.sem = RWSemaphore(kind: .inode, object: "/a", kernel: k)
+        sh.mapping = AddressSpace(path: "/a", kernel: k)
+        sh.tree = RangeLockTree(path: "/a", kernel: k)
+        try await sh.sem!.lockExclusive()
+        try await sh.mapping!.lock(sh.mapping!.findOrCreate(3))
+        try await sh.tree!.lock(ByteRange(0, 4096))
+        try await k.scheduler.yield(to: "other", at: "test")
+      },
+      extra: [
+        (
+          "other",
+          { k in
+            sh.sem!.unlock()
+            sh.mapping!.unlock(sh.mapping!.lookup(3)!)
+            sh.tree!.unlock(ByteRange(0, 4096))
+            // Nobody holds these any more.
+            sh.sem!.unlock()
+            sh.mapping!.unlock(sh.mapping!.lookup(3)!)
+          }
+        )
+      ])
+    #expect(stop == .quiescent)
+    #expect(!sh.sem!.isLocked)
+    #expect(k.broken.map(\.rule).allSatisfy { $0 == "unlock-by-owner" })
+    #expect(
+      k.broken.map(\.detail) == [
+        "other in test #1: up_write of inode /a, held by main in test #1",
+        "other in test #1: unlock_page of page /a#3, held by main in test #1",
+        "other in test #1: unlock_extent of range /a [0, 4KiB), held by main in test #1",
+        "other in test #1: unlock of inode /a, which nobody holds",
+        "other in test #1: unlock_page of page /a#3, which nobody holds",
+      ])
+    #expect(k.lockdep.locks(heldBy: "main").isEmpty)
+  }
+
+  @Test("lockdep knows which locks a task holds, and a rule is judged from them, block by block")
+  func ruleFromHeldLocks() {
+    let (k, stop) = withKernel { k in
+      let m = AddressSpace(path: "/a", kernel: k)
+      let sem = RWSemaphore(kind: .rwsem, object: "/a invalidate_lock", kernel: k)
+      let rule = LockRule(name: "pages-locked") { call, held in
+        let names = Set(held.map(\.resource))
+        if names.contains("rwsem /a invalidate_lock") { return nil }
+        let bare = call.blocks.filter { !names.contains("page /a#\($0)") }
+        return bare.isEmpty ? nil : "block \(bare[0]) unlocked"
+      }
+      try await m.lock(m.findOrCreate(0))
+      try await m.lock(m.findOrCreate(1))
+      #expect(k.lockdep.locks(heldBy: "main").map(\.resource) == ["page /a#0", "page /a#1"])
+      k.lockdep.check(LockedCall("map", file: "/a", blocks: 0..<2, caller: "t"), by: rule)
+      k.lockdep.check(LockedCall("map", file: "/a", blocks: 0..<3, caller: "t"), by: rule)
+      try await sem.lockShared()
+      k.lockdep.check(LockedCall("map", file: "/a", blocks: 0..<3, caller: "t"), by: rule)
+      sem.unlock()
+      m.unlock(m.lookup(0)!)
+      m.unlock(m.lookup(1)!)
+    }
+    #expect(stop == .quiescent)
+    #expect(
+      k.broken == [
+        AssertionRecord(
+          rule: "pages-locked",
+          detail: "main in test #1: t: map /a blocks 0-2 holding page /a#0, page /a#1: block 2 unlocked")
+      ])
+    #expect(k.lockdep.locks(heldBy: "main").isEmpty)
   }
 }

@@ -23,11 +23,12 @@ public struct InvariantName: RawRepresentable, Hashable, Comparable, Sendable, C
   public static let dataDurable: InvariantName = "data-durable"
   public static let errorsReported: InvariantName = "errors-reported"
   public static let pagecacheCoherent: InvariantName = "pagecache-coherent"
+  public static let unlockByOwner: InvariantName = "unlock-by-owner"
 
-  /// DESIGN.md's shared names, in its order.
+  /// DESIGN.md's shared names, in its order, then the ones added since.
   public static let shared: [InvariantName] = [
     .locksReleased, .noHang, .spaceBalanced, .orderedExtentsComplete, .extentCacheCoherent,
-    .delallocBacked, .noDoubleAllocation, .dataDurable, .errorsReported, .pagecacheCoherent,
+    .delallocBacked, .noDoubleAllocation, .dataDurable, .errorsReported, .pagecacheCoherent, .unlockByOwner,
   ]
 }
 

@@ -140,6 +140,6 @@ public struct DelallocBacked: Invariant {
 public enum SharedInvariants {
   public static let all: [any Invariant] = [
     LocksReleased(), NoHang(), SpaceBalanced(), OrderedExtentsComplete(), ExtentCacheCoherent(),
-    DelallocBacked(), NoDoubleAllocation(), PagecacheCoherent(),
+    DelallocBacked(), NoDoubleAllocation(), PagecacheCoherent(), UnlockByOwner(),
   ]
 }
