@@ -63,6 +63,11 @@ public enum Ext4Model {
       about:
         "writeback's mpage_prepare_extent_to_map() looks up the mapping of the next dirty page before locking it: ext4_map_blocks() runs without i_rwsem, the invalidate lock or the page lock (the rule seed 004 asks to assert)"
     ),
+    BugSwitch(
+      "writeback-maps-beyond-locked-pages",
+      about:
+        "writeback asks ext4_map_blocks() for the whole delayed extent rather than the pages it locked: blocks past the run are allocated with no i_rwsem, no invalidate lock and no page lock over them (seed 004's rule, for every block of the call)"
+    ),
   ]
 
   public static let descriptor = EngineDescriptor(
