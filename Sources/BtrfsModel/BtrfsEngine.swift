@@ -406,7 +406,7 @@ final class BtrfsEngine: Engine, @unchecked Sendable {
       data.record(free: allocator.freeBlocks * blockSize, backsData: true),
       metadataRecord(),
     ]
-    s.free = allocator.free
+    allocator.reportBlocks(into: &s, pinned: pinned.map { PinnedRange($0, why: "freed, pinned until commit") })
     s.assertions = kernel.broken
     s.pendingWork = endio.pending + fixup.pending
     s.normalize()

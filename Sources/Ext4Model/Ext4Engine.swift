@@ -14,6 +14,9 @@ final class Ext4Engine: Engine, @unchecked Sendable {
   /// Blocks freed since the last commit: mballoc does not hand them out again until the
   /// transaction that freed them commits (a crash before would leave the old tree pointing at them).
   var pinned: [BlockRange] = []
+  /// Blocks ext4_ext_map_blocks has allocated and not yet inserted into the tree (a credit
+  /// restart in between is a schedule point).
+  var allocating: [BlockRange] = []
   /// Bytes of data space held by the fragmentation filler (other files' blocks).
   let fillerBytes: UInt64
 
@@ -255,6 +258,7 @@ final class Ext4Engine: Engine, @unchecked Sendable {
   func recover() async throws {
     inodes = [:]
     pinned = []
+    allocating = []
     allocator = Ext4Engine.freshAllocator(setupConfig)
     data.used = SpaceCounter(fillerBytes)
     data.reserved = 0
@@ -300,7 +304,10 @@ final class Ext4Engine: Engine, @unchecked Sendable {
       }
     }
     s.space = [data.record(free: allocator.freeBlocks * blockSize, backsData: true)]
-    s.free = allocator.free
+    allocator.reportBlocks(
+      into: &s,
+      pinned: pinned.map { PinnedRange($0, why: "freed, pinned until commit") }
+        + allocating.map { PinnedRange($0, why: "allocated by ext4_mb_new_blocks, not yet in the tree") })
     s.assertions = kernel.broken
     s.normalize()
     return s

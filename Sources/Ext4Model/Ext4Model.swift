@@ -68,6 +68,11 @@ public enum Ext4Model {
       about:
         "writeback asks ext4_map_blocks() for the whole delayed extent rather than the pages it locked: blocks past the run are allocated with no i_rwsem, no invalidate lock and no page lock over them (seed 004's rule, for every block of the call)"
     ),
+    BugSwitch(
+      "map-blocks-error-leaks-blocks",
+      about:
+        "ext4_ext_map_blocks() returns an error after allocating (its credit restart failed to start a new handle) without freeing the blocks: allocated, still counted as used, mapped by nobody (what e2fsck calls block bitmap differences)"
+    ),
   ]
 
   public static let descriptor = EngineDescriptor(

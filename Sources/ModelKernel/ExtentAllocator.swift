@@ -5,12 +5,18 @@ import FaultKit
 public struct ExtentAllocator: Sendable {
   public private(set) var free: [BlockRange] = []
   public let blockCount: UInt64
+  /// Blocks before it hold the superblock and metadata.
+  public let firstFree: UInt64
+  /// The used runs between the free runs of a fragmented setup: the filler (other files' data,
+  /// as far as the plan is concerned). Never freed.
+  public private(set) var filler: [BlockRange] = []
 
   /// - Parameters:
   ///   - firstFree: blocks before it are used (superblock, metadata area).
   ///   - runBlocks: when set, free space comes in runs of this many blocks separated by used runs.
   public init(blockCount: UInt64, firstFree: UInt64, runBlocks: UInt64?) {
     self.blockCount = blockCount
+    self.firstFree = min(firstFree, blockCount)
     guard let run = runBlocks, run > 0 else {
       if firstFree < blockCount { free = [BlockRange(start: firstFree, count: blockCount - firstFree)] }
       return
@@ -18,8 +24,23 @@ public struct ExtentAllocator: Sendable {
     var b = firstFree
     while b < blockCount {
       free.append(BlockRange(start: b, count: min(run, blockCount - b)))
+      if b + run < blockCount { filler.append(BlockRange(start: b + run, count: min(run, blockCount - b - run))) }
       b += 2 * run
     }
+  }
+
+  /// The snapshot's block accounting: the device's size (the claim that every block is
+  /// accounted for), the free map, the filler, and the pinned runs: the superblock and metadata
+  /// area before `firstFree`, then `pinned`, the engine's own (blocks freed until commit,
+  /// allocations not yet in a tree). Mapped blocks are the engine's tree and ordered extents.
+  public func reportBlocks(into s: inout Snapshot, pinned: [PinnedRange]) {
+    s.deviceBlocks = blockCount
+    s.free = free
+    s.filler = filler
+    if firstFree > 0 {
+      s.pinned.append(PinnedRange(BlockRange(start: 0, count: firstFree), why: "superblock and metadata"))
+    }
+    s.pinned += pinned
   }
 
   public var freeBlocks: UInt64 { free.reduce(0) { $0 + $1.count } }

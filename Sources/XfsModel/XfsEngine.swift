@@ -228,7 +228,7 @@ final class XfsEngine: Engine, @unchecked Sendable {
       }
     }
     s.space = [data.record(free: allocator.freeBlocks * blockSize, backsData: true)]
-    s.free = allocator.free
+    allocator.reportBlocks(into: &s, pinned: pinned.map { PinnedRange($0, why: "freed, pinned until the log force") })
     s.assertions = kernel.broken
     s.normalize()
     return s

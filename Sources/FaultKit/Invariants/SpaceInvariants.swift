@@ -6,18 +6,29 @@ public struct SpaceBalanced: Invariant {
     Always: free + used + reserved = total for every space, where the engine keeps used and \
     reserved as it goes and free comes from elsewhere (the model engines: the allocator's free map \
     for data, what the fs tree's items leave for btrfs metadata), summed without wrapping; no \
-    counter was taken below zero (an engine that records such an attempt in `underflows`). At \
-    rest: for the data space, may-use equals the delalloc bytes and reserved equals the \
-    ordered-extent bytes; for other spaces, may-use and reserved are back at their baseline.
+    counter was taken below zero (an engine that records such an attempt in `underflows`). When \
+    the engine accounts every block (`deviceBlocks`), every device block is exactly one of free, \
+    mapped by a tree or ordered extent, pinned (superblock, metadata, freed until commit, \
+    allocated and not yet in a tree) or filler: a block in none is leaked (e2fsck's block bitmap \
+    differences), a block in two is claimed twice. At rest: for the data space, may-use equals the \
+    delalloc bytes and reserved equals the ordered-extent bytes; for other spaces, may-use and \
+    reserved are back at their baseline.
     """
   public let doesNotCheck = """
     Whether an engine's free really is independent of its counters (an engine that computes free \
-    as total - used - reserved passes the sum by construction; the model engines do not), and the \
-    amount reserved per operation.
+    as total - used - reserved passes the sum by construction; the model engines do not), the \
+    amount reserved per operation, whether a pinned run's reason is true, and blocks mapped twice \
+    or both mapped and free (no-double-allocation's findings). Engines that do not set \
+    deviceBlocks get no block accounting.
     """
 
   public func check(_ c: InvariantContext) -> [Violation] {
     var out: [Violation] = []
+    let blocks = BlockOwnership.problems(c.current)
+    if !blocks.isEmpty {
+      let evidence = c.diff.lines(in: .space)
+      out += blocks.map { Violation(name, moment: c.moment, $0, evidence: evidence) }
+    }
     for s in c.current.space {
       let evidence = c.diff.lines(about: "space \(s.name)")
       let (a, o1) = s.free.addingReportingOverflow(s.used)
