@@ -44,7 +44,7 @@ final class Ext4Engine: Engine, @unchecked Sendable {
     fillerBytes = (dataBlocks - allocator.freeBlocks) * setupConfig.blockSize
     data = SpaceInfo(name: "data", total: dataBlocks * setupConfig.blockSize)
     data.used = SpaceCounter(fillerBytes)
-    journal = Journal(capacity: setupConfig.journalCredits)
+    journal = Journal(capacity: setupConfig.journalCredits, kernel: kernel)
   }
 
   static func freshAllocator(_ s: Ext4Setup) -> ExtentAllocator { s.common.freshAllocator() }
@@ -263,7 +263,7 @@ final class Ext4Engine: Engine, @unchecked Sendable {
     data.used = SpaceCounter(fillerBytes)
     data.reserved = 0
     data.mayUse = 0
-    journal = Journal(capacity: setupConfig.journalCredits)
+    journal = Journal(capacity: setupConfig.journalCredits, kernel: kernel)
     guard let root = device.committedRoot as? Ext4CommittedState else { return }
     for path in root.files.keys.sorted() {
       let f = root.files[path]!
@@ -303,6 +303,7 @@ final class Ext4Engine: Engine, @unchecked Sendable {
         if e.status == .delayed { s.extents.append(ExtentRecord(source: .delalloc, file: path, range: range)) }
       }
     }
+    journal.report(into: &s)
     s.space = [data.record(free: allocator.freeBlocks * blockSize, backsData: true)]
     allocator.reportBlocks(
       into: &s,

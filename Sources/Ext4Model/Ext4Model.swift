@@ -73,6 +73,11 @@ public enum Ext4Model {
       about:
         "ext4_ext_map_blocks() returns an error after allocating (its credit restart failed to start a new handle) without freeing the blocks: allocated, still counted as used, mapped by nobody (what e2fsck calls block bitmap differences)"
     ),
+    BugSwitch(
+      "writeback-error-leaks-handle",
+      about:
+        "ext4_writepages() returns the error of a failed run without ext4_journal_stop(): the handle stays open past the operation, and jbd2's next commit would wait for it forever"
+    ),
   ]
 
   public static let descriptor = EngineDescriptor(

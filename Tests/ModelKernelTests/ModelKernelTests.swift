@@ -296,3 +296,30 @@ struct LockdepTests {
     #expect(k.lockdep.locks(heldBy: "main").isEmpty)
   }
 }
+
+@Suite("ModelKernel journal handles")
+struct JournalHandleTests {
+  @Test("an open handle is a held resource of the op that started it; stopped or mid-restart it is not")
+  func handlesAreHeld() {
+    let (_, stop) = withKernel { k in
+      let j = Journal(capacity: 64, kernel: k)
+      let h = j.start(credits: 8)
+      var s = Snapshot()
+      j.report(into: &s)
+      #expect(
+        s.locks == [
+          LockRecord(kind: .handle, object: "jbd2 #1", holders: [Holder(task: "main", op: 1, opName: "test")])
+        ])
+      j.stopForRestart(h)
+      s = Snapshot()
+      j.report(into: &s)
+      #expect(s.locks.isEmpty)
+      j.restart(h, credits: 8)
+      j.stop(h)
+      s = Snapshot()
+      j.report(into: &s)
+      #expect(s.locks.isEmpty)
+    }
+    #expect(stop == .quiescent)
+  }
+}
