@@ -89,7 +89,7 @@ public enum Ext4Model {
     bugs: bugs,
     invariants: [
       .locksReleased, .noHang, .spaceBalanced, .extentCacheCoherent, .delallocBacked, .noDoubleAllocation,
-      .dataDurable, .errorsReported, MapBlocksLocked.ruleName, .unlockByOwner,
+      .dataDurable, .errorsReported, MapBlocksLocked.ruleName, .unlockByOwner, .noBadPageState,
     ],
     ownInvariants: [MapBlocksLocked()],
     checkSetup: { _ = try Ext4Setup($0) },

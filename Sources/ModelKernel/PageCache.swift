@@ -89,15 +89,41 @@ public final class AddressSpace: @unchecked Sendable {
   /// Page indexes in order (dictionary order never leaks out).
   public var indexes: [UInt64] { pages.keys.sorted() }
 
-  /// Removes a page from the cache; it keeps its flags but loses its mapping.
+  /// Removes a page from the cache (truncation, eviction, invalidation); it keeps its flags but
+  /// loses its mapping.
   public func remove(_ page: Page) {
+    leaving(page, "left the cache")
     if pages[page.index] === page { pages[page.index] = nil }
     page.mapping = nil
+  }
+
+  /// The rule `no-bad-page-state` names: a page leaves the cache neither under writeback
+  /// (truncation and migration wait for it: the I/O would end on a page nobody has) nor locked by
+  /// a task other than the one removing it (that task still thinks it owns a cached page).
+  public static let badPageState = "no-bad-page-state"
+
+  /// Pages no longer in the cache whose lock is held (taken before or after they left): still
+  /// reported as page locks, `page /a#3 (left the cache)`, until unlocked, so a lock on a page
+  /// that left the cache is not lost from sight.
+  private var departed: [Page] = []
+
+  /// Records a page leaving the cache in a state the kernel would call a bad page.
+  private func leaving(_ page: Page, _ how: String) {
+    guard page.mapping === self else { return }
+    let me = kernel.harness.holder
+    if page.flags.contains(.writeback) {
+      kernel.report(AddressSpace.badPageState, "\(me): page \(path)#\(page.index) \(how) under writeback")
+    }
+    if page.flags.contains(.locked), let h = page.lockHolder, h.task != me.task {
+      kernel.report(AddressSpace.badPageState, "\(me): page \(path)#\(page.index) \(how) locked by \(h)")
+    }
+    if page.flags.contains(.locked) && !departed.contains(where: { $0 === page }) { departed.append(page) }
   }
 
   /// Page migration: a new page takes `old`'s place with its bytes and `flags`; `old` loses its
   /// mapping (whoever still holds it finds `mapping == nil`). Returns the new page.
   public func migrate(_ old: Page, keeping flags: PageFlags) -> Page {
+    leaving(old, "migrated")
     let new = Page(index: old.index, pageSize: kernel.pageSize, mapping: self, id: kernel.makeID())
     new.data = old.data
     new.flags = old.flags.intersection(flags)
@@ -189,6 +215,7 @@ public final class AddressSpace: @unchecked Sendable {
     page.flags.insert(.locked)
     page.lockHolder = kernel.harness.holder
     kernel.lockdep.acquired(.page, "\(path)#\(page.index)", .exclusive)
+    if page.mapping !== self && !departed.contains(where: { $0 === page }) { departed.append(page) }
   }
 
   /// `unlock_page`: wakes the waiters; the unlocker runs on. The kernel's page lock has no owner
@@ -207,6 +234,7 @@ public final class AddressSpace: @unchecked Sendable {
     }
     page.flags.remove(.locked)
     page.lockHolder = nil
+    departed.removeAll { $0 === page }
     kernel.lockdep.released(.page, object, owner: owner?.task ?? kernel.harness.holder.task)
     kernel.scheduler.wake(page.lockKey)
   }
@@ -238,6 +266,12 @@ public final class AddressSpace: @unchecked Sendable {
             kind: .page, object: "\(path)#\(i)", holders: p.lockHolder.map { [$0] } ?? [],
             waiters: kernel.scheduler.waiters(p.lockKey)))
       }
+    }
+    for p in departed where p.flags.contains(.locked) {
+      s.locks.append(
+        LockRecord(
+          kind: .page, object: "\(path)#\(p.index) (left the cache)", holders: p.lockHolder.map { [$0] } ?? [],
+          waiters: kernel.scheduler.waiters(p.lockKey)))
     }
   }
 }

@@ -323,3 +323,49 @@ struct JournalHandleTests {
     #expect(stop == .quiescent)
   }
 }
+
+@Suite("ModelKernel bad page state")
+struct BadPageStateTests {
+  @Test("a page leaving the cache under writeback or under another task's lock is recorded")
+  func departuresRecorded() {
+    final class Shared: @unchecked Sendable { var mapping: AddressSpace? }
+    let sh = Shared()
+    let (k, stop) = withKernel(
+      { k in
+        let m = AddressSpace(path: "/a", kernel: k)
+        sh.mapping = m
+        let p0 = m.findOrCreate(0)
+        p0.flags.insert(.writeback)
+        m.remove(p0)
+        try await m.lock(m.findOrCreate(1))
+        try await k.scheduler.yield(to: "other", at: "test")
+      },
+      extra: [
+        (
+          "other",
+          { k in
+            let m = sh.mapping!
+            let p1 = m.lookup(1)!
+            m.remove(p1)
+            // Migrating a page this task holds locked, waited out, is what migration does.
+            let p2 = m.findOrCreate(2)
+            try await m.lock(p2)
+            _ = m.migrate(p2, keeping: [.uptodate])
+            m.unlock(p2)
+          }
+        )
+      ])
+    #expect(stop == .quiescent)
+    #expect(
+      k.broken == [
+        AssertionRecord(rule: "no-bad-page-state", detail: "main in test #1: page /a#0 left the cache under writeback"),
+        AssertionRecord(
+          rule: "no-bad-page-state", detail: "other in test #1: page /a#1 left the cache locked by main in test #1"),
+      ])
+    // main never unlocked page 1: out of the cache, its lock is still in sight.
+    var s = Snapshot()
+    sh.mapping!.report(into: &s)
+    #expect(s.locks.map(\.resource) == ["page /a#1 (left the cache)"])
+    k.scheduler.abortAll()
+  }
+}

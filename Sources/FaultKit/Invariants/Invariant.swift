@@ -24,11 +24,13 @@ public struct InvariantName: RawRepresentable, Hashable, Comparable, Sendable, C
   public static let errorsReported: InvariantName = "errors-reported"
   public static let pagecacheCoherent: InvariantName = "pagecache-coherent"
   public static let unlockByOwner: InvariantName = "unlock-by-owner"
+  public static let noBadPageState: InvariantName = "no-bad-page-state"
 
   /// DESIGN.md's shared names, in its order, then the ones added since.
   public static let shared: [InvariantName] = [
     .locksReleased, .noHang, .spaceBalanced, .orderedExtentsComplete, .extentCacheCoherent,
     .delallocBacked, .noDoubleAllocation, .dataDurable, .errorsReported, .pagecacheCoherent, .unlockByOwner,
+    .noBadPageState,
   ]
 }
 

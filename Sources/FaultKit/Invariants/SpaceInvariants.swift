@@ -152,5 +152,6 @@ public enum SharedInvariants {
   public static let all: [any Invariant] = [
     LocksReleased(), NoHang(), SpaceBalanced(), OrderedExtentsComplete(), ExtentCacheCoherent(),
     DelallocBacked(), NoDoubleAllocation(), PagecacheCoherent(), UnlockByOwner(),
+    NoBadPageState(),
   ]
 }
