@@ -251,7 +251,10 @@ final class BtrfsEngine: Engine, @unchecked Sendable {
     for oe in inode.ordered {
       try await oe.completion.wait("ordered extent \(inode.path) \(oe.range)")
     }
-    if let e = inode.mapping.error {
+    // file_check_and_advance_wb_err; the bug switch checks the mapping the pre-4.13 way.
+    if bug("fsync-clears-error-for-everyone") {
+      if let e = inode.mapping.testAndClearError() { first = first ?? e }
+    } else if let e = inode.mapping.error {
       inode.mapping.error = nil
       first = first ?? e
     }

@@ -83,6 +83,11 @@ public enum BtrfsModel {
       about:
         "truncate_inode_pages_final() in evict drops pages without waiting for their writeback: a page leaves the cache with its I/O in flight (the kernel's Bad page state when it is freed)"
     ),
+    BugSwitch(
+      "fsync-clears-error-for-everyone",
+      about:
+        "fsync reports the mapping's writeback error as before Linux 4.13 (test_and_clear_bit(AS_EIO)): the first file description to fsync consumes it, and every other one's fsync returns success"
+    ),
   ]
 
   public static let descriptor = EngineDescriptor(

@@ -36,31 +36,48 @@ public final class Page: @unchecked Sendable {
   var writebackKey: WaitKey { WaitKey(kind: WaitKind.pageWriteback, a: id) }
 }
 
-/// A file's page cache (the kernel's address_space): pages by index and the error recorded on
-/// the mapping for the next fsync to report (mapping_set_error).
+/// A file's page cache (the kernel's address_space): pages by index and the writeback errors
+/// recorded on the mapping for fsync to report.
 public final class AddressSpace: @unchecked Sendable {
   public let path: String
   public private(set) var pages: [UInt64: Page] = [:]
-  /// Writeback errors as errseq keeps them: every error recorded bumps a sequence, and each task
-  /// (standing for a file descriptor) is told of the newest error once, the first time it checks
-  /// after it happened, so two tasks fsyncing concurrently both hear of a failure.
+  /// Writeback errors as errseq (Linux 4.13 on) keeps them: every error recorded bumps the
+  /// mapping's sequence, and each task (standing for an open file description) has its own
+  /// cursor, so each is told of a new error once, the first time it checks after the error
+  /// happened: two tasks fsyncing the same file both hear of a failure.
   private var errorSeq = 0
   private var lastError: FSError?
   private var seenBy: [String: Int] = [:]
+  /// AS_EIO/AS_ENOSPC, the flag before errseq: set by every error, cleared by the first check,
+  /// whoever makes it (`testAndClearError`, for engines that model that era or its bug).
+  private var legacyFlag = false
 
   /// Reading: the newest error the running task has not been told of (file_check_and_advance_wb_err
-  /// without the advance). Setting an error records it (mapping_set_error); setting nil marks the
-  /// newest one told to the running task.
+  /// without the advance). Setting an error records it (mapping_set_error, which also tells the
+  /// harness, whose errseq oracle checks that every task's fsync reports it); setting nil marks
+  /// the newest one told to the running task.
   public var error: FSError? {
     get { errorSeq > (seenBy[kernel.harness.holder.task] ?? 0) ? lastError : nil }
     set {
       if let e = newValue {
         errorSeq += 1
         lastError = e
+        legacyFlag = true
+        kernel.harness.writebackError(file: path, e)
       } else {
         seenBy[kernel.harness.holder.task] = errorSeq
+        legacyFlag = false
       }
     }
+  }
+
+  /// `filemap_check_errors` before errseq: the error if the flag is set, clearing the flag, so
+  /// whichever file description checks first is the only one told.
+  public func testAndClearError() -> FSError? {
+    guard legacyFlag else { return nil }
+    legacyFlag = false
+    seenBy[kernel.harness.holder.task] = errorSeq
+    return lastError
   }
 
   /// The newest error no task has been told of yet (what a snapshot reports as pending).

@@ -91,6 +91,7 @@ public struct ScenarioRunner: Sendable {
     let scheduler = Scheduler(policy: policy, stepLimit: plan.limits.steps, trace: trace)
     let injector = Injector(catalog: engineDesc.catalog, faults: faults)
     let harness = Harness(scheduler: scheduler, injector: injector)
+    let errseq = ErrseqOracle(harness: harness)
     let engine = try engineDesc.make(EngineContext(setup: plan.setup, bugs: Set(bugs), harness: harness))
     defer { scheduler.abortAll() }
 
@@ -127,6 +128,7 @@ public struct ScenarioRunner: Sendable {
           scheduler.beginOp(op.kind.rawValue)
           trace.append(.opStart(task: taskName, op: i + 1, what: op.description))
           let firedBefore = injector.fired.count
+          errseq.begin(task: taskName)
           var outcome = OpOutcome.ok
           var aborted = false
           do {
@@ -144,6 +146,7 @@ public struct ScenarioRunner: Sendable {
           // The data oracle follows completion order: with several tasks, that is the order in
           // which their effects landed.
           state.value.oracle.record(op, outcome)
+          errseq.end(task: taskName, index: i + 1, op: op, outcome: outcome)
           trace.append(.opEnd(task: taskName, op: i + 1, outcome: outcome.description))
           // A failure injected during this op: in this task, or in a worker doing work for it.
           let sawFailure = injector.fired[firedBefore...].contains {
@@ -212,6 +215,7 @@ public struct ScenarioRunner: Sendable {
     // Data oracle: the cache before recover (only if nothing hung: a hung file cannot be read),
     // then crash, recover and read back from the device.
     let wantsCache = checkedNames.contains(.errorsReported)
+    if wantsCache { violations += errseq.violations }
     let wantsDurable = checkedNames.contains(.dataDurable)
     if stop == .quiescent && wantsCache {
       let reads = readAll(oracle.paths, engine, scheduler)
