@@ -25,6 +25,8 @@ public struct InvariantName: RawRepresentable, Hashable, Comparable, Sendable, C
   public static let pagecacheCoherent: InvariantName = "pagecache-coherent"
   public static let unlockByOwner: InvariantName = "unlock-by-owner"
   public static let noBadPageState: InvariantName = "no-bad-page-state"
+  /// The harness's own check of op outcomes (`OpErrnos`): no engine declares it, every run has it.
+  public static let opErrorsExplained: InvariantName = "op-errors-explained"
 
   /// DESIGN.md's shared names, in its order, then the ones added since.
   public static let shared: [InvariantName] = [

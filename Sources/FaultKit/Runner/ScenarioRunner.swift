@@ -92,6 +92,7 @@ public struct ScenarioRunner: Sendable {
     let injector = Injector(catalog: engineDesc.catalog, faults: faults)
     let harness = Harness(scheduler: scheduler, injector: injector)
     let errseq = ErrseqOracle(harness: harness)
+    let opErrors = OpErrorJudge()
     let engine = try engineDesc.make(EngineContext(setup: plan.setup, bugs: Set(bugs), harness: harness))
     defer { scheduler.abortAll() }
 
@@ -147,6 +148,9 @@ public struct ScenarioRunner: Sendable {
           // which their effects landed.
           state.value.oracle.record(op, outcome)
           errseq.end(task: taskName, index: i + 1, op: op, outcome: outcome)
+          opErrors.ended(
+            task: taskName, index: i + 1, op: op, outcome: outcome,
+            faultBefore: injector.fired.contains { !$0.decision.hasPrefix("yield") })
           trace.append(.opEnd(task: taskName, op: i + 1, outcome: outcome.description))
           // A failure injected during this op: in this task, or in a worker doing work for it.
           let sawFailure = injector.fired[firedBefore...].contains {
@@ -189,6 +193,14 @@ public struct ScenarioRunner: Sendable {
     let restCtx = InvariantContext(
       moment: .atRest, baseline: baseline, current: atRest, diff: diff, tasks: scheduler.statuses, stop: stop)
     var violations = state.value.violations + checks.flatMap { $0.check(restCtx) }
+    violations += opErrors.judged {
+      guard !(options.faults ?? plan.faults).isEmpty else { return nil }
+      var o = options
+      o.faults = []
+      o.faultFree = nil
+      guard let ops = (try? execute(plan, o))?.result.ops else { return nil }
+      return Set(ops.compactMap { $0.outcome.status == .error ? $0.outcome.errno : nil })
+    }
 
     // Operation outcomes against expectations.
     let oracle = state.value.oracle
