@@ -25,9 +25,13 @@ public struct MapBlocksLocked: Invariant {
   /// The rule for one call: every block needs i_rwsem or the invalidate lock (either mode), or
   /// the lock of its own page (page size is block size in ext4-model).
   public static let rule = LockRule(name: ruleName.rawValue) { call, held in
-    let names = Set(held.map(\.resource))
-    if names.contains("inode \(call.file)") || names.contains("rwsem \(call.file) invalidate_lock") { return nil }
-    let bare = call.blocks.filter { !names.contains("page \(call.file)#\($0)") }
+    let invalidateLock = "\(call.file) invalidate_lock"
+    let whole = held.contains {
+      $0.index == nil
+        && (($0.kind == .inode && $0.name == call.file) || ($0.kind == .rwsem && $0.name == invalidateLock))
+    }
+    if whole { return nil }
+    let bare = call.blocks.filter { b in !held.contains { $0.isPage(call.file, b) } }
     guard let first = bare.first else { return nil }
     let which = bare.count == 1 ? "block \(first)" : "\(bare.count) blocks from \(first)"
     return "\(which) without i_rwsem, invalidate_lock or its page lock"

@@ -3,12 +3,19 @@ import FaultKit
 /// A lock as lockdep's `held_locks` lists it: what it is, in which mode, taken by whom.
 public struct HeldLock: Sendable, Hashable, CustomStringConvertible {
   public let kind: LockKind
-  /// As snapshots name it: `/a` for i_rwsem, `/a invalidate_lock`, `/a#3` for a page.
-  public let object: String
+  /// The locked object as snapshots name it: `/a` for i_rwsem, `/a invalidate_lock`; for a page,
+  /// its file, with `index` the page (kept apart so taking a page lock makes no string).
+  public let name: String
+  public let index: UInt64?
   public let mode: LockMode
   public let holder: Holder
-  public var resource: String { "\(kind.rawValue) \(object)" }
+  /// `inode /a`, `rwsem /a invalidate_lock`, `page /a#3`.
+  public var resource: String { index.map { "\(kind.rawValue) \(name)#\($0)" } ?? "\(kind.rawValue) \(name)" }
   public var description: String { mode == .shared ? "\(resource) (shared)" : resource }
+  /// True for the lock of page `index` of `file`.
+  public func isPage(_ file: String, _ index: UInt64) -> Bool {
+    kind == .page && self.index == index && name == file
+  }
 }
 
 /// A call an engine makes under a locking rule: the function, the file and the blocks it works
@@ -53,15 +60,17 @@ public final class Lockdep: @unchecked Sendable {
 
   init(kernel: Kernel) { self.kernel = kernel }
 
-  /// The running task took a lock.
-  func acquired(_ kind: LockKind, _ object: String, _ mode: LockMode) {
+  /// The running task took a lock (`index`: a page's index in file `name`).
+  func acquired(_ kind: LockKind, _ name: String, index: UInt64? = nil, _ mode: LockMode) {
     let me = kernel.harness.holder
-    held[me.task, default: []].append(HeldLock(kind: kind, object: object, mode: mode, holder: me))
+    held[me.task, default: []].append(HeldLock(kind: kind, name: name, index: index, mode: mode, holder: me))
   }
 
   /// `owner`'s hold of the lock ended (whoever released it).
-  func released(_ kind: LockKind, _ object: String, owner: String) {
-    guard let i = held[owner]?.lastIndex(where: { $0.kind == kind && $0.object == object }) else { return }
+  func released(_ kind: LockKind, _ name: String, index: UInt64? = nil, owner: String) {
+    guard let i = held[owner]?.lastIndex(where: { $0.kind == kind && $0.index == index && $0.name == name }) else {
+      return
+    }
     held[owner]!.remove(at: i)
   }
 

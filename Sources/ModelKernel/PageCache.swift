@@ -231,7 +231,7 @@ public final class AddressSpace: @unchecked Sendable {
     }
     page.flags.insert(.locked)
     page.lockHolder = kernel.harness.holder
-    kernel.lockdep.acquired(.page, "\(path)#\(page.index)", .exclusive)
+    kernel.lockdep.acquired(.page, path, index: page.index, .exclusive)
     if page.mapping !== self && !departed.contains(where: { $0 === page }) { departed.append(page) }
   }
 
@@ -240,19 +240,18 @@ public final class AddressSpace: @unchecked Sendable {
   /// hand-off, so an unlock by a task other than the locker is recorded (`unlock-by-owner`) and
   /// done, and unlocking an unlocked page is recorded and does nothing.
   public func unlock(_ page: Page) {
-    let object = "\(path)#\(page.index)"
     guard page.flags.contains(.locked) else {
-      kernel.lockdep.badUnlock("unlock_page", .page, object, owners: [])
+      kernel.lockdep.badUnlock("unlock_page", .page, "\(path)#\(page.index)", owners: [])
       return
     }
     let owner = page.lockHolder
     if let owner, owner.task != kernel.harness.holder.task {
-      kernel.lockdep.badUnlock("unlock_page", .page, object, owners: [owner])
+      kernel.lockdep.badUnlock("unlock_page", .page, "\(path)#\(page.index)", owners: [owner])
     }
     page.flags.remove(.locked)
     page.lockHolder = nil
     departed.removeAll { $0 === page }
-    kernel.lockdep.released(.page, object, owner: owner?.task ?? kernel.harness.holder.task)
+    kernel.lockdep.released(.page, path, index: page.index, owner: owner?.task ?? kernel.harness.holder.task)
     kernel.scheduler.wake(page.lockKey)
   }
 
