@@ -56,25 +56,6 @@ public struct Snapshot: Sendable, Hashable, Codable {
     deviceBlocks = try c.decodeIfPresent(UInt64.self, forKey: .deviceBlocks)
   }
 
-  /// Encodes what decoding reads; the block accounting only when the engine gave it, so a
-  /// snapshot without it encodes as it always did.
-  public func encode(to encoder: any Encoder) throws {
-    var c = encoder.container(keyedBy: CodingKeys.self)
-    try c.encode(pageSize, forKey: .pageSize)
-    try c.encode(copyOnWrite, forKey: .copyOnWrite)
-    try c.encode(files, forKey: .files)
-    try c.encode(locks, forKey: .locks)
-    try c.encode(extents, forKey: .extents)
-    try c.encode(space, forKey: .space)
-    try c.encode(pages, forKey: .pages)
-    try c.encode(free, forKey: .free)
-    try c.encode(assertions, forKey: .assertions)
-    try c.encode(pendingWork, forKey: .pendingWork)
-    if !pinned.isEmpty { try c.encode(pinned, forKey: .pinned) }
-    if !filler.isEmpty { try c.encode(filler, forKey: .filler) }
-    try c.encodeIfPresent(deviceBlocks, forKey: .deviceBlocks)
-  }
-
   /// Sorts every record list by its key: engines call this last.
   public mutating func normalize() {
     Self.sort(&files) { $0.path < $1.path }
