@@ -80,6 +80,9 @@ let package = Package(
     .testTarget(name: "FaultKitTests", dependencies: ["FaultKit"]),
     .testTarget(name: "CEngineKitTests", dependencies: ["CEngineKit", "FaultKit"]),
     .testTarget(name: "ModelKernelTests", dependencies: ["ModelKernel", "FaultKit"]),
+    // The model engines from the inside (@testable): their snapshots against their own state.
+    .testTarget(
+      name: "ModelEngineTests", dependencies: ["BtrfsModel", "XfsModel", "Ext4Model", "ModelKernel", "FaultKit"]),
     .testTarget(name: "CLITests", dependencies: ["faultline", "FaultKit"]),
     .testTarget(name: "LinuxEngineTests", dependencies: ["LinuxEngine", "FaultKit"]),
     .testTarget(name: "PlanTests", dependencies: ["FaultKit", "FaultReports", "FaultKitTesting", "BuiltinEngines"]),

@@ -217,7 +217,7 @@ extension BtrfsEngine {
       if !oe.direct { inode.mapping.error = oe.error ?? FSError(.io) }
     } else {
       data.used += oe.range.length
-      pinned += inode.insert(FileExtent(range: oe.range, disk: oe.disk), blockSize: blockSize)
+      pinned += insertExtent(inode, FileExtent(range: oe.range, disk: oe.disk))
     }
     inode.ioTree.unlock(oe.range)
     inode.ordered.removeAll { $0 === oe }

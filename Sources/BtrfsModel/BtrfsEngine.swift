@@ -38,7 +38,7 @@ final class BtrfsEngine: Engine, @unchecked Sendable {
     let dataBlocks = setupConfig.blocks - ModelSetup.reservedBlocks
     fillerBytes = (dataBlocks - allocator.freeBlocks) * setupConfig.blockSize
     data = SpaceInfo(name: "data", total: dataBlocks * setupConfig.blockSize)
-    data.used = fillerBytes
+    data.used = SpaceCounter(fillerBytes)
     metadata = SpaceInfo(name: "metadata", total: setupConfig.metadataBytes)
     endio = WorkQueue(name: BtrfsEngine.endioName, kernel: kernel)
     fixup = WorkQueue(name: BtrfsEngine.fixupName, kernel: kernel)
@@ -56,9 +56,10 @@ final class BtrfsEngine: Engine, @unchecked Sendable {
     for f in setupConfig.files {
       let inode = BtrfsInode(path: f.path, kernel: kernel)
       inodes[f.path] = inode
+      metadata.used += BtrfsEngine.inodeItemBytes
       for run in try allocator.prewrite(bytes: f.size, device: device, space: &data) {
         let range = ByteRange(start: run.fileBlock * blockSize, length: run.disk.count * blockSize)
-        _ = inode.insert(FileExtent(range: range, disk: run.disk), blockSize: blockSize)
+        _ = insertExtent(inode, FileExtent(range: range, disk: run.disk))
       }
       inode.size = f.size
     }
@@ -116,6 +117,7 @@ final class BtrfsEngine: Engine, @unchecked Sendable {
     try await reserveMetadata(metadataPerWrite)
     metadata.mayUse -= metadataPerWrite
     inodes[path] = BtrfsInode(path: path, kernel: kernel)
+    metadata.used += BtrfsEngine.inodeItemBytes
   }
 
   /// btrfs_buffered_write: reserve delalloc space for the whole range; lock its pages (waiting
@@ -250,7 +252,10 @@ final class BtrfsEngine: Engine, @unchecked Sendable {
     for oe in inode.ordered {
       try await oe.completion.wait("ordered extent \(inode.path) \(oe.range)")
     }
-    if let e = inode.mapping.error {
+    // file_check_and_advance_wb_err; the bug switch checks the mapping the pre-4.13 way.
+    if bug("fsync-clears-error-for-everyone") {
+      if let e = inode.mapping.testAndClearError() { first = first ?? e }
+    } else if let e = inode.mapping.error {
       inode.mapping.error = nil
       first = first ?? e
     }
@@ -281,7 +286,7 @@ final class BtrfsEngine: Engine, @unchecked Sendable {
     for index in inode.mapping.indexes {
       guard let page = inode.mapping.lookup(index) else { continue }
       try await inode.mapping.lock(page)
-      try await inode.mapping.waitWriteback(page)
+      if !bug("evict-skips-writeback-wait") { try await inode.mapping.waitWriteback(page) }
       inode.mapping.remove(page)
       inode.mapping.unlock(page)
     }
@@ -292,6 +297,7 @@ final class BtrfsEngine: Engine, @unchecked Sendable {
     data.mayUse -= delalloc
     inode.ioTree.removeAll()
     pinned += inode.extents.map(\.disk)
+    metadata.used -= BtrfsEngine.inodeItemBytes + UInt64(inode.extents.count) * BtrfsEngine.extentItemBytes
     inode.extents = []
     inodes[path] = nil
     inode.rwsem.unlock()
@@ -316,11 +322,12 @@ final class BtrfsEngine: Engine, @unchecked Sendable {
     inodes = [:]
     pinned = []
     allocator = BtrfsEngine.freshAllocator(setupConfig)
-    data.used = fillerBytes
+    data.used = SpaceCounter(fillerBytes)
     data.reserved = 0
     data.mayUse = 0
     metadata.mayUse = 0
     metadata.reserved = 0
+    metadata.used = 0
     guard let root = device.committedRoot as? CommittedRoot else { return }
     for path in root.files.keys.sorted() {
       let f = root.files[path]!
@@ -333,6 +340,7 @@ final class BtrfsEngine: Engine, @unchecked Sendable {
       }
       inodes[path] = inode
     }
+    metadata.used = SpaceCounter(treeItemBytes())
     endio = WorkQueue(name: BtrfsEngine.endioName, kernel: kernel)
     endio.start()
     fixup = WorkQueue(name: BtrfsEngine.fixupName, kernel: kernel)
@@ -363,9 +371,10 @@ final class BtrfsEngine: Engine, @unchecked Sendable {
     }
     s.space = [
       data.record(free: allocator.freeBlocks * blockSize, backsData: true),
-      metadata.record(free: metadata.total - metadata.used - metadata.reserved, backsData: false),
+      metadataRecord(),
     ]
-    s.free = allocator.free
+    allocator.reportBlocks(into: &s, pinned: pinned.map { PinnedRange($0, why: "freed, pinned until commit") })
+    s.assertions = kernel.broken
     s.pendingWork = endio.pending + fixup.pending
     s.normalize()
     return s

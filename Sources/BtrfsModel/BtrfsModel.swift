@@ -78,6 +78,16 @@ public enum BtrfsModel {
       "fixup-enospc-leaves-page-dirty",
       about: "when the fixup worker's reservation fails, the page stays dirty with no reservation under it (seed 002)"
     ),
+    BugSwitch(
+      "evict-skips-writeback-wait",
+      about:
+        "truncate_inode_pages_final() in evict drops pages without waiting for their writeback: a page leaves the cache with its I/O in flight (the kernel's Bad page state when it is freed)"
+    ),
+    BugSwitch(
+      "fsync-clears-error-for-everyone",
+      about:
+        "fsync reports the mapping's writeback error as before Linux 4.13 (test_and_clear_bit(AS_EIO)): the first file description to fsync consumes it, and every other one's fsync returns success"
+    ),
   ]
 
   public static let descriptor = EngineDescriptor(
@@ -95,7 +105,7 @@ public enum BtrfsModel {
     ],
     invariants: [
       .locksReleased, .noHang, .spaceBalanced, .orderedExtentsComplete, .delallocBacked, .noDoubleAllocation,
-      .dataDurable, .errorsReported, .pagecacheCoherent,
+      .dataDurable, .errorsReported, .pagecacheCoherent, .unlockByOwner, .noBadPageState,
     ],
     checkSetup: { _ = try BtrfsSetup($0) },
     make: { ctx in try BtrfsEngine(ctx) })

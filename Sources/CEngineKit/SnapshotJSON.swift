@@ -97,12 +97,30 @@ enum SnapshotJSON {
             case "mayUse": x.mayUse = try r.number()
             case "free": x.free = try r.number()
             case "backsData": x.backsData = try r.bool()
+            case "underflows":
+              var u: [String] = []
+              try r.array { r in u.append(try r.string()) }
+              x.underflows = u
             default: try r.skip()
             }
           }
           s.space.append(x)
         }
       case "free": try r.array { r in s.free.append(try r.blockRange()) }
+      case "filler": try r.array { r in s.filler.append(try r.blockRange()) }
+      case "deviceBlocks": s.deviceBlocks = try r.number()
+      case "pinned":
+        try r.array { r in
+          var p = PinnedRange(BlockRange(start: 0, count: 0), why: "")
+          try r.object { k, r in
+            switch k {
+            case "range": p.range = try r.blockRange()
+            case "why": p.why = try r.string()
+            default: try r.skip()
+            }
+          }
+          s.pinned.append(p)
+        }
       case "assertions":
         try r.array { r in
           var a = AssertionRecord(rule: "", detail: "")

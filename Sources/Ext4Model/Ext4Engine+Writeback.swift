@@ -62,7 +62,8 @@ extension Ext4Engine {
       do {
         try await writeRun(inode, run, h)
       } catch let e as FSError {
-        journal.stop(h)
+        // The bug switch returns the error with the handle still running.
+        if !bug("writeback-error-leaks-handle") { journal.stop(h) }
         throw e
       }
       journal.stop(h)
@@ -80,18 +81,22 @@ extension Ext4Engine {
     var k = 0
     while k < run.count {
       let m: BlockMapping
+      var want = UInt64(run.count - k)
+      if bug("writeback-maps-beyond-locked-pages") {
+        // The bug: map the whole delayed extent, past the pages this writeback locked.
+        want = max(want, delayedRun(inode, from: run[k].index))
+      }
       do {
-        m = try await mapBlocks(
-          inode, run[k].index, UInt64(run.count - k), create: true, handle: h, caller: "writeback")
+        m = try await mapBlocks(inode, run[k].index, want, create: true, handle: h, caller: "writeback")
       } catch let e as FSError {
         failure = e
         break
       }
       precondition(m.len > 0 && m.pblk != nil, "writeback mapped \(inode.path) block \(run[k].index) to nothing")
-      for j in 0..<Int(m.len) {
+      for j in 0..<Int(min(m.len, UInt64(run.count - k))) {
         blocks.append((run[k + j], m.pblk! + UInt64(j), m.status == .unwritten))
       }
-      k += Int(m.len)
+      k += Int(min(m.len, UInt64(run.count - k)))
     }
     if let failure {
       for p in run[k...] {
@@ -136,5 +141,12 @@ extension Ext4Engine {
     }
     for b in blocks { inode.mapping.endWriteback(b.page) }
     if let failure { throw failure }
+  }
+
+  /// Contiguous delayed blocks from `lblk` on, as the status cache says (bounded by its entries).
+  private func delayedRun(_ inode: Ext4Inode, from lblk: UInt64) -> UInt64 {
+    var end = lblk
+    for e in inode.cache.entries where e.status == .delayed && e.lblk <= end && end < e.end { end = e.end }
+    return end - lblk
   }
 }

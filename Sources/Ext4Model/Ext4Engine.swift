@@ -14,8 +14,9 @@ final class Ext4Engine: Engine, @unchecked Sendable {
   /// Blocks freed since the last commit: mballoc does not hand them out again until the
   /// transaction that freed them commits (a crash before would leave the old tree pointing at them).
   var pinned: [BlockRange] = []
-  /// Breaches of the rules the engine asserts as it runs, in the order they happened.
-  var assertions: [AssertionRecord] = []
+  /// Blocks ext4_ext_map_blocks has allocated and not yet inserted into the tree (a credit
+  /// restart in between is a schedule point).
+  var allocating: [BlockRange] = []
   /// Bytes of data space held by the fragmentation filler (other files' blocks).
   let fillerBytes: UInt64
 
@@ -42,8 +43,8 @@ final class Ext4Engine: Engine, @unchecked Sendable {
     let dataBlocks = setupConfig.blocks - Ext4Setup.reservedBlocks
     fillerBytes = (dataBlocks - allocator.freeBlocks) * setupConfig.blockSize
     data = SpaceInfo(name: "data", total: dataBlocks * setupConfig.blockSize)
-    data.used = fillerBytes
-    journal = Journal(capacity: setupConfig.journalCredits)
+    data.used = SpaceCounter(fillerBytes)
+    journal = Journal(capacity: setupConfig.journalCredits, kernel: kernel)
   }
 
   static func freshAllocator(_ s: Ext4Setup) -> ExtentAllocator { s.common.freshAllocator() }
@@ -257,11 +258,12 @@ final class Ext4Engine: Engine, @unchecked Sendable {
   func recover() async throws {
     inodes = [:]
     pinned = []
+    allocating = []
     allocator = Ext4Engine.freshAllocator(setupConfig)
-    data.used = fillerBytes
+    data.used = SpaceCounter(fillerBytes)
     data.reserved = 0
     data.mayUse = 0
-    journal = Journal(capacity: setupConfig.journalCredits)
+    journal = Journal(capacity: setupConfig.journalCredits, kernel: kernel)
     guard let root = device.committedRoot as? Ext4CommittedState else { return }
     for path in root.files.keys.sorted() {
       let f = root.files[path]!
@@ -301,9 +303,13 @@ final class Ext4Engine: Engine, @unchecked Sendable {
         if e.status == .delayed { s.extents.append(ExtentRecord(source: .delalloc, file: path, range: range)) }
       }
     }
+    journal.report(into: &s)
     s.space = [data.record(free: allocator.freeBlocks * blockSize, backsData: true)]
-    s.free = allocator.free
-    s.assertions = assertions
+    allocator.reportBlocks(
+      into: &s,
+      pinned: pinned.map { PinnedRange($0, why: "freed, pinned until commit") }
+        + allocating.map { PinnedRange($0, why: "allocated by ext4_mb_new_blocks, not yet in the tree") })
+    s.assertions = kernel.broken
     s.normalize()
     return s
   }

@@ -63,6 +63,21 @@ public enum Ext4Model {
       about:
         "writeback's mpage_prepare_extent_to_map() looks up the mapping of the next dirty page before locking it: ext4_map_blocks() runs without i_rwsem, the invalidate lock or the page lock (the rule seed 004 asks to assert)"
     ),
+    BugSwitch(
+      "writeback-maps-beyond-locked-pages",
+      about:
+        "writeback asks ext4_map_blocks() for the whole delayed extent rather than the pages it locked: blocks past the run are allocated with no i_rwsem, no invalidate lock and no page lock over them (seed 004's rule, for every block of the call)"
+    ),
+    BugSwitch(
+      "map-blocks-error-leaks-blocks",
+      about:
+        "ext4_ext_map_blocks() returns an error after allocating (its credit restart failed to start a new handle) without freeing the blocks: allocated, still counted as used, mapped by nobody (what e2fsck calls block bitmap differences)"
+    ),
+    BugSwitch(
+      "writeback-error-leaks-handle",
+      about:
+        "ext4_writepages() returns the error of a failed run without ext4_journal_stop(): the handle stays open past the operation, and jbd2's next commit would wait for it forever"
+    ),
   ]
 
   public static let descriptor = EngineDescriptor(
@@ -74,7 +89,7 @@ public enum Ext4Model {
     bugs: bugs,
     invariants: [
       .locksReleased, .noHang, .spaceBalanced, .extentCacheCoherent, .delallocBacked, .noDoubleAllocation,
-      .dataDurable, .errorsReported, .pagecacheCoherent, MapBlocksLocked.ruleName,
+      .dataDurable, .errorsReported, .pagecacheCoherent, MapBlocksLocked.ruleName, .unlockByOwner, .noBadPageState,
     ],
     ownInvariants: [MapBlocksLocked()],
     checkSetup: { _ = try Ext4Setup($0) },

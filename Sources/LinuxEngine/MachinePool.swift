@@ -12,6 +12,14 @@ public final class MachinePool: Sendable {
   static let capacity = 3
 
   private let idle = Mutex<[LinuxMachine]>([])
+  private let reusing = Mutex(true)
+
+  /// Whether machines serve more than one scenario (false: a fresh boot for every scenario, what
+  /// the benchmark compares reuse with).
+  public var reuse: Bool {
+    get { reusing.withLock { $0 } }
+    set { reusing.withLock { $0 = newValue } }
+  }
   private let stats = Mutex<(boots: Int, reuses: Int)>((0, 0))
 
   /// Boots and reuses so far (for benchmarks and tests).
@@ -41,6 +49,10 @@ public final class MachinePool: Sendable {
   /// or when the pool is full (the oldest idle machine goes).
   func give(_ m: LinuxMachine) {
     if case .broken = m.state {
+      m.shutdown()
+      return
+    }
+    guard reuse else {
       m.shutdown()
       return
     }

@@ -5,12 +5,18 @@ import FaultKit
 public struct ExtentAllocator: Sendable {
   public private(set) var free: [BlockRange] = []
   public let blockCount: UInt64
+  /// Blocks before it hold the superblock and metadata.
+  public let firstFree: UInt64
+  /// The used runs between the free runs of a fragmented setup: the filler (other files' data,
+  /// as far as the plan is concerned). Never freed.
+  public private(set) var filler: [BlockRange] = []
 
   /// - Parameters:
   ///   - firstFree: blocks before it are used (superblock, metadata area).
   ///   - runBlocks: when set, free space comes in runs of this many blocks separated by used runs.
   public init(blockCount: UInt64, firstFree: UInt64, runBlocks: UInt64?) {
     self.blockCount = blockCount
+    self.firstFree = min(firstFree, blockCount)
     guard let run = runBlocks, run > 0 else {
       if firstFree < blockCount { free = [BlockRange(start: firstFree, count: blockCount - firstFree)] }
       return
@@ -18,8 +24,23 @@ public struct ExtentAllocator: Sendable {
     var b = firstFree
     while b < blockCount {
       free.append(BlockRange(start: b, count: min(run, blockCount - b)))
+      if b + run < blockCount { filler.append(BlockRange(start: b + run, count: min(run, blockCount - b - run))) }
       b += 2 * run
     }
+  }
+
+  /// The snapshot's block accounting: the device's size (the claim that every block is
+  /// accounted for), the free map, the filler, and the pinned runs: the superblock and metadata
+  /// area before `firstFree`, then `pinned`, the engine's own (blocks freed until commit,
+  /// allocations not yet in a tree). Mapped blocks are the engine's tree and ordered extents.
+  public func reportBlocks(into s: inout Snapshot, pinned: [PinnedRange]) {
+    s.deviceBlocks = blockCount
+    s.free = free
+    s.filler = filler
+    if firstFree > 0 {
+      s.pinned.append(PinnedRange(BlockRange(start: 0, count: firstFree), why: "superblock and metadata"))
+    }
+    s.pinned += pinned
   }
 
   public var freeBlocks: UInt64 { free.reduce(0) { $0 + $1.count } }
@@ -98,14 +119,16 @@ public struct ExtentAllocator: Sendable {
 }
 
 /// Space accounting in bytes, as btrfs's space_info keeps it: `used` (in the tree), `reserved`
-/// (allocated to ordered extents), `mayUse` (promised to delalloc). Free comes from the allocator,
-/// so the sum is a real check, not an identity.
+/// (allocated to ordered extents), `mayUse` (promised to delalloc). The engine keeps these
+/// counters as it goes; the snapshot's `free` must come from somewhere else (the allocator's free
+/// map, or what the tree holds), so that free + used + reserved = total is a real check, not an
+/// identity. The counters never wrap: a release of more than is held is recorded (`underflows`).
 public struct SpaceInfo: Sendable {
   public let name: String
   public let total: UInt64
-  public var used: UInt64 = 0
-  public var reserved: UInt64 = 0
-  public var mayUse: UInt64 = 0
+  public var used: SpaceCounter = 0
+  public var reserved: SpaceCounter = 0
+  public var mayUse: SpaceCounter = 0
 
   public init(name: String, total: UInt64) {
     self.name = name
@@ -114,12 +137,21 @@ public struct SpaceInfo: Sendable {
 
   /// Bytes neither used, reserved nor promised.
   public var available: UInt64 {
-    let taken = used + reserved + mayUse
-    return taken >= total ? 0 : total - taken
+    let (a, o1) = used.value.addingReportingOverflow(reserved.value)
+    let (taken, o2) = a.addingReportingOverflow(mayUse.value)
+    return o1 || o2 || taken >= total ? 0 : total - taken
   }
 
+  /// The record a snapshot carries; `free` is the caller's, from a source other than these
+  /// counters.
   public func record(free: UInt64, backsData: Bool) -> SpaceRecord {
-    SpaceRecord(
-      name: name, total: total, used: used, reserved: reserved, mayUse: mayUse, free: free, backsData: backsData)
+    var r = SpaceRecord(
+      name: name, total: total, used: used.value, reserved: reserved.value, mayUse: mayUse.value, free: free,
+      backsData: backsData)
+    let broken =
+      used.underflows.map { "used: \($0)" } + reserved.underflows.map { "reserved: \($0)" }
+      + mayUse.underflows.map { "may-use: \($0)" }
+    if !broken.isEmpty { r.underflows = broken }
+    return r
   }
 }

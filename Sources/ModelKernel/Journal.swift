@@ -1,8 +1,15 @@
 import FaultKit
 
 /// A handle on the running transaction (jbd2's `handle_t`): the credits (journal blocks) the
-/// operation may still dirty, granted at start and by `extend`.
+/// operation may still dirty, granted at start and by `extend`. An open handle is a held
+/// resource: jbd2's commit waits for every handle of the transaction to stop, so a handle an
+/// error path never stops holds up the journal. Snapshots report it as a `handle` lock held by
+/// the task and operation that started it.
 public final class JournalHandle: @unchecked Sendable {
+  /// Numbered per journal in start order: the handle's name in snapshots.
+  public let id: Int
+  /// Who started it (nil for a journal with no kernel to ask).
+  public let holder: Holder?
   /// Credits granted to this handle in its current transaction.
   public fileprivate(set) var credits: Int
   /// The transaction it belongs to.
@@ -10,9 +17,11 @@ public final class JournalHandle: @unchecked Sendable {
   /// False once stopped (or after a restart whose start failed).
   public fileprivate(set) var isOpen = true
 
-  fileprivate init(credits: Int, tid: UInt64) {
+  fileprivate init(id: Int, credits: Int, tid: UInt64, holder: Holder?) {
+    self.id = id
     self.credits = credits
     self.tid = tid
+    self.holder = holder
   }
 }
 
@@ -34,10 +43,14 @@ public final class Journal: @unchecked Sendable {
   /// Transactions closed so far (by a full transaction, a restart or a commit).
   public private(set) var closed = 0
   private var open: [JournalHandle] = []
+  private var started = 0
+  private let kernel: Kernel?
 
-  public init(capacity: Int) {
+  /// With `kernel`, each handle remembers the task and operation that started it.
+  public init(capacity: Int, kernel: Kernel? = nil) {
     precondition(capacity > 0, "a journal needs credits")
     self.capacity = capacity
+    self.kernel = kernel
   }
 
   /// `jbd2__journal_start`: a handle with `credits`; closes the running transaction first when
@@ -46,7 +59,8 @@ public final class Journal: @unchecked Sendable {
     precondition(credits > 0 && credits <= capacity, "handle of \(credits) credits in a journal of \(capacity)")
     if running + credits > capacity { close() }
     running += credits
-    let h = JournalHandle(credits: credits, tid: tid)
+    started += 1
+    let h = JournalHandle(id: started, credits: credits, tid: tid, holder: kernel?.harness.holder)
     open.append(h)
     return h
   }
@@ -97,4 +111,12 @@ public final class Journal: @unchecked Sendable {
 
   /// Handles not yet stopped.
   public var openHandles: Int { open.count }
+
+  /// Every open handle as a held resource: `handle jbd2 #3`, held by the task and operation
+  /// that started it. A handle between the two halves of a restart is stopped and not reported.
+  public func report(into s: inout Snapshot) {
+    for h in open {
+      s.locks.append(LockRecord(kind: .handle, object: "jbd2 #\(h.id)", holders: h.holder.map { [$0] } ?? []))
+    }
+  }
 }

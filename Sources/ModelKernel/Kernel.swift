@@ -6,6 +6,15 @@ public final class Kernel: @unchecked Sendable {
   public let harness: Harness
   public let pageSize: UInt64
   private var nextID = 0
+  /// Who holds which lock, kept by the lock primitives themselves.
+  public private(set) lazy var lockdep = Lockdep(kernel: self)
+  /// Rules the kernel primitives found broken as the engine ran (an unlock by a task that does
+  /// not hold the lock, a page that left the cache under writeback, a locking rule an engine's
+  /// call broke), in order: engines put them in their snapshots' `assertions`, where the
+  /// invariant named by each record's rule judges them.
+  public private(set) var broken: [AssertionRecord] = []
+  /// Records kept: the first ones tell the story; later ones are dropped.
+  public static let maxBroken = 256
 
   public init(harness: Harness, pageSize: UInt64 = 4096) {
     self.harness = harness
@@ -13,6 +22,11 @@ public final class Kernel: @unchecked Sendable {
   }
 
   public var scheduler: Scheduler { harness.scheduler }
+
+  /// Records a broken rule (bounded by `maxBroken`).
+  public func report(_ rule: String, _ detail: String) {
+    if broken.count < Kernel.maxBroken { broken.append(AssertionRecord(rule: rule, detail: detail)) }
+  }
 
   /// A fresh object id, unique within this engine instance.
   public func makeID() -> Int {

@@ -47,31 +47,48 @@ public final class Page: @unchecked Sendable {
   var writebackKey: WaitKey { WaitKey(kind: WaitKind.pageWriteback, a: id) }
 }
 
-/// A file's page cache (the kernel's address_space): pages by index and the error recorded on
-/// the mapping for the next fsync to report (mapping_set_error).
+/// A file's page cache (the kernel's address_space): pages by index and the writeback errors
+/// recorded on the mapping for fsync to report.
 public final class AddressSpace: @unchecked Sendable {
   public let path: String
   public private(set) var pages: [UInt64: Page] = [:]
-  /// Writeback errors as errseq keeps them: every error recorded bumps a sequence, and each task
-  /// (standing for a file descriptor) is told of the newest error once, the first time it checks
-  /// after it happened, so two tasks fsyncing concurrently both hear of a failure.
+  /// Writeback errors as errseq (Linux 4.13 on) keeps them: every error recorded bumps the
+  /// mapping's sequence, and each task (standing for an open file description) has its own
+  /// cursor, so each is told of a new error once, the first time it checks after the error
+  /// happened: two tasks fsyncing the same file both hear of a failure.
   private var errorSeq = 0
   private var lastError: FSError?
   private var seenBy: [String: Int] = [:]
+  /// AS_EIO/AS_ENOSPC, the flag before errseq: set by every error, cleared by the first check,
+  /// whoever makes it (`testAndClearError`, for engines that model that era or its bug).
+  private var legacyFlag = false
 
   /// Reading: the newest error the running task has not been told of (file_check_and_advance_wb_err
-  /// without the advance). Setting an error records it (mapping_set_error); setting nil marks the
-  /// newest one told to the running task.
+  /// without the advance). Setting an error records it (mapping_set_error, which also tells the
+  /// harness, whose errseq oracle checks that every task's fsync reports it); setting nil marks
+  /// the newest one told to the running task.
   public var error: FSError? {
     get { errorSeq > (seenBy[kernel.harness.holder.task] ?? 0) ? lastError : nil }
     set {
       if let e = newValue {
         errorSeq += 1
         lastError = e
+        legacyFlag = true
+        kernel.harness.writebackError(file: path, e)
       } else {
         seenBy[kernel.harness.holder.task] = errorSeq
+        legacyFlag = false
       }
     }
+  }
+
+  /// `filemap_check_errors` before errseq: the error if the flag is set, clearing the flag, so
+  /// whichever file description checks first is the only one told.
+  public func testAndClearError() -> FSError? {
+    guard legacyFlag else { return nil }
+    legacyFlag = false
+    seenBy[kernel.harness.holder.task] = errorSeq
+    return lastError
   }
 
   /// The newest error no task has been told of yet (what a snapshot reports as pending).
@@ -100,15 +117,41 @@ public final class AddressSpace: @unchecked Sendable {
   /// Page indexes in order (dictionary order never leaks out).
   public var indexes: [UInt64] { pages.keys.sorted() }
 
-  /// Removes a page from the cache; it keeps its flags but loses its mapping.
+  /// Removes a page from the cache (truncation, eviction, invalidation); it keeps its flags but
+  /// loses its mapping.
   public func remove(_ page: Page) {
+    leaving(page, "left the cache")
     if pages[page.index] === page { pages[page.index] = nil }
     page.mapping = nil
+  }
+
+  /// The rule `no-bad-page-state` names: a page leaves the cache neither under writeback
+  /// (truncation and migration wait for it: the I/O would end on a page nobody has) nor locked by
+  /// a task other than the one removing it (that task still thinks it owns a cached page).
+  public static let badPageState = "no-bad-page-state"
+
+  /// Pages no longer in the cache whose lock is held (taken before or after they left): still
+  /// reported as page locks, `page /a#3 (left the cache)`, until unlocked, so a lock on a page
+  /// that left the cache is not lost from sight.
+  private var departed: [Page] = []
+
+  /// Records a page leaving the cache in a state the kernel would call a bad page.
+  private func leaving(_ page: Page, _ how: String) {
+    guard page.mapping === self else { return }
+    let me = kernel.harness.holder
+    if page.flags.contains(.writeback) {
+      kernel.report(AddressSpace.badPageState, "\(me): page \(path)#\(page.index) \(how) under writeback")
+    }
+    if page.flags.contains(.locked), let h = page.lockHolder, h.task != me.task {
+      kernel.report(AddressSpace.badPageState, "\(me): page \(path)#\(page.index) \(how) locked by \(h)")
+    }
+    if page.flags.contains(.locked) && !departed.contains(where: { $0 === page }) { departed.append(page) }
   }
 
   /// Page migration: a new page takes `old`'s place with its bytes and `flags`; `old` loses its
   /// mapping (whoever still holds it finds `mapping == nil`). Returns the new page.
   public func migrate(_ old: Page, keeping flags: PageFlags) -> Page {
+    leaving(old, "migrated")
     let new = Page(index: old.index, pageSize: kernel.pageSize, mapping: self, id: kernel.makeID())
     new.data = old.data
     new.flags = old.flags.intersection(flags)
@@ -199,13 +242,27 @@ public final class AddressSpace: @unchecked Sendable {
     }
     page.flags.insert(.locked)
     page.lockHolder = kernel.harness.holder
+    kernel.lockdep.acquired(.page, path, index: page.index, .exclusive)
+    if page.mapping !== self && !departed.contains(where: { $0 === page }) { departed.append(page) }
   }
 
-  /// `unlock_page`: wakes the waiters; the unlocker runs on.
+  /// `unlock_page`: wakes the waiters; the unlocker runs on. The kernel's page lock has no owner
+  /// (a read's I/O completion unlocks the page its submitter locked); the model has no such
+  /// hand-off, so an unlock by a task other than the locker is recorded (`unlock-by-owner`) and
+  /// done, and unlocking an unlocked page is recorded and does nothing.
   public func unlock(_ page: Page) {
-    precondition(page.flags.contains(.locked), "unlocking an unlocked page \(path)#\(page.index)")
+    guard page.flags.contains(.locked) else {
+      kernel.lockdep.badUnlock("unlock_page", .page, "\(path)#\(page.index)", owners: [])
+      return
+    }
+    let owner = page.lockHolder
+    if let owner, owner.task != kernel.harness.holder.task {
+      kernel.lockdep.badUnlock("unlock_page", .page, "\(path)#\(page.index)", owners: [owner])
+    }
     page.flags.remove(.locked)
     page.lockHolder = nil
+    departed.removeAll { $0 === page }
+    kernel.lockdep.released(.page, path, index: page.index, owner: owner?.task ?? kernel.harness.holder.task)
     kernel.scheduler.wake(page.lockKey)
   }
 
@@ -236,6 +293,12 @@ public final class AddressSpace: @unchecked Sendable {
             kind: .page, object: "\(path)#\(i)", holders: p.lockHolder.map { [$0] } ?? [],
             waiters: kernel.scheduler.waiters(p.lockKey)))
       }
+    }
+    for p in departed where p.flags.contains(.locked) {
+      s.locks.append(
+        LockRecord(
+          kind: .page, object: "\(path)#\(p.index) (left the cache)", holders: p.lockHolder.map { [$0] } ?? [],
+          waiters: kernel.scheduler.waiters(p.lockKey)))
     }
   }
 }

@@ -1,7 +1,9 @@
 import FaultKit
 
 /// A reader-writer semaphore (i_rwsem, i_data_sem, invalidate_lock): one writer or many readers;
-/// waiters park. Reports itself to snapshots as a lock on `object`.
+/// waiters park. Reports itself to snapshots as a lock on `object`. Takes and releases are
+/// recorded in the kernel's `Lockdep`; an unlock by a task that holds neither the write lock nor
+/// a read lock is a breach of `unlock-by-owner` (as DEBUG_RWSEMS warns), and still releases.
 public final class RWSemaphore: @unchecked Sendable {
   public let kind: LockKind
   public let object: String
@@ -28,6 +30,7 @@ public final class RWSemaphore: @unchecked Sendable {
       try await kernel.scheduler.block(on: key, what: resource)
     }
     writer = kernel.harness.holder
+    kernel.lockdep.acquired(kind, object, .exclusive)
   }
 
   public func lockShared() async throws {
@@ -39,29 +42,33 @@ public final class RWSemaphore: @unchecked Sendable {
       try await kernel.scheduler.block(on: key, what: resource)
     }
     readers.append(kernel.harness.holder)
+    kernel.lockdep.acquired(kind, object, .shared)
   }
 
-  /// Releases the caller's hold (exclusive, or one shared hold of the running task).
+  /// Releases the caller's hold (exclusive, or one shared hold of the running task). Releasing
+  /// another task's hold is recorded (`unlock-by-owner`) and done; releasing a semaphore nobody
+  /// holds is recorded and does nothing.
   public func unlock() {
-    if writer != nil {
+    let me = kernel.harness.holder.task
+    if let w = writer {
+      if w.task != me { kernel.lockdep.badUnlock("up_write", kind, object, owners: [w]) }
       writer = nil
-    } else {
-      let me = kernel.harness.holder.task
-      guard let i = readers.firstIndex(where: { $0.task == me }) ?? readers.indices.first else {
-        preconditionFailure("unlocking \(resource), which nobody holds")
-      }
+      kernel.lockdep.released(kind, object, owner: w.task)
+    } else if let i = readers.firstIndex(where: { $0.task == me }) {
       readers.remove(at: i)
+      kernel.lockdep.released(kind, object, owner: me)
+    } else if let first = readers.first {
+      kernel.lockdep.badUnlock("up_read", kind, object, owners: readers)
+      readers.removeFirst()
+      kernel.lockdep.released(kind, object, owner: first.task)
+    } else {
+      kernel.lockdep.badUnlock("unlock", kind, object, owners: [])
+      return
     }
     kernel.scheduler.wake(key)
   }
 
   public var isLocked: Bool { writer != nil || !readers.isEmpty }
-
-  /// True if the running task holds it (either mode).
-  public var heldByCurrent: Bool {
-    let me = kernel.harness.holder.task
-    return writer?.task == me || readers.contains { $0.task == me }
-  }
 
   public func report(into s: inout Snapshot) {
     let waiters = kernel.scheduler.waiters(key)

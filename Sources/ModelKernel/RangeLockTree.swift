@@ -105,8 +105,10 @@ public final class RangeLockTree: @unchecked Sendable {
     }
   }
 
-  /// Clears `bits` over `r`.
+  /// Clears `bits` over `r`. Clearing LOCKED where another task holds it is recorded
+  /// (`unlock-by-owner`) and done.
   public func clear(_ r: ByteRange, _ bits: RangeBits) {
+    if bits.contains(.locked) { checkOwner(r, "unlock_extent") }
     modify(r) { s in
       s.bits.subtract(bits)
       if bits.contains(.locked) { s.holder = nil }
@@ -137,8 +139,19 @@ public final class RangeLockTree: @unchecked Sendable {
     ranges(with: bit).first { $0.start <= offset && offset < $0.end }
   }
 
-  /// Drops every bit (the file is gone).
+  /// Records each locked run in `r` held by a task other than the running one.
+  private func checkOwner(_ r: ByteRange, _ function: String) {
+    let me = kernel.harness.holder.task
+    for seg in segments where seg.bits.contains(.locked) && seg.start < r.end && r.start < seg.end {
+      guard let h = seg.holder, h.task != me else { continue }
+      let part = ByteRange(max(seg.start, r.start), min(seg.end, r.end))
+      kernel.lockdep.badUnlock(function, .range, "\(path) \(part)", owners: [h])
+    }
+  }
+
+  /// Drops every bit (the file is gone); a range another task still holds locked is recorded.
   public func removeAll() {
+    checkOwner(ByteRange(0, UInt64.max), "removing the io tree")
     segments.removeAll()
     kernel.scheduler.wake(key)
   }

@@ -27,7 +27,7 @@ final class XfsEngine: Engine, @unchecked Sendable {
     let dataBlocks = setupConfig.blocks - ModelSetup.reservedBlocks
     fillerBytes = (dataBlocks - allocator.freeBlocks) * setupConfig.blockSize
     data = SpaceInfo(name: "data", total: dataBlocks * setupConfig.blockSize)
-    data.used = fillerBytes
+    data.used = SpaceCounter(fillerBytes)
   }
 
   func bug(_ name: String) -> Bool { bugs.contains(name) }
@@ -188,7 +188,7 @@ final class XfsEngine: Engine, @unchecked Sendable {
     inodes = [:]
     pinned = []
     allocator = setupConfig.freshAllocator()
-    data.used = fillerBytes
+    data.used = SpaceCounter(fillerBytes)
     data.reserved = 0
     data.mayUse = 0
     guard let root = device.committedRoot as? XfsCommitted else { return }
@@ -226,7 +226,8 @@ final class XfsEngine: Engine, @unchecked Sendable {
       }
     }
     s.space = [data.record(free: allocator.freeBlocks * blockSize, backsData: true)]
-    s.free = allocator.free
+    allocator.reportBlocks(into: &s, pinned: pinned.map { PinnedRange($0, why: "freed, pinned until the log force") })
+    s.assertions = kernel.broken
     s.normalize()
     return s
   }

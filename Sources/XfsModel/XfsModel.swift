@@ -65,7 +65,7 @@ public enum XfsModel {
     bugs: bugs,
     invariants: [
       .locksReleased, .noHang, .spaceBalanced, .delallocBacked, .noDoubleAllocation, .dataDurable, .errorsReported,
-      .pagecacheCoherent,
+      .pagecacheCoherent, .unlockByOwner, .noBadPageState,
     ],
     checkSetup: { _ = try ModelSetup($0) },
     make: { ctx in try XfsEngine(ctx) })

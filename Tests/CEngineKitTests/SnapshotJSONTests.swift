@@ -34,6 +34,21 @@ import Testing
     #expect(s.assertions == [AssertionRecord(rule: "r", detail: "tab\there")])
   }
 
+  @Test func readsTheBlockAccountingAndUnderflows() throws {
+    let s = try parse(
+      """
+      {"deviceBlocks": 64, "pinned": [{"range": {"start": 0, "count": 16}, "why": "superblock"}],
+       "filler": [{"start": 32, "count": 16}],
+       "space": [{"name": "data", "total": 1, "used": 0, "reserved": 0, "mayUse": 0, "free": 1,
+                  "backsData": true, "underflows": ["may-use: released 4KiB with 0 held"]}]}
+      """)
+    #expect(s.deviceBlocks == 64)
+    #expect(s.pinned == [PinnedRange(BlockRange(start: 0, count: 16), why: "superblock")])
+    #expect(s.filler == [BlockRange(start: 32, count: 16)])
+    #expect(s.space.first?.underflows == ["may-use: released 4KiB with 0 held"])
+    #expect(try parse("{}").deviceBlocks == nil)
+  }
+
   @Test func aMalformedDocumentSaysWhereAndWhat() {
     #expect(throws: SnapshotJSON.Malformed.self) { try parse(#"{"files": [{"path": "/a", "size": }]}"#) }
     do {

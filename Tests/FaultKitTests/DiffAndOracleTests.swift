@@ -318,3 +318,94 @@ struct PagecacheCoherentTests {
     #expect(v.first?.evidence == ["page /a#0: absent -> cached (uptodate, differs from disk)"])
   }
 }
+
+@Suite("space-balanced on hostile counters")
+struct SpaceBalancedHostileTests {
+  func atRest(_ now: Snapshot) -> InvariantContext {
+    InvariantContext(
+      moment: .atRest, baseline: Snapshot(), current: now, diff: SnapshotDiff(from: Snapshot(), to: now), tasks: [],
+      stop: .quiescent)
+  }
+
+  @Test("counters that overflow 64 bits when summed are a violation, not a trap")
+  func overflowingSum() {
+    var now = Snapshot()
+    now.space = [
+      SpaceRecord(name: "data", total: 100, used: UInt64.max, reserved: 2, mayUse: 0, free: 1, backsData: false)
+    ]
+    #expect(
+      SpaceBalanced().check(atRest(now)).map(\.message) == [
+        "space data: free 1 + used \(UInt64.max) + reserved 2 overflows 64 bits"
+      ])
+  }
+
+  @Test("a counter the engine took below zero is reported, with what happened")
+  func underflowReported() {
+    var now = Snapshot()
+    var s = SpaceRecord(name: "data", total: 100, used: 0, reserved: 0, mayUse: 0, free: 100, backsData: false)
+    s.underflows = ["may-use: released 4KiB with 0 held"]
+    now.space = [s]
+    #expect(
+      SpaceBalanced().check(atRest(now)).map(\.message) == [
+        "space data: counter went below zero: may-use: released 4KiB with 0 held"
+      ])
+  }
+}
+
+@Suite("extent-cache-coherent and no-double-allocation on unwritten and delayed entries")
+struct CacheStateTests {
+  func atRest(_ now: Snapshot) -> InvariantContext {
+    InvariantContext(
+      moment: .atRest, baseline: Snapshot(), current: now, diff: SnapshotDiff(from: Snapshot(), to: now), tasks: [],
+      stop: .quiescent)
+  }
+  func extent(_ source: ExtentSource, _ file: String, _ r: ByteRange, _ disk: BlockRange?, _ state: String)
+    -> ExtentRecord
+  {
+    ExtentRecord(source: source, file: file, range: r, disk: disk, state: state)
+  }
+
+  @Test("a cached mapping must match the tree extent's state as well as its blocks")
+  func stateMustMatch() {
+    var now = Snapshot()
+    let tree = extent(.tree, "/a", ByteRange(0, 8192), BlockRange(start: 40, count: 2), "unwritten")
+    now.extents = [tree, extent(.cache, "/a", ByteRange(0, 8192), BlockRange(start: 40, count: 2), "unwritten")]
+    #expect(ExtentCacheCoherent().check(atRest(now)).isEmpty)
+    now.extents[1].state = "written"
+    #expect(ExtentCacheCoherent().check(atRest(now)).count == 1)
+    now.extents[0].state = "written"
+    now.extents[1].state = "unwritten"
+    #expect(ExtentCacheCoherent().check(atRest(now)).count == 1)
+    // An unwritten entry at another disk offset, or over nothing at all.
+    now.extents[0].state = "unwritten"
+    now.extents[1].disk = BlockRange(start: 41, count: 2)
+    #expect(ExtentCacheCoherent().check(atRest(now)).count == 1)
+    now.extents = [extent(.cache, "/a", ByteRange(0, 4096), BlockRange(start: 40, count: 1), "unwritten")]
+    #expect(
+      ExtentCacheCoherent().check(atRest(now)).map(\.message) == [
+        "cached cache /a [0, 4KiB) -> block 40 (unwritten) disagrees with the tree (it maps nothing there)"
+      ])
+  }
+
+  @Test("a delayed entry the tree maps is stale")
+  func delayedOverTree() {
+    var now = Snapshot()
+    now.extents = [
+      extent(.tree, "/a", ByteRange(0, 4096), BlockRange(start: 40, count: 1), "unwritten"),
+      extent(.cache, "/a", ByteRange(0, 4096), nil, "delayed"),
+    ]
+    #expect(ExtentCacheCoherent().check(atRest(now)).count == 1)
+    now.extents.remove(at: 0)
+    #expect(ExtentCacheCoherent().check(atRest(now)).isEmpty)
+  }
+
+  @Test("an unwritten cache entry mapping another file's blocks is a double allocation")
+  func unwrittenCountsAsMapping() {
+    var now = Snapshot()
+    now.extents = [
+      extent(.tree, "/b", ByteRange(0, 4096), BlockRange(start: 40, count: 1), "written"),
+      extent(.cache, "/a", ByteRange(32768, 36864), BlockRange(start: 40, count: 1), "unwritten"),
+    ]
+    #expect(NoDoubleAllocation().check(atRest(now)).count == 1)
+  }
+}

@@ -26,6 +26,10 @@
  *                 "free": 1040384, "backsData": false}],
  *    "free":    [{"start": 42, "count": 214}],
  *    "assertions": [{"rule": "...", "detail": "..."}]}
+ * An engine that accounts for every device block also sends "deviceBlocks": N, "pinned":
+ * [{"range": {"start": 0, "count": 16}, "why": "superblock"}] and "filler": [{"start": .., "count":
+ * ..}]: then every block must be exactly one of free, mapped (tree or ordered extent), pinned or
+ * filler (space-balanced). A space record may carry "underflows": ["may-use: released ..."].
  * Lock kinds: page, range, inode, rwsem, mutex. Extent sources: tree, cache, delalloc, ordered.
  */
 #ifndef FAULTLINE_H

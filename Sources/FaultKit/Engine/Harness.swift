@@ -8,6 +8,9 @@ public final class Harness: @unchecked Sendable {
   public var injecting = false
   /// Called at every counted hit, before its decision takes effect: sweeps read the state there.
   public var probe: ((Hit) -> Void)?
+  /// Called when the engine records a writeback error on a file's mapping (`writebackError`):
+  /// the runner's errseq oracle listens.
+  public var onWritebackError: ((_ file: String, _ error: FSError) -> Void)?
 
   public init(scheduler: Scheduler, injector: Injector) {
     self.scheduler = scheduler
@@ -104,6 +107,10 @@ public final class Harness: @unchecked Sendable {
   public var lastHit: HitRef? {
     injector.hits.last.map { HitRef(point: $0.point, hit: $0.hit) }
   }
+
+  /// The engine recorded a writeback error on `file`'s mapping (mapping_set_error): every task
+  /// (file description) that has not seen it must get it from its next fsync.
+  public func writebackError(file: String, _ error: FSError) { onWritebackError?(file, error) }
 
   /// The running task as a lock holder.
   public var holder: Holder { scheduler.holder }

@@ -25,11 +25,18 @@ public struct ExtentCacheCoherent: Invariant {
   public init() {}
   public let name = InvariantName.extentCacheCoherent
   public let checks = """
-    At rest: every cached extent maps as the tree does: a cached mapping is inside one tree extent \
-    at the same disk offset; a cached hole overlaps no tree extent.
+    At rest, every cache entry against the tree: a cached written or unwritten mapping lies inside \
+    one tree extent, at the same disk offset, in the same state (a cached unwritten mapping over \
+    a written tree extent reads zeros over data; a cached written one over an unwritten extent \
+    reads blocks never written); a cached hole or delayed entry overlaps no tree extent (a \
+    delayed block that the tree maps would be allocated a second time by writeback).
     """
-  public let doesNotCheck =
-    "Delayed and unwritten cache entries (state other than written or hole); engines with no cache pass vacuously."
+  public let doesNotCheck = """
+    Entries in states other than written, unwritten, delayed and hole (an engine's own words), \
+    whether a delayed entry has a dirty page and a reservation over it (delalloc-backed and \
+    space-balanced), what the cache does not know (a miss is never wrong), and the cache between \
+    operations: only at rest. Engines with no cache pass vacuously.
+    """
 
   public func check(_ c: InvariantContext) -> [Violation] {
     guard c.moment.isAtRest else { return [] }
@@ -37,18 +44,25 @@ public struct ExtentCacheCoherent: Invariant {
     var bad: [String] = []
     for e in c.current.extents where e.source == .cache {
       let overlapping = tree.filter { $0.file == e.file && $0.range.overlaps(e.range) }
-      if e.state == "hole" {
-        if let t = overlapping.first { bad.append("cached hole \(e.file) \(e.range) but the tree maps \(t.line)") }
-      } else if e.state == "written" || e.state.isEmpty {
+      switch e.state {
+      case "hole", "delayed":
+        if let t = overlapping.first {
+          bad.append("cached \(e.state) \(e.file) \(e.range) but the tree maps \(t.line)")
+        }
+      case "written", "", "unwritten":
+        let unwritten = e.state == "unwritten"
         let agrees = overlapping.contains { t in
-          guard t.range.contains(e.range), let td = t.disk, let ed = e.disk, let bs = Self.blockSize(t) else {
-            return false
-          }
+          guard t.range.contains(e.range), (t.state == "unwritten") == unwritten, let td = t.disk, let ed = e.disk,
+            let bs = Self.blockSize(t)
+          else { return false }
           return td.start + (e.range.start - t.range.start) / bs == ed.start
         }
         if !agrees {
-          bad.append("cached \(e.line) disagrees with the tree (\(overlapping.map(\.line).joined(separator: "; ")))")
+          let tree = overlapping.isEmpty ? "it maps nothing there" : overlapping.map(\.line).joined(separator: "; ")
+          bad.append("cached \(e.line) disagrees with the tree (\(tree))")
         }
+      default:
+        continue
       }
     }
     return bad.map { Violation(name, moment: c.moment, $0, evidence: c.diff.lines(about: "cache")) }
@@ -66,9 +80,10 @@ public struct NoDoubleAllocation: Invariant {
   public let name = InvariantName.noDoubleAllocation
   public let checks = """
     Always: no device block is mapped by two different file locations, counting tree extents, \
-    ordered extents and written extent-cache entries (what a later lookup would trust); a cache \
-    entry that maps the same file offset to the same block as a tree extent is one mapping, not \
-    two. No tree or ordered extent maps a block the allocator has free.
+    ordered extents and extent-cache entries that map blocks, written or unwritten (what a later \
+    lookup would trust: writeback writes through an unwritten entry, a read of a written one \
+    returns the block); a cache entry that maps the same file offset to the same block as a tree \
+    extent is one mapping, not two. No tree or ordered extent maps a block the allocator has free.
     """
   public let doesNotCheck = """
     Metadata blocks (the models keep metadata off the data allocator), leaks (allocated blocks \
@@ -88,7 +103,9 @@ public struct NoDoubleAllocation: Invariant {
     let extents = c.current.extents
     var mapped: [Mapping] = []
     for (i, e) in extents.enumerated() {
-      let counts = e.source == .tree || e.source == .ordered || (e.source == .cache && e.state == "written")
+      let counts =
+        e.source == .tree || e.source == .ordered
+        || (e.source == .cache && (e.state == "written" || e.state == "unwritten" || e.state.isEmpty))
       guard counts, let d = e.disk, d.count > 0 else { continue }
       mapped.append(Mapping(disk: d, index: i))
     }

@@ -23,11 +23,16 @@ public struct InvariantName: RawRepresentable, Hashable, Comparable, Sendable, C
   public static let dataDurable: InvariantName = "data-durable"
   public static let errorsReported: InvariantName = "errors-reported"
   public static let pagecacheCoherent: InvariantName = "pagecache-coherent"
+  public static let unlockByOwner: InvariantName = "unlock-by-owner"
+  public static let noBadPageState: InvariantName = "no-bad-page-state"
+  /// The harness's own check of op outcomes (`OpErrnos`): no engine declares it, every run has it.
+  public static let opErrorsExplained: InvariantName = "op-errors-explained"
 
-  /// DESIGN.md's shared names, in its order.
+  /// DESIGN.md's shared names, in its order, then the ones added since.
   public static let shared: [InvariantName] = [
     .locksReleased, .noHang, .spaceBalanced, .orderedExtentsComplete, .extentCacheCoherent,
-    .delallocBacked, .noDoubleAllocation, .dataDurable, .errorsReported, .pagecacheCoherent,
+    .delallocBacked, .noDoubleAllocation, .dataDurable, .errorsReported, .pagecacheCoherent, .unlockByOwner,
+    .noBadPageState,
   ]
 }
 

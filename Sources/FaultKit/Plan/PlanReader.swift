@@ -9,10 +9,8 @@ struct PlanReader {
     "schedule", "limits",
   ]
   static let faultKeys = [
-    "at", "nth", "every", "after", "times", "probability", "seed", "task", "op", "mode", "fail",
-    "short",
-    "restart", "yield",
-  ]
+    "at", "nth", "every", "after", "times", "probability", "seed", "task", "op", "mode",
+  ] + FaultActionKind.allCases.map(\.rawValue)
   static let triggerKeys = ["nth", "every", "after", "probability"]
   static let actionKeys = FaultActionKind.allCases.map(\.rawValue)
 

@@ -95,6 +95,8 @@ public struct ScenarioRunner: Sendable {
     let scheduler = Scheduler(policy: policy, stepLimit: plan.limits.steps, trace: trace)
     let injector = Injector(catalog: engineDesc.catalog, faults: faults)
     let harness = Harness(scheduler: scheduler, injector: injector)
+    let errseq = ErrseqOracle(harness: harness)
+    let opErrors = OpErrorJudge()
     let engine = try engineDesc.make(EngineContext(setup: plan.setup, bugs: Set(bugs), harness: harness))
     defer { scheduler.abortAll() }
     let state = Box(RunState())
@@ -175,6 +177,7 @@ public struct ScenarioRunner: Sendable {
           scheduler.beginOp(op.kind.rawValue)
           trace.append(.opStart(task: taskName, op: i + 1, what: op.description))
           let firedBefore = injector.fired.count
+          errseq.begin(task: taskName)
           var outcome = OpOutcome.ok
           // The data oracle judges every read the plan makes, against the file as it was while
           // the read ran (other tasks may write it meanwhile).
@@ -221,6 +224,10 @@ public struct ScenarioRunner: Sendable {
           // The data oracle follows completion order: with several tasks, that is the order in
           // which their effects landed.
           state.value.oracle.record(op, outcome)
+          errseq.end(task: taskName, index: i + 1, op: op, outcome: outcome)
+          opErrors.ended(
+            task: taskName, index: i + 1, op: op, outcome: outcome,
+            faultBefore: injector.fired.contains { !$0.decision.hasPrefix("yield") })
           trace.append(.opEnd(task: taskName, op: i + 1, outcome: outcome.description))
           // A failure injected during this op: in this task, or in a worker doing work for it.
           let sawFailure = injector.fired[firedBefore...].contains {
@@ -281,6 +288,14 @@ public struct ScenarioRunner: Sendable {
         moment: .atRest, baseline: baseline, current: atRest, diff: diff, tasks: scheduler.statuses, stop: stop)
       violations += checks.flatMap { $0.check(restCtx) }
     }
+    violations += opErrors.judged {
+      guard !(options.faults ?? plan.faults).isEmpty else { return nil }
+      var o = options
+      o.faults = []
+      o.faultFree = nil
+      guard let ops = (try? execute(plan, o))?.result.ops else { return nil }
+      return Set(ops.compactMap { $0.outcome.status == .error ? $0.outcome.errno : nil })
+    }
 
     let ops = opRecords(plan, state.value.outcomes, stop, powerCut: state.value.powerCut)
     let unfired = unfiredFaults(plan, placed, injector, engineDesc.catalog, mustFire: options.placementsMustFire)
@@ -295,6 +310,7 @@ public struct ScenarioRunner: Sendable {
     // Data oracle: the cache before recover (only if nothing hung: a hung file cannot be read),
     // then crash, recover and read back from the device.
     let oracle = state.value.oracle
+    if wantsCache { violations += errseq.violations }
     // After a power cut the cache is gone: what the disk kept is judged after recover.
     if stop == .quiescent && wantsCache && oracleOn && !state.value.powerCut {
       let reads = readAll(oracle.paths, engine, scheduler)

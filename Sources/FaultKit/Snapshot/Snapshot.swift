@@ -14,6 +14,16 @@ public struct Snapshot: Sendable, Hashable, Codable {
   public var pages: [PageRecord] = []
   /// Free space in the allocator, as block ranges (for `no-double-allocation`).
   public var free: [BlockRange] = []
+  /// Device blocks held for a reason other than file data: superblock, metadata, journal, blocks
+  /// freed and pinned until the next commit, blocks allocated and not yet in a tree.
+  public var pinned: [PinnedRange] = []
+  /// Blocks setup filled so free space comes in runs (`free-space: { run-blocks: N }`): other
+  /// files' data, as far as the plan is concerned.
+  public var filler: [BlockRange] = []
+  /// The device's size in blocks, set by an engine that accounts for every block: each is exactly
+  /// one of free, mapped (a tree or ordered extent), pinned or filler, and `space-balanced`
+  /// judges that. Nil: the engine makes no such claim, and nothing is judged.
+  public var deviceBlocks: UInt64?
   /// Rules the engine asserts as it runs (lockdep-style: "map_blocks called without i_rwsem, the
   /// invalidate lock or the page lock") and found broken, in the order they broke. Engine
   /// invariants judge them; the common ones ignore them.
@@ -28,6 +38,7 @@ public struct Snapshot: Sendable, Hashable, Codable {
 
   enum CodingKeys: String, CodingKey {
     case pageSize, copyOnWrite, files, locks, extents, space, pages, free, assertions, pendingWork, unreadable
+    case pinned, filler, deviceBlocks
   }
 
   /// Every key optional: engines outside Swift (the C ABI) send only what they have.
@@ -44,23 +55,9 @@ public struct Snapshot: Sendable, Hashable, Codable {
     assertions = try c.decodeIfPresent([AssertionRecord].self, forKey: .assertions) ?? []
     pendingWork = try c.decodeIfPresent([String].self, forKey: .pendingWork) ?? []
     unreadable = try c.decodeIfPresent([String].self, forKey: .unreadable) ?? []
-  }
-
-  /// Encodes every key but an empty `unreadable`, so snapshots that read everything encode as
-  /// they always have.
-  public func encode(to encoder: any Encoder) throws {
-    var c = encoder.container(keyedBy: CodingKeys.self)
-    try c.encode(pageSize, forKey: .pageSize)
-    try c.encode(copyOnWrite, forKey: .copyOnWrite)
-    try c.encode(files, forKey: .files)
-    try c.encode(locks, forKey: .locks)
-    try c.encode(extents, forKey: .extents)
-    try c.encode(space, forKey: .space)
-    try c.encode(pages, forKey: .pages)
-    try c.encode(free, forKey: .free)
-    try c.encode(assertions, forKey: .assertions)
-    try c.encode(pendingWork, forKey: .pendingWork)
-    if !unreadable.isEmpty { try c.encode(unreadable, forKey: .unreadable) }
+    pinned = try c.decodeIfPresent([PinnedRange].self, forKey: .pinned) ?? []
+    filler = try c.decodeIfPresent([BlockRange].self, forKey: .filler) ?? []
+    deviceBlocks = try c.decodeIfPresent(UInt64.self, forKey: .deviceBlocks)
   }
 
   /// Sorts every record list by its key: engines call this last.
@@ -71,6 +68,8 @@ public struct Snapshot: Sendable, Hashable, Codable {
     Self.sort(&space) { $0.name < $1.name }
     Self.sort(&pages) { $0.key < $1.key }
     Self.sort(&free) { $0.start < $1.start }
+    Self.sort(&pinned) { $0.range.start < $1.range.start }
+    Self.sort(&filler) { $0.start < $1.start }
   }
 
   /// Sorts unless already sorted (engines mostly report in order; one pass is cheaper than a sort).
@@ -266,6 +265,10 @@ public struct SpaceRecord: Sendable, Hashable, Codable {
   public var free: UInt64
   /// When true, `mayUse` must equal the delalloc bytes and `reserved` the ordered bytes at rest.
   public var backsData: Bool
+  /// Counter changes the engine made that would have gone below zero (or past the top), as
+  /// `may-use: released 16KiB with 4KiB held`: the counter stopped at zero instead of wrapping.
+  /// Nil when none (and for engines that do not say).
+  public var underflows: [String]?
 
   public init(
     name: String, total: UInt64, used: UInt64, reserved: UInt64, mayUse: UInt64, free: UInt64, backsData: Bool

@@ -28,6 +28,7 @@ public struct SnapshotDiff: Sendable, Hashable, Codable {
     diffSpace(a.space, b.space)
     diffPages(a.pages, b.pages)
     diffWork(a.pendingWork, b.pendingWork)
+    diffPinned(a.pinned, b.pinned)
     for x in b.assertions.dropFirst(min(a.assertions.count, b.assertions.count)) {
       add(.work, "assertion \(x.rule)", "assertion \(x.rule) broken: \(x.detail)")
     }
@@ -133,6 +134,9 @@ public struct SnapshotDiff: Sendable, Hashable, Codable {
         for (n, u, v) in fields where u != v {
           out.add(.space, "space \(x.name)", "space \(x.name) \(n): \(Size.format(u)) -> \(Size.format(v))")
         }
+        for u in (y.underflows ?? []).dropFirst(x.underflows?.count ?? 0) {
+          out.add(.space, "space \(x.name)", "space \(x.name) below zero: \(u)")
+        }
       })
     self = out
   }
@@ -162,6 +166,15 @@ public struct SnapshotDiff: Sendable, Hashable, Codable {
         }
       })
     self = out
+  }
+
+  private mutating func diffPinned(_ a: [PinnedRange], _ b: [PinnedRange]) {
+    guard a != b else { return }
+    // Few runs: compare as sets, print in block order.
+    let before = Set(a)
+    let after = Set(b)
+    for p in a where !after.contains(p) { add(.space, "pinned", "- pinned \(p)") }
+    for p in b where !before.contains(p) { add(.space, "pinned", "+ pinned \(p)") }
   }
 
   private mutating func diffWork(_ a: [String], _ b: [String]) {

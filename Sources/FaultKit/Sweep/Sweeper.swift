@@ -1,6 +1,8 @@
 /// The fault space of a plan and how a sweep judges a scenario. In a sweep any operation may fail
 /// (that is what the faults are for), so a scenario fails on a violated invariant, a hang or the
-/// step bound, not on the plan's expected outcomes. `SweepDriver` runs the sweep.
+/// step bound, not on the plan's expected outcomes. Op outcomes are still judged, in a way that
+/// holds whatever faults are placed: every run checks each failed op's errno against its system
+/// call and for a cause (`op-errors-explained`, `OpErrnos`). `SweepDriver` runs the sweep.
 public struct Sweeper: Sendable {
   public let runner: ScenarioRunner
   public init(registry: EngineRegistry) { runner = ScenarioRunner(registry: registry) }

@@ -1,0 +1,94 @@
+/// Every device block has exactly one owner: free (the allocator's map), mapped (a tree or
+/// ordered extent), pinned (superblock, metadata, journal, freed until commit…) or filler. What
+/// e2fsck calls block bitmap differences: a block in none is leaked (allocated, owned by nobody),
+/// a block in two is claimed twice. Judged only for a snapshot whose engine says it accounts
+/// every block (`deviceBlocks`); `space-balanced` reports what this finds.
+enum BlockOwnership {
+  enum Owner: Int, Comparable {
+    case free, mapped, pinned, filler
+    static func < (a: Owner, b: Owner) -> Bool { a.rawValue < b.rawValue }
+  }
+
+  /// One claim on a run of blocks.
+  struct Claim {
+    let start: UInt64
+    let end: UInt64
+    let owner: Owner
+    /// For pinned runs: why.
+    let why: String
+  }
+
+  /// The runs owned by no one or by two different owners, as sentences, in block order. Mapped
+  /// twice and mapped-and-free are no-double-allocation's findings and not repeated here.
+  static func problems(_ s: Snapshot) -> [String] {
+    guard let device = s.deviceBlocks else { return [] }
+    var claims: [Claim] = []
+    claims.reserveCapacity(s.free.count + s.extents.count + s.pinned.count + s.filler.count)
+    func claim(_ r: BlockRange, _ owner: Owner, _ why: String = "") {
+      // A C engine's ranges are not trusted to fit in 64 bits.
+      let (end, overflow) = r.start.addingReportingOverflow(r.count)
+      claims.append(Claim(start: r.start, end: overflow ? .max : end, owner: owner, why: why))
+    }
+    for r in s.free { claim(r, .free) }
+    for e in s.extents where e.source == .tree || e.source == .ordered {
+      if let d = e.disk, d.count > 0 { claim(d, .mapped) }
+    }
+    for p in s.pinned { claim(p.range, .pinned, p.why) }
+    for r in s.filler { claim(r, .filler) }
+    var out: [String] = []
+    for c in claims where c.end > device {
+      out.append("\(word(c)) run from block \(c.start) lies beyond the device's \(device) blocks")
+    }
+    // Sweep the boundaries in order; between two, the claims that cover the segment.
+    var bounds: [UInt64] = [0, device]
+    for c in claims where c.start < c.end && c.end <= device { bounds += [c.start, c.end] }
+    bounds.sort()
+    var edges: [UInt64] = []
+    for b in bounds where edges.last != b { edges.append(b) }
+    let ordered = claims.filter { $0.start < $0.end && $0.end <= device }.sorted { $0.start < $1.start }
+    var active: [Claim] = []
+    var next = 0
+    var pending: (range: BlockRange, text: String)?
+    func flush() {
+      if let p = pending { out.append("\(p.range) \(p.text)") }
+      pending = nil
+    }
+    func note(_ lo: UInt64, _ hi: UInt64, _ text: String) {
+      if let p = pending, p.range.end == lo, p.text == text {
+        pending = (BlockRange(start: p.range.start, count: hi - p.range.start), text)
+      } else {
+        flush()
+        pending = (BlockRange(start: lo, count: hi - lo), text)
+      }
+    }
+    for i in edges.indices.dropLast() {
+      let lo = edges[i]
+      let hi = edges[i + 1]
+      active.removeAll { $0.end <= lo }
+      while next < ordered.count && ordered[next].start <= lo {
+        if ordered[next].end > lo { active.append(ordered[next]) }
+        next += 1
+      }
+      let owners = Set(active.map(\.owner)).sorted()
+      if owners.isEmpty {
+        note(lo, hi, "allocated but owned by nobody (not free, mapped, pinned or filler): leaked")
+      } else if owners.count > 1 && owners != [.free, .mapped] {
+        let names = owners.map { o in word(active.first { $0.owner == o }!) }
+        note(lo, hi, "both \(names.joined(separator: " and "))")
+      } else {
+        flush()
+      }
+    }
+    flush()
+    return out
+  }
+
+  private static func word(_ c: Claim) -> String {
+    switch c.owner {
+    case .free: "free"
+    case .mapped: "mapped by a file"
+    case .pinned: "pinned (\(c.why))"
+    case .filler: "filler"
+    }
+  }
+}
