@@ -33,16 +33,31 @@ static char *parse_string(parser *ps) {
   for (size_t guard = 0; *ps->p && *ps->p != '"' && guard < (1u << 20); guard++) {
     char c = *ps->p++;
     if (c == '\\') {
-      char e = *ps->p++;
+      /* A backslash at the very end escapes nothing: the NUL after it ends the input (stepping
+       * over it would read past the text). */
+      char e = *ps->p;
+      if (!e) break;
+      ps->p++;
       switch (e) {
       case 'n': c = '\n'; break;
       case 't': c = '\t'; break;
       case 'r': c = '\r'; break;
       case 'u': {
         unsigned v = 0;
-        for (int i = 0; i < 4 && *ps->p; i++) {
-          char h = *ps->p++;
-          v = v * 16 + (unsigned)(h >= 'a' ? h - 'a' + 10 : h >= 'A' ? h - 'A' + 10 : h - '0');
+        int i = 0;
+        for (; i < 4; i++) {
+          char h = *ps->p;
+          int d = h >= '0' && h <= '9'   ? h - '0'
+                  : h >= 'a' && h <= 'f' ? h - 'a' + 10
+                  : h >= 'A' && h <= 'F' ? h - 'A' + 10
+                                         : -1;
+          if (d < 0) break;
+          v = v * 16 + (unsigned)d;
+          ps->p++;
+        }
+        if (i < 4) { /* four hex digits, or the string is malformed */
+          free(s);
+          return NULL;
         }
         c = v < 0x80 ? (char)v : '?';
         break;

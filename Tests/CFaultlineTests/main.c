@@ -405,6 +405,22 @@ static void exposed_disk_is_exactly_the_image_scenario_after_scenario(void **sta
   free(base);
 }
 
+/* --- fragile edges of the C side (issue 12 item 10) ------------------------------------------ */
+
+static void json_backslash_at_the_end_is_malformed_not_a_read_past_the_end(void **state) {
+  (void)state;
+  /* A string whose last character is a backslash, then the NUL, then bytes that would close it. */
+  const char text[] = {'"', '\\', '\0', '"', '\0'};
+  assert_null(fx_json_parse(text));
+  assert_null(fx_json_parse("{\"a\":\"x\\"));
+  assert_null(fx_json_parse("\"\\u12\"")); /* \u needs four hex digits */
+  assert_null(fx_json_parse("\"\\u00zz\""));
+  fx_json *ok = fx_json_parse("{\"k\":\"a\\\\b\\u0041\\n\"}");
+  assert_non_null(ok);
+  assert_string_equal(fx_json_string(ok, "k"), "a\\bA\n");
+  fx_json_free(ok);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(disarmed_points_never_reach_the_harness),
@@ -420,6 +436,7 @@ int main(void) {
       cmocka_unit_test(disk_reads_through_to_the_base_and_copies_only_written_pages),
       cmocka_unit_test(disk_key_is_a_function_of_the_bytes),
       cmocka_unit_test(exposed_disk_is_exactly_the_image_scenario_after_scenario),
+      cmocka_unit_test(json_backslash_at_the_end_is_malformed_not_a_read_past_the_end),
   };
   return cmocka_run_group_tests_name("faultline C side", tests, NULL, NULL);
 }
