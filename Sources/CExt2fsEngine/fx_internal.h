@@ -135,6 +135,8 @@ char *fx_verify(fx_engine *e);
 
 /* fx_ops.c */
 int fx_perform(fx_engine *e, const char *op_json, fl_buf *out);
+/* What a read allocates a file's bytes with: calloc (tests put a failing one here). */
+extern void *(*fx_calloc)(size_t n, size_t size);
 int fx_errno(fx_engine *e, errcode_t code, const char *what);
 
 /* A growing string. */

@@ -134,6 +134,8 @@ static errcode_t write_file(fx_engine *e, ext2_ino_t ino, const char *path, unsi
   return rc ? rc : c;
 }
 
+void *(*fx_calloc)(size_t n, size_t size) = calloc;
+
 static errcode_t read_file(fx_engine *e, ext2_ino_t ino, const char *path, fl_buf *out) {
   ext2_file_t file;
   errcode_t rc = ext2fs_file_open(e->fs, ino, 0, &file);
@@ -143,8 +145,9 @@ static errcode_t read_file(fx_engine *e, ext2_ino_t ino, const char *path, fl_bu
   int slot = held(e, what);
   __u64 size = 0;
   ext2fs_file_get_lsize(file, &size);
-  out->data = calloc(size ? size : 1, 1);
-  out->len = (size_t)size;
+  out->data = fx_calloc(size ? size : 1, 1);
+  out->len = out->data ? (size_t)size : 0;
+  if (!out->data) rc = EXT2_ET_NO_MEMORY; /* no bytes is an error, never an empty success */
   unsigned int got = 0;
   size_t done = 0;
   for (int guard = 0; out->data && !rc && done < size && guard < 1 << 20; guard++) {

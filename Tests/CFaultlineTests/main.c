@@ -421,6 +421,33 @@ static void json_backslash_at_the_end_is_malformed_not_a_read_past_the_end(void 
   fx_json_free(ok);
 }
 
+static void *failing_calloc(size_t n, size_t size) {
+  (void)n, (void)size;
+  return NULL;
+}
+
+static void a_read_that_cannot_allocate_fails(void **state) {
+  (void)state;
+  fake f = {.fail_point = -1};
+  fl_ctx *ctx;
+  void *inst = ext2fs_with(&f, &ctx);
+  assert_int_equal(write_op(inst, "/a", 0, 3000), 0);
+  fx_calloc = failing_calloc;
+  fl_buf out = {0};
+  int rc = fl_ext2fs_engine()->perform(inst, "{\"kind\":\"read\",\"path\":\"/a\"}", &out);
+  fx_calloc = calloc;
+  assert_int_equal(rc, ENOMEM);
+  assert_null(out.data);
+  assert_int_equal(out.len, 0);
+  /* With memory, the same read returns the bytes. */
+  assert_int_equal(fl_ext2fs_engine()->perform(inst, "{\"kind\":\"read\",\"path\":\"/a\"}", &out), 0);
+  assert_int_equal(out.len, 3000);
+  assert_int_equal(out.data[2999], 17);
+  free(out.data);
+  fl_ext2fs_engine()->destroy(inst);
+  fl_ctx_free(ctx);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(disarmed_points_never_reach_the_harness),
@@ -437,6 +464,7 @@ int main(void) {
       cmocka_unit_test(disk_key_is_a_function_of_the_bytes),
       cmocka_unit_test(exposed_disk_is_exactly_the_image_scenario_after_scenario),
       cmocka_unit_test(json_backslash_at_the_end_is_malformed_not_a_read_past_the_end),
+      cmocka_unit_test(a_read_that_cannot_allocate_fails),
   };
   return cmocka_run_group_tests_name("faultline C side", tests, NULL, NULL);
 }
