@@ -112,6 +112,12 @@ int fx_setup_image(const char *setup_json, const fx_config *cfg, const unsigned 
                    unsigned long long *k1, unsigned long long *k2, char *err, size_t err_len);
 /* The same image written to the file `path` (the naive benchmark copies it per scenario). */
 int fx_materialize(const char *setup_json, const fx_config *cfg, const char *path, char *err, size_t err_len);
+/* The environment mke2fs and e2fsck run with: this process's, plus E2FSPROGS_FAKE_TIME (fixed
+ * timestamps, so equal images are equal bytes) unless it is set already. Passed to the child
+ * explicitly: library code never calls setenv, which races with other threads spawning
+ * processes (they read environ while setenv reallocates it). A malloc'd array whose strings are
+ * borrowed: free the array only. NULL when out of memory. */
+char **fx_child_environ(void);
 
 /* fx_io.c: an io_manager over the engine's fx_disk, with the I/O fault points. */
 extern io_manager fx_io_manager;

@@ -15,8 +15,6 @@
 #include "fl_ext2fs.h"
 #include "fx_internal.h"
 
-extern char **environ;
-
 enum { MAX_ENTRIES = 1024, MAX_ASSERTIONS = 16 };
 
 typedef struct entry {
@@ -373,8 +371,10 @@ static int fsck(const fx_disk *d, fx_buf *out) {
   posix_spawn_file_actions_adddup2(&fa, image, child_fd);
   char *argv[] = {"e2fsck", "-fn", path, NULL};
   pid_t pid;
-  int rc = posix_spawnp(&pid, "e2fsck", &fa, NULL, argv, environ);
+  char **env = fx_child_environ();
+  int rc = env ? posix_spawnp(&pid, "e2fsck", &fa, NULL, argv, env) : ENOMEM;
   posix_spawn_file_actions_destroy(&fa);
+  free(env);
   close(fds[1]);
   if (rc != 0) {
     close(fds[0]);

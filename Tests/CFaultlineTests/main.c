@@ -448,6 +448,28 @@ static void a_read_that_cannot_allocate_fails(void **state) {
   fl_ctx_free(ctx);
 }
 
+static void building_an_image_leaves_the_environment_alone(void **state) {
+  (void)state;
+  const char *was = getenv("E2FSPROGS_FAKE_TIME");
+  char *saved = was ? strdup(was) : NULL;
+  unsetenv("E2FSPROGS_FAKE_TIME");
+  /* A setup no other test builds, so it is made here (mke2fs runs). */
+  const char *setup = "{\"size\":1572864,\"block-size\":1024,\"inodes\":48}";
+  fx_config cfg;
+  char err[256] = "";
+  assert_int_equal(fx_parse_config(setup, &cfg, err, sizeof err), 0);
+  const unsigned char *bytes;
+  size_t len;
+  unsigned long long k1, k2;
+  assert_int_equal(fx_setup_image(setup, &cfg, &bytes, &len, &k1, &k2, err, sizeof err), 0);
+  assert_null(getenv("E2FSPROGS_FAKE_TIME")); /* the library did not setenv */
+  /* mke2fs had it all the same: the superblock's times are the fixed ones. */
+  const struct ext2_super_block *sb = (const struct ext2_super_block *)(bytes + 1024);
+  assert_int_equal(sb->s_mkfs_time, 1700000000u);
+  if (saved) setenv("E2FSPROGS_FAKE_TIME", saved, 1);
+  free(saved);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(disarmed_points_never_reach_the_harness),
@@ -465,6 +487,7 @@ int main(void) {
       cmocka_unit_test(exposed_disk_is_exactly_the_image_scenario_after_scenario),
       cmocka_unit_test(json_backslash_at_the_end_is_malformed_not_a_read_past_the_end),
       cmocka_unit_test(a_read_that_cannot_allocate_fails),
+      cmocka_unit_test(building_an_image_leaves_the_environment_alone),
   };
   return cmocka_run_group_tests_name("faultline C side", tests, NULL, NULL);
 }
