@@ -135,16 +135,6 @@ unsigned long fx_extent_handles_opened(void);
 /* Opens `e->disk` read-write through fx_io_manager and installs the allocator hooks. */
 errcode_t fx_open(fx_engine *e);
 
-/* fx_snapshot.c */
-char *fx_snapshot(fx_engine *e);
-char *fx_verify(fx_engine *e);
-
-/* fx_ops.c */
-int fx_perform(fx_engine *e, const char *op_json, fl_buf *out);
-/* What a read allocates a file's bytes with: calloc (tests put a failing one here). */
-extern void *(*fx_calloc)(size_t n, size_t size);
-int fx_errno(fx_engine *e, errcode_t code, const char *what);
-
 /* A growing string. */
 typedef struct fx_buf {
   char *s;
@@ -159,5 +149,21 @@ void fx_commit(fx_buf *b, char *end);
 /* The decimal digits of `v` at `p`; returns the end. */
 char *fx_u64(char *p, unsigned long long v);
 #define FX_LIT(p, lit) (memcpy((p), (lit), sizeof(lit) - 1), (p) + sizeof(lit) - 1)
+
+/* fx_snapshot.c */
+char *fx_snapshot(fx_engine *e);
+char *fx_verify(fx_engine *e);
+/* Runs e2fsck -fn on the disk's bytes (a memfd the child sees as its descriptor 3 or 4), reading
+ * all it writes (the first FX_FSCK_KEEP bytes into `out`, then a line saying how many more) until
+ * it exits; kills and reaps it after FAULTLINE_EXT2FS_FSCK_TIMEOUT seconds (default 120). Its exit
+ * status, or FX_FSCK_NOT_RUN (it could not start, or died of a signal) or FX_FSCK_TIMED_OUT. */
+enum { FX_FSCK_NOT_RUN = -1, FX_FSCK_TIMED_OUT = -2, FX_FSCK_KEEP = 1 << 20 };
+int fx_run_e2fsck(const fx_disk *d, fx_buf *out);
+
+/* fx_ops.c */
+int fx_perform(fx_engine *e, const char *op_json, fl_buf *out);
+/* What a read allocates a file's bytes with: calloc (tests put a failing one here). */
+extern void *(*fx_calloc)(size_t n, size_t size);
+int fx_errno(fx_engine *e, errcode_t code, const char *what);
 
 #endif

@@ -9,7 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fl_ext2fs.h"
@@ -354,16 +357,35 @@ char *fx_snapshot(fx_engine *e) {
 /* e2fsck names the image by the path it opened: "image" instead, as the trace calls it. */
 static void unname(fx_buf *out, const char *path);
 
-/* Runs e2fsck -fn on the disk's bytes (a memfd the child sees as its descriptor 3 or 4); its
- * exit status, its output in `out`. */
-static int fsck(const fx_disk *d, fx_buf *out) {
+/* How long e2fsck may run before it is killed: FAULTLINE_EXT2FS_FSCK_TIMEOUT seconds (default
+ * 120; e2fsck takes milliseconds on these images). Only a hung e2fsck ever meets it. */
+static long fsck_timeout_ms(void) {
+  const char *env = getenv("FAULTLINE_EXT2FS_FSCK_TIMEOUT");
+  long s = env ? strtol(env, NULL, 10) : 0;
+  return (s > 0 && s < 86400 ? s : 120) * 1000;
+}
+
+static long elapsed_ms(const struct timespec *since) {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return (long)(now.tv_sec - since->tv_sec) * 1000 + (now.tv_nsec - since->tv_nsec) / 1000000;
+}
+
+int fx_run_e2fsck(const fx_disk *d, fx_buf *out) {
   int image = fx_disk_expose(d);
-  if (image < 0) return -1;
+  if (image < 0) return FX_FSCK_NOT_RUN;
   int child_fd = image == 3 ? 4 : 3;
   char path[64];
   snprintf(path, sizeof path, "/proc/self/fd/%d", child_fd);
   int fds[2];
-  if (pipe2(fds, O_CLOEXEC) != 0) return -1;
+  if (pipe2(fds, O_CLOEXEC) != 0) return FX_FSCK_NOT_RUN;
+  /* Our end only: the child writes to a blocking pipe, as it would to a terminal. */
+  if (fcntl(fds[0], F_SETFL, fcntl(fds[0], F_GETFL) | O_NONBLOCK) != 0) {
+    close(fds[0]);
+    close(fds[1]);
+    return FX_FSCK_NOT_RUN;
+  }
+  char **env = fx_child_environ();
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
@@ -371,30 +393,65 @@ static int fsck(const fx_disk *d, fx_buf *out) {
   posix_spawn_file_actions_adddup2(&fa, image, child_fd);
   char *argv[] = {"e2fsck", "-fn", path, NULL};
   pid_t pid;
-  char **env = fx_child_environ();
   int rc = env ? posix_spawnp(&pid, "e2fsck", &fa, NULL, argv, env) : ENOMEM;
   posix_spawn_file_actions_destroy(&fa);
   free(env);
   close(fds[1]);
   if (rc != 0) {
     close(fds[0]);
-    return -1;
+    return FX_FSCK_NOT_RUN;
   }
+  /* Read until end of file and the child's exit, whatever it writes (keeping the first
+   * FX_FSCK_KEEP bytes): a child blocked on a full pipe would never exit. Until the deadline. */
+  struct timespec start;
+  clock_gettime(CLOCK_MONOTONIC, &start);
+  long timeout = fsck_timeout_ms();
+  int eof = 0, exited = 0, status = 0;
+  unsigned long long dropped = 0;
   char buf[4096];
-  for (int guard = 0; guard < 4096; guard++) {
-    ssize_t k = read(fds[0], buf, sizeof buf - 1);
-    if (k < 0 && errno == EINTR) continue;
-    if (k <= 0) break;
-    buf[k] = 0;
-    if (out->len < (1 << 16)) fx_put(out, "%s", buf);
+  for (long guard = 0; !(eof && exited) && guard < (1L << 30); guard++) {
+    long left = timeout - elapsed_ms(&start);
+    if (left <= 0) break;
+    if (!exited) {
+      pid_t w = waitpid(pid, &status, WNOHANG);
+      if (w == pid) exited = 1;
+      else if (w < 0 && errno != EINTR) break;
+    }
+    if (!eof) {
+      struct pollfd p = {fds[0], POLLIN, 0};
+      /* Once the child has exited, only what is already in the pipe is left to read. */
+      if (!exited && poll(&p, 1, left < 50 ? (int)left : 50) < 0 && errno != EINTR) break;
+      for (int chunk = 0; chunk < 256; chunk++) {
+        ssize_t k = read(fds[0], buf, sizeof buf);
+        if (k < 0 && errno == EINTR) continue;
+        if (k == 0) eof = 1;
+        if (k <= 0) break;
+        size_t keep = out->len < FX_FSCK_KEEP ? FX_FSCK_KEEP - out->len : 0;
+        if ((size_t)k > keep) dropped += (unsigned long long)k - keep;
+        if (keep) {
+          char *p = fx_reserve(out, (size_t)k < keep ? (size_t)k : keep);
+          if (p) {
+            memcpy(p, buf, (size_t)k < keep ? (size_t)k : keep);
+            fx_commit(out, p + ((size_t)k < keep ? (size_t)k : keep));
+          }
+        }
+      }
+      if (exited) eof = 1; /* a grandchild holding the pipe open is not waited for */
+    } else if (!exited) {
+      poll(NULL, 0, left < 5 ? (int)left : 5);
+    }
   }
   close(fds[0]);
-  int status;
-  while (waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) return -1;
+  int timed_out = !exited;
+  if (timed_out) {
+    kill(pid, SIGKILL);
+    for (int guard = 0; guard < 1000 && waitpid(pid, &status, 0) < 0 && errno == EINTR; guard++) {
+    }
   }
+  if (dropped) fx_put(out, "\n[faultline: %llu more bytes of e2fsck's output not kept]\n", dropped);
   unname(out, path);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  if (timed_out) return FX_FSCK_TIMED_OUT;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : FX_FSCK_NOT_RUN;
 }
 
 /* The next line of e2fsck's output that says something (not its version banner, a pass header
@@ -468,7 +525,7 @@ void fl_ext2fs_forget_verdicts(void) {
 
 static int fsck_cached(const fx_disk *d, fx_buf *out) {
   const char *env = getenv("FAULTLINE_EXT2FS_FSCK_CACHE");
-  if (env && strcmp(env, "0") == 0) return fsck(d, out);
+  if (env && strcmp(env, "0") == 0) return fx_run_e2fsck(d, out);
   unsigned long long k1, k2;
   fx_disk_key(d, &k1, &k2);
   pthread_mutex_lock(&verdicts_lock);
@@ -481,9 +538,10 @@ static int fsck_cached(const fx_disk *d, fx_buf *out) {
     }
   }
   pthread_mutex_unlock(&verdicts_lock);
-  int status = fsck(d, out);
+  int status = fx_run_e2fsck(d, out);
   pthread_mutex_lock(&verdicts_lock);
-  if (n_verdicts < (int)(sizeof verdicts / sizeof *verdicts)) {
+  /* A check that did not run or finish is no verdict on the image: the next try runs it again. */
+  if (status >= 0 && n_verdicts < (int)(sizeof verdicts / sizeof *verdicts)) {
     verdicts[n_verdicts] = (verdict){k1, k2, status, out->s ? strdup(out->s) : NULL};
     n_verdicts++;
   }
@@ -514,7 +572,10 @@ char *fx_verify(fx_engine *e) {
     next_said(&cursor, problem, sizeof problem);
     const char *invariant;
     const char *what;
-    if (status < 0 || status >= 8) {
+    if (status == FX_FSCK_TIMED_OUT) {
+      invariant = "image-consistent";
+      what = "e2fsck -fn did not finish in time (FAULTLINE_EXT2FS_FSCK_TIMEOUT): killed, the image is not checked";
+    } else if (status < 0 || status >= 8) {
       invariant = "image-consistent";
       what = "e2fsck could not check the image";
     } else if (e->swallowed) {

@@ -3,11 +3,13 @@
  * in-memory copy-on-write disk under it (reads, writes, content key, what e2fsck is shown). Run by scripts/test with CMOCKA_MESSAGE_OUTPUT=xml (JUnit XML in .build/test-results). */
 #include <errno.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -421,6 +423,28 @@ static void json_backslash_at_the_end_is_malformed_not_a_read_past_the_end(void 
   fx_json_free(ok);
 }
 
+static void building_an_image_leaves_the_environment_alone(void **state) {
+  (void)state;
+  const char *was = getenv("E2FSPROGS_FAKE_TIME");
+  char *saved = was ? strdup(was) : NULL;
+  unsetenv("E2FSPROGS_FAKE_TIME");
+  /* A setup no other test builds, so it is made here (mke2fs runs). */
+  const char *setup = "{\"size\":1572864,\"block-size\":1024,\"inodes\":48}";
+  fx_config cfg;
+  char err[256] = "";
+  assert_int_equal(fx_parse_config(setup, &cfg, err, sizeof err), 0);
+  const unsigned char *bytes;
+  size_t len;
+  unsigned long long k1, k2;
+  assert_int_equal(fx_setup_image(setup, &cfg, &bytes, &len, &k1, &k2, err, sizeof err), 0);
+  assert_null(getenv("E2FSPROGS_FAKE_TIME")); /* the library did not setenv */
+  /* mke2fs had it all the same: the superblock's times are the fixed ones. */
+  const struct ext2_super_block *sb = (const struct ext2_super_block *)(bytes + 1024);
+  assert_int_equal(sb->s_mkfs_time, 1700000000u);
+  if (saved) setenv("E2FSPROGS_FAKE_TIME", saved, 1);
+  free(saved);
+}
+
 static void *failing_calloc(size_t n, size_t size) {
   (void)n, (void)size;
   return NULL;
@@ -448,26 +472,115 @@ static void a_read_that_cannot_allocate_fails(void **state) {
   fl_ctx_free(ctx);
 }
 
-static void building_an_image_leaves_the_environment_alone(void **state) {
+/* A fake e2fsck first on PATH: a shell script `body` in a fresh directory (returned, malloc'd). */
+static char *fake_e2fsck(const char *body) {
+  char tmpl[] = "/tmp/faultline-fake-e2fsck-XXXXXX";
+  char *dir = mkdtemp(tmpl);
+  assert_non_null(dir);
+  char path[512];
+  snprintf(path, sizeof path, "%s/e2fsck", dir);
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  fprintf(f, "#!/bin/sh\nd=$(dirname \"$0\")\n%s\n", body);
+  fclose(f);
+  chmod(path, 0755);
+  return strdup(dir);
+}
+
+static char *saved_path;
+static void put_first_on_path(const char *dir) {
+  saved_path = strdup(getenv("PATH") ? getenv("PATH") : "/usr/bin:/bin");
+  char *p = malloc(strlen(dir) + strlen(saved_path) + 2);
+  sprintf(p, "%s:%s", dir, saved_path);
+  setenv("PATH", p, 1);
+  free(p);
+}
+static void restore_path(void) {
+  setenv("PATH", saved_path, 1);
+  free(saved_path);
+}
+
+static void read_file_in(const char *dir, const char *name, char *buf, size_t size) {
+  char path[512];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  FILE *f = fopen(path, "r");
+  buf[0] = 0;
+  if (!f) return;
+  size_t n = fread(buf, 1, size - 1, f);
+  buf[n] = 0;
+  fclose(f);
+}
+
+static void remove_dir(const char *dir) {
+  char cmd[600];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  assert_int_equal(system(cmd), 0);
+}
+
+static void on_alarm(int sig) {
+  (void)sig;
+  static const char msg[] = "cfaultline-tests: a test did not finish in 60 s (e2fsck waited on forever)\n";
+  (void)!write(2, msg, sizeof msg - 1);
+  _exit(1);
+}
+
+static void e2fsck_output_is_read_to_the_end_however_long(void **state) {
   (void)state;
-  const char *was = getenv("E2FSPROGS_FAKE_TIME");
-  char *saved = was ? strdup(was) : NULL;
-  unsetenv("E2FSPROGS_FAKE_TIME");
-  /* A setup no other test builds, so it is made here (mke2fs runs). */
-  const char *setup = "{\"size\":1572864,\"block-size\":1024,\"inodes\":48}";
-  fx_config cfg;
-  char err[256] = "";
-  assert_int_equal(fx_parse_config(setup, &cfg, err, sizeof err), 0);
-  const unsigned char *bytes;
-  size_t len;
-  unsigned long long k1, k2;
-  assert_int_equal(fx_setup_image(setup, &cfg, &bytes, &len, &k1, &k2, err, sizeof err), 0);
-  assert_null(getenv("E2FSPROGS_FAKE_TIME")); /* the library did not setenv */
-  /* mke2fs had it all the same: the superblock's times are the fixed ones. */
-  const struct ext2_super_block *sb = (const struct ext2_super_block *)(bytes + 1024);
-  assert_int_equal(sb->s_mkfs_time, 1700000000u);
-  if (saved) setenv("E2FSPROGS_FAKE_TIME", saved, 1);
-  free(saved);
+  /* 20 MB of output, far more than 4096 reads, then exit 4: all of it is read (the first MiB
+   * kept), the exit status is e2fsck's, and it ran with the fixed time in its environment. */
+  char *dir = fake_e2fsck("echo \"$E2FSPROGS_FAKE_TIME\" > \"$d/env\"\n"
+                          "head -c 20000000 /dev/zero | tr '\\0' 'x'\nexit 4");
+  put_first_on_path(dir);
+  unsigned char *base = base_image();
+  fx_disk d = disk_over(base);
+  fx_buf out = {0};
+  signal(SIGALRM, on_alarm);
+  alarm(60);
+  int status = fx_run_e2fsck(&d, &out);
+  alarm(0);
+  restore_path();
+  assert_int_equal(status, 4);
+  assert_non_null(out.s);
+  assert_non_null(strstr(out.s, "more bytes of e2fsck's output not kept"));
+  assert_true(out.len < FX_FSCK_KEEP + 200);
+  char env[64];
+  read_file_in(dir, "env", env, sizeof env);
+  assert_string_equal(env, "1700000000\n");
+  free(out.s);
+  fx_disk_free(&d);
+  free(base);
+  remove_dir(dir);
+  free(dir);
+}
+
+static void a_hung_e2fsck_is_killed_reaped_and_reported(void **state) {
+  (void)state;
+  char *dir = fake_e2fsck("echo $$ > \"$d/pid\"\necho checking\nexec sleep 1000");
+  put_first_on_path(dir);
+  setenv("FAULTLINE_EXT2FS_FSCK_TIMEOUT", "3", 1);
+  unsigned char *base = base_image();
+  fx_disk d = disk_over(base);
+  fx_buf out = {0};
+  signal(SIGALRM, on_alarm);
+  alarm(60);
+  int status = fx_run_e2fsck(&d, &out);
+  alarm(0);
+  unsetenv("FAULTLINE_EXT2FS_FSCK_TIMEOUT");
+  restore_path();
+  assert_int_equal(status, FX_FSCK_TIMED_OUT);
+  assert_non_null(out.s);
+  assert_non_null(strstr(out.s, "checking"));
+  char pid[32];
+  read_file_in(dir, "pid", pid, sizeof pid);
+  assert_true(atoi(pid) > 0);
+  /* Killed and reaped: not even a zombie is left. */
+  assert_int_equal(kill((pid_t)atoi(pid), 0), -1);
+  assert_int_equal(errno, ESRCH);
+  free(out.s);
+  fx_disk_free(&d);
+  free(base);
+  remove_dir(dir);
+  free(dir);
 }
 
 int main(void) {
@@ -486,8 +599,10 @@ int main(void) {
       cmocka_unit_test(disk_key_is_a_function_of_the_bytes),
       cmocka_unit_test(exposed_disk_is_exactly_the_image_scenario_after_scenario),
       cmocka_unit_test(json_backslash_at_the_end_is_malformed_not_a_read_past_the_end),
-      cmocka_unit_test(a_read_that_cannot_allocate_fails),
       cmocka_unit_test(building_an_image_leaves_the_environment_alone),
+      cmocka_unit_test(a_read_that_cannot_allocate_fails),
+      cmocka_unit_test(e2fsck_output_is_read_to_the_end_however_long),
+      cmocka_unit_test(a_hung_e2fsck_is_killed_reaped_and_reported),
   };
   return cmocka_run_group_tests_name("faultline C side", tests, NULL, NULL);
 }
