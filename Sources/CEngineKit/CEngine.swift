@@ -37,8 +37,9 @@ final class CEngine: Engine, @unchecked Sendable {
     let made = withCStrings(bugs) { list in
       vtable.pointee.create(ctx, setup, list, Int32(bugs.count), &err, err.count)
     }
+    // No fl_ctx_free here: every stored property is set, so deinit runs when init throws, and
+    // it frees the context (freeing it here too was a double free).
     guard let made else {
-      fl_ctx_free(ctx)
       throw SetupError(message: "engine \(String(cString: vtable.pointee.name)): \(CEngines.message(err))")
     }
     instance = made
