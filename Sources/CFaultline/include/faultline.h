@@ -15,7 +15,8 @@
  * one step of Faultline's scheduler (tasks interleave between operations, not inside them).
  *
  * Snapshots are JSON in the common model (what `faultline` diffs and judges). Every top-level key
- * is optional; in records only `range`, `disk` and `pendingError` are:
+ * is optional; in records only `range`, `disk` and `pendingError` are. A key not shown here, at
+ * the top level or in a record, is an error (state the harness would not look at):
  *   {"pageSize": 4096,
  *    "files":   [{"path": "/a", "size": 8192}],
  *    "locks":   [{"kind": "inode", "object": "/a", "mode": "exclusive",
@@ -25,8 +26,12 @@
  *    "space":   [{"name": "data", "total": 1048576, "used": 8192, "reserved": 0, "mayUse": 0,
  *                 "free": 1040384, "backsData": false}],
  *    "free":    [{"start": 42, "count": 214}],
- *    "assertions": [{"rule": "...", "detail": "..."}]}
- * Lock kinds: page, range, inode, rwsem, mutex. Extent sources: tree, cache, delalloc, ordered.
+ *    "assertions": [{"rule": "...", "detail": "..."}],
+ *    "unreadable": ["inode 14 (/a): ext2fs_read_inode failed: Attempt to read block from ..."],
+ *    "pendingWork": ["..."], "copyOnWrite": false}
+ * Lock kinds: page, range, inode, rwsem, mutex, handle. Extent sources: tree, cache, delalloc,
+ * ordered. `unreadable` names each thing the engine could not read for this snapshot, and why:
+ * nothing may be left out silently, and a scenario whose state was not fully read never passes.
  */
 #ifndef FAULTLINE_H
 #define FAULTLINE_H

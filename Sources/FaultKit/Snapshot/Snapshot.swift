@@ -20,11 +20,14 @@ public struct Snapshot: Sendable, Hashable, Codable {
   public var assertions: [AssertionRecord] = []
   /// Work queued to workers and not yet run, one line each (`endio-write: finish /a [0, 16KiB)`).
   public var pendingWork: [String] = []
+  /// What the engine could not read for this snapshot, and why, one line each: the state was not
+  /// fully read, so a scenario with any can never pass.
+  public var unreadable: [String] = []
 
   public init() {}
 
   enum CodingKeys: String, CodingKey {
-    case pageSize, copyOnWrite, files, locks, extents, space, pages, free, assertions, pendingWork
+    case pageSize, copyOnWrite, files, locks, extents, space, pages, free, assertions, pendingWork, unreadable
   }
 
   /// Every key optional: engines outside Swift (the C ABI) send only what they have.
@@ -40,6 +43,7 @@ public struct Snapshot: Sendable, Hashable, Codable {
     free = try c.decodeIfPresent([BlockRange].self, forKey: .free) ?? []
     assertions = try c.decodeIfPresent([AssertionRecord].self, forKey: .assertions) ?? []
     pendingWork = try c.decodeIfPresent([String].self, forKey: .pendingWork) ?? []
+    unreadable = try c.decodeIfPresent([String].self, forKey: .unreadable) ?? []
   }
 
   /// Sorts every record list by its key: engines call this last.
