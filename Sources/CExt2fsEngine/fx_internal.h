@@ -135,10 +135,12 @@ unsigned long fx_extent_handles_opened(void);
 /* Opens `e->disk` read-write through fx_io_manager and installs the allocator hooks. */
 errcode_t fx_open(fx_engine *e);
 
-/* A growing string. */
+/* A growing string. When memory runs out, `failed` is set and what follows is dropped: a
+ * writer whose output must be whole checks it. */
 typedef struct fx_buf {
   char *s;
   size_t len, cap;
+  int failed;
 } fx_buf;
 void fx_put(fx_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void fx_put_json_string(fx_buf *b, const char *s);
@@ -151,6 +153,22 @@ char *fx_u64(char *p, unsigned long long v);
 #define FX_LIT(p, lit) (memcpy((p), (lit), sizeof(lit) - 1), (p) + sizeof(lit) - 1)
 
 /* fx_snapshot.c */
+/* The names under a filesystem's root, listed as the snapshot lists them: at most fx_max_names
+ * (FX_MAX_NAMES; tests lower it), and more is said in the snapshot's "unreadable". */
+enum { FX_MAX_NAMES = 1 << 16 };
+extern int fx_max_names;
+typedef struct fx_name {
+  char path[FX_PATH];
+  ext2_ino_t ino;
+  int unreadable; /* its inode could not be read (said in the snapshot's "unreadable") */
+} fx_name;
+typedef struct fx_names {
+  fx_name *v;
+  int n, cap;
+  int truncated; /* more than fx_max_names */
+  int oom;
+} fx_names;
+void fx_names_free(fx_names *names);
 char *fx_snapshot(fx_engine *e);
 char *fx_verify(fx_engine *e);
 /* Runs e2fsck -fn on the disk's bytes (a memfd the child sees as its descriptor 3 or 4), reading

@@ -209,7 +209,10 @@ void fx_put(fx_buf *b, const char *fmt, ...) {
     va_start(ap, fmt);
     int n = vsnprintf(b->s ? b->s + b->len : NULL, b->s ? b->cap - b->len : 0, fmt, ap);
     va_end(ap);
-    if (n < 0) return;
+    if (n < 0) {
+      b->failed = 1;
+      return;
+    }
     if (b->s && b->len + (size_t)n < b->cap) {
       b->len += (size_t)n;
       return;
@@ -246,7 +249,10 @@ char *fx_reserve(fx_buf *b, size_t n) {
   if (b->len + n + 1 > b->cap) {
     size_t cap = (b->cap + n + 64) * 2;
     char *t = realloc(b->s, cap);
-    if (!t) return NULL;
+    if (!t) {
+      b->failed = 1;
+      return NULL;
+    }
     b->s = t;
     b->cap = cap;
   }

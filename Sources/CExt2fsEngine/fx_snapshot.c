@@ -3,14 +3,14 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <poll.h>
-#include <signal.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -18,48 +18,11 @@
 #include "fl_ext2fs.h"
 #include "fx_internal.h"
 
-enum { MAX_ENTRIES = 1024, MAX_ASSERTIONS = 16 };
+enum { MAX_ASSERTIONS = 16, MAX_UNREADABLE = 64 };
 
-typedef struct entry {
-  char path[FX_PATH];
-  ext2_ino_t ino;
-} entry;
-
-typedef struct walk {
-  ext2_filsys fs;
-  entry *entries;
-  int n;
-  const char *prefix;
-  ext2_ino_t dirs[MAX_ENTRIES];
-  int n_dirs;
-} walk;
-
-static int walk_entry(ext2_ino_t dir, int entry_kind, struct ext2_dir_entry *dirent, int offset, int blocksize,
-                      char *buf, void *priv) {
-  (void)dir, (void)entry_kind, (void)offset, (void)blocksize, (void)buf;
-  walk *w = priv;
-  int len = ext2fs_dirent_name_len(dirent);
-  if ((len == 1 && dirent->name[0] == '.') || (len == 2 && dirent->name[0] == '.' && dirent->name[1] == '.'))
-    return 0;
-  if (w->n >= MAX_ENTRIES) return DIRENT_ABORT;
-  entry *x = &w->entries[w->n++];
-  snprintf(x->path, sizeof x->path, "%s/%.*s", w->prefix, len, dirent->name);
-  x->ino = dirent->inode;
-  return 0;
-}
-
-/* Every name under the root, breadth first (at most MAX_ENTRIES). */
-static int list_names(ext2_filsys fs, entry *entries) {
-  walk w = {fs, entries, 0, "", {0}, 0};
-  ext2fs_dir_iterate2(fs, EXT2_ROOT_INO, 0, NULL, walk_entry, &w);
-  for (int i = 0; i < w.n && i < MAX_ENTRIES; i++) {
-    struct ext2_inode inode;
-    if (ext2fs_read_inode(fs, entries[i].ino, &inode) || !LINUX_S_ISDIR(inode.i_mode)) continue;
-    w.prefix = entries[i].path;
-    ext2fs_dir_iterate2(fs, entries[i].ino, 0, NULL, walk_entry, &w);
-  }
-  return w.n;
-}
+/* Names are listed without a fixed cap (the array grows) up to this bound; reaching it is itself
+ * reported as unreadable. */
+int fx_max_names = FX_MAX_NAMES;
 
 typedef struct checks {
   char lines[MAX_ASSERTIONS][384];
@@ -73,6 +36,97 @@ static void assert_fail(checks *c, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(c->lines[c->n++], sizeof c->lines[0], fmt, ap);
   va_end(ap);
+}
+
+/* What the snapshot could not read, one line each (the snapshot's "unreadable"): every one is
+ * kept or counted, never dropped. */
+typedef struct unread {
+  char lines[MAX_UNREADABLE][384];
+  int n;
+  int more; /* beyond MAX_UNREADABLE: counted, said in the last line */
+} unread;
+
+static void cannot_read(unread *u, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void cannot_read(unread *u, const char *fmt, ...) {
+  if (u->n >= MAX_UNREADABLE) {
+    u->more++;
+    return;
+  }
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(u->lines[u->n++], sizeof u->lines[0], fmt, ap);
+  va_end(ap);
+}
+
+void fx_names_free(fx_names *names) {
+  free(names->v);
+  memset(names, 0, sizeof *names);
+}
+
+typedef struct walk {
+  fx_names *names;
+  char prefix[FX_PATH]; /* the directory being walked (a copy: the array may move as it grows) */
+  unread *u;
+} walk;
+
+static int walk_entry(ext2_ino_t dir, int entry_kind, struct ext2_dir_entry *dirent, int offset, int blocksize,
+                      char *buf, void *priv) {
+  (void)entry_kind, (void)offset, (void)blocksize, (void)buf;
+  walk *w = priv;
+  fx_names *names = w->names;
+  int len = ext2fs_dirent_name_len(dirent);
+  if ((len == 1 && dirent->name[0] == '.') || (len == 2 && dirent->name[0] == '.' && dirent->name[1] == '.'))
+    return 0;
+  if (names->n >= fx_max_names) {
+    names->truncated = 1;
+    return DIRENT_ABORT;
+  }
+  if (names->n == names->cap) {
+    int cap = names->cap ? 2 * names->cap : 64;
+    fx_name *v = realloc(names->v, (size_t)cap * sizeof *v);
+    if (!v) {
+      names->oom = 1;
+      return DIRENT_ABORT;
+    }
+    names->v = v;
+    names->cap = cap;
+  }
+  fx_name *x = &names->v[names->n];
+  if (snprintf(x->path, sizeof x->path, "%s/%.*s", w->prefix, len, dirent->name) >= (int)sizeof x->path) {
+    cannot_read(w->u, "a name in directory %s (inode %u): its path is longer than %d bytes",
+                w->prefix[0] ? w->prefix : "/", (unsigned)dir, FX_PATH - 1);
+    return 0;
+  }
+  x->ino = dirent->inode;
+  x->unreadable = 0;
+  names->n++;
+  return 0;
+}
+
+/* Every name under the root, breadth first; what cannot be read (a directory, an inode) is said
+ * in `u`. */
+static void list_names(ext2_filsys fs, fx_names *names, unread *u) {
+  walk w = {names, "", u};
+  errcode_t rc = ext2fs_dir_iterate2(fs, EXT2_ROOT_INO, 0, NULL, walk_entry, &w);
+  if (rc) cannot_read(u, "directory / (inode %u): ext2fs_dir_iterate2 failed: %s", EXT2_ROOT_INO, error_message(rc));
+  for (int i = 0; i < names->n; i++) {
+    struct ext2_inode inode;
+    fx_name *x = &names->v[i];
+    if ((rc = ext2fs_read_inode(fs, x->ino, &inode))) {
+      x->unreadable = 1;
+      cannot_read(u, "inode %u (%s): ext2fs_read_inode failed: %s", (unsigned)x->ino, x->path, error_message(rc));
+      continue;
+    }
+    if (!LINUX_S_ISDIR(inode.i_mode)) continue;
+    snprintf(w.prefix, sizeof w.prefix, "%s", x->path);
+    ext2_ino_t ino = x->ino;
+    if ((rc = ext2fs_dir_iterate2(fs, ino, 0, NULL, walk_entry, &w)))
+      cannot_read(u, "directory %s (inode %u): ext2fs_dir_iterate2 failed: %s", w.prefix, (unsigned)ino,
+                  error_message(rc));
+  }
+  if (names->truncated)
+    cannot_read(u, "more than %d names: the names after the %dth were not read", fx_max_names, fx_max_names);
+  if (names->oom) cannot_read(u, "out of memory listing names: the names after the %dth were not read", names->n);
 }
 
 /* A leaf record (data blocks): written in place, thousands of these per snapshot of a
@@ -129,14 +183,20 @@ static void check_i_blocks(ext2_filsys fs, checks *c, const char *path, struct e
 }
 
 /* The extent tree of an extent-mapped file as extent records (leaves and index nodes), checked. */
-static void extent_records(ext2_filsys fs, fx_buf *b, const char **sep, const entry *x, const fx_buf *path,
-                           struct ext2_inode *inode, checks *c) {
+static void extent_records(ext2_filsys fs, fx_buf *b, const char **sep, const fx_name *x, const fx_buf *path,
+                           struct ext2_inode *inode, checks *c, unread *u) {
   ext2_extent_handle_t h;
-  if (ext2fs_extent_open2(fs, x->ino, inode, &h)) return;
+  errcode_t rc = ext2fs_extent_open2(fs, x->ino, inode, &h);
+  if (rc) {
+    cannot_read(u, "inode %u (%s): its extent tree: ext2fs_extent_open2 failed: %s", (unsigned)x->ino, x->path,
+                error_message(rc));
+    return;
+  }
   unsigned long long bs = fs->blocksize, counted = 0;
   struct ext2fs_extent ex;
-  errcode_t rc = ext2fs_extent_get(h, EXT2_EXTENT_ROOT, &ex);
-  for (int guard = 0; !rc && guard < 1 << 20; guard++, rc = ext2fs_extent_get(h, EXT2_EXTENT_NEXT, &ex)) {
+  rc = ext2fs_extent_get(h, EXT2_EXTENT_ROOT, &ex);
+  int guard = 0, records = 0;
+  for (; !rc && guard < 1 << 20; guard++, rc = ext2fs_extent_get(h, EXT2_EXTENT_NEXT, &ex)) {
     if (ex.e_flags & EXT2_EXTENT_FLAGS_SECOND_VISIT) continue;
     struct ext2_extent_info info;
     ext2fs_extent_get_info(h, &info);
@@ -156,10 +216,20 @@ static void extent_records(ext2_filsys fs, fx_buf *b, const char **sep, const en
       put_leaf(b, sep, path, ex.e_lblk, ex.e_len, ex.e_pblk, (ex.e_flags & EXT2_EXTENT_FLAGS_UNINIT) != 0, bs);
     }
     counted += count;
+    records++;
     check_mapped(fs, c, x->path, ex.e_pblk, count, leaf ? "data" : "extent tree node");
   }
   ext2fs_extent_free(h);
-  check_i_blocks(fs, c, x->path, inode, counted, "extent tree");
+  /* The walk ends at EXT2_ET_EXTENT_NO_NEXT; anything else left part of the tree unread (and
+   * then i_blocks has nothing whole to be checked against). */
+  if (rc == EXT2_ET_EXTENT_NO_NEXT) {
+    check_i_blocks(fs, c, x->path, inode, counted, "extent tree");
+  } else if (rc) {
+    cannot_read(u, "inode %u (%s): its extent tree after %d records: ext2fs_extent_get failed: %s", (unsigned)x->ino,
+                x->path, records, error_message(rc));
+  } else {
+    cannot_read(u, "inode %u (%s): its extent tree past %d steps was not read", (unsigned)x->ino, x->path, guard);
+  }
 }
 
 /* A block-mapped (ext2/ext3-style) file, walked with ext2fs_block_iterate3: its data as tree
@@ -208,29 +278,42 @@ static int walk_block(ext2_filsys fs, blk64_t *blocknr, e2_blkcnt_t blockcnt, bl
   return 0;
 }
 
-static void block_map_records(ext2_filsys fs, fx_buf *b, const char **sep, const entry *x, const fx_buf *path,
-                              struct ext2_inode *inode, checks *c) {
+static void block_map_records(ext2_filsys fs, fx_buf *b, const char **sep, const fx_name *x, const fx_buf *path,
+                              struct ext2_inode *inode, checks *c, unread *u) {
   block_walk w = {fs, b, sep, path, x->path, c, 0, 0, 0, 0};
   errcode_t rc = ext2fs_block_iterate3(fs, x->ino, BLOCK_FLAG_READ_ONLY, NULL, walk_block, &w);
   flush_run(&w);
-  if (rc) assert_fail(c, "%s: its block map cannot be walked: %s", x->path, error_message(rc));
-  check_i_blocks(fs, c, x->path, inode, w.counted, "block map");
+  if (rc)
+    cannot_read(u, "inode %u (%s): its block map after %llu blocks: ext2fs_block_iterate3 failed: %s",
+                (unsigned)x->ino, x->path, w.counted, error_message(rc));
+  else
+    check_i_blocks(fs, c, x->path, inode, w.counted, "block map");
 }
 
 /* The blocks `x` maps, as extent records; checks they are marked in the bitmap and that i_blocks
  * counts them. */
-static void extents(fx_engine *e, fx_buf *b, const char **sep, const entry *x, checks *c) {
+static void extents(fx_engine *e, fx_buf *b, const char **sep, fx_name *x, checks *c, unread *u) {
   ext2_filsys fs = e->fs;
   struct ext2_inode inode;
-  if (ext2fs_read_inode(fs, x->ino, &inode)) return;
+  errcode_t rc = ext2fs_read_inode(fs, x->ino, &inode);
+  if (rc) {
+    if (!x->unreadable)
+      cannot_read(u, "inode %u (%s): ext2fs_read_inode failed: %s", (unsigned)x->ino, x->path, error_message(rc));
+    x->unreadable = 1;
+    return;
+  }
   int by_extents = (inode.i_flags & EXT4_EXTENTS_FL) != 0;
   /* Fast symlinks and inline data keep no blocks. */
   if (!by_extents && !ext2fs_inode_has_valid_blocks2(fs, &inode)) return;
   fx_buf path = {0}; /* the path as JSON, once for all its records */
   fx_put_json_string(&path, x->path);
-  if (!path.s) return;
-  if (by_extents) extent_records(fs, b, sep, x, &path, &inode, c);
-  else block_map_records(fs, b, sep, x, &path, &inode, c);
+  if (path.failed || !path.s) {
+    b->failed = 1; /* out of memory: the snapshot as a whole is not made */
+    free(path.s);
+    return;
+  }
+  if (by_extents) extent_records(fs, b, sep, x, &path, &inode, c, u);
+  else block_map_records(fs, b, sep, x, &path, &inode, c, u);
   free(path.s);
 }
 
@@ -253,14 +336,28 @@ static char *describe(fx_engine *e) {
   /* Sized as this thread's last snapshot was, so the buffer is not regrown (and copied) a dozen times. */
   static __thread size_t last_len;
   fx_reserve(&b, last_len + 4096);
-  entry *entries = calloc(MAX_ENTRIES, sizeof *entries);
-  int n = entries ? list_names(fs, entries) : 0;
+  fx_names names = {0};
+  unread *u = calloc(1, sizeof *u); /* 24 KiB: on the heap */
+  if (!u) {
+    free(b.s);
+    return NULL;
+  }
   checks c = {.n = 0};
+  list_names(fs, &names, u);
+  int n = names.n;
+  fx_name *entries = names.v;
   fx_put(&b, "{\"pageSize\":%u,\"files\":[", fs->blocksize);
   const char *sep = "";
   for (int i = 0; i < n; i++) {
     struct ext2_inode inode;
-    if (ext2fs_read_inode(fs, entries[i].ino, &inode)) continue;
+    errcode_t rc = ext2fs_read_inode(fs, entries[i].ino, &inode);
+    if (rc) {
+      if (!entries[i].unreadable)
+        cannot_read(u, "inode %u (%s): ext2fs_read_inode failed: %s", (unsigned)entries[i].ino, entries[i].path,
+                    error_message(rc));
+      entries[i].unreadable = 1;
+      continue;
+    }
     fx_put(&b, "%s{\"path\":", sep);
     fx_put_json_string(&b, entries[i].path);
     fx_put(&b, ",\"size\":%llu}", (unsigned long long)EXT2_I_SIZE(&inode));
@@ -294,7 +391,7 @@ static char *describe(fx_engine *e) {
   for (int i = 0; i < n; i++) {
     int seen = 0; /* a hard link: the tree once, under its first name */
     for (int j = 0; j < i && !seen; j++) seen = entries[j].ino == entries[i].ino;
-    if (!seen) extents(e, &b, &sep, &entries[i], &c);
+    if (!seen) extents(e, &b, &sep, &entries[i], &c, u);
   }
   /* Free space as the bitmap, the group descriptors and the superblock each count it. */
   blk64_t total = ext2fs_blocks_count(fs->super), bitmap_free = 0, groups_free = 0;
@@ -326,13 +423,13 @@ static char *describe(fx_engine *e) {
     assert_fail(&c, "free blocks: the bitmap counts %llu, the group descriptors %llu, the superblock %llu",
                 (unsigned long long)bitmap_free, (unsigned long long)groups_free, (unsigned long long)super_free);
   fx_put(&b, "],\"space\":[");
-  const char *names[] = {"blocks (bitmap)", "blocks (group descriptors)", "blocks (superblock)"};
+  const char *space_names[] = {"blocks (bitmap)", "blocks (group descriptors)", "blocks (superblock)"};
   blk64_t frees[] = {bitmap_free, groups_free, super_free};
   for (int i = 0; i < 3; i++) {
     unsigned long long t = total * fs->blocksize, f = frees[i] * fs->blocksize;
     fx_put(&b, "%s{\"name\":\"%s\",\"total\":%llu,\"used\":%llu,\"reserved\":0,\"mayUse\":0,\"free\":%llu,"
                "\"backsData\":false}",
-           i ? "," : "", names[i], t, f <= t ? t - f : 0, f);
+           i ? "," : "", space_names[i], t, f <= t ? t - f : 0, f);
   }
   fx_put(&b, "],\"assertions\":[");
   for (int i = 0; i < c.n; i++) {
@@ -340,14 +437,34 @@ static char *describe(fx_engine *e) {
     fx_put_json_string(&b, c.lines[i]);
     fx_put(&b, "}");
   }
-  fx_put(&b, "]}");
-  free(entries);
+  fx_put(&b, "]");
+  /* Only when something could not be read: the common snapshot stays the same bytes. */
+  if (u->n) {
+    fx_put(&b, ",\"unreadable\":[");
+    for (int i = 0; i < u->n; i++) {
+      char line[sizeof u->lines[0] + 64];
+      if (i == u->n - 1 && u->more)
+        snprintf(line, sizeof line, "%s (and %d more things that could not be read)", u->lines[i], u->more);
+      else
+        snprintf(line, sizeof line, "%s", u->lines[i]);
+      fx_put(&b, "%s", i ? "," : "");
+      fx_put_json_string(&b, line);
+    }
+    fx_put(&b, "]");
+  }
+  fx_put(&b, "}");
+  fx_names_free(&names);
+  free(u);
+  if (b.failed) { /* out of memory somewhere: records would be missing, so no snapshot at all */
+    free(b.s);
+    return NULL;
+  }
   last_len = b.len;
   return b.s;
 }
 
 char *fx_snapshot(fx_engine *e) {
-  if (!e->fs) return strdup("{\"assertions\":[]}");
+  if (!e->fs) return strdup("{\"assertions\":[],\"unreadable\":[\"the filesystem is not open\"]}");
   e->observing = 1; /* its own extent handles are not the library's */
   char *json = describe(e);
   e->observing = 0;

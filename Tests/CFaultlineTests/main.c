@@ -583,6 +583,95 @@ static void a_hung_e2fsck_is_killed_reaped_and_reported(void **state) {
   free(dir);
 }
 
+/* --- the snapshot leaves nothing out silently (issue 12 item 1) ------------------------------- */
+
+static int count_of(const char *haystack, const char *needle) {
+  int n = 0;
+  for (const char *p = haystack; (p = strstr(p, needle)); p += strlen(needle)) n++;
+  return n;
+}
+
+static void snapshot_lists_every_name_and_says_what_it_cannot_read(void **state) {
+  (void)state;
+  fake f = {.fail_point = -1};
+  fl_ctx *ctx;
+  void *inst = ext2fs_with(&f, &ctx);
+  fx_engine *e = inst;
+  fx_running(e);
+  ext2_ino_t a;
+  assert_int_equal(ext2fs_namei(e->fs, EXT2_ROOT_INO, EXT2_ROOT_INO, "/a", &a), 0);
+  /* 1100 more names (hard links to /a): more than the 1024 the snapshot used to stop at. */
+  for (int i = 0; i < 1100; i++) {
+    char name[16];
+    snprintf(name, sizeof name, "x%04d", i);
+    errcode_t rc = ext2fs_link(e->fs, EXT2_ROOT_INO, name, a, EXT2_FT_REG_FILE);
+    if (rc == EXT2_ET_DIR_NO_SPACE) {
+      assert_int_equal(ext2fs_expand_dir(e->fs, EXT2_ROOT_INO), 0);
+      rc = ext2fs_link(e->fs, EXT2_ROOT_INO, name, a, EXT2_FT_REG_FILE);
+    }
+    assert_int_equal(rc, 0);
+  }
+  char *json = fl_ext2fs_engine()->snapshot(inst);
+  assert_non_null(json);
+  assert_int_equal(count_of(json, "{\"path\":\"/x"), 1100);
+  assert_null(strstr(json, "\"unreadable\"")); /* all of it was read */
+  free(json);
+  /* A name whose inode cannot be read is said, not skipped. */
+  assert_int_equal(ext2fs_link(e->fs, EXT2_ROOT_INO, "ghost", 60000, EXT2_FT_REG_FILE), 0);
+  json = fl_ext2fs_engine()->snapshot(inst);
+  fx_json *root = fx_json_parse(json);
+  assert_non_null(root);
+  const fx_json *u = fx_json_get(root, "unreadable");
+  assert_non_null(u);
+  assert_int_equal(u->type, FX_JSON_ARRAY);
+  assert_non_null(u->child);
+  assert_non_null(strstr(u->child->string, "inode 60000 (/ghost): ext2fs_read_inode failed"));
+  fx_json_free(root);
+  free(json);
+  /* Past the bound on names: that is said too. */
+  fx_max_names = 500;
+  json = fl_ext2fs_engine()->snapshot(inst);
+  fx_max_names = FX_MAX_NAMES;
+  assert_int_equal(count_of(json, "{\"path\":"), 500);
+  assert_non_null(strstr(json, "more than 500 names: the names after the 500th were not read"));
+  free(json);
+  fl_ext2fs_engine()->destroy(inst);
+  fl_ctx_free(ctx);
+}
+
+static void an_extent_tree_that_cannot_be_read_is_said_not_left_out(void **state) {
+  (void)state;
+  fake f = {.fail_point = -1};
+  fl_ctx *ctx = ctx_for(&f, FX_N_POINTS);
+  char err[256] = "";
+  void *inst = fl_ext2fs_engine()->create(
+      ctx, "{\"size\":2097152,\"block-size\":1024,\"files\":[{\"path\":\"/deep\",\"size\":262144,\"sparse\":1}]}", NULL,
+      0, err, sizeof err);
+  assert_non_null(inst);
+  assert_int_equal(fl_ext2fs_engine()->setup(inst), 0);
+  fx_engine *e = inst;
+  fx_running(e);
+  /* The first index entry's child node, overwritten with zeros on the disk: no extent header. */
+  ext2_ino_t ino;
+  assert_int_equal(ext2fs_namei(e->fs, EXT2_ROOT_INO, EXT2_ROOT_INO, "/deep", &ino), 0);
+  ext2_extent_handle_t h;
+  struct ext2fs_extent ex;
+  assert_int_equal(ext2fs_extent_open2(e->fs, ino, NULL, &h), 0);
+  assert_int_equal(ext2fs_extent_get(h, EXT2_EXTENT_ROOT, &ex), 0);
+  assert_false(ex.e_flags & EXT2_EXTENT_FLAGS_LEAF); /* the root holds index entries */
+  blk64_t node = ex.e_pblk;
+  ext2fs_extent_free(h);
+  assert_int_equal(fx_disk_write(&e->disk, node * e->fs->blocksize, e->fs->blocksize, NULL), 0);
+  char *json = fl_ext2fs_engine()->snapshot(inst);
+  assert_non_null(json);
+  char want[96];
+  snprintf(want, sizeof want, "inode %u (/deep): its extent tree after ", (unsigned)ino);
+  assert_non_null(strstr(json, want));
+  free(json);
+  fl_ext2fs_engine()->destroy(inst);
+  fl_ctx_free(ctx);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(disarmed_points_never_reach_the_harness),
@@ -603,6 +692,8 @@ int main(void) {
       cmocka_unit_test(a_read_that_cannot_allocate_fails),
       cmocka_unit_test(e2fsck_output_is_read_to_the_end_however_long),
       cmocka_unit_test(a_hung_e2fsck_is_killed_reaped_and_reported),
+      cmocka_unit_test(snapshot_lists_every_name_and_says_what_it_cannot_read),
+      cmocka_unit_test(an_extent_tree_that_cannot_be_read_is_said_not_left_out),
   };
   return cmocka_run_group_tests_name("faultline C side", tests, NULL, NULL);
 }
