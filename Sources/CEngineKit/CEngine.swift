@@ -29,8 +29,6 @@ final class CEngine: Engine, @unchecked Sendable {
       if let line { CEngine.from(h).harness.trace.append(.note(String(cString: line))) }
     }
     ctx.pointee.harness = Unmanaged.passUnretained(self).toOpaque()
-    // Every point goes through the harness: hits are counted and traced as a Swift engine's are.
-    for i in 0..<n { fl_ctx_arm(ctx, Int32(i), 1) }
     let setup = CEngines.json(context.setup)
     let bugs = context.bugs.sorted()
     var err = [CChar](repeating: 0, count: 512)
@@ -65,6 +63,18 @@ final class CEngine: Engine, @unchecked Sendable {
   /// Inside snapshot or verify: the engine's own reads pass its points unseen.
   var quiet = false
 
+  /// Whether the points are armed. They are exactly while the harness counts hits (it injects,
+  /// and no snapshot or verify is under way), so every armed pass is a counted hit and an engine
+  /// that counts its armed passes numbers hits as the harness does (faultline.h). Armed, every
+  /// point goes through the harness: hits are counted and traced as a Swift engine's are.
+  private var armed = false
+
+  private func arm(_ on: Bool) {
+    guard on != armed else { return }
+    for i in 0..<Int(vtable.pointee.n_points) { fl_ctx_arm(ctx, Int32(i), on ? 1 : 0) }
+    armed = on
+  }
+
   func hit(_ point: Int32) -> fl_decision {
     guard !quiet, point >= 0 && point < vtable.pointee.n_points else {
       return fl_decision(action: 0, err: 0, max_bytes: 0)
@@ -87,6 +97,7 @@ final class CEngine: Engine, @unchecked Sendable {
   }
 
   func setup() async throws {
+    arm(false)
     injected = nil
     let rc = vtable.pointee.setup(instance)
     if rc != 0 { throw error(rc) }
@@ -95,6 +106,7 @@ final class CEngine: Engine, @unchecked Sendable {
   func perform(_ op: FaultKit.Operation) async throws -> [UInt8]? {
     // Each operation starts at a schedule point: tasks interleave between C operations.
     try await harness.scheduler.point("c-engine \(op.kind.rawValue)")
+    arm(harness.injecting)
     injected = nil
     var out = fl_buf(data: nil, len: 0)
     let rc = vtable.pointee.perform(instance, CEngines.json(op), &out)
@@ -105,6 +117,7 @@ final class CEngine: Engine, @unchecked Sendable {
   }
 
   func snapshot() -> Snapshot {
+    arm(false)
     quiet = true
     defer { quiet = false }
     guard let json = vtable.pointee.snapshot(instance) else {
@@ -129,6 +142,7 @@ final class CEngine: Engine, @unchecked Sendable {
   }
 
   func verify() async -> [Finding] {
+    arm(false)
     quiet = true
     defer { quiet = false }
     guard let verify = vtable.pointee.verify, let json = verify(instance) else { return [] }
@@ -150,6 +164,7 @@ final class CEngine: Engine, @unchecked Sendable {
   }
 
   func recover() async throws {
+    arm(harness.injecting)
     injected = nil
     let rc = vtable.pointee.recover(instance)
     if rc != 0 { throw error(rc) }

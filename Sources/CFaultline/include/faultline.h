@@ -109,7 +109,9 @@ typedef struct fl_ctx {
   void (*trace)(void *harness, const char *line);
   int n_points;
   /* armed[i] != 0: point i goes through the harness (a fault may fire there, or hits are being
-   * recorded). Set by the harness only. */
+   * recorded). Set by the harness only, and only while it counts hits: every pass through an
+   * armed point is a hit it counts, so an engine that counts its armed passes (from the end of
+   * setup) knows each hit's number, io.write#7, as the trace has it. */
   volatile uint8_t armed[];
 } fl_ctx;
 
