@@ -94,6 +94,8 @@ static int setup(void *p) {
   fx_engine *e = p;
   fx_running(e);
   errcode_t rc = fx_open(e);
+  /* Hits are numbered from here, as the harness numbers them (it counts none during setup). */
+  memset(e->hits, 0, sizeof e->hits);
   return rc ? fx_errno(e, rc, "open") : 0;
 }
 
@@ -129,6 +131,7 @@ static void destroy(void *p) {
     if (e->extent_handles[i].handle) ext2fs_extent_free(e->extent_handles[i].handle);
   fx_not_running(e);
   if (e->fs) ext2fs_free(e->fs); /* without writing: the scenario is over */
+  fx_blocks_free(e);
   fx_disk_free(&e->disk);
   free(e);
 }

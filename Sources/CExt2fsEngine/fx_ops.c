@@ -232,6 +232,11 @@ int fx_perform(fx_engine *e, const char *op_json, fl_buf *out) {
     fx_json_free(op);
     return EINVAL;
   }
+  /* What is under way, for the failed I/O and allocations this operation records. */
+  e->op++;
+  snprintf(e->op_kind, sizeof e->op_kind, "%s", kind);
+  snprintf(e->op_path, sizeof e->op_path, "%s", path);
+  e->op_ino = 0;
   unsigned long long bs = fs->blocksize;
   if (strcmp(kind, "create") == 0) {
     rc = create_file(e, path);
@@ -256,7 +261,7 @@ int fx_perform(fx_engine *e, const char *op_json, fl_buf *out) {
     rc = ext2fs_flush(fs);
   } else if ((rc = ext2fs_namei(fs, EXT2_ROOT_INO, EXT2_ROOT_INO, strcmp(kind, "link") == 0 ? target : path, &ino))) {
     /* every other operation names an existing file */
-  } else if (strcmp(kind, "write") == 0) {
+  } else if ((e->op_ino = ino), strcmp(kind, "write") == 0) {
     rc = write_file(e, ino, path, off, len, (int)pattern);
   } else if (strcmp(kind, "append") == 0) {
     struct ext2_inode inode;

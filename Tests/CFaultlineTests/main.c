@@ -25,13 +25,16 @@ typedef struct fake {
   int fail_point;
   int fail_err;
   int fail_after; /* pass this many armed hits of fail_point first */
+  int fail_times; /* then fail this many (0: every one after) */
+  char trace[4096]; /* the trace lines, one per line */
 } fake;
 
 static fl_decision fake_hit(void *h, int point) {
   fake *f = h;
   fl_decision d = {FL_PASS, 0, 0};
   if (point >= 0 && point < 32) f->hits[point]++;
-  if (point == f->fail_point && f->hits[point] > f->fail_after) {
+  if (point == f->fail_point && f->hits[point] > f->fail_after &&
+      (!f->fail_times || f->hits[point] <= f->fail_after + f->fail_times)) {
     d.action = FL_FAIL;
     d.err = f->fail_err;
   }
@@ -40,7 +43,11 @@ static fl_decision fake_hit(void *h, int point) {
 static const char *fake_task(void *h) { return (void)h, "t"; }
 static int fake_op(void *h) { return (void)h, 1; }
 static const char *fake_op_name(void *h) { return (void)h, "op"; }
-static void fake_trace(void *h, const char *line) { (void)h, (void)line; }
+static void fake_trace(void *h, const char *line) {
+  fake *f = h;
+  size_t n = strlen(f->trace);
+  snprintf(f->trace + n, sizeof f->trace - n, "%s\n", line);
+}
 
 static fl_ctx *ctx_for(fake *f, int n_points) {
   fl_ctx *ctx = fl_ctx_new(n_points);
@@ -674,6 +681,77 @@ static void an_extent_tree_that_cannot_be_read_is_said_not_left_out(void **state
   fl_ctx_free(ctx);
 }
 
+/* --- what each injected I/O error hit (issue 14 item 6) -------------------------------------- */
+
+static void block_kinds_name_the_layout_and_what_files_map(void **state) {
+  (void)state;
+  fake f = {.fail_point = -1};
+  fl_ctx *ctx;
+  void *inst = ext2fs_with(&f, &ctx);
+  fx_engine *e = inst;
+  fx_running(e);
+  assert_int_equal(write_op(inst, "/a", 0, 3072), 0);
+  ext2_filsys fs = e->fs;
+  fx_block_info b;
+  char text[256];
+  fx_block_kind(e, 1, NULL, &b); /* 1 KiB blocks: the superblock is block 1 */
+  assert_int_equal(b.kind, FX_BLK_SUPERBLOCK);
+  fx_block_kind(e, 2, NULL, &b);
+  assert_int_equal(b.kind, FX_BLK_GROUP_DESC);
+  fx_block_kind(e, ext2fs_block_bitmap_loc(fs, 0), NULL, &b);
+  assert_int_equal(b.kind, FX_BLK_BLOCK_BITMAP);
+  fx_block_kind(e, ext2fs_inode_bitmap_loc(fs, 0), NULL, &b);
+  assert_int_equal(b.kind, FX_BLK_INODE_BITMAP);
+  /* The inode table block holding /a (inode 12 with 256-byte inodes: inodes 9-12). */
+  ext2_ino_t a;
+  assert_int_equal(ext2fs_namei(fs, EXT2_ROOT_INO, EXT2_ROOT_INO, "/a", &a), 0);
+  blk64_t table = ext2fs_inode_table_loc(fs, 0) + (a - 1) / EXT2_INODES_PER_BLOCK(fs->super);
+  fx_block_kind(e, table, NULL, &b);
+  assert_int_equal(b.kind, FX_BLK_INODE_TABLE);
+  assert_true(b.ino <= a && a <= b.last_ino);
+  fx_block_describe(&b, text, sizeof text);
+  char want[128];
+  snprintf(want, sizeof want, "block %llu (inode table of group 0, inodes %u-%u)", (unsigned long long)table,
+           (unsigned)b.ino, (unsigned)b.last_ino);
+  assert_string_equal(text, want);
+  /* /a's data, file block 2; the root directory's block. */
+  blk64_t data;
+  assert_int_equal(ext2fs_bmap2(fs, a, NULL, NULL, 0, 2, NULL, &data), 0);
+  fx_block_kind(e, data, NULL, &b);
+  assert_int_equal(b.kind, FX_BLK_DATA);
+  assert_int_equal(b.ino, a);
+  assert_int_equal(b.lblk, 2);
+  blk64_t root;
+  assert_int_equal(ext2fs_bmap2(fs, EXT2_ROOT_INO, NULL, NULL, 0, 0, NULL, &root), 0);
+  fx_block_kind(e, root, NULL, &b);
+  assert_int_equal(b.kind, FX_BLK_DIR);
+  assert_int_equal(b.ino, EXT2_ROOT_INO);
+  /* A block nothing maps, and one this scenario allocated and has not mapped yet. */
+  blk64_t spare;
+  assert_int_equal(ext2fs_new_block2(fs, 0, NULL, &spare), 0); /* through the hook: noted */
+  fx_block_kind(e, spare, NULL, &b);
+  assert_int_equal(b.kind, FX_BLK_NEW);
+  fx_block_kind(e, spare + 1, NULL, &b);
+  assert_int_equal(b.kind, FX_BLK_FREE);
+  fl_ext2fs_engine()->destroy(inst);
+  fl_ctx_free(ctx);
+}
+
+static void a_failed_inode_write_is_traced_with_its_block(void **state) {
+  (void)state;
+  /* create /b: ext2fs_link writes the root directory's block (passes), then the new inode's
+   * table block is written (fails). */
+  fake f = {.fail_point = FX_IO_WRITE, .fail_err = EIO, .fail_after = 1, .fail_times = 1};
+  fl_ctx *ctx;
+  void *inst = ext2fs_with(&f, &ctx);
+  fl_buf out = {0};
+  assert_int_equal(fl_ext2fs_engine()->perform(inst, "{\"kind\":\"create\",\"path\":\"/b\"}", &out), EIO);
+  assert_non_null(strstr(f.trace, "io.write#2 failed block "));
+  assert_non_null(strstr(f.trace, "(inode table of group 0, inodes 13-16)"));
+  fl_ext2fs_engine()->destroy(inst);
+  fl_ctx_free(ctx);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(disarmed_points_never_reach_the_harness),
@@ -696,6 +774,8 @@ int main(void) {
       cmocka_unit_test(a_hung_e2fsck_is_killed_reaped_and_reported),
       cmocka_unit_test(snapshot_lists_every_name_and_says_what_it_cannot_read),
       cmocka_unit_test(an_extent_tree_that_cannot_be_read_is_said_not_left_out),
+      cmocka_unit_test(block_kinds_name_the_layout_and_what_files_map),
+      cmocka_unit_test(a_failed_inode_write_is_traced_with_its_block),
   };
   return cmocka_run_group_tests_name("faultline C side", tests, NULL, NULL);
 }
