@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "fl_ext2fs.h"
+#include "fx_explain.h"
 #include "fx_internal.h"
 
 enum { MAX_ASSERTIONS = 16, MAX_UNREADABLE = 64 };
@@ -672,6 +673,51 @@ static int fsck_cached(const fx_disk *d, fx_buf *out) {
   return status;
 }
 
+/* A finding whose evidence is e2fsck's complaints (those `pick` selects: 1 excused, 0 not, -1 all),
+ * each with what explains it or why nothing does, then the failed I/O. */
+static void complaints_finding(fx_buf *b, int *count, const char *invariant, const char *message,
+                               const fx_complaints *cs, int pick, const fx_engine *e) {
+  fx_put(b, "%s{\"invariant\":\"%s\",\"message\":", *count ? "," : "[", invariant);
+  fx_put_json_string(b, message);
+  fx_put(b, ",\"evidence\":[");
+  int lines = 0, more = 0;
+  for (int i = 0; i < fx_complaints_count(cs); i++) {
+    if (!fx_complaint_is_damage(cs, i) || (pick >= 0 && fx_complaint_excused(cs, i) != pick)) continue;
+    if (lines >= 24) {
+      more++;
+      continue;
+    }
+    char line[1200];
+    const char *why = fx_complaint_why(cs, i);
+    if (pick == -1 || !why[0]) snprintf(line, sizeof line, "%.700s", fx_complaint_text(cs, i));
+    else snprintf(line, sizeof line, "%.600s [%s: %.560s]", fx_complaint_text(cs, i), pick ? "explained" : "not excused",
+                  why);
+    fx_put(b, "%s", lines++ ? "," : "");
+    fx_put_json_string(b, line);
+  }
+  if (more) {
+    char line[64];
+    snprintf(line, sizeof line, "and %d more", more);
+    fx_put(b, "%s", lines++ ? "," : "");
+    fx_put_json_string(b, line);
+  }
+  for (int i = 0; i < e->n_failed && i < 8; i++) {
+    char line[700] = "failed I/O: ";
+    fx_failed_io_describe(&e->failed[i], line + strlen(line), sizeof line - strlen(line));
+    snprintf(line + strlen(line), sizeof line - strlen(line), " in op %d (%s)", e->failed[i].op, e->failed[i].op_kind);
+    fx_put(b, "%s", lines++ ? "," : "");
+    fx_put_json_string(b, line);
+  }
+  if (e->n_failed > 8) {
+    char line[64];
+    snprintf(line, sizeof line, "failed I/O: and %d more", e->n_failed - 8);
+    fx_put(b, ",");
+    fx_put_json_string(b, line);
+  }
+  fx_put(b, "]}");
+  (*count)++;
+}
+
 char *fx_verify(fx_engine *e) {
   fx_buf b = {0};
   int n = 0;
@@ -683,41 +729,73 @@ char *fx_verify(fx_engine *e) {
   }
   fx_buf out = {0};
   int status = fsck_cached(&e->disk, &out);
-  char msg[768];
+  char msg[1024];
   if (closed) {
     snprintf(msg, sizeof msg, "ext2fs_close2 failed: %s", error_message(closed));
     finding(&b, &n, "close-clean", msg, out.s);
   }
-  if (status != 0) {
-    /* The first thing e2fsck says. */
+  if (status == FX_FSCK_TIMED_OUT || status < 0 || status >= 8) {
+    const char *what = status == FX_FSCK_TIMED_OUT ? "e2fsck -fn did not finish in time "
+                                                     "(FAULTLINE_EXT2FS_FSCK_TIMEOUT): killed, the image is not checked"
+                                                   : "e2fsck could not check the image";
     char problem[256] = "";
     const char *cursor = out.s;
     next_said(&cursor, problem, sizeof problem);
-    const char *invariant;
-    const char *what;
-    if (status == FX_FSCK_TIMED_OUT) {
-      invariant = "image-consistent";
-      what = "e2fsck -fn did not finish in time (FAULTLINE_EXT2FS_FSCK_TIMEOUT): killed, the image is not checked";
-    } else if (status < 0 || status >= 8) {
-      invariant = "image-consistent";
-      what = "e2fsck could not check the image";
-    } else if (e->swallowed) {
-      invariant = "errors-not-swallowed";
-      what = "error swallowed: an operation in which a fault fired returned success";
-    } else if (e->io_faults_fired && (e->ops_failed || closed)) {
-      /* libext2fs writes in place and never through the journal (with or without one), so nothing
-       * rolls back a half-done update after an I/O error. */
-      invariant = "io-error-damage";
-      what = "damage after a reported I/O error (libext2fs writes in place, no rollback: expected, not a library bug)";
-    } else if (e->faults_fired && e->ops_failed && !closed) {
-      invariant = "error-path-consistent";
-      what = "error path left the image inconsistent: the operation returned its error, the close succeeded";
-    } else {
-      invariant = "image-consistent";
-      what = e->faults_fired ? "the image is damaged (and the close failed)" : "no fault fired, yet the image is damaged";
-    }
     snprintf(msg, sizeof msg, "%s; e2fsck -fn exit %d: %s", what, status, problem);
-    finding(&b, &n, invariant, msg, out.s);
+    finding(&b, &n, "image-consistent", msg, out.s);
+  } else if (status != 0) {
+    /* Each complaint, excused only when a failed read or write explains it (fx_explain.c). */
+    fx_complaints *cs = fx_complaints_parse(out.s);
+    if (cs) fx_complaints_excuse(e, cs);
+    int excused = 0, unexcused = 0, first_excused = -1, first_not = -1;
+    for (int i = 0; i < fx_complaints_count(cs); i++) {
+      if (!fx_complaint_is_damage(cs, i)) continue;
+      if (fx_complaint_excused(cs, i)) {
+        if (first_excused < 0) first_excused = i;
+        excused++;
+      } else {
+        if (first_not < 0) first_not = i;
+        unexcused++;
+      }
+    }
+    if (!cs) {
+      snprintf(msg, sizeof msg, "e2fsck -fn exit %d, and its complaints could not be read (out of memory)", status);
+      finding(&b, &n, "image-consistent", msg, out.s);
+    } else if (e->swallowed) {
+      /* Checked first: a swallowed error is never excused by a failed I/O. */
+      snprintf(msg, sizeof msg,
+               "error swallowed: an operation in which a fault fired returned success; e2fsck -fn exit %d: %.500s",
+               status, excused + unexcused ? fx_complaint_text(cs, first_not >= 0 ? first_not : first_excused) : "");
+      complaints_finding(&b, &n, "errors-not-swallowed", msg, cs, -1, e);
+    } else {
+      if (unexcused || !excused) {
+        const char *invariant, *what;
+        if (e->faults_fired && e->ops_failed && !closed) {
+          invariant = "error-path-consistent";
+          what = "error path left the image inconsistent: the operation returned its error, the close succeeded";
+        } else {
+          invariant = "image-consistent";
+          what = e->faults_fired ? "the image is damaged (and the close failed)" : "no fault fired, yet the image is damaged";
+        }
+        int k = snprintf(msg, sizeof msg, "%s; e2fsck -fn exit %d: %.500s", what, status,
+                         first_not >= 0 ? fx_complaint_text(cs, first_not) : "(no complaint faultline could read)");
+        if (excused && k > 0 && (size_t)k < sizeof msg)
+          snprintf(msg + k, sizeof msg - (size_t)k, " (and %d complaint%s the failed I/O explains: io-error-damage)",
+                   excused, excused == 1 ? "" : "s");
+        complaints_finding(&b, &n, invariant, msg, cs, 0, e);
+      }
+      if (excused) {
+        /* libext2fs writes in place and never through the journal (with or without one), so nothing
+         * rolls back a half-done update after an I/O error: damage to what the failed I/O held is
+         * expected. */
+        snprintf(msg, sizeof msg,
+                 "damage where the I/O failed (libext2fs writes in place, no rollback: expected, not a library bug); "
+                 "e2fsck -fn exit %d: %.500s",
+                 status, fx_complaint_text(cs, first_excused));
+        complaints_finding(&b, &n, "io-error-damage", msg, cs, 1, e);
+      }
+    }
+    fx_complaints_free(cs);
   }
   free(out.s);
   if (!n) {
