@@ -99,8 +99,9 @@ static void bitmap_items(complaint *c, const char *list, int inodes) {
       p = end;
     }
     if (plus) {
-      c->never = inodes ? "inodes in use that the inode bitmap has free (the unsafe kind: they can be handed out again)"
-                        : "blocks in use that the block bitmap has free (the unsafe kind: they can be handed out again)";
+      c->never = inodes
+                     ? "inodes in use that the inode bitmap has free (the unsafe kind: they can be handed out again)"
+                     : "blocks in use that the block bitmap has free (the unsafe kind: they can be handed out again)";
     } else if (inodes) {
       for (unsigned long long k = a; k <= b && k - a < MAX_NAMED; k++) {
         if (c->n_leaked_ino < MAX_NAMED) c->leaked_ino[c->n_leaked_ino++] = (ext2_ino_t)k;

@@ -1,11 +1,12 @@
 /* Extent handles libext2fs opens inside its own functions (punch, fallocate, bmap, ...), seen as
- * held resources; and ext2fs_link and ext2fs_unlink (ext2fs_mkdir and ext2fs_symlink link their
- * new inode through the PLT too), so that a read or write failing inside one is known to concern
- * the inode being linked or unlinked and its directory (fx_blocks.c). libext2fs calls its own ext2fs_extent_open2 and ext2fs_extent_free through the
- * PLT, so the definitions below, linked into the executable, are the ones it reaches: each
- * forwards to the library's (dlsym RTLD_NEXT) and, while an engine runs an operation on its own
- * filesystem, records the handle until it is freed. The snapshot reports the ones still open
- * between operations, which is a leak: every caller in the library frees what it opened. */
+ * held resources; and ext2fs_link and ext2fs_unlink, so that a read or write failing inside one
+ * is known to concern the inode being linked or unlinked and its directory (fx_blocks.c).
+ * libext2fs calls its own ext2fs_extent_open2, ext2fs_extent_free and ext2fs_link (from mkdir
+ * and symlink) through the PLT, so the definitions below, linked into the executable, are the
+ * ones it reaches: each forwards to the library's (dlsym RTLD_NEXT). While an engine runs an
+ * operation on its own filesystem, an extent handle is recorded until it is freed (the snapshot
+ * reports the ones still open between operations, which is a leak: every caller in the library
+ * frees what it opened), and a link or unlink is noted while it runs. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <pthread.h>

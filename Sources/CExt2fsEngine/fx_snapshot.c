@@ -690,8 +690,9 @@ static void complaints_finding(fx_buf *b, int *count, const char *invariant, con
     char line[1200];
     const char *why = fx_complaint_why(cs, i);
     if (pick == -1 || !why[0]) snprintf(line, sizeof line, "%.700s", fx_complaint_text(cs, i));
-    else snprintf(line, sizeof line, "%.600s [%s: %.560s]", fx_complaint_text(cs, i), pick ? "explained" : "not excused",
-                  why);
+    else
+      snprintf(line, sizeof line, "%.600s [%s: %.560s]", fx_complaint_text(cs, i),
+               pick ? "explained" : "not excused", why);
     fx_put(b, "%s", lines++ ? "," : "");
     fx_put_json_string(b, line);
   }
@@ -775,7 +776,8 @@ char *fx_verify(fx_engine *e) {
           what = "error path left the image inconsistent: the operation returned its error, the close succeeded";
         } else {
           invariant = "image-consistent";
-          what = e->faults_fired ? "the image is damaged (and the close failed)" : "no fault fired, yet the image is damaged";
+          what = e->faults_fired ? "the image is damaged (and the close failed)"
+                                 : "no fault fired, yet the image is damaged";
         }
         int k = snprintf(msg, sizeof msg, "%s; e2fsck -fn exit %d: %.500s", what, status,
                          first_not >= 0 ? fx_complaint_text(cs, first_not) : "(no complaint faultline could read)");

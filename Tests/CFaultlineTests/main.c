@@ -676,7 +676,8 @@ static void an_extent_tree_that_cannot_be_read_is_said_not_left_out(void **state
   snprintf(want, sizeof want, "inode %u (/deep): its extent tree after ", (unsigned)ino);
   assert_non_null(strstr(json, want));
   /* No fault is armed while the snapshot reads: a tree the library cannot walk is its own state. */
-  assert_non_null(strstr(json, "\"rule\":\"in-memory-consistent\",\"detail\":\"/deep: its extent tree cannot be walked"));
+  assert_non_null(
+      strstr(json, "\"rule\":\"in-memory-consistent\",\"detail\":\"/deep: its extent tree cannot be walked"));
   free(json);
   fl_ext2fs_engine()->destroy(inst);
   fl_ctx_free(ctx);
