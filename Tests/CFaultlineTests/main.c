@@ -839,6 +839,77 @@ static void a_failed_inode_write_is_traced_with_its_block_and_excuses_only_its_d
   fl_ctx_free(ctx);
 }
 
+/* --- stamped writes (issue 12 item 3) --------------------------------------------------------- */
+
+static void stamp_fill_by_units_gives_the_same_bytes_as_byte_by_byte(void **state) {
+  (void)state;
+  /* The definition's own layout: offset LE in bytes 0-7, file id 8-11, generation 12-14, pattern 15. */
+  uint32_t id = fl_stamp_file_id("/a");
+  assert_int_equal(id, 0x70d2182du); /* FNV-1a 32 of "/a" */
+  assert_int_equal(fl_stamp_byte(0x1230, id, 0xABCDEF12u, 0x5A), 0x30);
+  assert_int_equal(fl_stamp_byte(0x1231, id, 0xABCDEF12u, 0x5A), 0x12);
+  assert_int_equal(fl_stamp_byte(0x1238, id, 0xABCDEF12u, 0x5A), (uint8_t)id);
+  assert_int_equal(fl_stamp_byte(0x123C, id, 0xABCDEF12u, 0x5A), 0x12);
+  assert_int_equal(fl_stamp_byte(0x123E, id, 0xABCDEF12u, 0x5A), 0xCD); /* low 24 bits only */
+  assert_int_equal(fl_stamp_byte(0x123F, id, 0xABCDEF12u, 0x5A), 0x5A);
+  /* Every start and length around unit boundaries, and large ones, with high offsets. */
+  static uint8_t a[4200], b[4200];
+  const uint64_t bases[] = {0, 1, 15, 16, 17, 4095, 4096, (1ull << 40) + 3, ~0ull - 5000};
+  for (size_t i = 0; i < sizeof bases / sizeof *bases; i++) {
+    for (size_t start = 0; start < 40; start++) {
+      const size_t lens[] = {0, 1, 2, 15, 16, 17, 31, 33, 100, 4096, 4163};
+      for (size_t l = 0; l < sizeof lens / sizeof *lens; l++) {
+        memset(a, 0xEE, sizeof a);
+        memset(b, 0xEE, sizeof b);
+        uint64_t off = bases[i] + start;
+        fl_stamp_fill(a, lens[l], off, id, 7, 0x33);
+        fl_stamp_fill_units(b, lens[l], off, id, 7, 0x33);
+        if (memcmp(a, b, sizeof a) != 0) fail_msg("offset %llu length %zu differ", (unsigned long long)off, lens[l]);
+      }
+    }
+  }
+}
+
+static fl_buf read_op(void *inst, const char *path, int *rc) {
+  char op[256];
+  snprintf(op, sizeof op, "{\"kind\":\"read\",\"path\":\"%s\"}", path);
+  fl_buf out = {0};
+  *rc = fl_ext2fs_engine()->perform(inst, op, &out);
+  return out;
+}
+
+static void a_write_with_a_generation_writes_stamped_bytes(void **state) {
+  (void)state;
+  fake f = {.fail_point = -1};
+  fl_ctx *ctx;
+  void *inst = ext2fs_with(&f, &ctx);
+  fl_buf out = {0};
+  /* Unaligned offset and length, across 1 KiB blocks; then an append (stamped from the EOF). */
+  const char *write =
+      "{\"kind\":\"write\",\"path\":\"/a\",\"offset\":5,\"length\":3000,\"pattern\":51,\"generation\":7}";
+  const char *append = "{\"kind\":\"append\",\"path\":\"/a\",\"length\":1000,\"pattern\":52,\"generation\":8}";
+  assert_int_equal(fl_ext2fs_engine()->perform(inst, write, &out), 0);
+  assert_int_equal(fl_ext2fs_engine()->perform(inst, append, &out), 0);
+  int rc;
+  out = read_op(inst, "/a", &rc);
+  assert_int_equal(rc, 0);
+  assert_int_equal(out.len, 4005);
+  uint8_t want[4005];
+  memset(want, 0, 5);
+  fl_stamp_fill(want + 5, 3000, 5, fl_stamp_file_id("/a"), 7, 51);
+  fl_stamp_fill(want + 3005, 1000, 3005, fl_stamp_file_id("/a"), 8, 52);
+  assert_memory_equal(out.data, want, sizeof want);
+  free(out.data);
+  /* Without a generation: the pattern byte in every byte, as before. */
+  assert_int_equal(write_op(inst, "/a", 10, 20), 0); /* pattern 17 */
+  out = read_op(inst, "/a", &rc);
+  for (int i = 10; i < 30; i++) assert_int_equal(out.data[i], 17);
+  assert_int_equal(out.data[30], want[30]);
+  free(out.data);
+  fl_ext2fs_engine()->destroy(inst);
+  fl_ctx_free(ctx);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(disarmed_points_never_reach_the_harness),
@@ -864,6 +935,8 @@ int main(void) {
       cmocka_unit_test(block_kinds_name_the_layout_and_what_files_map),
       cmocka_unit_test(complaints_are_excused_only_by_a_failure_that_explains_them),
       cmocka_unit_test(a_failed_inode_write_is_traced_with_its_block_and_excuses_only_its_damage),
+      cmocka_unit_test(stamp_fill_by_units_gives_the_same_bytes_as_byte_by_byte),
+      cmocka_unit_test(a_write_with_a_generation_writes_stamped_bytes),
   };
   return cmocka_run_group_tests_name("faultline C side", tests, NULL, NULL);
 }

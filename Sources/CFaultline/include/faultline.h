@@ -131,6 +131,41 @@ static inline int fl_fail(const fl_ctx *ctx, int point) {
   return d.action == FL_FAIL ? d.err : 0;
 }
 
+/* The bytes Faultline writes: every byte identifies the file, its offset and the write that put it there.
+ * The file is cut into 16-byte units aligned on file offsets; unit bytes 0-7 hold the unit's file offset
+ * (little-endian u64), 8-11 the file id (FNV-1a 32 of the path's bytes), 12-14 the write's generation (low 24 bits, LE),
+ * 15 the plan's pattern byte. */
+static inline uint32_t fl_stamp_file_id(const char *path) { uint32_t h = 2166136261u; for (const unsigned char *p = (const unsigned char *)path; *p; p++) { h ^= *p; h *= 16777619u; } return h; }
+static inline uint8_t fl_stamp_byte(uint64_t offset, uint32_t file_id, uint32_t generation, uint8_t pattern) {
+  unsigned k = (unsigned)(offset & 15); uint64_t unit = offset - k;
+  if (k < 8) return (uint8_t)(unit >> (8 * k));
+  if (k < 12) return (uint8_t)(file_id >> (8 * (k - 8)));
+  if (k < 15) return (uint8_t)(generation >> (8 * (k - 12)));
+  return pattern;
+}
+static inline void fl_stamp_fill(uint8_t *buf, size_t len, uint64_t offset, uint32_t file_id, uint32_t generation, uint8_t pattern) {
+  for (size_t i = 0; i < len; i++) buf[i] = fl_stamp_byte(offset + i, file_id, generation, pattern);
+}
+
+/* The same bytes as fl_stamp_fill, a 16-byte unit at a time (for engines that stamp megabytes):
+ * a unit's bytes 8-15 are the same in every unit, its bytes 0-7 its offset. Any offset and
+ * length, aligned or not. */
+static inline void fl_stamp_fill_units(uint8_t *buf, size_t len, uint64_t offset, uint32_t file_id,
+                                       uint32_t generation, uint8_t pattern) {
+  uint8_t unit[16];
+  for (int i = 0; i < 4; i++) unit[8 + i] = (uint8_t)(file_id >> (8 * i));
+  for (int i = 0; i < 3; i++) unit[12 + i] = (uint8_t)(generation >> (8 * i));
+  unit[15] = pattern;
+  size_t done = 0;
+  while (done < len) {
+    uint64_t at = offset + done, start = at & ~(uint64_t)15;
+    for (int i = 0; i < 8; i++) unit[i] = (uint8_t)(start >> (8 * i));
+    size_t k = (size_t)(at - start), n = 16 - k < len - done ? 16 - k : len - done;
+    __builtin_memcpy(buf + done, unit + k, n);
+    done += n;
+  }
+}
+
 /* Bytes an operation hands back (a read): malloc'd by the engine, freed by the harness. */
 typedef struct fl_buf {
   uint8_t *data;
@@ -162,7 +197,9 @@ typedef struct fl_engine {
   /* Builds what setup describes; no fault fires here. 0 or an errno. */
   int (*setup)(void *engine);
   /* One operation, as JSON: {"kind": "write", "path": "/a", "offset": 0, "length": 4096,
-   * "pattern": 165} (keys as in plans). 0 or a positive errno. A read fills *out. */
+   * "pattern": 165} (keys as in plans). A write or append with "generation": N writes the
+   * stamped bytes fl_stamp_fill gives (the file id of its "path"); without one, `pattern` in
+   * every byte. 0 or a positive errno. A read fills *out. */
   int (*perform)(void *engine, const char *op_json, fl_buf *out);
   /* The state now (see above), malloc'd and NUL-terminated; the harness frees it. Taken at fixed
    * points of a scenario (after setup, after an operation a fault hit, at rest); fault points
