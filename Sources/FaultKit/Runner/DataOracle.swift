@@ -182,8 +182,17 @@ struct DataOracle {
       w.offset = UInt64(m.expected.count)
       apply(w, outcome, seq: seq, to: &m)
       return
-    case .fallocate, .mkdir, .link, .symlink, .setxattr, .removexattr:
-      // No file data changes (fallocate's new blocks read as zeros, as the size says).
+    case .fallocate:
+      // Its new blocks read as zeros; without keep-size the size grows to offset + length (the
+      // bytes it adds read as zeros), and a failed one may or may not have grown it.
+      guard ok || failed, !(op.mode ?? "").split(separator: ",").contains("keep-size") else { break }
+      let end = Int((op.offset ?? 0) + (op.length ?? 0))
+      if m.expected.count < end {
+        m.expected.append(contentsOf: repeatElement(0, count: end - m.expected.count))
+      }
+      if ok { m.minSize = max(m.minSize, end) }
+    case .mkdir, .link, .symlink, .setxattr, .removexattr:
+      // No file data changes.
       break
     }
     m.touched = true
