@@ -254,11 +254,15 @@ errcode_t fx_open(fx_engine *e) {
 }
 
 errcode_t fx_open_quiet(fx_disk *d, ext2_filsys *out) {
+  /* It may run inside another open's I/O (a fault while the engine's image is being opened):
+   * what that open was opening is put back. */
+  fx_engine *was = opening;
+  fx_disk *was_disk = opening_disk;
   set_opening(NULL, d);
   ext2_filsys fs = NULL;
   errcode_t rc = ext2fs_open2("image", NULL, EXT2_FLAG_64BITS | EXT2_FLAG_SKIP_MMP | EXT2_FLAG_IGNORE_CSUM_ERRORS, 0, 0,
                               fx_io_manager, &fs);
-  set_opening(NULL, NULL);
+  set_opening(was, was_disk);
   *out = rc ? NULL : fs;
   return rc;
 }
