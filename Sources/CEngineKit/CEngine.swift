@@ -33,16 +33,15 @@ final class CEngine: Engine, @unchecked Sendable {
       if point >= 0 && point < e.vtable.pointee.n_points { e.harness.notHonoured(FaultPointID(Int(point))) }
     }
     ctx.pointee.harness = Unmanaged.passUnretained(self).toOpaque()
-    // Every point goes through the harness: hits are counted and traced as a Swift engine's are.
-    for i in 0..<n { fl_ctx_arm(ctx, Int32(i), 1) }
     let setup = CEngines.json(context.setup)
     let bugs = context.bugs.sorted()
     var err = [CChar](repeating: 0, count: 512)
     let made = withCStrings(bugs) { list in
       vtable.pointee.create(ctx, setup, list, Int32(bugs.count), &err, err.count)
     }
+    // No fl_ctx_free here: every stored property is set, so deinit runs when init throws, and
+    // it frees the context (freeing it here too was a double free).
     guard let made else {
-      fl_ctx_free(ctx)
       throw SetupError(message: "engine \(String(cString: vtable.pointee.name)): \(CEngines.message(err))")
     }
     instance = made
@@ -68,6 +67,18 @@ final class CEngine: Engine, @unchecked Sendable {
   /// Inside snapshot or verify: the engine's own reads pass its points unseen.
   var quiet = false
 
+  /// Whether the points are armed. They are exactly while the harness counts hits (it injects,
+  /// and no snapshot or verify is under way), so every armed pass is a counted hit and an engine
+  /// that counts its armed passes numbers hits as the harness does (faultline.h). Armed, every
+  /// point goes through the harness: hits are counted and traced as a Swift engine's are.
+  private var armed = false
+
+  private func arm(_ on: Bool) {
+    guard on != armed else { return }
+    for i in 0..<Int(vtable.pointee.n_points) { fl_ctx_arm(ctx, Int32(i), on ? 1 : 0) }
+    armed = on
+  }
+
   func hit(_ point: Int32) -> fl_decision {
     guard !quiet, point >= 0 && point < vtable.pointee.n_points else {
       return fl_decision(action: 0, err: 0, max_bytes: 0)
@@ -90,6 +101,7 @@ final class CEngine: Engine, @unchecked Sendable {
   }
 
   func setup() async throws {
+    arm(false)
     injected = nil
     let rc = vtable.pointee.setup(instance)
     if rc != 0 { throw error(rc) }
@@ -98,6 +110,7 @@ final class CEngine: Engine, @unchecked Sendable {
   func perform(_ op: FaultKit.Operation) async throws -> [UInt8]? {
     // Each operation starts at a schedule point: tasks interleave between C operations.
     try await harness.scheduler.point("c-engine \(op.kind.rawValue)")
+    arm(harness.injecting)
     injected = nil
     var out = fl_buf(data: nil, len: 0)
     let rc = vtable.pointee.perform(instance, CEngines.json(op), &out)
@@ -110,6 +123,7 @@ final class CEngine: Engine, @unchecked Sendable {
   /// The engine's snapshot, read: NULL, bytes that are not the common model, or unknown keys are
   /// `UnreadableState` (the scenario is unjudged there), never an empty state that passes.
   func snapshot() throws -> Snapshot {
+    arm(false)
     quiet = true
     defer { quiet = false }
     guard let json = vtable.pointee.snapshot(instance) else {
@@ -133,6 +147,7 @@ final class CEngine: Engine, @unchecked Sendable {
   /// The engine's findings: NULL is none; anything but the JSON array faultline.h describes is
   /// `UnreadableState` (the checks ran and said something nobody can read: not a pass).
   func verify() async throws -> [Finding] {
+    arm(false)
     quiet = true
     defer { quiet = false }
     guard let verify = vtable.pointee.verify, let json = verify(instance) else { return [] }
@@ -155,6 +170,7 @@ final class CEngine: Engine, @unchecked Sendable {
   }
 
   func recover() async throws {
+    arm(harness.injecting)
     injected = nil
     let rc = vtable.pointee.recover(instance)
     if rc != 0 { throw error(rc) }

@@ -5,13 +5,26 @@ import Glibc
 /// `Snapshot`. Foundation's JSONDecoder spent 70% of an ext2fs sweep decoding these (a
 /// fragmented filesystem's snapshot has thousands of extent and free-space records); this reader
 /// walks the bytes once, matches keys as bytes, and makes one String per distinct value (a file's
-/// path, an extent's state) however many records repeat it. Unknown keys are skipped; a malformed
-/// document throws with the offset.
+/// path, an extent's state) however many records repeat it. A malformed document throws with the
+/// offset; so does a key faultline.h does not define, at the top level or in a record (a key
+/// skipped is state nobody looked at).
 enum SnapshotJSON {
   struct Malformed: Error, CustomStringConvertible {
     let offset: Int
     let expected: String
     var description: String { "snapshot JSON: expected \(expected) at byte \(offset)" }
+  }
+
+  /// A key the snapshot model does not define.
+  struct UnknownKey: Error, CustomStringConvertible {
+    let key: String
+    /// Where: `the snapshot`, `a file record` …
+    let place: String
+    let offset: Int
+    let known: [String]
+    var description: String {
+      "snapshot JSON: unknown key \"\(key)\" in \(place) at byte \(offset) (faultline.h defines: \(known.joined(separator: ", ")))"
+    }
   }
 
   static func parse(_ bytes: UnsafeBufferPointer<UInt8>) throws -> Snapshot {
@@ -29,7 +42,7 @@ enum SnapshotJSON {
             case "path": f.path = try r.string()
             case "size": f.size = try r.number()
             case "pendingError": f.pendingError = Errno(rawValue: Int32(try r.number()))
-            default: try r.skip()
+            default: throw r.unknown(k, in: "a file record", known: ["path", "size", "pendingError"])
             }
           }
           s.files.append(f)
@@ -55,12 +68,14 @@ enum SnapshotJSON {
                   case "task": h.task = try r.string()
                   case "op": h.op = Int(try r.number())
                   case "opName": h.opName = try r.string()
-                  default: try r.skip()
+                  default: throw r.unknown(k, in: "a lock holder", known: ["task", "op", "opName"])
                   }
                 }
                 l.holders.append(h)
               }
-            default: try r.skip()
+            default:
+              throw r.unknown(
+                k, in: "a lock record", known: ["kind", "object", "mode", "range", "holders", "waiters"])
             }
           }
           s.locks.append(l)
@@ -80,7 +95,7 @@ enum SnapshotJSON {
             case "range": e.range = try r.byteRange()
             case "disk": e.disk = try r.blockRange()
             case "state": e.state = try r.string()
-            default: try r.skip()
+            default: throw r.unknown(k, in: "an extent record", known: ["source", "file", "range", "disk", "state"])
             }
           }
           s.extents.append(e)
@@ -101,7 +116,10 @@ enum SnapshotJSON {
               var u: [String] = []
               try r.array { r in u.append(try r.string()) }
               x.underflows = u
-            default: try r.skip()
+            default:
+              throw r.unknown(
+                k, in: "a space record",
+                known: ["name", "total", "used", "reserved", "mayUse", "free", "backsData", "underflows"])
             }
           }
           s.space.append(x)
@@ -116,7 +134,7 @@ enum SnapshotJSON {
             switch k {
             case "range": p.range = try r.blockRange()
             case "why": p.why = try r.string()
-            default: try r.skip()
+            default: throw r.unknown(k, in: "a pinned range", known: ["range", "why"])
             }
           }
           s.pinned.append(p)
@@ -128,13 +146,20 @@ enum SnapshotJSON {
             switch k {
             case "rule": a.rule = try r.string()
             case "detail": a.detail = try r.string()
-            default: try r.skip()
+            default: throw r.unknown(k, in: "an assertion", known: ["rule", "detail"])
             }
           }
           s.assertions.append(a)
         }
       case "pendingWork": try r.array { r in s.pendingWork.append(try r.string()) }
-      default: try r.skip()
+      case "unreadable": try r.array { r in s.unreadable.append(try r.string()) }
+      default:
+        throw r.unknown(
+          key, in: "the snapshot",
+          known: [
+            "pageSize", "copyOnWrite", "files", "locks", "extents", "space", "free", "assertions", "pendingWork",
+            "unreadable", "pinned", "filler", "deviceBlocks",
+          ])
       }
     }
     return s
@@ -282,7 +307,7 @@ enum SnapshotJSON {
         switch k {
         case "start": r.start = try rd.number()
         case "end": r.end = try rd.number()
-        default: try rd.skip()
+        default: throw rd.unknown(k, in: "a byte range", known: ["start", "end"])
         }
       }
       return r
@@ -294,31 +319,16 @@ enum SnapshotJSON {
         switch k {
         case "start": r.start = try rd.number()
         case "count": r.count = try rd.number()
-        default: try rd.skip()
+        default: throw rd.unknown(k, in: "a block range", known: ["start", "count"])
         }
       }
       return r
     }
 
-    /// Skips any value (keys this reader does not know).
-    mutating func skip() throws {
-      ws()
-      guard i < b.count else { throw Malformed(offset: i, expected: "a value") }
-      switch b[i] {
-      case 0x7B: try object { _, r in try r.skip() }
-      case 0x5B: try array { r in try r.skip() }
-      case 0x22: _ = try raw()
-      case UInt8(ascii: "t"), UInt8(ascii: "f"): _ = try bool()
-      case UInt8(ascii: "n"): i += 4
-      default:
-        if b[i] == UInt8(ascii: "-") { i += 1 }
-        while i < b.count,
-          (b[i] >= 0x30 && b[i] <= 0x39) || b[i] == UInt8(ascii: ".") || b[i] == UInt8(ascii: "e")
-            || b[i] == UInt8(ascii: "E") || b[i] == UInt8(ascii: "+") || b[i] == UInt8(ascii: "-")
-        {
-          i += 1
-        }
-      }
+    /// The error for key `k` met in `place` (the reader stands just after its colon).
+    func unknown(_ k: Key, in place: String, known: [String]) -> UnknownKey {
+      let name = (try? unescape(k.bytes, at: 0)) ?? String(decoding: k.bytes, as: UTF8.self)
+      return UnknownKey(key: name, place: place, offset: i, known: known)
     }
   }
 }

@@ -138,6 +138,7 @@ static unsigned char *own(fx_disk *d, size_t i) {
 
 errcode_t fx_disk_write(fx_disk *d, unsigned long long off, size_t n, const void *data) {
   if (off + n > FX_DISK_MAX) return EXT2_ET_SHORT_WRITE;
+  d->version++;
   const unsigned char *s = data;
   for (size_t done = 0; done < n;) {
     size_t i = (size_t)((off + done) / FX_PAGE), in = (size_t)((off + done) % FX_PAGE);

@@ -118,15 +118,33 @@ int fx_parse_config(const char *json, fx_config *cfg, char *err, size_t err_len)
   return bad;
 }
 
+char **fx_child_environ(void) {
+  static const char fake_time[] = "E2FSPROGS_FAKE_TIME=1700000000";
+  size_t n = 0;
+  int have = 0;
+  for (; environ && environ[n] && n < (1u << 20); n++)
+    have |= strncmp(environ[n], "E2FSPROGS_FAKE_TIME=", 20) == 0;
+  char **env = malloc((n + 2) * sizeof *env);
+  if (!env) return NULL;
+  if (n) memcpy(env, environ, n * sizeof *env);
+  /* The caller's own E2FSPROGS_FAKE_TIME wins, as it did when this was setenv(..., 0). */
+  if (!have) env[n++] = (char *)fake_time;
+  env[n] = NULL;
+  return env;
+}
+
 /* Runs argv, waits; the exit status, or -1 when it could not start. Output goes to /dev/null. */
 static int run(char *const argv[]) {
+  char **env = fx_child_environ();
+  if (!env) return -1;
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
   posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
   pid_t pid;
-  int rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+  int rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, env);
   posix_spawn_file_actions_destroy(&fa);
+  free(env);
   if (rc != 0) return -1;
   int status;
   while (waitpid(pid, &status, 0) < 0) {
@@ -258,7 +276,8 @@ static int make_image(const fx_config *cfg, const char *path, char *err, size_t 
   snprintf(inodes, sizeof inodes, "%u", cfg->inodes);
   snprintf(size_k, sizeof size_k, "%lluk", cfg->size / 1024);
   snprintf(features, sizeof features, "%s%s", cfg->features, cfg->journal ? ",has_journal" : ",^has_journal");
-  /* A fixed UUID and hash seed, and E2FSPROGS_FAKE_TIME from the caller: the same bytes each time. */
+  /* A fixed UUID and hash seed, and E2FSPROGS_FAKE_TIME in its environment (fx_child_environ): the
+   * same bytes each time. */
   char *argv[] = {"mke2fs", "-q", "-F", "-t", "ext4", "-b", bs, "-N", inodes, "-O", features, "-U",
                   "6b1f5a8e-2c4d-4e3f-9a7b-1d2e3f405162", "-E",
                   "hash_seed=0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0,lazy_itable_init=0", (char *)path, size_k, NULL};
@@ -279,7 +298,6 @@ static int build_image(const fx_config *cfg, unsigned char **out, size_t *out_le
   char path[FX_PATH];
   snprintf(path, sizeof path, "%s/faultline-mke2fs-%d-%lu.img", dir, (int)getpid(),
            __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED));
-  setenv("E2FSPROGS_FAKE_TIME", "1700000000", 0);
   int rc = make_image(cfg, path, err, err_len);
   unsigned char *made = NULL;
   size_t len = 0;

@@ -61,6 +61,7 @@ typedef struct fx_disk {
   size_t n_pages;
   size_t *written; /* the pages with copies, in the order first written */
   size_t n_written, cap_written;
+  unsigned long long version; /* bumped by every write: what was derived from the bytes is stale */
 } fx_disk;
 int fx_disk_init(fx_disk *d, const unsigned char *base, size_t len, unsigned long long k1, unsigned long long k2);
 void fx_disk_free(fx_disk *d);
@@ -89,6 +90,71 @@ typedef struct fx_extent_handle {
   char op_name[32];
 } fx_extent_handle;
 
+/* fx_blocks.c: what a block of the filesystem is (for the trace, and to tell which of e2fsck's
+ * complaints a failed read or write explains). */
+enum fx_block_kind {
+  FX_BLK_UNKNOWN,
+  FX_BLK_SUPERBLOCK,
+  FX_BLK_GROUP_DESC,
+  FX_BLK_RESERVED_GDT,
+  FX_BLK_BLOCK_BITMAP,
+  FX_BLK_INODE_BITMAP,
+  FX_BLK_INODE_TABLE,
+  FX_BLK_EXTENT_NODE, /* an extent tree node of `ino` */
+  FX_BLK_INDIRECT,    /* an indirect block (`level` 1, 2, 3) of `ino` */
+  FX_BLK_DIR,         /* a directory block of `ino` (file block `lblk`) */
+  FX_BLK_XATTR,       /* the xattr block of `ino` */
+  FX_BLK_SYMLINK,     /* the block holding the target of symlink `ino` */
+  FX_BLK_DATA,        /* file data of `ino` (file block `lblk`) */
+  FX_BLK_JOURNAL,
+  FX_BLK_NEW,         /* allocated in this scenario for `ino`, not (yet) mapped on disk */
+  FX_BLK_FREE,        /* in use by nothing on disk, and not allocated in this scenario */
+};
+typedef struct fx_block_info {
+  unsigned long long blk;
+  unsigned char kind;  /* enum fx_block_kind */
+  unsigned char level; /* FX_BLK_INDIRECT: 1, 2, 3 */
+  unsigned char metadata; /* FX_BLK_NEW: allocated as metadata (a tree node, a directory or xattr block) */
+  unsigned group;      /* superblock, descriptors, bitmaps, inode table: the group */
+  ext2_ino_t ino;      /* the owner; for an inode table block, its first inode */
+  ext2_ino_t last_ino; /* an inode table block's last inode */
+  unsigned long long lblk;
+} fx_block_info;
+
+/* An injected I/O failure, as the engine saw it. */
+enum { FX_IO_INFO = 8 };
+typedef struct fx_failed_io {
+  int point; /* FX_IO_READ, FX_IO_WRITE, FX_IO_FLUSH, FX_IO_ZEROOUT */
+  unsigned hit; /* the point's hit number, as the harness numbers it (io.write#7) */
+  int op;       /* the engine's operation, 1-based, and its kind */
+  char op_kind[16];
+  unsigned long long blk, count; /* the filesystem blocks it covered (count 0: a flush) */
+  ext2_ino_t linking, link_dir;  /* an ext2fs_link or ext2fs_unlink under way: the inode and directory */
+  int n_info;                    /* the first blocks' kinds (of `count`) */
+  fx_block_info info[FX_IO_INFO];
+} fx_failed_io;
+
+/* A block range allocated in this scenario, and for which inode (0: unknown). */
+typedef struct fx_alloc {
+  unsigned long long blk, count;
+  ext2_ino_t ino;
+  int metadata;
+} fx_alloc;
+
+/* What every block of the filesystem is, as one walk of an image found it. */
+typedef struct fx_owner {
+  unsigned char kind, level;
+  ext2_ino_t ino;
+  unsigned long long lblk;
+} fx_owner;
+typedef struct fx_owners {
+  fx_owner *v; /* one per block; NULL: the walk could not be made */
+  unsigned long long n;
+  int made;
+  unsigned long long version; /* the disk version it was made from */
+  int incomplete;             /* some inode's blocks could not be walked */
+} fx_owners;
+
 typedef struct fx_engine {
   const fl_ctx *ctx;
   fx_config cfg;
@@ -102,6 +168,23 @@ typedef struct fx_engine {
   int extent_handles_untracked; /* opened while all slots were taken */
   /* Inside snapshot or verify: handles opened now are the engine's own. */
   int observing;
+  /* Armed passes through each point: the harness counts exactly these (faultline.h), so this is
+   * the hit number it gives them. */
+  unsigned hits[FX_N_POINTS];
+  /* The operation under way: its 1-based number, kind and the inode its path names (0: none). */
+  int op;
+  char op_kind[16];
+  ext2_ino_t op_ino;
+  char op_path[FX_PATH];
+  /* An ext2fs_link or ext2fs_unlink under way (fx_handles.c). */
+  ext2_ino_t linking, link_dir;
+  /* Injected I/O failures and this scenario's allocations, for explaining e2fsck's complaints;
+   * each bounded (what did not fit is counted, and then nothing is excused by a missing entry). */
+  fx_failed_io *failed;
+  int n_failed, cap_failed, failed_dropped;
+  fx_alloc *allocs;
+  int n_allocs, cap_allocs, allocs_dropped;
+  fx_owners owners; /* of the disk now, made when a fault needs it */
 } fx_engine;
 
 /* fx_image.c */
@@ -112,6 +195,12 @@ int fx_setup_image(const char *setup_json, const fx_config *cfg, const unsigned 
                    unsigned long long *k1, unsigned long long *k2, char *err, size_t err_len);
 /* The same image written to the file `path` (the naive benchmark copies it per scenario). */
 int fx_materialize(const char *setup_json, const fx_config *cfg, const char *path, char *err, size_t err_len);
+/* The environment mke2fs and e2fsck run with: this process's, plus E2FSPROGS_FAKE_TIME (fixed
+ * timestamps, so equal images are equal bytes) unless it is set already. Passed to the child
+ * explicitly: library code never calls setenv, which races with other threads spawning
+ * processes (they read environ while setenv reallocates it). A malloc'd array whose strings are
+ * borrowed: free the array only. NULL when out of memory. */
+char **fx_child_environ(void);
 
 /* fx_io.c: an io_manager over the engine's fx_disk, with the I/O fault points. */
 extern io_manager fx_io_manager;
@@ -128,19 +217,41 @@ void fx_not_running(fx_engine *e);
 unsigned long fx_extent_handles_opened(void);
 /* Opens `e->disk` read-write through fx_io_manager and installs the allocator hooks. */
 errcode_t fx_open(fx_engine *e);
+/* Opens `d` read-only through fx_io_manager with no fault point, no hook and checksum errors
+ * ignored: for looking at the bytes as they are (the engine's own fs is left alone). */
+errcode_t fx_open_quiet(fx_disk *d, ext2_filsys *fs);
 
-/* fx_snapshot.c */
-char *fx_snapshot(fx_engine *e);
-char *fx_verify(fx_engine *e);
+/* fx_blocks.c */
+/* What block `blk` is now: the filesystem's layout (from `e->fs`), what the disk's files map
+ * (e->owners, remade when the disk changed), this scenario's allocations, and, for a block
+ * being written, what `data` holds (NULL: unknown). */
+void fx_block_kind(fx_engine *e, unsigned long long blk, const void *data, fx_block_info *out);
+/* "block 35 (inode table of group 0, inodes 13-16)". */
+void fx_block_describe(const fx_block_info *b, char *out, size_t size);
+/* Records an injected failure of `point` over bytes [off, off + len) (len 0: a flush), with what
+ * those blocks are, and says it in the trace ("io.write#7 failed block 35 (inode table ...)"). */
+void fx_note_failed_io(fx_engine *e, int point, unsigned long long off, unsigned long long len, const void *data);
+/* Records blocks [blk, blk + count) allocated for inode `ino` (0: the operation's own). */
+void fx_note_alloc(fx_engine *e, unsigned long long blk, unsigned long long count, ext2_ino_t ino, int metadata);
+/* Walks the image on `d` and says what each block is; 0 or an errcode. */
+errcode_t fx_owners_of(fx_disk *d, fx_owners *out);
+void fx_owners_free(fx_owners *o);
+/* "io.write#7 failed block 35 (inode table of group 0, inodes 13-16)". */
+void fx_failed_io_describe(const fx_failed_io *f, char *out, size_t size);
+/* What a failed I/O concerns: the inodes whose structures its blocks held (an inode table
+ * block's inodes; the owner of an extent tree node, indirect, directory, xattr or symlink block
+ * or of a block newly allocated as metadata), and the inode and directory of a link or unlink
+ * under way; into `ino`, at most `max`. Superblocks, descriptors and bitmaps (which the close
+ * writes again from memory) and file data concern none. */
+int fx_failed_io_inodes(const fx_failed_io *f, ext2_ino_t *ino, int max);
+void fx_blocks_free(fx_engine *e);
 
-/* fx_ops.c */
-int fx_perform(fx_engine *e, const char *op_json, fl_buf *out);
-int fx_errno(fx_engine *e, errcode_t code, const char *what);
-
-/* A growing string. */
+/* A growing string. When memory runs out, `failed` is set and what follows is dropped: a
+ * writer whose output must be whole checks it. */
 typedef struct fx_buf {
   char *s;
   size_t len, cap;
+  int failed;
 } fx_buf;
 void fx_put(fx_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void fx_put_json_string(fx_buf *b, const char *s);
@@ -151,5 +262,37 @@ void fx_commit(fx_buf *b, char *end);
 /* The decimal digits of `v` at `p`; returns the end. */
 char *fx_u64(char *p, unsigned long long v);
 #define FX_LIT(p, lit) (memcpy((p), (lit), sizeof(lit) - 1), (p) + sizeof(lit) - 1)
+
+/* fx_snapshot.c */
+/* The names under a filesystem's root, listed as the snapshot lists them: at most fx_max_names
+ * (FX_MAX_NAMES; tests lower it), and more is said in the snapshot's "unreadable". */
+enum { FX_MAX_NAMES = 1 << 16 };
+extern int fx_max_names;
+typedef struct fx_name {
+  char path[FX_PATH];
+  ext2_ino_t ino;
+  int unreadable; /* its inode could not be read (said in the snapshot's "unreadable") */
+} fx_name;
+typedef struct fx_names {
+  fx_name *v;
+  int n, cap;
+  int truncated; /* more than fx_max_names */
+  int oom;
+} fx_names;
+void fx_names_free(fx_names *names);
+char *fx_snapshot(fx_engine *e);
+char *fx_verify(fx_engine *e);
+/* Runs e2fsck -fn on the disk's bytes (a memfd the child sees as its descriptor 3 or 4), reading
+ * all it writes (the first FX_FSCK_KEEP bytes into `out`, then a line saying how many more) until
+ * it exits; kills and reaps it after FAULTLINE_EXT2FS_FSCK_TIMEOUT seconds (default 120). Its exit
+ * status, or FX_FSCK_NOT_RUN (it could not start, or died of a signal) or FX_FSCK_TIMED_OUT. */
+enum { FX_FSCK_NOT_RUN = -1, FX_FSCK_TIMED_OUT = -2, FX_FSCK_KEEP = 1 << 20 };
+int fx_run_e2fsck(const fx_disk *d, fx_buf *out);
+
+/* fx_ops.c */
+int fx_perform(fx_engine *e, const char *op_json, fl_buf *out);
+/* What a read allocates a file's bytes with: calloc (tests put a failing one here). */
+extern void *(*fx_calloc)(size_t n, size_t size);
+int fx_errno(fx_engine *e, errcode_t code, const char *what);
 
 #endif

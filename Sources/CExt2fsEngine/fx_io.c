@@ -10,11 +10,16 @@
 
 #include "fx_internal.h"
 
-/* The engine whose image is being opened (io_manager->open has no context argument), and the
- * one running on this thread (where libext2fs's com_err messages go). */
+/* The disk being opened and the engine whose it is, NULL for a quiet look (io_manager->open has
+ * no context argument), and the engine running on this thread (where libext2fs's com_err
+ * messages go). */
 static __thread fx_engine *opening;
+static __thread fx_disk *opening_disk;
 static __thread fx_engine *running;
-static void set_opening(fx_engine *e) { opening = e; }
+static void set_opening(fx_engine *e, fx_disk *d) {
+  opening = e;
+  opening_disk = d;
+}
 
 /* libext2fs reports some problems through com_err, which prints to stderr: into the trace instead. */
 static void com_err_to_trace(const char *whoami, errcode_t code, const char *fmt, va_list args) {
@@ -45,23 +50,32 @@ void fx_not_running(fx_engine *e) {
 }
 
 typedef struct fx_channel {
-  fx_engine *engine;
+  fx_engine *engine; /* NULL: a quiet channel, no fault points */
+  fx_disk *disk;
 } fx_channel;
 
-/* A pass through `point` for an I/O: 0, or the errno an injected failure returns. */
-static errcode_t io_point(fx_engine *e, int point) {
-  if (!e->ctx) return 0;
-  int err = fl_fail(e->ctx, point);
+/* A pass through fault point `point`, counted when armed (the harness numbers exactly those). */
+static int pass(fx_engine *e, int point) {
+  if (e->ctx->armed[point]) e->hits[point]++;
+  return fl_fail(e->ctx, point);
+}
+
+/* A pass through `point` for an I/O of bytes [off, off + len) (`data`: what a write writes): 0,
+ * or the errno an injected failure returns, which is recorded with what those blocks are. */
+static errcode_t io_point(fx_engine *e, int point, unsigned long long off, unsigned long long len, const void *data) {
+  if (!e || !e->ctx) return 0;
+  int err = pass(e, point);
   if (err) {
     e->faults_fired++;
     e->io_faults_fired++;
+    fx_note_failed_io(e, point, off, len, data);
   }
   return (errcode_t)err;
 }
 
 static errcode_t fx_io_open(const char *name, int flags, io_channel *channel) {
   (void)flags;
-  if (!opening) return EXT2_ET_BAD_DEVICE_NAME;
+  if (!opening_disk) return EXT2_ET_BAD_DEVICE_NAME;
   io_channel io = NULL;
   fx_channel *priv = NULL;
   errcode_t rc = ext2fs_get_memzero(sizeof(struct struct_io_channel), &io);
@@ -74,6 +88,7 @@ static errcode_t fx_io_open(const char *name, int flags, io_channel *channel) {
   }
   strcpy(io->name, name);
   priv->engine = opening;
+  priv->disk = opening_disk;
   io->magic = EXT2_ET_MAGIC_IO_CHANNEL;
   io->manager = fx_io_manager;
   io->block_size = 1024;
@@ -86,6 +101,7 @@ static errcode_t fx_io_open(const char *name, int flags, io_channel *channel) {
 }
 
 static fx_engine *engine_of_io(io_channel io) { return ((fx_channel *)io->private_data)->engine; }
+static fx_disk *disk_of_io(io_channel io) { return ((fx_channel *)io->private_data)->disk; }
 
 static errcode_t fx_io_close(io_channel io) {
   if (--io->refcount > 0) return 0;
@@ -107,9 +123,9 @@ static size_t bytes_of(io_channel io, long long count) {
 }
 
 static errcode_t fx_io_read_blk64(io_channel io, unsigned long long block, int count, void *data) {
-  fx_engine *e = engine_of_io(io);
-  errcode_t rc = io_point(e, FX_IO_READ);
-  return rc ? rc : fx_disk_read(&e->disk, block * (unsigned long long)io->block_size, bytes_of(io, count), data);
+  unsigned long long off = block * (unsigned long long)io->block_size;
+  errcode_t rc = io_point(engine_of_io(io), FX_IO_READ, off, bytes_of(io, count), NULL);
+  return rc ? rc : fx_disk_read(disk_of_io(io), off, bytes_of(io, count), data);
 }
 
 static errcode_t fx_io_read_blk(io_channel io, unsigned long block, int count, void *data) {
@@ -117,9 +133,9 @@ static errcode_t fx_io_read_blk(io_channel io, unsigned long block, int count, v
 }
 
 static errcode_t fx_io_write_blk64(io_channel io, unsigned long long block, int count, const void *data) {
-  fx_engine *e = engine_of_io(io);
-  errcode_t rc = io_point(e, FX_IO_WRITE);
-  return rc ? rc : fx_disk_write(&e->disk, block * (unsigned long long)io->block_size, bytes_of(io, count), data);
+  unsigned long long off = block * (unsigned long long)io->block_size;
+  errcode_t rc = io_point(engine_of_io(io), FX_IO_WRITE, off, bytes_of(io, count), data);
+  return rc ? rc : fx_disk_write(disk_of_io(io), off, bytes_of(io, count), data);
 }
 
 static errcode_t fx_io_write_blk(io_channel io, unsigned long block, int count, const void *data) {
@@ -127,14 +143,13 @@ static errcode_t fx_io_write_blk(io_channel io, unsigned long block, int count, 
 }
 
 static errcode_t fx_io_write_byte(io_channel io, unsigned long offset, int size, const void *data) {
-  fx_engine *e = engine_of_io(io);
-  errcode_t rc = io_point(e, FX_IO_WRITE);
+  errcode_t rc = io_point(engine_of_io(io), FX_IO_WRITE, offset, size < 0 ? 0 : (unsigned long long)size, NULL);
   if (rc) return rc;
-  return size < 0 ? EXT2_ET_INVALID_ARGUMENT : fx_disk_write(&e->disk, offset, (size_t)size, data);
+  return size < 0 ? EXT2_ET_INVALID_ARGUMENT : fx_disk_write(disk_of_io(io), offset, (size_t)size, data);
 }
 
 /* Nothing is cached below this manager: a flush is its fault point alone. */
-static errcode_t fx_io_flush(io_channel io) { return io_point(engine_of_io(io), FX_IO_FLUSH); }
+static errcode_t fx_io_flush(io_channel io) { return io_point(engine_of_io(io), FX_IO_FLUSH, 0, 0, NULL); }
 
 static errcode_t fx_io_set_option(io_channel io, const char *option, const char *arg) {
   (void)io, (void)option, (void)arg;
@@ -143,18 +158,17 @@ static errcode_t fx_io_set_option(io_channel io, const char *option, const char 
 
 /* As a hole punched in an image file: zeros. No fault point: the catalog declares none for discard. */
 static errcode_t fx_io_discard(io_channel io, unsigned long long block, unsigned long long count) {
-  fx_engine *e = engine_of_io(io);
+  fx_disk *d = disk_of_io(io);
   unsigned long long bs = (unsigned long long)io->block_size, at = block * bs;
-  if (at >= e->disk.len) return 0;
-  unsigned long long n = count * bs < e->disk.len - at ? count * bs : e->disk.len - at;
-  return fx_disk_write(&e->disk, at, (size_t)n, NULL);
+  if (at >= d->len) return 0;
+  unsigned long long n = count * bs < d->len - at ? count * bs : d->len - at;
+  return fx_disk_write(d, at, (size_t)n, NULL);
 }
 
 static errcode_t fx_io_zeroout(io_channel io, unsigned long long block, unsigned long long count) {
-  fx_engine *e = engine_of_io(io);
-  errcode_t rc = io_point(e, FX_IO_ZEROOUT);
   unsigned long long bs = (unsigned long long)io->block_size;
-  return rc ? rc : fx_disk_write(&e->disk, block * bs, (size_t)(count * bs), NULL);
+  errcode_t rc = io_point(engine_of_io(io), FX_IO_ZEROOUT, block * bs, count * bs, NULL);
+  return rc ? rc : fx_disk_write(disk_of_io(io), block * bs, (size_t)(count * bs), NULL);
 }
 
 static struct struct_io_manager fx_io_manager_struct = {
@@ -185,16 +199,18 @@ static fx_engine *engine_of(ext2_filsys fs) { return (fx_engine *)fs->priv_data;
 
 static errcode_t alloc_block2(ext2_filsys fs, blk64_t goal, blk64_t *ret, struct blk_alloc_ctx *actx) {
   fx_engine *e = engine_of(fs);
+  int data = actx && actx->flags == BLOCK_ALLOC_DATA;
   if (e && e->ctx) {
-    int point = actx && actx->flags == BLOCK_ALLOC_DATA ? FX_ALLOC_DATA : FX_ALLOC_METADATA;
-    int err = fl_fail(e->ctx, point);
+    int err = pass(e, data ? FX_ALLOC_DATA : FX_ALLOC_METADATA);
     if (err) {
       e->faults_fired++;
       return err == ENOSPC ? EXT2_ET_BLOCK_ALLOC_FAIL : (errcode_t)err;
     }
   }
   /* The library's own search, on the bitmap (a map argument keeps it from calling us again). */
-  return ext2fs_new_block3(fs, goal, fs->block_map, ret, actx);
+  errcode_t rc = ext2fs_new_block3(fs, goal, fs->block_map, ret, actx);
+  if (!rc && e) fx_note_alloc(e, *ret, 1, actx ? actx->ino : 0, !data);
+  return rc;
 }
 
 static errcode_t (*default_new_range)(ext2_filsys, int, blk64_t, blk64_t, blk64_t *, blk64_t *);
@@ -202,22 +218,25 @@ static errcode_t (*default_new_range)(ext2_filsys, int, blk64_t, blk64_t, blk64_
 static errcode_t new_range(ext2_filsys fs, int flags, blk64_t goal, blk64_t len, blk64_t *pblk, blk64_t *plen) {
   fx_engine *e = engine_of(fs);
   if (e && e->ctx) {
-    int err = fl_fail(e->ctx, FX_ALLOC_RANGE);
+    int err = pass(e, FX_ALLOC_RANGE);
     if (err) {
       e->faults_fired++;
       return err == ENOSPC ? EXT2_ET_BLOCK_ALLOC_FAIL : (errcode_t)err;
     }
   }
-  if (default_new_range) return default_new_range(fs, flags, goal, len, pblk, plen);
-  return ext2fs_new_range(fs, flags, goal, len, fs->block_map, pblk, plen);
+  errcode_t rc = default_new_range ? default_new_range(fs, flags, goal, len, pblk, plen)
+                                   : ext2fs_new_range(fs, flags, goal, len, fs->block_map, pblk, plen);
+  /* fallocate's ranges are file data, for the operation's file. */
+  if (!rc && e) fx_note_alloc(e, *pblk, plen ? *plen : len, 0, 0);
+  return rc;
 }
 
 errcode_t fx_open(fx_engine *e) {
-  set_opening(e);
+  set_opening(e, &e->disk);
   ext2_filsys fs = NULL;
   errcode_t rc =
       ext2fs_open2("image", NULL, EXT2_FLAG_RW | EXT2_FLAG_64BITS | EXT2_FLAG_SKIP_MMP, 0, 0, fx_io_manager, &fs);
-  set_opening(NULL);
+  set_opening(NULL, NULL);
   if (rc) return rc;
   fs->priv_data = e;
   fs->now = 1700000000;
@@ -232,4 +251,18 @@ errcode_t fx_open(fx_engine *e) {
   (void)old;
   e->fs = fs;
   return 0;
+}
+
+errcode_t fx_open_quiet(fx_disk *d, ext2_filsys *out) {
+  /* It may run inside another open's I/O (a fault while the engine's image is being opened):
+   * what that open was opening is put back. */
+  fx_engine *was = opening;
+  fx_disk *was_disk = opening_disk;
+  set_opening(NULL, d);
+  ext2_filsys fs = NULL;
+  errcode_t rc = ext2fs_open2("image", NULL, EXT2_FLAG_64BITS | EXT2_FLAG_SKIP_MMP | EXT2_FLAG_IGNORE_CSUM_ERRORS, 0, 0,
+                              fx_io_manager, &fs);
+  set_opening(was, was_disk);
+  *out = rc ? NULL : fs;
+  return rc;
 }

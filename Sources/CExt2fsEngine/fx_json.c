@@ -33,16 +33,31 @@ static char *parse_string(parser *ps) {
   for (size_t guard = 0; *ps->p && *ps->p != '"' && guard < (1u << 20); guard++) {
     char c = *ps->p++;
     if (c == '\\') {
-      char e = *ps->p++;
+      /* A backslash at the very end escapes nothing: the NUL after it ends the input (stepping
+       * over it would read past the text). */
+      char e = *ps->p;
+      if (!e) break;
+      ps->p++;
       switch (e) {
       case 'n': c = '\n'; break;
       case 't': c = '\t'; break;
       case 'r': c = '\r'; break;
       case 'u': {
         unsigned v = 0;
-        for (int i = 0; i < 4 && *ps->p; i++) {
-          char h = *ps->p++;
-          v = v * 16 + (unsigned)(h >= 'a' ? h - 'a' + 10 : h >= 'A' ? h - 'A' + 10 : h - '0');
+        int i = 0;
+        for (; i < 4; i++) {
+          char h = *ps->p;
+          int d = h >= '0' && h <= '9'   ? h - '0'
+                  : h >= 'a' && h <= 'f' ? h - 'a' + 10
+                  : h >= 'A' && h <= 'F' ? h - 'A' + 10
+                                         : -1;
+          if (d < 0) break;
+          v = v * 16 + (unsigned)d;
+          ps->p++;
+        }
+        if (i < 4) { /* four hex digits, or the string is malformed */
+          free(s);
+          return NULL;
         }
         c = v < 0x80 ? (char)v : '?';
         break;
@@ -194,7 +209,10 @@ void fx_put(fx_buf *b, const char *fmt, ...) {
     va_start(ap, fmt);
     int n = vsnprintf(b->s ? b->s + b->len : NULL, b->s ? b->cap - b->len : 0, fmt, ap);
     va_end(ap);
-    if (n < 0) return;
+    if (n < 0) {
+      b->failed = 1;
+      return;
+    }
     if (b->s && b->len + (size_t)n < b->cap) {
       b->len += (size_t)n;
       return;
@@ -231,7 +249,10 @@ char *fx_reserve(fx_buf *b, size_t n) {
   if (b->len + n + 1 > b->cap) {
     size_t cap = (b->cap + n + 64) * 2;
     char *t = realloc(b->s, cap);
-    if (!t) return NULL;
+    if (!t) {
+      b->failed = 1;
+      return NULL;
+    }
     b->s = t;
     b->cap = cap;
   }

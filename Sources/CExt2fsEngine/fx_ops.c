@@ -111,20 +111,30 @@ static errcode_t create_file(fx_engine *e, const char *path) {
   return ext2fs_write_new_inode(fs, ino, &inode);
 }
 
+/* What a write puts in the file: `pattern` in every byte, or, when the operation has a
+ * generation, the stamped bytes of faultline.h (file, offset and write in every byte). */
+typedef struct fill {
+  int pattern;
+  int stamped;
+  uint32_t file_id, generation;
+} fill;
+
 static errcode_t write_file(fx_engine *e, ext2_ino_t ino, const char *path, unsigned long long off,
-                            unsigned long long len, int pattern) {
+                            unsigned long long len, fill with) {
   ext2_file_t file;
   errcode_t rc = ext2fs_file_open(e->fs, ino, EXT2_FILE_WRITE, &file);
   if (rc) return rc;
   char what[FX_PATH + 32];
   snprintf(what, sizeof what, "file handle %s", path);
   int slot = held(e, what);
-  char buf[4096];
-  memset(buf, pattern, sizeof buf);
+  unsigned char buf[4096];
+  if (!with.stamped) memset(buf, with.pattern, sizeof buf);
   rc = ext2fs_file_llseek(file, off, EXT2_SEEK_SET, NULL);
   unsigned long long done = 0;
   for (int guard = 0; !rc && done < len && guard < 1 << 20; guard++) {
     unsigned int n = (unsigned int)(len - done < sizeof buf ? len - done : sizeof buf), wrote = 0;
+    /* Stamped from where this chunk lands (a short write leaves the rest to the next chunk). */
+    if (with.stamped) fl_stamp_fill_units(buf, n, off + done, with.file_id, with.generation, (uint8_t)with.pattern);
     rc = ext2fs_file_write(file, buf, n, &wrote);
     done += wrote;
     if (!rc && wrote == 0) rc = EXT2_ET_SHORT_WRITE;
@@ -134,17 +144,33 @@ static errcode_t write_file(fx_engine *e, ext2_ino_t ino, const char *path, unsi
   return rc ? rc : c;
 }
 
+void *(*fx_calloc)(size_t n, size_t size) = calloc;
+
+/* A file's bytes: a regular file's data, a directory's blocks as they are, a symlink's target. */
 static errcode_t read_file(fx_engine *e, ext2_ino_t ino, const char *path, fl_buf *out) {
-  ext2_file_t file;
-  errcode_t rc = ext2fs_file_open(e->fs, ino, 0, &file);
+  struct ext2_inode inode;
+  errcode_t rc = ext2fs_read_inode(e->fs, ino, &inode);
   if (rc) return rc;
+  if (ext2fs_is_fast_symlink(&inode)) {
+    /* The target lives in the inode's block map: there are no blocks to read through a file handle. */
+    size_t size = (size_t)EXT2_I_SIZE(&inode);
+    if (size > sizeof inode.i_block) return EXT2_ET_INODE_CORRUPTED;
+    out->data = fx_calloc(size ? size : 1, 1);
+    if (!out->data) return EXT2_ET_NO_MEMORY;
+    memcpy(out->data, inode.i_block, size);
+    out->len = size;
+    return 0;
+  }
+  ext2_file_t file;
+  if ((rc = ext2fs_file_open(e->fs, ino, 0, &file))) return rc;
   char what[FX_PATH + 32];
   snprintf(what, sizeof what, "file handle %s", path);
   int slot = held(e, what);
   __u64 size = 0;
   ext2fs_file_get_lsize(file, &size);
-  out->data = calloc(size ? size : 1, 1);
-  out->len = (size_t)size;
+  out->data = fx_calloc(size ? size : 1, 1);
+  out->len = out->data ? (size_t)size : 0;
+  if (!out->data) rc = EXT2_ET_NO_MEMORY; /* no bytes is an error, never an empty success */
   unsigned int got = 0;
   size_t done = 0;
   for (int guard = 0; out->data && !rc && done < size && guard < 1 << 20; guard++) {
@@ -213,7 +239,8 @@ int fx_perform(fx_engine *e, const char *op_json, fl_buf *out) {
   fx_json *op = fx_json_parse(op_json);
   if (!op) return EINVAL;
   const char *kind = fx_json_string(op, "kind"), *path = fx_json_string(op, "path");
-  unsigned long long off = 0, len = 0, pattern = 0xA5, size = 0;
+  unsigned long long off = 0, len = 0, pattern = 0xA5, size = 0, generation = 0;
+  int stamped = fx_json_number(op, "generation", &generation);
   fx_json_number(op, "offset", &off);
   fx_json_number(op, "length", &len);
   fx_json_number(op, "pattern", &pattern);
@@ -229,6 +256,13 @@ int fx_perform(fx_engine *e, const char *op_json, fl_buf *out) {
     fx_json_free(op);
     return EINVAL;
   }
+  fill written = {(int)(pattern & 0xFF), stamped, fl_stamp_file_id(path), (uint32_t)generation};
+  const fill zeros = {0, 0, 0, 0};
+  /* What is under way, for the failed I/O and allocations this operation records. */
+  e->op++;
+  snprintf(e->op_kind, sizeof e->op_kind, "%s", kind);
+  snprintf(e->op_path, sizeof e->op_path, "%s", path);
+  e->op_ino = 0;
   unsigned long long bs = fs->blocksize;
   if (strcmp(kind, "create") == 0) {
     rc = create_file(e, path);
@@ -253,11 +287,11 @@ int fx_perform(fx_engine *e, const char *op_json, fl_buf *out) {
     rc = ext2fs_flush(fs);
   } else if ((rc = ext2fs_namei(fs, EXT2_ROOT_INO, EXT2_ROOT_INO, strcmp(kind, "link") == 0 ? target : path, &ino))) {
     /* every other operation names an existing file */
-  } else if (strcmp(kind, "write") == 0) {
-    rc = write_file(e, ino, path, off, len, (int)pattern);
+  } else if ((e->op_ino = ino), strcmp(kind, "write") == 0) {
+    rc = write_file(e, ino, path, off, len, written);
   } else if (strcmp(kind, "append") == 0) {
     struct ext2_inode inode;
-    if (!(rc = ext2fs_read_inode(fs, ino, &inode))) rc = write_file(e, ino, path, EXT2_I_SIZE(&inode), len, (int)pattern);
+    if (!(rc = ext2fs_read_inode(fs, ino, &inode))) rc = write_file(e, ino, path, EXT2_I_SIZE(&inode), len, written);
   } else if (strcmp(kind, "read") == 0) {
     rc = read_file(e, ino, path, out);
   } else if (strcmp(kind, "truncate") == 0) {
@@ -278,11 +312,11 @@ int fx_perform(fx_engine *e, const char *op_json, fl_buf *out) {
       unsigned long long first = (start + bs - 1) / bs, end = stop / bs;
       unsigned long long zstop = stop < isize ? stop : isize;
       if (first > end) {
-        if (start < zstop) rc = write_file(e, ino, path, start, zstop - start, 0);
+        if (start < zstop) rc = write_file(e, ino, path, start, zstop - start, zeros);
       } else {
         unsigned long long a = first * bs < zstop ? first * bs : zstop;
-        if (start < a) rc = write_file(e, ino, path, start, a - start, 0);
-        if (!rc && end * bs < zstop) rc = write_file(e, ino, path, end * bs, zstop - end * bs, 0);
+        if (start < a) rc = write_file(e, ino, path, start, a - start, zeros);
+        if (!rc && end * bs < zstop) rc = write_file(e, ino, path, end * bs, zstop - end * bs, zeros);
         if (!rc && end > first && !(rc = ext2fs_read_inode(fs, ino, &inode))) {
           if (!(rc = ext2fs_punch(fs, ino, &inode, NULL, first, end - 1))) rc = ext2fs_write_inode(fs, ino, &inode);
         }

@@ -85,3 +85,33 @@ extension Ext2fsTests {
     #expect(bugs.contains { $0.invariants.contains("errors-not-swallowed") }, "\(bugs.map(\.signature))")
   }
 }
+
+extension Ext2fsTests {
+  @Test("damage is excused only where the failed I/O explains it; in-use-and-free blocks never are")
+  func expectedNeedsACause() throws {
+    // mkdir's link into / fails writing the root directory's block. What follows from that
+    // write (/d unconnected, the link counts) is excused, naming the block and its kind; the
+    // cleanup's freeing of the inode and block that the inode on disk still claims is not.
+    // Before, any damage after a reported I/O error was excused whole.
+    let r = try CLI.run(["run", "Tests/Fixtures/ext2fs-mkdir-eio.yaml"])
+    #expect(r.status == 1, "\(r.stdout)\(r.stderr)")
+    #expect(r.stdout.contains("violated: error-path-consistent, io-error-damage"), "\(r.stdout)")
+    #expect(
+      r.stdout.contains(
+        "Block bitmap differences:  +39 Fix? no [not excused: never excused: blocks in use that the block bitmap has free"
+      ),
+      "\(r.stdout)")
+    #expect(
+      r.stdout.contains(
+        "Unconnected directory inode 13 (was in /) Connect to /lost+found? no [explained: inode 13: io.write#5 failed block 19 (directory block of inode 2, file block 0), while linking or unlinking inode 13 in directory 2]"
+      ), "\(r.stdout)")
+    // The trace says which block, and what kind, the injected error hit, right after the hit.
+    let json = try CLI.run(["run", "Tests/Fixtures/ext2fs-mkdir-eio.yaml", "--format", "json"])
+    let lines = json.stdout.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+    let hit = try #require(lines.firstIndex(of: #""app: hit io.write#5 in mkdir: fail: EIO  <== injected","#))
+    #expect(
+      lines[hit + 1]
+        == #""io.write#5 failed block 19 (directory block of inode 2, file block 0), while linking or unlinking inode 13 in directory 2","#
+    )
+  }
+}

@@ -44,6 +44,57 @@ struct PluginTests {
     #expect(points.stdout.contains("alloc.block") && points.stdout.contains("errnos: ENOSPC"))
   }
 
+  /// Tests/Fixtures/misbehaving_engine.c built as a plugin: a C engine that breaks the ABI's
+  /// promises in the way its plan's setup names (Tests/Fixtures/misbehaving/*.yaml).
+  static func misbehaving(_ dir: URL) throws -> [String] {
+    let so = dir.appendingPathComponent("misbehaving.so")
+    try compile([CLI.root.appendingPathComponent("Tests/Fixtures/misbehaving_engine.c").path], so)
+    return ["--engine-plugin", so.path]
+  }
+
+  @Test("a C engine whose create() returns NULL: a clear error naming the engine, exit 2, no crash")
+  func createReturnsNull() throws {
+    let dir = try CLITests.scratch("misbehaving-create")
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let plugin = try Self.misbehaving(dir)
+    // Before the fix, CEngine.init freed the fault context and its deinit freed it again: a
+    // double free, the process killed by SIGABRT (status 134).
+    let r = try CLI.run(["run"] + plugin + ["Tests/Fixtures/misbehaving/create-null.yaml"])
+    #expect(r.status == 2, "\(r.stdout)\(r.stderr)")
+    #expect(
+      r.stderr.contains("engine misbehaving: refusing to create an instance (misbehave: create-null)"), "\(r.stderr)")
+    #expect(!r.stdout.contains("PASS"))
+    // A sweep's workers make instances too: the same clear error, no crashed scenarios.
+    let sweep = try CLI.run(
+      ["sweep"] + plugin + [
+        "Tests/Fixtures/misbehaving/create-null.yaml", "--jobs", "2", "--quiet", "--report-dir",
+        dir.appendingPathComponent("s").path,
+      ])
+    #expect(sweep.status == 2, "\(sweep.stdout)\(sweep.stderr)")
+    #expect(sweep.stderr.contains("refusing to create an instance"), "\(sweep.stderr)")
+  }
+
+  /// What the harness could not read is never a pass: a NULL or malformed snapshot, a snapshot
+  /// key faultline.h does not define, verify output that is not JSON. Each must end as an
+  /// unjudged result, and a run with one exits non-zero.
+  @Test(
+    "a C engine whose snapshot or verify output cannot be read: the run does not pass",
+    arguments: ["snapshot-null", "snapshot-invalid", "snapshot-unknown-key", "verify-invalid"])
+  func unreadableOutputIsNeverAPass(_ misbehave: String) throws {
+    let dir = try CLITests.scratch("misbehaving-\(misbehave)")
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let plugin = try Self.misbehaving(dir)
+    let plan = "Tests/Fixtures/misbehaving/\(misbehave).yaml"
+    let r = try CLI.run(["run"] + plugin + [plan])
+    let sweep = try CLI.run(
+      ["sweep"] + plugin + [plan, "--jobs", "2", "--quiet", "--report-dir", dir.appendingPathComponent("s").path])
+    // Each is unjudged: never PASS, and both the run and the sweep exit 1.
+    #expect(!r.stdout.contains("PASS"), "\(r.stdout)")
+    #expect(r.stdout.contains("UNJUDGED"), "\(r.stdout)")
+    #expect(r.status == 1, "\(r.stdout)\(r.stderr)")
+    #expect(sweep.status == 1, "\(sweep.stdout)\(sweep.stderr)")
+  }
+
   @Test("a plugin that is missing, lacks the entry symbol or speaks another ABI: exit 2, saying which")
   func badPlugins() throws {
     let dir = try CLITests.scratch("bad-plugin")

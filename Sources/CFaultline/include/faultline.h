@@ -15,7 +15,8 @@
  * one step of Faultline's scheduler (tasks interleave between operations, not inside them).
  *
  * Snapshots are JSON in the common model (what `faultline` diffs and judges). Every top-level key
- * is optional; in records only `range`, `disk` and `pendingError` are:
+ * is optional; in records only `range`, `disk` and `pendingError` are. A key not shown here, at
+ * the top level or in a record, is an error (state the harness would not look at):
  *   {"pageSize": 4096,
  *    "files":   [{"path": "/a", "size": 8192}],
  *    "locks":   [{"kind": "inode", "object": "/a", "mode": "exclusive",
@@ -25,12 +26,16 @@
  *    "space":   [{"name": "data", "total": 1048576, "used": 8192, "reserved": 0, "mayUse": 0,
  *                 "free": 1040384, "backsData": false}],
  *    "free":    [{"start": 42, "count": 214}],
- *    "assertions": [{"rule": "...", "detail": "..."}]}
+ *    "assertions": [{"rule": "...", "detail": "..."}],
+ *    "unreadable": ["inode 14 (/a): ext2fs_read_inode failed: Attempt to read block from ..."],
+ *    "pendingWork": ["..."], "copyOnWrite": false}
+ * Lock kinds: page, range, inode, rwsem, mutex, handle. Extent sources: tree, cache, delalloc,
+ * ordered. `unreadable` names each thing the engine could not read for this snapshot, and why:
+ * nothing may be left out silently, and a scenario whose state was not fully read never passes.
  * An engine that accounts for every device block also sends "deviceBlocks": N, "pinned":
  * [{"range": {"start": 0, "count": 16}, "why": "superblock"}] and "filler": [{"start": .., "count":
  * ..}]: then every block must be exactly one of free, mapped (tree or ordered extent), pinned or
  * filler (space-balanced). A space record may carry "underflows": ["may-use: released ..."].
- * Lock kinds: page, range, inode, rwsem, mutex. Extent sources: tree, cache, delalloc, ordered.
  */
 #ifndef FAULTLINE_H
 #define FAULTLINE_H
@@ -122,7 +127,9 @@ typedef struct fl_ctx {
   void (*ignored)(void *harness, int point);
   int n_points;
   /* armed[i] != 0: point i goes through the harness (a fault may fire there, or hits are being
-   * recorded). Set by the harness only. */
+   * recorded). Set by the harness only, and only while it counts hits: every pass through an
+   * armed point is a hit it counts, so an engine that counts its armed passes (from the end of
+   * setup) knows each hit's number, io.write#7, as the trace has it. */
   volatile uint8_t armed[];
 } fl_ctx;
 
@@ -174,6 +181,25 @@ static inline void fl_stamp_fill(uint8_t *buf, size_t len, uint64_t offset, uint
   for (size_t i = 0; i < len; i++) buf[i] = fl_stamp_byte(offset + i, file_id, generation, pattern);
 }
 
+/* The same bytes as fl_stamp_fill, a 16-byte unit at a time (for engines that stamp megabytes):
+ * a unit's bytes 8-15 are the same in every unit, its bytes 0-7 its offset. Any offset and
+ * length, aligned or not. */
+static inline void fl_stamp_fill_units(uint8_t *buf, size_t len, uint64_t offset, uint32_t file_id,
+                                       uint32_t generation, uint8_t pattern) {
+  uint8_t unit[16];
+  for (int i = 0; i < 4; i++) unit[8 + i] = (uint8_t)(file_id >> (8 * i));
+  for (int i = 0; i < 3; i++) unit[12 + i] = (uint8_t)(generation >> (8 * i));
+  unit[15] = pattern;
+  size_t done = 0;
+  while (done < len) {
+    uint64_t at = offset + done, start = at & ~(uint64_t)15;
+    for (int i = 0; i < 8; i++) unit[i] = (uint8_t)(start >> (8 * i));
+    size_t k = (size_t)(at - start), n = 16 - k < len - done ? 16 - k : len - done;
+    __builtin_memcpy(buf + done, unit + k, n);
+    done += n;
+  }
+}
+
 /* Bytes an operation hands back (a read): malloc'd by the engine, freed by the harness. */
 typedef struct fl_buf {
   uint8_t *data;
@@ -205,7 +231,9 @@ typedef struct fl_engine {
   /* Builds what setup describes; no fault fires here. 0 or an errno. */
   int (*setup)(void *engine);
   /* One operation, as JSON: {"kind": "write", "path": "/a", "offset": 0, "length": 4096,
-   * "pattern": 165} (keys as in plans). 0 or a positive errno. A read fills *out. */
+   * "pattern": 165} (keys as in plans). A write or append with "generation": N writes the
+   * stamped bytes fl_stamp_fill gives (the file id of its "path"); without one, `pattern` in
+   * every byte. 0 or a positive errno. A read fills *out. */
   int (*perform)(void *engine, const char *op_json, fl_buf *out);
   /* The state now (see above), malloc'd and NUL-terminated; the harness frees it. Taken at fixed
    * points of a scenario (after setup, after an operation a fault hit, at rest); fault points

@@ -222,8 +222,17 @@ struct DataOracle {
     case .rename:
       // The model moves with the name (`renamed`); here only what stays behind.
       break
-    case .fallocate, .mkdir, .link, .symlink, .setxattr, .removexattr:
-      // No file data changes (fallocate's new blocks read as zeros, as the size says).
+    case .fallocate:
+      // Its new blocks read as zeros; without keep-size the size grows to offset + length (the
+      // bytes it adds read as zeros), and a failed one may or may not have grown it.
+      guard ok || failed, !(op.mode ?? "").split(separator: ",").contains("keep-size") else { break }
+      let end = Int((op.offset ?? 0) + (op.length ?? 0))
+      if m.expected.count < end {
+        m.expected.append(contentsOf: repeatElement(0, count: end - m.expected.count))
+      }
+      if ok { m.minSize = max(m.minSize, end) }
+    case .mkdir, .link, .symlink, .setxattr, .removexattr:
+      // No file data changes.
       break
     }
     m.touched = true
