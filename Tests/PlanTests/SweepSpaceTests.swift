@@ -63,10 +63,10 @@ struct SweepSpaceTests {
       if Sweeper.failed(r) { failures[Sweeper.signature(r, placements), default: 0] += 1 }
     }
     let options = { (faults: [Placement]) in RunOptions(bugs: c.bugs, faults: faults.map(\.spec)) }
-    let (base, baseHits, _) = try runner.runRecordingHits(plan, options([]))
+    let (base, baseHits) = try runner.runRecordingHits(plan, options([]))
     record(base, [])
     for a in Self.placements(at: baseHits, catalog, config) {
-      let (ra, hits, _) = try runner.runRecordingHits(plan, options([a]))
+      let (ra, hits) = try runner.runRecordingHits(plan, options([a]))
       record(ra, [a])
       guard c.depth >= 2 else { continue }
       for b in Self.placements(at: hits, catalog, config) where !(b.point == a.point && b.hit == a.hit) {

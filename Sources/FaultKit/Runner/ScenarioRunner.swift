@@ -53,27 +53,21 @@ public struct ScenarioRunner: Sendable {
   }
 
   /// Runs a scenario and also returns every hit of every point, in order: the fault space a
-  /// sweep places faults in. With `states`, also a digest of the state at each hit (engine
-  /// snapshot, every task's place, the point and how often this op reached it): equal digests
-  /// mean a fault placed at either hit starts from the same state.
-  public func runRecordingHits(_ plan: Plan, _ options: RunOptions = RunOptions(), states: Bool = false) throws -> (
-    ScenarioResult, [Hit], [UInt64]
-  ) {
-    let (result, _, hits, digests, _) = try execute(plan, options, states: states)
-    return (result, hits, digests)
+  /// sweep places faults in.
+  public func runRecordingHits(_ plan: Plan, _ options: RunOptions = RunOptions()) throws -> (ScenarioResult, [Hit]) {
+    let r = try execute(plan, options)
+    return (r.result, r.hits)
   }
 
   /// Runs a scenario and returns how many tasks could run at each point with a choice, for
   /// exhaustive exploration of its schedules.
-  public func runRecordingChoices(_ plan: Plan, _ options: RunOptions, states: Bool = false) throws -> (
-    ScenarioResult, [Hit], [UInt64], [Int]
-  ) {
-    let r = try execute(plan, options, states: states)
-    return (r.result, r.hits, r.digests, r.counts)
+  public func runRecordingChoices(_ plan: Plan, _ options: RunOptions) throws -> (ScenarioResult, [Hit], [Int]) {
+    let r = try execute(plan, options)
+    return (r.result, r.hits, r.counts)
   }
 
-  private func execute(_ plan: Plan, _ options: RunOptions, states: Bool = false) throws -> (
-    result: ScenarioResult, atRest: Snapshot, hits: [Hit], digests: [UInt64], counts: [Int]
+  private func execute(_ plan: Plan, _ options: RunOptions) throws -> (
+    result: ScenarioResult, atRest: Snapshot, hits: [Hit], counts: [Int]
   ) {
     guard let engineDesc = registry.descriptor(named: plan.engine) else {
       throw SetupError(message: "\(plan.file): unknown engine \(plan.engine)")
@@ -159,15 +153,6 @@ public struct ScenarioRunner: Sendable {
             state.value.violations += checks.flatMap { $0.check(ctx) }
           }
         }
-      }
-    }
-    let digests = Box<[UInt64]>([])
-    if states && engineDesc.snapshotsMidOperation {
-      harness.probe = { hit in
-        let sameOp = injector.hits.reversed().prefix { $0.task == hit.task && $0.op == hit.op }.filter {
-          $0.point == hit.point
-        }
-        digests.value.append(StateDigest.of(engine.snapshot(), scheduler.statuses, hit, repeats: sameOp.count))
       }
     }
     // Tasks (and workers) a pinned preemption switches to wait for it.
@@ -258,8 +243,7 @@ public struct ScenarioRunner: Sendable {
       diffAtRest: diff.lines.map(\.text),
       diffFromFaultFree: options.faultFree.map { SnapshotDiff(from: $0, to: atRest).lines.map(\.text) },
       trace: lines, firstFaultAt: firstFault, baseline: baseline, atRest: atRest)
-    harness.probe = nil
-    return (result, atRest, injector.hits, digests.value, scheduler.choiceCounts)
+    return (result, atRest, injector.hits, scheduler.choiceCounts)
   }
 
   /// Reads each path whole through the engine, in a harness task with its own step budget. A

@@ -40,7 +40,7 @@ public struct InProcessExecutor: ScenarioExecutor {
     if sc.delayBound != nil { options.prefix = sc.prefix ?? [] }
     let expand = sc.placements.count == 1 && sc.child < 0 && sc.prefix == nil ? sc.expand : nil
     let started = DispatchTime.now().uptimeNanoseconds
-    let (r, hits, _, counts) = try runner.runRecordingChoices(plan, options)
+    let (r, hits, counts) = try runner.runRecordingChoices(plan, options)
     let schedules = sc.delayBound.map { DelayBounded.children(prefix: sc.prefix ?? [], counts: counts, bound: $0) }
     var children: [Placement]?
     if let expand, let catalog = runner.registry.descriptor(named: plan.engine)?.catalog {

@@ -12,7 +12,7 @@ public struct Sweeper: Sendable {
     guard let engine = runner.registry.descriptor(named: plan.engine) else {
       throw SetupError(message: "\(plan.file): unknown engine \(plan.engine)")
     }
-    let (base, hits, _) = try runner.runRecordingHits(plan, RunOptions(bugs: bugs, faults: []))
+    let (base, hits) = try runner.runRecordingHits(plan, RunOptions(bugs: bugs, faults: []))
     let placements = FaultSpace.placements(hits: hits, catalog: engine.catalog, config: config)
     return (base, placements, 0, PointHits.count(hits))
   }
