@@ -35,6 +35,26 @@ func oneRound(_ body: () -> Int) -> Double {
 
 func median(_ xs: [Double]) -> Double { xs[xs.count / 2] }
 
+/// Rounds of several bodies interleaved (round r of each in turn, after one warm-up call of
+/// each), so the machine's drift touches all alike. Per-round rates, in round order (unsorted:
+/// index r of each list is one round, for paired ratios).
+func interleaved(_ bodies: [() -> Int]) -> [[Double]] {
+  for b in bodies { _ = b() }
+  var out = Array(repeating: [Double](), count: bodies.count)
+  for _ in 0..<rounds {
+    for (i, b) in bodies.enumerated() { out[i].append(oneRound(b)) }
+  }
+  return out
+}
+
+/// Per-round ratios a[r] / b[r], sorted.
+func paired(_ a: [Double], _ b: [Double]) -> [Double] { zip(a, b).map { $0 / $1 }.sorted() }
+
+/// Raw per-round figures, in round order, for the record.
+func raw(_ xs: [Double], invert: Bool = false) -> String {
+  "  rounds: " + xs.map { String(format: invert ? "%.1f" : "%.0f", invert ? 1e9 / $0 : $0) }.joined(separator: " ")
+}
+
 func report(_ name: String, _ rates: [Double], unit: String, invert: Bool = false) {
   let m = median(rates)
   let label = name.padding(toLength: 60, withPad: " ", startingAt: 0)
@@ -52,11 +72,48 @@ func plan(_ rel: String) -> Plan {
 }
 
 let runner = ScenarioRunner(registry: registry)
-func scenarios(_ p: Plan, _ opts: RunOptions = RunOptions()) -> [Double] {
-  measure {
+func scenarios(_ p: Plan, _ opts: RunOptions = RunOptions()) -> [Double] { measure(scenarioBody(p, opts)) }
+func scenarioBody(_ p: Plan, _ opts: RunOptions = RunOptions()) -> () -> Int {
+  {
     for _ in 0..<20 { _ = try! runner.run(p, opts) }
     return 20
   }
+}
+
+/// The plan's engine run alone: setup, then the plan's tasks and their operations under the
+/// scheduler (the plan's schedule, faults and pinned preemptions), every hit counted and traced.
+/// No snapshot, no diff, no invariant, no data oracle, no recover: what `ScenarioRunner` adds to
+/// this is what judging a scenario costs.
+func engineAlone(_ plan: Plan) {
+  let d = registry.descriptor(named: plan.engine)!
+  let s = Scheduler(policy: plan.schedule.makePolicy(), stepLimit: plan.limits.steps, trace: Trace())
+  let h = Harness(scheduler: s, injector: Injector(catalog: d.catalog, faults: plan.faults + plan.preemptions))
+  let engine = try! d.make(EngineContext(setup: plan.setup, bugs: Set(plan.bugs), harness: h))
+  s.spawn("setup", kind: .harness) { try? await engine.setup() }
+  s.run()
+  for task in plan.tasks {
+    s.spawn(task.name, kind: .plan) {
+      for op in task.ops {
+        s.beginOp(op.kind.rawValue)
+        do {
+          _ = try await engine.perform(op)
+        } catch let e where e.fsError != nil {
+          // The operation failed: the plan goes on, as the runner's does.
+        } catch {
+          return  // torn down
+        }
+        s.endOp()
+      }
+    }
+  }
+  for p in plan.preemptions {
+    if case .yield(let to?) = p.action { s.hold(to) }
+  }
+  s.resetSteps()
+  h.injecting = true
+  s.run()
+  h.injecting = false
+  s.abortAll()
 }
 
 // `faultline-bench profile PLAN N [BUG]`: run one plan N times (for perf record), nothing else.
@@ -91,16 +148,42 @@ if let unknown = sections.subtracting(["seed", "scheduler", "point", "sweep", "e
 print("faultline-bench: \(rounds) rounds of \(roundSeconds)s each, medians (min-max); one core")
 print("")
 
-// 1. Scenarios per second on the seed plan, every oracle on, and with oracles off.
+// 1. Scenarios per second on the seed plan: every oracle on; invariants and the data oracle off
+// (the runner still takes and diffs its snapshots); and the engine run alone (nothing judged).
+// The three interleaved round by round; the costs are per-round ratios.
 if wanted("seed") {
   let seed = plan("Plans/btrfs/cow-enospc-second-iteration.yaml")
-  var seedNoOracles = seed
-  seedNoOracles.expect.invariants = []
-  let allOn = scenarios(seed)
-  let allOff = scenarios(seedNoOracles)
-  report("seed 000 plan, fixed engine, every oracle on", allOn, unit: "scenarios/s")
-  report("seed 000 plan, fixed engine, oracles off", allOff, unit: "scenarios/s")
-  print(String(format: "  oracle cost: %.2fx the engine run alone", median(allOff) / median(allOn) - 1))
+  var seedNoChecks = seed
+  seedNoChecks.expect.invariants = []
+  let (allOn, noChecks, alone) = {
+    let r = interleaved([
+      scenarioBody(seed), scenarioBody(seedNoChecks),
+      {
+        for _ in 0..<20 { engineAlone(seed) }
+        return 20
+      },
+    ])
+    return (r[0], r[1], r[2])
+  }()
+  report("seed 000 plan, fixed engine, every oracle on", allOn.sorted(), unit: "scenarios/s")
+  print("  (snapshots after setup, after each failed op and at rest, diffs, invariants, recover, data oracle)")
+  print(raw(allOn))
+  report("seed 000 plan, invariants and data oracle off", noChecks.sorted(), unit: "scenarios/s")
+  print("  (the runner still snapshots and diffs as above; no invariant, no recover, no data oracle)")
+  print(raw(noChecks))
+  report("seed 000 plan, engine alone (nothing judged)", alone.sorted(), unit: "scenarios/s")
+  print("  (setup and the plan's ops under the scheduler, hits counted and traced; no snapshot or diff)")
+  print(raw(alone))
+  let judging = paired(alone, allOn)
+  let snapshotting = paired(alone, noChecks)
+  print(
+    String(
+      format: "  judging costs %.2fx the engine run alone (every oracle on; per-round ratios %.2f-%.2f)",
+      median(judging) - 1, judging.first! - 1, judging.last! - 1))
+  print(
+    String(
+      format: "  of which snapshots and diffs alone: %.2fx (per-round ratios %.2f-%.2f)", median(snapshotting) - 1,
+      snapshotting.first! - 1, snapshotting.last! - 1))
   report(
     "seed 000 plan, cow-error-leaves-pages-locked (hang found)",
     scenarios(seed, RunOptions(bugs: ["cow-error-leaves-pages-locked"])), unit: "scenarios/s")
