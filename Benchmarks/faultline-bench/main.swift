@@ -1,6 +1,8 @@
 // faultline-bench: the figures sweeps live by, measured side by side in one process.
 // Build and run with scripts/bench (release). Prints medians of several rounds and their ratios.
 import BuiltinEngines
+import CBenchEngine
+import CEngineKit
 import CExt2fsEngine
 import FaultKit
 import Foundation
@@ -217,10 +219,15 @@ if wanted("scheduler") {
   report("schedule point with no other runnable task", pointRates, unit: "", invert: true)
 }
 
-// 3. A fault point nobody armed, through the harness (count, trace, schedule point).
+// 3. A fault point's cost per hit, as each kind of engine pays it in the product, interleaved:
+// a Swift engine's point (Harness.hit: counted, traced, a schedule point) with no fault armed, and
+// a C engine's point, which CEngine arms always so that every hit is counted: fl_fail → ctx->hit
+// → CEngine.hit → Harness.hitNow → Injector (counted, traced), through the C ABI's own engine
+// vtable (one perform passing the point 100,000 times). `faultline-cbench point` times fl_fail
+// disarmed and armed with a bare C callback.
 if wanted("point") {
-  let hitRates = measure {
-    let n = 100_000
+  let n = 100_000
+  let swiftPoint = {
     let catalog = FaultCatalog([FaultPoint("alloc.data", kind: .allocator, errnos: [.noSpace], about: "")])
     let s = Scheduler(policy: FIFOPolicy(), stepLimit: 10 * n, trace: Trace())
     let h = Harness(scheduler: s, injector: Injector(catalog: catalog, faults: []))
@@ -229,7 +236,28 @@ if wanted("point") {
     s.run()
     return n
   }
-  report("disarmed fault point hit via Harness (recorded in trace)", hitRates, unit: "", invert: true)
+  let bench = try! CEngines.descriptor(fl_bench_engine())
+  let cPoint = {
+    let s = Scheduler(policy: FIFOPolicy(), stepLimit: 10, trace: Trace())
+    let h = Harness(scheduler: s, injector: Injector(catalog: bench.catalog, faults: []))
+    let engine = try! bench.make(EngineContext(setup: nil, bugs: [], harness: h))
+    h.injecting = true
+    s.spawn("a", kind: .plan) {
+      s.beginOp("write")
+      _ = try await engine.perform(FaultKit.Operation(.write, path: "/a", length: UInt64(n)))
+      s.endOp()
+    }
+    s.run()
+    precondition(h.injector.hits.count == n, "the C engine's hits were not all counted")
+    return n
+  }
+  let r = interleaved([swiftPoint, cPoint])
+  report("Swift engine's point, no fault armed (Harness.hit)", r[0].sorted(), unit: "", invert: true)
+  print("  (counted, traced, a schedule point)")
+  print(raw(r[0], invert: true))
+  report("C engine's point, armed as CEngine arms all (fl_fail)", r[1].sorted(), unit: "", invert: true)
+  print("  (fl_fail -> ctx->hit -> CEngine -> Harness.hitNow -> Injector: counted, traced)")
+  print(raw(r[1], invert: true))
 }
 
 // 4. The sweep end to end: every plan at every point, worker processes, --jobs 2 against --jobs 1.
