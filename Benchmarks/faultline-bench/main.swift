@@ -260,19 +260,36 @@ if wanted("point") {
   print(raw(r[1], invert: true))
 }
 
-// 4. The sweep end to end: every plan at every point, worker processes, --jobs 2 against --jobs 1.
+// 4. The sweep end to end: every model-engine plan at every point, worker processes, --jobs 2
+// against --jobs 1, interleaved. Each run must exit as its results.json says (0 when no
+// unexpected failure; the fixed engines sweep clean, so 0) and have run every scenario of the
+// space: a sweep that stopped early would look fast.
+var invalid: [String] = []
 if wanted("sweep") {
   let cli = root.appendingPathComponent(".build/release/faultline")
   if FileManager.default.isExecutableFile(atPath: cli.path) {
     print("")
+    let dirs = ["Plans/btrfs", "Plans/xfs", "Plans/ext4"]
+    let plans = dirs.flatMap { d in
+      (try! FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent(d).path)).filter {
+        $0.hasSuffix(".yaml")
+      }.sorted().map { plan("\(d)/\($0)") }
+    }
+    // As the CLI makes them: the plan's sweep settings, every point.
+    let configs = plans.map {
+      var c = SweepConfig(plan: $0)
+      c.points = ["*"]
+      return c
+    }
+    precondition(configs.allSatisfy { $0.depth == 1 }, "a plan sweeps at depth 2: count its children too")
+    let expected = try! SweepDriver(registry: registry).space(plans, configs: configs, bugs: []).scenarios.reduce(0) {
+      $0 + $1.count
+    }
     func sweepSeconds(jobs: Int) -> Double {
       let dir = FileManager.default.temporaryDirectory.appendingPathComponent("faultline-bench-\(getpid())-\(jobs)")
       let p = Process()
       p.executableURL = cli
-      p.arguments = [
-        "sweep", "Plans/btrfs", "Plans/xfs", "Plans/ext4", "--points", "*", "--jobs", "\(jobs)", "--quiet",
-        "--report-dir", dir.path,
-      ]
+      p.arguments = ["sweep"] + dirs + ["--points", "*", "--jobs", "\(jobs)", "--quiet", "--report-dir", dir.path]
       p.currentDirectoryURL = root
       p.standardOutput = FileHandle.nullDevice
       let clock = ContinuousClock()
@@ -280,7 +297,23 @@ if wanted("sweep") {
       try? p.run()
       p.waitUntilExit()
       let d = clock.now - start
-      try? FileManager.default.removeItem(at: dir)
+      defer { try? FileManager.default.removeItem(at: dir) }
+      let results = (try? Data(contentsOf: dir.appendingPathComponent("results.json"))).flatMap {
+        try? JSONDecoder().decode(RunResults.self, from: $0)
+      }
+      let status = p.terminationStatus
+      if let results {
+        let unexpected = results.unexpectedFailures
+        // The fixed engines sweep clean (Plans/known-failures.yaml is empty): exit 0, every
+        // scenario of the space run. A sweep exits 1 when it finds a failure, 2 on bad input.
+        if status != 0 || unexpected != 0 || results.scenarios != expected || !results.complete {
+          invalid.append(
+            "--jobs \(jobs): exit \(status), \(results.scenarios) of \(expected) scenarios ran, \(unexpected) unexpected failure(s)"
+          )
+        }
+      } else {
+        invalid.append("--jobs \(jobs): exit \(status), no readable results.json")
+      }
       return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
     }
     let runs = max(3, rounds / 2)
@@ -290,14 +323,16 @@ if wanted("sweep") {
       one.append(sweepSeconds(jobs: 1))
       two.append(sweepSeconds(jobs: 2))
     }
-    one.sort()
-    two.sort()
-    let m1 = one[one.count / 2]
-    let m2 = two[two.count / 2]
-    print(String(format: "sweep of every model-engine plan at every point, --jobs 1          %8.2f s", m1))
+    let speedup = paired(one, two)
     print(
-      String(format: "sweep of every model-engine plan at every point, --jobs 2          %8.2f s  (%.2fx)", m2, m1 / m2)
-    )
+      "sweep of every model-engine plan at every point (\(plans.count) plans, \(expected) scenarios, exit 0 checked)")
+    print(String(format: "  --jobs 1  %8.2f s  (%.2f-%.2f)", median(one.sorted()), one.min()!, one.max()!))
+    print(String(format: "  --jobs 2  %8.2f s  (%.2f-%.2f)", median(two.sorted()), two.min()!, two.max()!))
+    print(String(format: "  speed-up  %8.2fx  (per-round %.2f-%.2f)", median(speedup), speedup.first!, speedup.last!))
+    print(
+      "  rounds (s, --jobs 1 / --jobs 2): "
+        + zip(one, two).map { String(format: "%.2f/%.2f", $0, $1) }.joined(separator: " "))
+    for line in invalid { print("  NOT VALID: \(line)") }
   } else {
     print("\n(sweep timing skipped: build .build/release/faultline first; scripts/bench does)")
   }
@@ -378,4 +413,10 @@ if wanted("ext2fs") {
     try? point.run()
     point.waitUntilExit()
   }
+}
+
+if !invalid.isEmpty {
+  FileHandle.standardError.write(
+    Data(("faultline-bench: figures not valid:\n" + invalid.map { "  \($0)\n" }.joined()).utf8))
+  exit(1)
 }
