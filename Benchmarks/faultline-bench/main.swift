@@ -338,19 +338,40 @@ if wanted("sweep") {
   }
 }
 
-// 5. The ext2fs engine (real libext2fs, judged by e2fsck) against the naive way (copy the image
-// file, run the operations, close, e2fsck), one core each, round by round. Ours runs the
-// write-append plan's sweep space: every placement, each scenario with its snapshots, invariants
-// and e2fsck's verdict on its final image. Twice: with the e2fsck verdict cache as a sweep runs
-// it (emptied before each pass: one sweep's worth of reuse, the same verdict for the same bytes),
-// and with it off (e2fsck on every scenario).
+// 5. The ext2fs engine (real libext2fs, judged by e2fsck) against the naive way, on the same
+// scenarios: the write-append plan's sweep space, every placement (the fault-free scenario and one
+// fault at the nth hit of a point, transient or persistent, as the sweep places it). Ours: each
+// scenario with its snapshots, invariants and e2fsck's verdict on its final image, twice: with
+// the e2fsck verdict cache as a sweep runs it (emptied before each pass: one sweep's worth of
+// reuse, the same verdict for the same bytes), and with it off (e2fsck on every scenario). The
+// naive loop (faultline-cbench naive): per scenario, copy the image file, open it under a counting
+// io_manager over unix_io_manager with libext2fs's allocator hooked, the plan's four operations
+// (write, append, fsync, read) with the same fault armed at the same hit, close, e2fsck -fn. One
+// core each, round by round; whole passes over the space on both sides.
 if wanted("ext2fs") {
   let cbench = root.appendingPathComponent(".build/release/faultline-cbench")
   if FileManager.default.isExecutableFile(atPath: cbench.path) {
     print("")
     let p = plan("Plans/ext2fs/write-append.yaml")
     let driver = SweepDriver(registry: registry)
-    let space = try! driver.space([p], configs: [SweepConfig(plan: p)], bugs: []).scenarios[0]
+    let built = try! driver.space([p], configs: [SweepConfig(plan: p)], bugs: [])
+    let space = built.scenarios[0]
+    // The placements for the naive loop, one line per scenario in space order.
+    let list = FileManager.default.temporaryDirectory.appendingPathComponent("faultline-bench-\(getpid()).placements")
+    let lines = space.map { sc -> String in
+      guard let f = sc.placements.first else { return "-" }
+      precondition(sc.placements.count == 1, "write-append sweeps at depth 1")
+      let err: Int32 = if case .fail(let e) = f.action { e.rawValue } else { 0 }
+      return "\(f.point) \(f.hit) \(err) \(f.mode == .persistent ? 1 : 0)"
+    }
+    try! Data((lines.joined(separator: "\n") + "\n").utf8).write(to: list)
+    defer { try? FileManager.default.removeItem(at: list) }
+    // Our side's faults that failed a hit, per pass: the naive loop must fail as many.
+    fl_ext2fs_forget_verdicts()
+    let ourFired = space.filter { sc in
+      let o = try! InProcessExecutor.execute(sc, p, runner)
+      return (o.fired ?? []).contains { $0.decision.hasPrefix("fail") }
+    }.count
     /// Scenarios per second over one round (whole passes of the space).
     func ourRound(fsckCache: Bool) -> Double {
       setenv("FAULTLINE_EXT2FS_FSCK_CACHE", fsckCache ? "1" : "0", 1)
@@ -360,18 +381,34 @@ if wanted("ext2fs") {
         return space.count
       }
     }
-    /// One round of the naive loop (faultline-cbench naive, one round of a second).
-    func naiveRound() -> Double {
+    /// One round of the naive loop (faultline-cbench naive, one round of at least a second):
+    /// scenarios/s, the faults that failed a hit in its last pass, and the hits per point of its
+    /// fault-free scenario.
+    func naiveRound() -> (rate: Double, fired: Int, hits: [String: Int])? {
       let c = Process()
       c.executableURL = cbench
-      c.arguments = ["naive"]
+      c.arguments = ["naive", list.path]
       c.environment = ProcessInfo.processInfo.environment.merging(["BENCH_ROUNDS": "1"]) { $1 }
       let out = Pipe()
       c.standardOutput = out
       try? c.run()
       let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
       c.waitUntilExit()
-      return text.split(separator: " ").compactMap { Double($0) }.last ?? 0
+      guard c.terminationStatus == 0,
+        let line = text.split(separator: "\n").first(where: { $0.hasPrefix("naive-round ") })
+      else { return nil }
+      let f = line.split(separator: " ")
+      guard f.count == 5, let rate = Double(f[1]), let fired = Int(f[3]) else { return nil }
+      var hits: [String: Int] = [:]
+      for kv in text.split(separator: "\n").first(where: { $0.hasPrefix("naive-hits") })?.split(separator: " ") ?? [] {
+        let parts = kv.split(separator: "=")
+        if parts.count == 2, parts[0] == "sequence", let h = UInt64(parts[1], radix: 16) {
+          naiveSequence = h
+        } else if parts.count == 2, let n = Int(parts[1]), n > 0 {
+          hits[String(parts[0])] = n
+        }
+      }
+      return (rate, fired, hits)
     }
     _ = ourRound(fsckCache: true)  // warm up: the setup image, the code
     // Interleaved round by round, so the machine's drift touches all three alike; the ratios are
@@ -379,32 +416,58 @@ if wanted("ext2fs") {
     var cached: [Double] = []
     var every: [Double] = []
     var naive: [Double] = []
-    var ratioCached: [Double] = []
-    var ratioEvery: [Double] = []
+    var naiveSequence: UInt64 = 0
+    var naiveFired: Set<Int> = []
+    var naiveHits: [String: Int] = [:]
     for _ in 0..<rounds {
       let c = ourRound(fsckCache: true)
       let e = ourRound(fsckCache: false)
-      let n = naiveRound()
-      guard n > 0 else { break }
+      guard let n = naiveRound() else { break }
       cached.append(c)
       every.append(e)
-      naive.append(n)
-      ratioCached.append(c / n)
-      ratioEvery.append(e / n)
+      naive.append(n.rate)
+      naiveFired.insert(n.fired)
+      naiveHits = n.hits
     }
     unsetenv("FAULTLINE_EXT2FS_FSCK_CACHE")
     if naive.isEmpty {
       print("(ext2fs: faultline-cbench naive gave no figure)")
     } else {
-      report("ext2fs sweep scenarios, e2fsck verdicts reused in one sweep", cached.sorted(), unit: "scenarios/s")
-      report("ext2fs sweep scenarios, e2fsck on every scenario", every.sorted(), unit: "scenarios/s")
-      report("naive ext2fs scenario (copy image, op, close, e2fsck)", naive.sorted(), unit: "scenarios/s")
+      print("ext2fs write-append sweep space: \(space.count) scenarios, the same on both sides")
+      report("ours, e2fsck verdicts reused in one sweep", cached.sorted(), unit: "scenarios/s")
+      print(raw(cached))
+      report("ours, e2fsck on every scenario", every.sorted(), unit: "scenarios/s")
+      print(raw(every))
+      report("naive (copy image, ops with the fault, close, e2fsck)", naive.sorted(), unit: "scenarios/s")
+      print(raw(naive))
       for (name, r) in [
-        ("with the verdict cache", ratioCached.sorted()), ("with e2fsck every time", ratioEvery.sorted()),
+        ("with the verdict cache", paired(cached, naive)), ("with e2fsck every time", paired(every, naive)),
       ] {
         print(
           String(format: "  ours / naive, round by round, %@: %.2fx  (%.2f-%.2f)", name, median(r), r.first!, r.last!))
       }
+      let same = naiveFired == [ourFired]
+      print(
+        "  faults that failed a hit per pass: ours \(ourFired), naive \(naiveFired.sorted().map(String.init).joined(separator: "/"))"
+          + (same ? " (the same placements fire on both sides)" : " — NOT THE SAME"))
+      if !same { invalid.append("ext2fs: the naive loop's faults fired \(naiveFired) times, ours \(ourFired)") }
+      var ourHits: [String: Int] = [:]
+      for h in built.reached[0] { ourHits[h.point] = h.hits }
+      let hitsLine = ourHits.keys.sorted().map { "\($0) \(ourHits[$0]!)" }.joined(separator: ", ")
+      print(
+        "  hits of the fault-free scenario: ours \(hitsLine); naive "
+          + (ourHits == naiveHits ? "the same" : "\(naiveHits)"))
+      if ourHits != naiveHits {
+        invalid.append("ext2fs: the naive loop counts other hits than the sweep: \(naiveHits)")
+      }
+      // The hits in order, as the naive loop hashes them (FNV-1a over catalog indexes).
+      let catalog = registry.descriptor(named: p.engine)!.catalog
+      var ourSequence: UInt64 = 0xCBF2_9CE4_8422_2325
+      for h in try! runner.runRecordingHits(p, RunOptions(faults: [])).1 {
+        ourSequence = (ourSequence ^ UInt64(catalog.index(of: h.point)!)) &* 0x100_0000_01B3
+      }
+      print("  the same hits in the same order: " + (ourSequence == naiveSequence ? "yes" : "NO"))
+      if ourSequence != naiveSequence { invalid.append("ext2fs: the naive loop's hits come in another order") }
     }
     fflush(nil)
     let point = Process()
