@@ -67,8 +67,11 @@ let package = Package(
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .executableTarget(
-      name: "faultline-bench", dependencies: ["FaultKit", "BuiltinEngines", "CExt2fsEngine"],
+      name: "faultline-bench",
+      dependencies: ["FaultKit", "BuiltinEngines", "CEngineKit", "CExt2fsEngine", "CBenchEngine"],
       path: "Benchmarks/faultline-bench"),
+    // A C engine whose one operation passes its one point N times: the armed C hit's cost.
+    .target(name: "CBenchEngine", dependencies: ["CFaultline"], path: "Benchmarks/CBenchEngine"),
     // C-side benchmarks: fl_point against libfiu, and the naive ext2fs-under-e2fsck loop.
     .executableTarget(
       name: "faultline-cbench", dependencies: ["CFaultline", "CExt2fsEngine"], path: "Benchmarks/faultline-cbench",

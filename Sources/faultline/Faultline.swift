@@ -138,7 +138,7 @@ struct Run: ParsableCommand {
       do {
         var options = RunOptions(bugs: bugs, seed: seed)
         if !plan.faults.isEmpty { options.faultFree = try runner.faultFreeSnapshot(plan, options) }
-        let (r, hits, _) = try runner.runRecordingHits(plan, options)
+        let (r, hits) = try runner.runRecordingHits(plan, options)
         results.append(r)
         planResults.append(.ofRuns(plan, bugs: bugs, runs: [(r, nil)], reached: hits))
       } catch let e as SetupError {
@@ -191,7 +191,7 @@ extension Run {
         let r: ScenarioResult
         do {
           let hits: [Hit]
-          (r, hits, _) = try runner.runRecordingHits(
+          (r, hits) = try runner.runRecordingHits(
             plan, RunOptions(bugs: bugs, seed: seed, schedule: .random(seed: scheduleSeed)))
           if runs.isEmpty { reached = hits }
         } catch let e as SetupError {

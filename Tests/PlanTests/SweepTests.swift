@@ -125,19 +125,6 @@ struct SweepTests {
     }
   }
 
-  @Test("placements from equal states with the same fault are pruned and counted")
-  func pruning() {
-    let catalog = FaultCatalog([FaultPoint("alloc.data", kind: .allocator, errnos: [.noSpace], about: "")])
-    let hits = (1...4).map { Hit(point: "alloc.data", hit: $0, task: "t", op: "write", decision: "pass", fault: nil) }
-    let config = SweepConfig(points: ["*"], actions: [.fail], modes: [.transient])
-    // Hits 2 and 4 are reached from the same state as hit 1: their placements start where it did.
-    let (kept, pruned) = FaultSpace.placements(hits: hits, digests: [7, 7, 9, 7], catalog: catalog, config: config)
-    #expect(kept.map(\.hit) == [1, 3])
-    #expect(pruned == 2)
-    let (all, none) = FaultSpace.placements(hits: hits, digests: [1, 2, 3, 4], catalog: catalog, config: config)
-    #expect(all.count == 4 && none == 0)
-  }
-
   @Test("the journal keeps one whole result per signature, the first in space order, in any finishing order")
   func firstResults() throws {
     // Real libext2fs: 14 signatures among 61 failures.

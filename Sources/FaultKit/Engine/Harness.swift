@@ -6,7 +6,8 @@ public final class Harness: @unchecked Sendable {
   public let trace: Trace
   /// Off during setup and the data oracle: hits pass without being counted.
   public var injecting = false
-  /// Called at every counted hit, before its decision takes effect: sweeps read the state there.
+  /// Called at every counted hit, before its decision takes effect (for tools and tests that read
+  /// the state there; the runner sets none).
   public var probe: ((Hit) -> Void)?
   /// Called when the engine records a writeback error on a file's mapping (`writebackError`):
   /// the runner's errseq oracle listens.

@@ -169,7 +169,8 @@ public struct PlanResults: Sendable, Codable {
   /// Depth-1 scenarios in the plan's whole space (all shards).
   public let space: Int
   /// Depth-1 placements pruned from the space, and depth-2 placements pruned under the scenarios
-  /// this run ran.
+  /// this run ran. Both 0 since sweeps stopped pruning within a run (`FaultSpace` says why); kept
+  /// so results.json keeps its schema.
   public let pruned: Int
   public let prunedChildren: Int
   /// How often each point was hit in the plan's fault-free run.

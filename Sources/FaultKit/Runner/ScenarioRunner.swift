@@ -56,27 +56,21 @@ public struct ScenarioRunner: Sendable {
   }
 
   /// Runs a scenario and also returns every hit of every point, in order: the fault space a
-  /// sweep places faults in. With `states`, also a digest of the state at each hit (engine
-  /// snapshot, every task's place, the point and how often this op reached it): equal digests
-  /// mean a fault placed at either hit starts from the same state.
-  public func runRecordingHits(_ plan: Plan, _ options: RunOptions = RunOptions(), states: Bool = false) throws -> (
-    ScenarioResult, [Hit], [UInt64]
-  ) {
-    let (result, _, hits, digests, _) = try execute(plan, options, states: states)
-    return (result, hits, digests)
+  /// sweep places faults in.
+  public func runRecordingHits(_ plan: Plan, _ options: RunOptions = RunOptions()) throws -> (ScenarioResult, [Hit]) {
+    let r = try execute(plan, options)
+    return (r.result, r.hits)
   }
 
   /// Runs a scenario and returns how many tasks could run at each point with a choice, for
   /// exhaustive exploration of its schedules.
-  public func runRecordingChoices(_ plan: Plan, _ options: RunOptions, states: Bool = false) throws -> (
-    ScenarioResult, [Hit], [UInt64], [Int]
-  ) {
-    let r = try execute(plan, options, states: states)
-    return (r.result, r.hits, r.digests, r.counts)
+  public func runRecordingChoices(_ plan: Plan, _ options: RunOptions) throws -> (ScenarioResult, [Hit], [Int]) {
+    let r = try execute(plan, options)
+    return (r.result, r.hits, r.counts)
   }
 
-  private func execute(_ plan: Plan, _ options: RunOptions, states: Bool = false) throws -> (
-    result: ScenarioResult, atRest: Snapshot, hits: [Hit], digests: [UInt64], counts: [Int]
+  private func execute(_ plan: Plan, _ options: RunOptions) throws -> (
+    result: ScenarioResult, atRest: Snapshot, hits: [Hit], counts: [Int]
   ) {
     guard let engineDesc = registry.descriptor(named: plan.engine) else {
       throw SetupError(message: "\(plan.file): unknown engine \(plan.engine)")
@@ -246,21 +240,6 @@ public struct ScenarioRunner: Sendable {
         }
       }
     }
-    let digests = Box<[UInt64]>([])
-    let digestsUsable = Box(true)
-    if states && engineDesc.snapshotsMidOperation {
-      harness.probe = { hit in
-        guard digestsUsable.value, let s = try? engine.snapshot() else {
-          // A state that cannot be read cannot be compared: nothing of this run is pruned.
-          digestsUsable.value = false
-          return
-        }
-        let sameOp = injector.hits.reversed().prefix { $0.task == hit.task && $0.op == hit.op }.filter {
-          $0.point == hit.point
-        }
-        digests.value.append(StateDigest.of(s, scheduler.statuses, hit, repeats: sameOp.count))
-      }
-    }
     // Tasks (and workers) a pinned preemption switches to wait for it.
     for p in plan.preemptions {
       if case .yield(let to?) = p.action { scheduler.hold(to) }
@@ -374,8 +353,7 @@ public struct ScenarioRunner: Sendable {
       diffFromFaultFree: options.faultFree.map { SnapshotDiff(from: $0, to: atRest).lines.map(\.text) },
       trace: lines, firstFaultAt: firstFault, baseline: baseline, atRest: atRest,
       unjudged: state.value.unjudged, unfired: options.placementsMustFire ? [] : unfired)
-    harness.probe = nil
-    return (result, atRest, injector.hits, digestsUsable.value ? digests.value : [], scheduler.choiceCounts)
+    return (result, atRest, injector.hits, scheduler.choiceCounts)
   }
 
   /// Each plan operation's outcome against the plan's expectation. An operation whose outcome

@@ -47,28 +47,18 @@ public struct SweepConfig: Sendable, Hashable, Codable {
 }
 
 /// The fault space of a run: every placement its recorded hits allow.
+///
+/// Nothing is pruned. Two hits of one run never start from the same state: the state that decides
+/// a scenario's future (the engine's whole internal state, every task's place and locals, the
+/// scheduler, the injector's live triggers, the data oracle and the verdicts so far) cannot repeat
+/// within a deterministic run that ends (it would then repeat for ever), and a run that ends at the
+/// step bound differs in the steps it has left. A digest sound enough to prune on would therefore
+/// never merge two placements of one run. The snapshot digest sweeps pruned on before merged
+/// states that differ, such as two passes of a writeback loop whose runs then took different
+/// numbers of steps.
 public enum FaultSpace {
-  /// One placement per (hit, action, errno, mode) the point declares and the config admits, in
-  /// hit order, without those pruned: with `digests` (the state at each hit), a placement whose
-  /// state, action and mode equal an earlier one's starts where it did and ends as it did.
-  /// Returns the kept placements and how many were pruned.
-  public static func placements(hits: [Hit], digests: [UInt64], catalog: FaultCatalog, config: SweepConfig) -> (
-    [Placement], pruned: Int
-  ) {
-    let all = placements(hits: hits, catalog: catalog, config: config)
-    guard digests.count == hits.count else { return (all, 0) }
-    var digestOf: [String: UInt64] = [:]
-    for (h, d) in zip(hits, digests) { digestOf["\(h.point)#\(h.hit)"] = d }
-    var seen = Set<String>()
-    var kept: [Placement] = []
-    for p in all {
-      let key = "\(digestOf["\(p.point)#\(p.hit)"] ?? 0)|\(p.action)|\(p.mode)"
-      if seen.insert(key).inserted { kept.append(p) }
-    }
-    return (kept, all.count - kept.count)
-  }
-
-  /// Every placement, unpruned.
+  /// One placement per (hit, action, errno, mode) the point declares and the config admits, in hit
+  /// order.
   public static func placements(hits: [Hit], catalog: FaultCatalog, config: SweepConfig) -> [Placement] {
     var out: [Placement] = []
     var byName: [String: FaultPoint] = [:]

@@ -32,7 +32,8 @@ public struct InProcessExecutor: ScenarioExecutor {
   }
 
   /// Runs one scenario (what a worker process does for each line it reads). A depth-1 scenario
-  /// of a depth-2 sweep also places its children from its own run's hits, pruned.
+  /// of a depth-2 sweep also places its children at its own run's hits (all of them: see
+  /// `FaultSpace` for why nothing is pruned).
   public static func execute(_ sc: SweepScenario, _ plan: Plan, _ runner: ScenarioRunner) throws -> SweepOutcome {
     var options = RunOptions(
       bugs: sc.bugs, schedule: sc.scheduleSeed.map { .random(seed: $0) }, faults: sc.placements.map(\.spec))
@@ -40,15 +41,14 @@ public struct InProcessExecutor: ScenarioExecutor {
     if sc.delayBound != nil { options.prefix = sc.prefix ?? [] }
     let expand = sc.placements.count == 1 && sc.child < 0 && sc.prefix == nil ? sc.expand : nil
     let started = DispatchTime.now().uptimeNanoseconds
-    let (r, hits, digests, counts) = try runner.runRecordingChoices(plan, options, states: expand != nil)
+    let (r, hits, counts) = try runner.runRecordingChoices(plan, options)
     let schedules = sc.delayBound.map { DelayBounded.children(prefix: sc.prefix ?? [], counts: counts, bound: $0) }
     var children: [Placement]?
-    var pruned = 0
     if let expand, let catalog = runner.registry.descriptor(named: plan.engine)?.catalog {
       let first = sc.placements[0]
-      let (kept, p) = FaultSpace.placements(hits: hits, digests: digests, catalog: catalog, config: expand)
-      children = kept.filter { !($0.point == first.point && $0.hit == first.hit) }
-      pruned = p
+      children = FaultSpace.placements(hits: hits, catalog: catalog, config: expand).filter {
+        !($0.point == first.point && $0.hit == first.hit)
+      }
     }
     // Only a failure's result is kept: a passing scenario is one line in the journal, not a trace.
     // Its snapshots stay out of the journal too (a filesystem's can be large): the report
@@ -57,8 +57,7 @@ public struct InProcessExecutor: ScenarioExecutor {
     kept.baseline = nil
     kept.atRest = nil
     var o = SweepOutcome(
-      scenario: sc, kind: .judged, result: Sweeper.keeps(r) ? kept : nil, children: children, pruned: pruned,
-      schedules: schedules)
+      scenario: sc, kind: .judged, result: Sweeper.keeps(r) ? kept : nil, children: children, schedules: schedules)
     if Sweeper.unjudged(r) { o.unjudged = true }
     o.fired = r.fired.map { FiredFault(point: $0.point, hit: $0.hit, decision: $0.decision) }
     o.steps = r.steps

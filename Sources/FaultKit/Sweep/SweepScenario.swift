@@ -11,7 +11,7 @@ public struct SweepScenario: Sendable, Codable, Hashable {
   public let index: Int
   public let child: Int
   /// For depth-1 scenarios of a depth-2 sweep: the config their children are placed by (the
-  /// worker places them from its own run's hits, pruned).
+  /// worker places them at its own run's hits).
   public let expand: SweepConfig?
   /// A seeded random schedule to run under (nil: the plan's own schedule).
   public let scheduleSeed: UInt64?
@@ -68,7 +68,8 @@ public struct SweepOutcome: Sendable, Codable {
   /// The schedules to explore next under the same faults (delay-bounded exploration).
   public let schedules: [[Int]]?
   /// Placements pruned: from this scenario's children, or (for a plan's fault-free scenario) from
-  /// its depth-1 space.
+  /// its depth-1 space. Always 0 since sweeps stopped pruning within a run (`FaultSpace` says why);
+  /// kept so journals keep their shape.
   public let pruned: Int
   /// What happened, for crashed and timed-out scenarios (the signal, the timeout).
   public let detail: String?

@@ -14,10 +14,9 @@ public struct Sweeper: Sendable {
     guard let engine = runner.registry.descriptor(named: plan.engine) else {
       throw SetupError(message: "\(plan.file): unknown engine \(plan.engine)")
     }
-    let (base, hits, digests) = try runner.runRecordingHits(plan, RunOptions(bugs: bugs, faults: []), states: true)
-    let (placements, pruned) = FaultSpace.placements(
-      hits: hits, digests: digests, catalog: engine.catalog, config: config)
-    return (base, placements, pruned, PointHits.count(hits))
+    let (base, hits) = try runner.runRecordingHits(plan, RunOptions(bugs: bugs, faults: []))
+    let placements = FaultSpace.placements(hits: hits, catalog: engine.catalog, config: config)
+    return (base, placements, 0, PointHits.count(hits))
   }
 
   /// A sweep scenario fails on a violation, a hang or the step bound.
