@@ -83,4 +83,18 @@ public enum FaultSpace {
     }
     return out
   }
+
+  /// A depth-2 sweep's second faults under `first`: a placement at each hit of `first`'s own run
+  /// that comes after `first` fired, in hit order. A hit before it is not placed: a fault there
+  /// changes the path before `first` and `first` may then never fire (a scenario nobody asked
+  /// for); the pair it stands for is the one placed under that earlier hit as a first fault. A
+  /// persistent `first` already fails every later hit of its point, so none is placed there.
+  /// Nothing when `first` never fired.
+  public static func children(of first: Placement, hits: [Hit], catalog: FaultCatalog, config: SweepConfig)
+    -> [Placement]
+  {
+    guard let at = hits.firstIndex(where: { $0.point == first.point && $0.hit == first.hit }) else { return [] }
+    let later = hits[(at + 1)...].filter { !(first.mode == .persistent && $0.point == first.point) }
+    return placements(hits: Array(later), catalog: catalog, config: config)
+  }
 }

@@ -46,9 +46,7 @@ public struct InProcessExecutor: ScenarioExecutor {
     var children: [Placement]?
     if let expand, let catalog = runner.registry.descriptor(named: plan.engine)?.catalog {
       let first = sc.placements[0]
-      children = FaultSpace.placements(hits: hits, catalog: catalog, config: expand).filter {
-        !($0.point == first.point && $0.hit == first.hit)
-      }
+      children = FaultSpace.children(of: first, hits: hits, catalog: catalog, config: expand)
     }
     // Only a failure's result is kept: a passing scenario is one line in the journal, not a trace.
     // Its snapshots stay out of the journal too (a filesystem's can be large): the report
