@@ -20,6 +20,7 @@
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agent.h"
@@ -231,6 +232,42 @@ static void write_file(const char *path, const char *value) {
   if (write(fd, value, strlen(value)) < 0) { /* best effort: a knob this kernel lacks */
   }
   close(fd);
+}
+
+/* The disk's completed reads, writes and flushes plus requests in flight, from sysfs; -1 when
+ * unreadable (no such disk yet). */
+static long long disk_activity(long long *inflight) {
+  char buf[512];
+  *inflight = 0;
+  int fd = open("/sys/block/ubda/stat", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return -1;
+  buf[n] = 0;
+  /* Fields: reads, r-merged, r-sectors, r-ticks, writes, w-merged, w-sectors, w-ticks, in-flight,
+   * io-ticks, queue-time, discards x4, flushes, flush-ticks. */
+  unsigned long long f[17] = {0};
+  int got = sscanf(buf, "%llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu",
+                   &f[0], &f[1], &f[2], &f[3], &f[4], &f[5], &f[6], &f[7], &f[8], &f[9], &f[10], &f[11], &f[12],
+                   &f[13], &f[14], &f[15], &f[16]);
+  if (got < 9) return -1;
+  *inflight = (long long)f[8];
+  return (long long)(f[0] + f[4] + (got >= 16 ? f[15] : 0));
+}
+
+void fl_settle(void) {
+  long long inflight, last = disk_activity(&inflight);
+  if (last < 0) return;
+  int quiet = 0;
+  /* At most 400 polls of 5 ms; quiet after 3 polls with nothing in flight and nothing new. */
+  for (int i = 0; i < 400 && quiet < 3; i++) {
+    struct timespec ts = {0, 5 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    long long now = disk_activity(&inflight);
+    quiet = (now == last && inflight == 0) ? quiet + 1 : 0;
+    last = now;
+  }
 }
 
 static void setup_guest(void) {

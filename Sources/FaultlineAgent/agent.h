@@ -64,6 +64,12 @@ void fl_op_dispatch(fl_msg *m);
 /* Closes every file a task holds (between scenarios); 0, or EBUSY when a task is stuck. */
 int fl_ops_reset(void);
 
+/* Waits (bounded, about 2 s at most) until the plan's disk has no request in flight and its
+ * completed-request counts stood still for a short quiet spell, so I/O an operation started
+ * (readahead, a worker it queued) is done, and counted at the host, before the operation is
+ * answered: the disk hits the host attributes to the operation then do not depend on timing. */
+void fl_settle(void);
+
 /* Queries (query.c): run on the query thread. */
 void fl_query(fl_msg *m);
 

@@ -163,6 +163,7 @@ static void reply_read(const char *id, int fd, unsigned long long off, long long
   }
   /* O_DIRECT reads whole blocks: hand back no more than the file holds. */
   if (direct && off + got > size) got = size > off ? size - off : 0;
+  fl_settle();
   char head[64];
   snprintf(head, sizeof head, "DONE id=%s rc=%d", id, rc);
   if (rc) {
@@ -301,6 +302,7 @@ static void perform(task *t, fl_msg *m) {
       rc = EOPNOTSUPP;
     }
   }
+  fl_settle();
   fl_send("DONE id=%s rc=%d", id, rc);
 }
 

@@ -324,7 +324,9 @@ void fl_query(fl_msg *m) {
     const char *src = fl_get(m, "src"), *dir = fl_get(m, "dir"), *type = fl_get(m, "type");
     const char *opts = fl_get(m, "opts");
     if (!src || !dir || !type) return reply(id, EINVAL);
-    return reply(id, mount(src, dir, type, 0, opts && *opts ? opts : NULL) ? errno : 0);
+    int rc = mount(src, dir, type, 0, opts && *opts ? opts : NULL) ? errno : 0;
+    fl_settle(); /* what the mount set going (log work, caching threads) is done before the plan */
+    return reply(id, rc);
   }
   if (strcmp(cmd, "umount") == 0) {
     const char *dir = fl_get(m, "dir");
