@@ -136,7 +136,7 @@ public struct ScenarioRunner: Sendable {
         faults: faults.map(\.description), ops: [], violations: [], fired: [], stop: setupStop.word, steps: 0,
         choices: scheduler.choices, invariantsChecked: checkedNames, diffAtRest: [], diffFromFaultFree: nil,
         trace: trace.events.map(\.line), firstFaultAt: nil, unjudged: state.value.unjudged)
-      return (r, Snapshot(), [], [], [])
+      return (r, Snapshot(), [], [])
     }
     let baselineRead = snapshot("after setup")
     let baseline = baselineRead ?? Snapshot()
