@@ -14,4 +14,8 @@ pid_t fl_uml_spawn(const char *path, char *const argv[], char *const envp[], int
 /* A pipe whose ends are close-on-exec; 0 or -errno. */
 int fl_pipe_cloexec(int fds[2]);
 
+/* A write to a guest that has gone must fail with EPIPE, not kill the process with SIGPIPE (the
+ * default action): ignores SIGPIPE unless the program already handles it. Idempotent. */
+void fl_ignore_sigpipe(void);
+
 #endif
