@@ -106,6 +106,11 @@ public struct FailureGroup: Sendable, Codable {
   public var repro: String?
   /// How the repro was shrunk (`4 ops to 2 in 5 runs`); nil when it was kept as found.
   public var shrunk: String?
+  /// Why a judged failure's repro was kept as found: the engine crashed or hung while shrinking it.
+  public var notShrunk: String?
+  /// Why the group has no snapshots to draw: the engine crashed or hung when its first scenario
+  /// was run again for them.
+  public var noSnapshots: String?
   /// Every invariant it violates is one its engine calls expected behaviour (`RunResults.markExpected`):
   /// reported separately, not a bug.
   public var expected = false

@@ -18,16 +18,13 @@ public struct InProcessExecutor: ScenarioExecutor {
   }
 
   public func run(_ initial: [SweepScenario], onOutcome: (SweepOutcome) -> [SweepScenario]?) throws {
-    var queue = initial
-    var next = 0
+    var queue = ScenarioQueue(initial)
     var plans: [String: Plan] = [:]
-    while next < queue.count {
-      let sc = queue[next]
-      next += 1
+    while let sc = queue.take() {
       let plan = try plans[sc.plan] ?? loader.load(file: sc.plan)
       plans[sc.plan] = plan
       guard let more = onOutcome(try Self.execute(sc, plan, runner)) else { return }
-      queue += more
+      queue.add(more)
     }
   }
 
@@ -150,23 +147,46 @@ public struct SweepDriver {
   /// The depth-1 scenarios of each plan (in plan order, then hit order), indexed across all.
   /// With `schedules > 0`, every scenario is crossed with that many seeded random schedules
   /// (seeds derived from the plan's seed and the scenario's place, so every run picks the same).
+  /// `recordings` are the plans' fault-free runs as a worker made them (nil: run them here). A
+  /// plan whose recording crashed or hung has its fault-free scenario alone in the space, already
+  /// decided: `decided` holds that outcome.
   public func space(
-    _ plans: [Plan], configs: [SweepConfig], bugs: [String], schedules: Int = 0, delayBound: Int? = nil
+    _ plans: [Plan], configs: [SweepConfig], bugs: [String], schedules: Int = 0, delayBound: Int? = nil,
+    recordings: [Recording]? = nil
   ) throws
-    -> (scenarios: [[SweepScenario]], pruned: [Int], reached: [[PointHits]])
+    -> (scenarios: [[SweepScenario]], pruned: [Int], reached: [[PointHits]], decided: [SweepOutcome])
   {
     let sweeper = Sweeper(registry: registry)
     var all: [[SweepScenario]] = []
     var pruned: [Int] = []
     var reached: [[PointHits]] = []
+    var decided: [SweepOutcome] = []
     var index = 0
-    for (plan, config) in zip(plans, configs) {
-      let (_, placements, prunedHere, reachedHere) = try sweeper.space(plan, config, bugs: bugs)
+    for (k, (plan, config)) in zip(plans, configs).enumerated() {
+      let recording: Recording
+      if let recordings {
+        recording = recordings[k]
+      } else {
+        let (_, placements, prunedHere, reachedHere) = try sweeper.space(plan, config, bugs: bugs)
+        recording = .recorded(placements: placements, pruned: prunedHere, reached: reachedHere)
+      }
+      // Scenario 0 of each plan is its fault-free run (a bug may fail it without any fault).
+      let zero = SweepScenario(plan: plan.file, bugs: bugs, placements: [], index: index)
+      index += 1
+      guard case .recorded(let placements, let prunedHere, let reachedHere) = recording else {
+        if case .failed(let kind, let cause, let detail) = recording {
+          var o = SweepOutcome(scenario: zero, kind: kind, detail: detail)
+          o.cause = cause
+          decided.append(o)
+        }
+        all.append([zero])
+        pruned.append(0)
+        reached.append([])
+        continue
+      }
       pruned.append(prunedHere * max(1, schedules))
       reached.append(reachedHere)
-      // Scenario 0 of each plan is its fault-free run (a bug may fail it without any fault).
-      var list = [SweepScenario(plan: plan.file, bugs: bugs, placements: [], index: index)]
-      index += 1
+      var list = [zero]
       for p in placements {
         list.append(
           SweepScenario(
@@ -189,7 +209,7 @@ public struct SweepDriver {
       }
       all.append(list)
     }
-    return (all, pruned, reached)
+    return (all, pruned, reached, decided)
   }
 
   /// Depth-2 children of a finished depth-1 scenario: the second faults its worker placed.
@@ -211,7 +231,7 @@ public struct SweepDriver {
 
   /// Sweeps `plans` in this process (no journal, no shard): what tests and benchmarks call.
   public func sweepInProcess(_ plans: [Plan], configs: [SweepConfig], bugs: [String] = []) throws -> [PlanResults] {
-    let (space, pruned, reached) = try self.space(plans, configs: configs, bugs: bugs.sorted())
+    let (space, pruned, reached, _) = try self.space(plans, configs: configs, bugs: bugs.sorted())
     let meta = SweepMeta(
       plans: plans.indices.map {
         SweepMeta.PlanEntry(
