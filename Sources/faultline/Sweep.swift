@@ -167,41 +167,40 @@ struct SweepCommand: ParsableCommand {
       if reportDir == nil { reports.markLatest() }
     }
     let journalURL = dir.appendingPathComponent("journal.jsonl")
-    var outcomes = SweepJournal.read(journalURL)
-    var done = Set(outcomes.map(\.scenario.key))
+    // Nothing of the journal is held but what resume needs: no outcome stays in memory.
+    var resumed = try SweepResume(journal: journalURL)
     let journal = try SweepJournal(url: journalURL)
-    var firstResults = FirstResults(outcomes)
 
     func children(_ o: SweepOutcome) -> [SweepScenario] {
-      driver.children(of: o).filter { !done.contains($0.key) }
+      driver.children(of: o).filter { !resumed.isDone($0.key) }
     }
     let mine = space.flatMap { $0 }.filter { theShard.owns($0.index) }
     // Plans whose recording run crashed or hung: their fault-free scenario is decided already.
-    let undecided = decided.filter { theShard.owns($0.scenario.index) && !done.contains($0.scenario.key) }
+    let undecided = decided.filter { theShard.owns($0.scenario.index) && !resumed.isDone($0.scenario.key) }
     let decidedKeys = Set(decided.map(\.scenario.key))
-    var initial = mine.filter { !done.contains($0.key) && !decidedKeys.contains($0.key) }
-    for o in outcomes { initial += children(o) }
+    var initial = mine.filter { !resumed.isDone($0.key) && !decidedKeys.contains($0.key) }
+    initial += try resumed.pendingChildren(driver)
+    let already = resumed.count
+    var ran = 0
     let total = space.reduce(0) { $0 + $1.count }
     if !quiet {
       var line = "sweep: \(plans.count) plan(s), \(total) depth-1 scenarios in the space"
       if theShard != .all { line += ", \(mine.count) in shard \(theShard)" }
-      if !outcomes.isEmpty { line += ", \(outcomes.count) already done" }
+      if already > 0 { line += ", \(already) already done" }
       if configs.contains(where: { $0.depth >= 2 }) { line += " (depth 2 adds a second fault at every hit of each)" }
       say(line)
     }
     let progress = Progress(
-      quiet: quiet, total: initial.count + undecided.count + outcomes.count, done: outcomes.count)
+      quiet: quiet, total: initial.count + undecided.count + already, done: already)
     let executor: any ScenarioExecutor =
       inProcess ? InProcessExecutor(registry: registry) : WorkerPool(jobs: jobs, timeoutSeconds: timeout)
     var journalError: Error?
     let deadline = budget.map { DispatchTime.now().uptimeNanoseconds + UInt64($0 * 1e9) }
     var budgetReached = false
     func finished(_ o: SweepOutcome) -> [SweepScenario]? {
-      var o = firstResults.keep(o)
+      let o = resumed.firstResults.keep(o)
       do { try journal.append(o) } catch { journalError = journalError ?? error }
-      o.encoded = nil  // journaled; the decoded outcome is what the reports read
-      outcomes.append(o)
-      done.insert(o.scenario.key)
+      ran += 1
       let more = children(o)
       progress.step(failed: o.failed, added: more.count)
       if let deadline, DispatchTime.now().uptimeNanoseconds >= deadline {
@@ -214,18 +213,24 @@ struct SweepCommand: ParsableCommand {
     try executor.run(initial, onOutcome: finished)
     progress.end()
     if budgetReached {
-      say("budget of \(budget!)s reached: \(outcomes.count) scenarios ran; --resume \(dir.path) continues")
+      say("budget of \(budget!)s reached: \(already + ran) scenarios ran; --resume \(dir.path) continues")
     }
     if let journalError { throw journalError }
 
+    // The results, from the journal a line at a time; each scenario's line is sorted into space
+    // order in bounded memory (spilling beside the journal) and streamed into results.json.
+    var builder = SweepReportBuilder(meta: meta, catalogs: catalogs(), spill: dir)
+    try SweepJournal.forEach(journalURL) { try builder.add($0) }
+    let (planResults, planTimes) = builder.finish()
     let results = RunResults(
-      command: "sweep", bugs: meta.bugs, shard: theShard, complete: !budgetReached,
-      plans: SweepDriver.reports(meta: meta, outcomes: outcomes), catalogs: catalogs())
+      command: "sweep", bugs: meta.bugs, shard: theShard, complete: !budgetReached, plans: planResults,
+      catalogs: catalogs())
     let timings = RunTimings(
       wallSeconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9, jobs: inProcess ? 0 : jobs,
-      plans: plans.map { ($0.name, $0.file) }, outcomes: outcomes)
+      plans: planTimes)
     try reports.write("timings.json", try JSONEncoder.sorted.encode(timings))
-    try finishReports(results, plans: plans, dir: reports, isolation: inProcess ? nil : isolation)
+    try finishReports(
+      results, plans: plans, dir: reports, isolation: inProcess ? nil : isolation, lines: builder.lines)
   }
 }
 
@@ -261,7 +266,7 @@ func catalogs() -> [String: [FaultPoint]] {
 /// worker processes; nil runs them here.
 func finishReports(
   _ results: RunResults, plans: [Plan], dir: ReportDirectory, comparison: RunComparison? = nil,
-  isolation: EngineIsolation? = .standard
+  isolation: EngineIsolation? = .standard, lines: ScenarioLines? = nil
 )
   throws
 {
@@ -298,7 +303,11 @@ func finishReports(
     results.plans[f.k].failures[f.i].shrunk = repro.shrunk
     results.plans[f.k].failures[f.i].notShrunk = repro.notShrunk
   }
-  try dir.writeReports(results, comparison: comparison)
+  if let lines {
+    try dir.writeReports(results, lines: lines, comparison: comparison)
+  } else {
+    try dir.writeReports(results, comparison: comparison)
+  }
   let color = isatty(STDOUT_FILENO) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
   FileHandle.standardOutput.write(Data(SummaryReport.render(results, dir: dir.path, color: color).utf8))
   if results.unexpectedFailures > 0 { throw ExitCode(ExitStatus.failed) }

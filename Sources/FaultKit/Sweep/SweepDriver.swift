@@ -247,33 +247,12 @@ public struct SweepDriver {
   }
 
   /// Aggregates outcomes into results per plan, in space order, so any run order, any sharding
-  /// and any resume give the same results.
+  /// and any resume give the same results. Holds every scenario in memory: a sweep of the CLI
+  /// streams its journal through `SweepReportBuilder` instead.
   public static func reports(meta: SweepMeta, outcomes: [SweepOutcome]) -> [PlanResults] {
-    // One pass to split by plan (a sweep has millions of outcomes), then space order within each.
-    var byPlan: [String: [(SweepOutcome, ScenarioEntry)]] = [:]
-    for o in outcomes { byPlan[o.scenario.plan, default: []].append((o, o.entry)) }
-    return meta.plans.map { plan in
-      let mine = (byPlan[plan.file] ?? []).sorted { ScenarioEntry.spaceOrder($0.1, $1.1) }
-      var failures: [FailureGroup] = []
-      var at: [String: Int] = [:]
-      for (o, e) in mine where o.failed {
-        let sig = e.signature!
-        if let i = at[sig] {
-          failures[i].count += 1
-        } else {
-          at[sig] = failures.count
-          failures.append(
-            FailureGroup(
-              signature: sig, count: 1, first: e.key, placements: o.scenario.placements, kind: o.kind,
-              result: o.result, detail: o.detail, scheduleSeed: o.scenario.scheduleSeed,
-              explored: o.scenario.prefix != nil, unjudged: o.unjudged == true))
-        }
-      }
-      return PlanResults(
-        plan: plan.name, file: plan.file, engine: plan.engine, bugs: meta.bugs, depth: plan.depth, space: plan.space,
-        pruned: plan.pruned, prunedChildren: mine.reduce(0) { $0 + $1.0.pruned }, reached: plan.reached,
-        scenarios: mine.map(\.1), failures: failures)
-    }
+    var builder = SweepReportBuilder(meta: meta, catalogs: [:], spill: nil, keepScenarios: true)
+    for o in outcomes { try? builder.add(o) }
+    return builder.finish().plans
   }
 }
 
@@ -365,8 +344,46 @@ public final class SweepJournal: @unchecked Sendable {
 
   /// The outcomes a journal holds; a torn last line (a kill mid-write) is ignored.
   public static func read(_ url: URL) -> [SweepOutcome] {
-    guard let data = try? Data(contentsOf: url) else { return [] }
+    var out: [SweepOutcome] = []
+    try? forEach(url) { out.append($0) }
+    return out
+  }
+
+  /// Hands each outcome of a journal to `body`, reading it a chunk at a time (a journal may be
+  /// larger than memory); a line that does not decode (a torn last line) is skipped. A journal
+  /// that does not exist has none.
+  public static func forEach(_ url: URL, _ body: (SweepOutcome) throws -> Void) throws {
+    let fd = open(url.path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else {
+      if errno == ENOENT { return }
+      throw ResultsError(message: "\(url.path): cannot read (\(String(cString: strerror(errno))))")
+    }
+    defer { close(fd) }
     let dec = JSONDecoder()
-    return data.split(separator: 0x0A).compactMap { try? dec.decode(SweepOutcome.self, from: Data($0)) }
+    var buffer = [UInt8](repeating: 0, count: 1 << 20)
+    var start = 0
+    var end = 0
+    var searched = 0
+    while true {
+      if let nl = buffer[searched..<end].firstIndex(of: 0x0A) {
+        if nl > start, let o = try? dec.decode(SweepOutcome.self, from: Data(buffer[start..<nl])) { try body(o) }
+        start = nl + 1
+        searched = start
+        continue
+      }
+      // Keep the partial line at the front; grow for a line longer than the buffer.
+      if start > 0 {
+        buffer.replaceSubrange(0..<(end - start), with: buffer[start..<end])
+        end -= start
+        start = 0
+      }
+      searched = end
+      if end == buffer.count { buffer += [UInt8](repeating: 0, count: buffer.count) }
+      let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + end, $0.count - end) }
+      if n < 0 && errno == EINTR { continue }
+      if n < 0 { throw ResultsError(message: "\(url.path): cannot read (\(String(cString: strerror(errno))))") }
+      if n == 0 { return }
+      end += n
+    }
   }
 }
