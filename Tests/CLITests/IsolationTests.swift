@@ -31,6 +31,7 @@ struct IsolationTests {
     #expect(!r.hung, "the sweep did not end within \(seconds)s: \(r.stdout)\(r.stderr)")
     #expect(r.leftovers.isEmpty, "left running: \(r.leftovers)")
     #expect(Supervised.halfWritten(dir).isEmpty, "half-written: \(Supervised.halfWritten(dir))")
+    #expect(Supervised.tmpLeftovers(r.pids).isEmpty, "left in /tmp: \(Supervised.tmpLeftovers(r.pids))")
     return r
   }
 

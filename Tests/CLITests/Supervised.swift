@@ -14,6 +14,8 @@ final class Supervised: @unchecked Sendable {
     let hung: Bool
     /// Processes it started that were still running after it ended (each `pid cmdline`).
     let leftovers: [String]
+    /// Its pid and those of every process it started.
+    let pids: [Int32]
   }
 
   let process = Process()
@@ -112,7 +114,8 @@ final class Supervised: @unchecked Sendable {
     if let duringError { throw duringError }
     return Output(
       status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
-      stderr: String(decoding: e, as: UTF8.self), hung: hung, leftovers: left)
+      stderr: String(decoding: e, as: UTF8.self), hung: hung, leftovers: left,
+      pids: [pid] + descendants.keys.sorted())
   }
 
   /// Adds every process whose parent is `root` or one already seen.
@@ -153,7 +156,7 @@ final class Supervised: @unchecked Sendable {
   static func tmpLeftovers(_ pids: [Int32]) -> [String] {
     let names = (try? FileManager.default.contentsOfDirectory(atPath: NSTemporaryDirectory())) ?? []
     return names.filter { n in
-      pids.contains { n.hasPrefix("faultline-worker-\($0)") || n.hasSuffix("-\($0).err") }
+      pids.contains { n.hasPrefix("faultline-worker-\($0)-") || n.hasSuffix("-\($0).err") }
     }
   }
 
