@@ -31,7 +31,9 @@ struct IsolationTests {
     #expect(!r.hung, "the sweep did not end within \(seconds)s: \(r.stdout)\(r.stderr)")
     #expect(r.leftovers.isEmpty, "left running: \(r.leftovers)")
     #expect(Supervised.halfWritten(dir).isEmpty, "half-written: \(Supervised.halfWritten(dir))")
-    #expect(Supervised.tmpLeftovers(r.pids).isEmpty, "left in /tmp: \(Supervised.tmpLeftovers(r.pids))")
+    #expect(
+      Supervised.tmpLeftovers(r.pids, since: r.started).isEmpty,
+      "left in /tmp: \(Supervised.tmpLeftovers(r.pids, since: r.started))")
     return r
   }
 

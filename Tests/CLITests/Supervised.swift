@@ -16,6 +16,8 @@ final class Supervised: @unchecked Sendable {
     let leftovers: [String]
     /// Its pid and those of every process it started.
     let pids: [Int32]
+    /// When it started.
+    let started: Date
   }
 
   let process = Process()
@@ -115,7 +117,7 @@ final class Supervised: @unchecked Sendable {
     return Output(
       status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
       stderr: String(decoding: e, as: UTF8.self), hung: hung, leftovers: left,
-      pids: [pid] + descendants.keys.sorted())
+      pids: [pid] + descendants.keys.sorted(), started: started)
   }
 
   /// Adds every process whose parent is `root` or one already seen.
@@ -152,11 +154,17 @@ final class Supervised: @unchecked Sendable {
     return false
   }
 
-  /// Entries of /tmp a run with these pids left (named for a pid, or as faultline's were).
-  static func tmpLeftovers(_ pids: [Int32]) -> [String] {
-    let names = (try? FileManager.default.contentsOfDirectory(atPath: NSTemporaryDirectory())) ?? []
+  /// Entries of /tmp a run with these pids left (named for a pid, as faultline's worker files
+  /// were) and changed since it started (an older one is another process's that had the pid).
+  static func tmpLeftovers(_ pids: [Int32], since: Date) -> [String] {
+    let tmp = NSTemporaryDirectory()
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: tmp)) ?? []
     return names.filter { n in
-      pids.contains { n.hasPrefix("faultline-worker-\($0)-") || n.hasSuffix("-\($0).err") }
+      guard pids.contains(where: { n.hasPrefix("faultline-worker-\($0)-") || n.hasSuffix("-\($0).err") }) else {
+        return false
+      }
+      let changed = (try? FileManager.default.attributesOfItem(atPath: "\(tmp)/\(n)")[.modificationDate]) as? Date
+      return (changed ?? .distantFuture) >= since.addingTimeInterval(-1)
     }
   }
 

@@ -108,7 +108,8 @@ struct WorkerLifecycleTests {
     }
     #expect(!r.hung, "the sweep did not end after the signal")
     #expect(r.leftovers.isEmpty, "left running after \(signal) in \(phase): \(r.leftovers)")
-    #expect(Supervised.tmpLeftovers(r.pids).isEmpty, "\(Supervised.tmpLeftovers(r.pids))")
+    #expect(
+      Supervised.tmpLeftovers(r.pids, since: r.started).isEmpty, "\(Supervised.tmpLeftovers(r.pids, since: r.started))")
     // Killed before its reports: none is there to be taken for this run's, whole or half.
     let out = dir.appendingPathComponent("out")
     #expect(!FileManager.default.fileExists(atPath: out.appendingPathComponent("results.json").path))
