@@ -37,6 +37,8 @@ public enum SummaryReport {
         if let repro = f.repro {
           out.append("   repro: faultline replay \(t(dir))/\(repro)" + (f.shrunk.map { " (shrunk from \($0))" } ?? ""))
         }
+        if let why = f.notShrunk { out.append("   repro kept as found: \(t(why))") }
+        if let why = f.noSnapshots { out.append("   no snapshots: \(t(why))") }
       }
     }
     if !unjudged.isEmpty {

@@ -66,7 +66,7 @@ final class LinuxMachine: @unchecked Sendable {
     var toGuest: [Int32] = [0, 0]
     var fromGuest: [Int32] = [0, 0]
     fl_ignore_sigpipe()
-    guard fl_pipe_cloexec(&toGuest) == 0, fl_pipe_cloexec(&fromGuest) == 0 else {
+    guard fl_uml_pipe_cloexec(&toGuest) == 0, fl_uml_pipe_cloexec(&fromGuest) == 0 else {
       throw LinuxEngineError.io("pipe", errno)
     }
     let log = open(made + "/console.log", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)

@@ -132,35 +132,41 @@ struct Run: ParsableCommand {
       return try runSchedules(plans, n)
     }
     let runner = ScenarioRunner(registry: registry)
-    var results: [ScenarioResult] = []
+    // Each result is printed as it comes and not kept (a run of thousands of plans held them all);
+    // only --report-dir keeps what its reports need.
+    var (count, failed, unjudged, notPassed) = (0, 0, 0, false)
     var planResults: [PlanResults] = []
+    let json = JSONReport.Streamer { FileHandle.standardOutput.write($0) }
     for plan in plans {
+      let r: ScenarioResult
       do {
         var options = RunOptions(bugs: bugs, seed: seed)
         if !plan.faults.isEmpty { options.faultFree = try runner.faultFreeSnapshot(plan, options) }
-        let (r, hits) = try runner.runRecordingHits(plan, options)
-        results.append(r)
-        planResults.append(.ofRuns(plan, bugs: bugs, runs: [(r, nil)], reached: hits))
+        let hits: [Hit]
+        (r, hits) = try runner.runRecordingHits(plan, options)
+        if reportDir != nil { planResults.append(.ofRuns(plan, bugs: bugs, runs: [(r, nil)], reached: hits)) }
       } catch let e as SetupError {
         throw BadInput(description: e.description)
+      }
+      count += 1
+      if r.failed { failed += 1 } else if !r.judged { unjudged += 1 }
+      notPassed = notPassed || !r.passed
+      switch format {
+      case .json: try json.add(r)
+      case .text: print(TextReport.render(r), terminator: "")
       }
     }
     try writeReports(planResults)
     switch format {
     case .json:
-      var data = try JSONReport.encode(results)
-      data.append(0x0A)
-      FileHandle.standardOutput.write(data)
+      json.finish()
+      FileHandle.standardOutput.write(Data("\n".utf8))
     case .text:
-      for r in results { print(TextReport.render(r), terminator: "") }
-      let failed = results.filter(\.failed).count
-      let unjudged = results.filter { !$0.failed && !$0.judged }.count
       print(
-        "\(results.count - failed - unjudged) passed, \(failed) failed" + (unjudged > 0 ? ", \(unjudged) unjudged" : "")
-      )
+        "\(count - failed - unjudged) passed, \(failed) failed" + (unjudged > 0 ? ", \(unjudged) unjudged" : ""))
     }
     if let reportDir, format == .text { print("reports: \(reportDir)/results.json, junit.xml, report.html") }
-    if results.contains(where: { !$0.passed }) { throw ExitCode(ExitStatus.failed) }
+    if notPassed { throw ExitCode(ExitStatus.failed) }
   }
 
   /// With --report-dir: results.json and the reports made from it.

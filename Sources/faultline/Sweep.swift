@@ -127,13 +127,18 @@ struct SweepCommand: ParsableCommand {
     let space: [[SweepScenario]]
     let pruned: [Int]
     let reached: [[PointHits]]
+    let decided: [SweepOutcome]
+    let isolation = EngineIsolation(jobs: jobs, timeoutSeconds: timeout)
     guard schedules >= 0 else { throw BadInput(description: "--schedules \(schedules): expected 0 or more") }
     if let preemptions, preemptions < 0 {
       throw BadInput(description: "--preemptions \(preemptions): expected 0 or more")
     }
     do {
-      (space, pruned, reached) = try driver.space(
-        plans, configs: configs, bugs: bugs.sorted(), schedules: schedules, delayBound: preemptions)
+      // The fault-free recording runs are engine code too: in workers, unless --in-process.
+      let recordings = inProcess ? nil : try isolation.record(plans, configs: configs, bugs: bugs.sorted())
+      (space, pruned, reached, decided) = try driver.space(
+        plans, configs: configs, bugs: bugs.sorted(), schedules: schedules, delayBound: preemptions,
+        recordings: recordings)
     } catch let e
       as SetupError
     {
@@ -162,37 +167,40 @@ struct SweepCommand: ParsableCommand {
       if reportDir == nil { reports.markLatest() }
     }
     let journalURL = dir.appendingPathComponent("journal.jsonl")
-    var outcomes = SweepJournal.read(journalURL)
-    var done = Set(outcomes.map(\.scenario.key))
+    // Nothing of the journal is held but what resume needs: no outcome stays in memory.
+    var resumed = try SweepResume(journal: journalURL)
     let journal = try SweepJournal(url: journalURL)
-    var firstResults = FirstResults(outcomes)
 
     func children(_ o: SweepOutcome) -> [SweepScenario] {
-      driver.children(of: o).filter { !done.contains($0.key) }
+      driver.children(of: o).filter { !resumed.isDone($0.key) }
     }
     let mine = space.flatMap { $0 }.filter { theShard.owns($0.index) }
-    var initial = mine.filter { !done.contains($0.key) }
-    for o in outcomes { initial += children(o) }
+    // Plans whose recording run crashed or hung: their fault-free scenario is decided already.
+    let undecided = decided.filter { theShard.owns($0.scenario.index) && !resumed.isDone($0.scenario.key) }
+    let decidedKeys = Set(decided.map(\.scenario.key))
+    var initial = mine.filter { !resumed.isDone($0.key) && !decidedKeys.contains($0.key) }
+    initial += try resumed.pendingChildren(driver)
+    let already = resumed.count
+    var ran = 0
     let total = space.reduce(0) { $0 + $1.count }
     if !quiet {
       var line = "sweep: \(plans.count) plan(s), \(total) depth-1 scenarios in the space"
       if theShard != .all { line += ", \(mine.count) in shard \(theShard)" }
-      if !outcomes.isEmpty { line += ", \(outcomes.count) already done" }
+      if already > 0 { line += ", \(already) already done" }
       if configs.contains(where: { $0.depth >= 2 }) { line += " (depth 2 adds a second fault at every hit of each)" }
       say(line)
     }
-    let progress = Progress(quiet: quiet, total: initial.count + outcomes.count, done: outcomes.count)
+    let progress = Progress(
+      quiet: quiet, total: initial.count + undecided.count + already, done: already)
     let executor: any ScenarioExecutor =
       inProcess ? InProcessExecutor(registry: registry) : WorkerPool(jobs: jobs, timeoutSeconds: timeout)
     var journalError: Error?
     let deadline = budget.map { DispatchTime.now().uptimeNanoseconds + UInt64($0 * 1e9) }
     var budgetReached = false
-    try executor.run(initial) { o in
-      var o = firstResults.keep(o)
+    func finished(_ o: SweepOutcome) -> [SweepScenario]? {
+      let o = resumed.firstResults.keep(o)
       do { try journal.append(o) } catch { journalError = journalError ?? error }
-      o.encoded = nil  // journaled; the decoded outcome is what the reports read
-      outcomes.append(o)
-      done.insert(o.scenario.key)
+      ran += 1
       let more = children(o)
       progress.step(failed: o.failed, added: more.count)
       if let deadline, DispatchTime.now().uptimeNanoseconds >= deadline {
@@ -201,20 +209,28 @@ struct SweepCommand: ParsableCommand {
       }
       return more
     }
+    for o in undecided { _ = finished(o) }
+    try executor.run(initial, onOutcome: finished)
     progress.end()
     if budgetReached {
-      say("budget of \(budget!)s reached: \(outcomes.count) scenarios ran; --resume \(dir.path) continues")
+      say("budget of \(budget!)s reached: \(already + ran) scenarios ran; --resume \(dir.path) continues")
     }
     if let journalError { throw journalError }
 
+    // The results, from the journal a line at a time; each scenario's line is sorted into space
+    // order in bounded memory (spilling beside the journal) and streamed into results.json.
+    var builder = SweepReportBuilder(meta: meta, catalogs: catalogs(), spill: dir)
+    try SweepJournal.forEach(journalURL) { try builder.add($0) }
+    let (planResults, planTimes) = builder.finish()
     let results = RunResults(
-      command: "sweep", bugs: meta.bugs, shard: theShard, complete: !budgetReached,
-      plans: SweepDriver.reports(meta: meta, outcomes: outcomes), catalogs: catalogs())
+      command: "sweep", bugs: meta.bugs, shard: theShard, complete: !budgetReached, plans: planResults,
+      catalogs: catalogs())
     let timings = RunTimings(
       wallSeconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9, jobs: inProcess ? 0 : jobs,
-      plans: plans.map { ($0.name, $0.file) }, outcomes: outcomes)
+      plans: planTimes)
     try reports.write("timings.json", try JSONEncoder.sorted.encode(timings))
-    try finishReports(results, plans: plans, dir: reports)
+    try finishReports(
+      results, plans: plans, dir: reports, isolation: inProcess ? nil : isolation, lines: builder.lines)
   }
 }
 
@@ -246,24 +262,52 @@ func catalogs() -> [String: [FaultPoint]] {
 
 /// Writes a repro plan per distinct failure (shrunk), then results.json, junit.xml and
 /// report.html; prints the summary; exit status 1 when anything failed or could not be judged.
-func finishReports(_ results: RunResults, plans: [Plan], dir: ReportDirectory, comparison: RunComparison? = nil)
+/// With `isolation`, the engine runs this needs (each failure's snapshots, shrinking) run in
+/// worker processes; nil runs them here.
+func finishReports(
+  _ results: RunResults, plans: [Plan], dir: ReportDirectory, comparison: RunComparison? = nil,
+  isolation: EngineIsolation? = .standard, lines: ScenarioLines? = nil
+)
   throws
 {
   var results = results
-  let runner = ScenarioRunner(registry: BuiltinEngines.registry)
   results.markExpected(expectedInvariants())
+  var failures: [(k: Int, i: Int, plan: Plan, bugs: [String])] = []
   for (k, r) in results.plans.enumerated() {
     guard let plan = plans.first(where: { $0.file == r.file }) else { continue }
-    for (i, f) in r.failures.enumerated() {
-      results.plans[k].failures[i] = f.withSnapshots(plan, bugs: r.bugs, runner: runner)
-      let made = SweepRepro.make(plan, f, number: i + 1, bugs: r.bugs, registry: BuiltinEngines.registry)
-      let name = "repro/\(fileName(made.plan.name)).yaml"
-      try dir.write(name, Data(PlanWriter.yaml(made.plan).utf8))
-      results.plans[k].failures[i].repro = name
-      results.plans[k].failures[i].shrunk = made.shrunk.map { "\($0.before) ops to \($0.after) in \($0.runs) runs" }
+    for i in r.failures.indices { failures.append((k, i, plan, r.bugs)) }
+  }
+  func group(_ f: (k: Int, i: Int, plan: Plan, bugs: [String])) -> FailureGroup { results.plans[f.k].failures[f.i] }
+  let repros: [Repro]
+  if let isolation {
+    let pictured = failures.filter { f in
+      let g = group(f)
+      return g.kind == .judged && g.result != nil && g.result?.atRest == nil
+    }
+    let groups = try isolation.snapshots(pictured.map { ($0.plan, $0.bugs, group($0)) })
+    for (f, g) in zip(pictured, groups) { results.plans[f.k].failures[f.i] = g }
+    repros = try isolation.repros(failures.map { ($0.plan, $0.bugs, group($0), $0.i + 1) })
+  } else {
+    let runner = ScenarioRunner(registry: BuiltinEngines.registry)
+    for f in failures {
+      results.plans[f.k].failures[f.i] = group(f).withSnapshots(f.plan, bugs: f.bugs, runner: runner)
+    }
+    repros = failures.map { f in
+      Repro(made: SweepRepro.make(f.plan, group(f), number: f.i + 1, bugs: f.bugs, registry: BuiltinEngines.registry))
     }
   }
-  try dir.writeReports(results, comparison: comparison)
+  for (f, repro) in zip(failures, repros) {
+    let name = "repro/\(fileName(repro.name)).yaml"
+    try dir.write(name, Data(repro.yaml.utf8))
+    results.plans[f.k].failures[f.i].repro = name
+    results.plans[f.k].failures[f.i].shrunk = repro.shrunk
+    results.plans[f.k].failures[f.i].notShrunk = repro.notShrunk
+  }
+  if let lines {
+    try dir.writeReports(results, lines: lines, comparison: comparison)
+  } else {
+    try dir.writeReports(results, comparison: comparison)
+  }
   let color = isatty(STDOUT_FILENO) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
   FileHandle.standardOutput.write(Data(SummaryReport.render(results, dir: dir.path, color: color).utf8))
   if results.unexpectedFailures > 0 { throw ExitCode(ExitStatus.failed) }
@@ -305,32 +349,6 @@ final class Progress {
   }
 }
 
-/// `faultline sweep-worker`: reads scenarios (JSON lines) on standard input, runs each, writes
-/// its outcome (a JSON line) on standard output. The sweep's worker processes run this.
-struct SweepWorker: ParsableCommand {
-  static let configuration = CommandConfiguration(
-    commandName: "sweep-worker",
-    abstract: "Run sweep scenarios sent on standard input (used by faultline sweep --jobs).",
-    shouldDisplay: false)
-
-  func run() throws {
-    let registry = BuiltinEngines.registry
-    let runner = ScenarioRunner(registry: registry)
-    let loader = PlanLoader(registry: registry)
-    var plans: [String: Plan] = [:]
-    let decoder = JSONDecoder()
-    let encoder = JSONEncoder.sorted
-    while let line = readLine(strippingNewline: true) {
-      let sc = try decoder.decode(SweepScenario.self, from: Data(line.utf8))
-      let plan = try plans[sc.plan] ?? loader.load(file: sc.plan)
-      plans[sc.plan] = plan
-      var out = try encoder.encode(try InProcessExecutor.execute(sc, plan, runner))
-      out.append(0x0A)
-      FileHandle.standardOutput.write(out)
-    }
-  }
-}
-
 extension JSONEncoder {
   /// Sorted keys, no escaped slashes: the same value encodes to the same bytes.
   static var sorted: JSONEncoder {
@@ -349,14 +367,46 @@ struct Replay: ParsableCommand {
   @Argument(help: "A repro plan (or any plan).")
   var repro: String
 
+  @Option(help: "Seconds the engine may take before it is killed and the replay reported as timed out.")
+  var timeout: Double = 60
+
+  @Flag(help: "Run the engine in this process instead (a crash or hang takes faultline with it).")
+  var inProcess = false
+
   func run() throws {
     try plugins.activate()
+    guard timeout > 0 else {
+      throw BadInput(description: "--timeout \(timeout): expected a positive number of seconds")
+    }
     let plans = try loadPlans([repro])
     let runner = ScenarioRunner(registry: BuiltinEngines.registry)
+    var slot = WorkerSlot(timeoutSeconds: timeout, inheritOutput: true)
+    defer { slot.close() }
     var failed = false
     for plan in plans {
       let r: ScenarioResult
-      do { r = try runner.run(plan) } catch let e as SetupError { throw BadInput(description: e.description) }
+      if inProcess {
+        do { r = try runner.run(plan) } catch let e as SetupError { throw BadInput(description: e.description) }
+      } else {
+        // In a worker: a crash or a hang is reported, with the time limit, not shared.
+        let attempt: WorkerSlot.Attempt<ScenarioResult>
+        do {
+          attempt = try slot.attempt(try WorkerRequest(kind: .replay, plan: plan.file).encoded()) { data in
+            try JSONDecoder().decode(ScenarioResult.self, from: WorkerReportedError.check(data))
+          }
+        } catch { throw IsolationError.badInput(error) }
+        switch attempt {
+        case .answer(let answered): r = answered
+        case .crashed(let d):
+          print("CRASHED \(plan.file): the engine crashed (\(d.description))")
+          failed = true
+          continue
+        case .timedOut:
+          print("TIMED OUT \(plan.file): no answer within \(timeout)s; the engine was killed")
+          failed = true
+          continue
+        }
+      }
       print(TextReport.render(r), terminator: "")
       failed = failed || !r.passed
     }

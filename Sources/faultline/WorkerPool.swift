@@ -1,18 +1,19 @@
 import FaultKit
 import Foundation
 
-/// Runs sweep scenarios in worker processes (`faultline sweep-worker`), one scenario at a time
-/// each. A worker that dies costs the scenario it was running, recorded as crashed with the
-/// signal or the runtime's message; a worker that does not answer within the timeout is killed
-/// and its scenario recorded as timed out. Either way a fresh worker takes its place and the
-/// sweep goes on.
+/// Runs sweep scenarios in worker processes, one scenario at a time each, `jobs` at once (one
+/// thread per job, whatever the cores). A worker that dies costs the scenario it was running,
+/// recorded as crashed with what ended it; one that does not answer within the timeout is killed
+/// and its scenario recorded as timed out. Either is confirmed once in a fresh worker first; one
+/// that does not happen again is recorded as flaky, with both outcomes. `WorkerSlot` has the
+/// rest of the rules (workers that die between scenarios, workers killed from outside).
 final class WorkerPool: ScenarioExecutor, @unchecked Sendable {
   let jobs: Int
   let timeoutSeconds: Double
   private let lock = NSCondition()
-  private var queue: [SweepScenario] = []
-  private var next = 0
+  private var queue = ScenarioQueue([])
   private var inFlight = 0
+  private var running = 0
   private var failure: Error?
   /// Set when the callback asked to stop: nothing more is started.
   private var stopped = false
@@ -23,31 +24,43 @@ final class WorkerPool: ScenarioExecutor, @unchecked Sendable {
   }
 
   func run(_ initial: [SweepScenario], onOutcome: (SweepOutcome) -> [SweepScenario]?) throws {
-    queue = initial
-    next = 0
+    queue = ScenarioQueue(initial)
     withoutActuallyEscaping(onOutcome) { callback in
       let box = CallbackBox(callback)
-      // One thread per job; each owns one worker process at a time.
-      DispatchQueue.concurrentPerform(iterations: jobs) { n in
-        do { try self.workerLoop(n, box.call) } catch {
-          self.lock.lock()
-          self.failure = self.failure ?? error
-          self.lock.broadcast()
-          self.lock.unlock()
+      lock.lock()
+      running = jobs
+      lock.unlock()
+      for n in 0..<jobs {
+        let thread = Thread { [self] in
+          do { try workerLoop(box.call) } catch {
+            lock.lock()
+            failure = failure ?? error
+            lock.unlock()
+          }
+          lock.lock()
+          running -= 1
+          lock.broadcast()
+          lock.unlock()
         }
+        thread.name = "faultline-job-\(n)"
+        thread.start()
       }
+      // Each job's waits are bounded (the timeout), so this one is.
+      lock.lock()
+      while running > 0 { lock.wait() }
+      lock.unlock()
+      // The threads' closures may outlive this call; the callback must not.
+      box.release()
     }
-    if let failure { throw failure }
+    if let failure { throw IsolationError.badInput(failure) }
   }
 
   /// Takes the next scenario, waiting while others may still add children; nil when all is done.
   private func take() -> SweepScenario? {
     lock.lock()
     defer { lock.unlock() }
-    while next >= queue.count && inFlight > 0 && failure == nil && !stopped { lock.wait() }
-    guard next < queue.count, failure == nil, !stopped else { return nil }
-    let sc = queue[next]
-    next += 1
+    while queue.isEmpty && inFlight > 0 && failure == nil && !stopped { lock.wait() }
+    guard failure == nil, !stopped, let sc = queue.take() else { return nil }
     inFlight += 1
     return sc
   }
@@ -55,7 +68,7 @@ final class WorkerPool: ScenarioExecutor, @unchecked Sendable {
   private func finish(_ o: SweepOutcome, _ callback: (SweepOutcome) -> [SweepScenario]?) {
     lock.lock()
     if let more = callback(o) {
-      queue += more
+      queue.add(more)
     } else {
       stopped = true
     }
@@ -64,132 +77,86 @@ final class WorkerPool: ScenarioExecutor, @unchecked Sendable {
     lock.unlock()
   }
 
-  private func workerLoop(_ n: Int, _ callback: (SweepOutcome) -> [SweepScenario]?) throws {
-    var worker: Worker?
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys]
+  private func workerLoop(_ callback: (SweepOutcome) -> [SweepScenario]?) throws {
+    var slot = WorkerSlot(timeoutSeconds: timeoutSeconds)
+    defer { slot.close() }
     let decoder = JSONDecoder()
     while let sc = take() {
-      if worker == nil { worker = try Worker(slot: n) }
-      var line = try encoder.encode(sc)
-      line.append(0x0A)
-      let outcome: SweepOutcome
-      switch worker!.ask(line, timeoutSeconds: timeoutSeconds) {
-      case .answer(let data):
-        var decoded: SweepOutcome
-        do {
-          decoded = try decoder.decode(SweepOutcome.self, from: data)
-          decoded.encoded = data
-        } catch {
-          worker!.kill()
-          worker = nil
-          outcome = SweepOutcome(
-            scenario: sc, kind: .crashed,
-            detail: "worker answered with something that is not a result (\(data.count) bytes: \(error))")
-          break
+      let confirmed: WorkerSlot.Confirmed<SweepOutcome>
+      do {
+        confirmed = try slot.confirmed(try WorkerRequest.scenario(sc).encoded()) { data in
+          let answer = try WorkerReportedError.check(data)
+          var o = try decoder.decode(SweepOutcome.self, from: answer)
+          o.encoded = answer
+          return o
         }
-        outcome = decoded
-      case .died(let why):
-        worker = nil
-        outcome = SweepOutcome(scenario: sc, kind: .crashed, detail: why)
-      case .timedOut:
-        worker!.kill()
-        worker = nil
-        outcome = SweepOutcome(scenario: sc, kind: .timedOut, detail: "no answer within \(timeoutSeconds)s")
+      } catch {
+        // Nothing more starts; the scenario taken is not finished (it is not journaled).
+        lock.lock()
+        failure = failure ?? error
+        inFlight -= 1
+        lock.broadcast()
+        lock.unlock()
+        return
       }
-      finish(outcome, callback)
+      finish(Self.outcome(sc, confirmed, timeoutSeconds: timeoutSeconds), callback)
     }
-    worker?.close()
   }
+
+  /// A scenario's outcome from its attempts: the answer; or the crash or timeout, confirmed by a
+  /// second run in a fresh worker (the same cause again), or flaky (the second run ended
+  /// otherwise; the detail says how).
+  static func outcome(_ sc: SweepScenario, _ c: WorkerSlot.Confirmed<SweepOutcome>, timeoutSeconds: Double)
+    -> SweepOutcome
+  {
+    var o: SweepOutcome
+    switch c.first {
+    case .answer(let answered): return answered
+    case .crashed(let d):
+      o = SweepOutcome(scenario: sc, kind: .crashed, detail: d.description)
+      o.cause = d.cause
+    case .timedOut:
+      o = SweepOutcome(scenario: sc, kind: .timedOut, detail: "no answer within \(timeoutSeconds)s")
+    }
+    guard let again = c.again else { return o }
+    let second: String
+    switch again {
+    case .crashed(let d) where d.cause == o.cause && o.kind == .crashed: return o
+    case .timedOut where o.kind == .timedOut: return o
+    case .crashed(let d): second = d.description
+    case .timedOut: second = "timed out (no answer within \(timeoutSeconds)s)"
+    case .answer(let a):
+      second = a.unjudged == true ? "was unjudged" : a.failed ? "failed (\(a.signature))" : "passed"
+    }
+    o = SweepOutcome(
+      scenario: sc, kind: o.kind, detail: (o.detail ?? "") + "; run again in a fresh worker, it " + second)
+    o.cause = c.first.cause
+    o.flaky = true
+    return o
+  }
+}
+
+extension WorkerSlot.Attempt {
+  /// What ended the worker, for a crash.
+  var cause: String? { if case .crashed(let d) = self { d.cause } else { nil } }
 }
 
 /// The outcome callback, handed to the job threads; they call it under the pool's lock only.
 private final class CallbackBox: @unchecked Sendable {
-  let call: (SweepOutcome) -> [SweepScenario]?
-  init(_ call: @escaping (SweepOutcome) -> [SweepScenario]?) { self.call = call }
+  private var callback: ((SweepOutcome) -> [SweepScenario]?)?
+  init(_ call: @escaping (SweepOutcome) -> [SweepScenario]?) { callback = call }
+  func call(_ o: SweepOutcome) -> [SweepScenario]? { callback!(o) }
+  func release() { callback = nil }
 }
 
-/// One worker process and its pipes.
-final class Worker {
-  enum Answer {
-    case answer(Data)
-    case died(String)
-    case timedOut
-  }
-
-  private let process = Process()
-  private let input = Pipe()
-  private let output = Pipe()
-  private let errorFile: URL
-  private var buffer = Data()
-
-  init(slot: Int) throws {
-    errorFile = FileManager.default.temporaryDirectory.appendingPathComponent(
-      "faultline-worker-\(getpid())-\(slot).err")
-    _ = FileManager.default.createFile(atPath: errorFile.path, contents: nil)
-    process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-    process.arguments = ["sweep-worker"]
-    process.standardInput = input
-    process.standardOutput = output
-    process.standardError = try FileHandle(forWritingTo: errorFile)
-    try process.run()
-  }
-
-  /// Sends one scenario and waits for its answer line.
-  func ask(_ line: Data, timeoutSeconds: Double) -> Answer {
-    do { try input.fileHandleForWriting.write(contentsOf: line) } catch { return died() }
-    let fd = output.fileHandleForReading.fileDescriptor
-    let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(timeoutSeconds * 1e9)
-    var chunk = [UInt8](repeating: 0, count: 1 << 16)
-    // A failure's answer is its whole result (hundreds of KiB for a filesystem's): look for the
-    // newline only in what each read added, in a local buffer (no per-byte access checks).
-    var pending = buffer
-    buffer = Data()
-    defer { buffer = pending }
-    var searched = pending.startIndex
-    while true {
-      if let nl = pending[searched...].firstIndex(of: 0x0A) {
-        let answer = pending[pending.startIndex..<nl]
-        pending.removeSubrange(pending.startIndex...nl)
-        return .answer(Data(answer))
-      }
-      searched = pending.endIndex
-      let now = DispatchTime.now().uptimeNanoseconds
-      guard now < deadline else { return .timedOut }
-      var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-      let ready = poll(&pfd, 1, Int32(min(1000, (deadline - now) / 1_000_000 + 1)))
-      if ready < 0 && errno == EINTR { continue }
-      if ready <= 0 { continue }
-      let n = read(fd, &chunk, chunk.count)
-      if n <= 0 { return died() }
-      pending.append(contentsOf: chunk[0..<n])
+/// Errors of worker processes that end a sweep: a worker that cannot start, a worker that says
+/// the request is bad input. Both are bad input of the sweep (exit 2).
+enum IsolationError {
+  static func badInput(_ error: Error) -> Error {
+    switch error {
+    case let e as WorkerStartFailure: BadInput(description: e.description)
+    case let e as WorkerReportedError: BadInput(description: e.description)
+    default: error
     }
-  }
-
-  /// Why the worker is gone: its signal or exit status, and the runtime's message if it left one.
-  private func died() -> Answer {
-    process.waitUntilExit()
-    let how =
-      process.terminationReason == .uncaughtSignal
-      ? "killed by signal \(process.terminationStatus)" : "exited with status \(process.terminationStatus)"
-    let text = (try? String(contentsOf: errorFile, encoding: .utf8)) ?? ""
-    let message = text.split(separator: "\n").first {
-      $0.contains("Fatal error") || $0.contains("runtime failure") || $0.contains("Precondition")
-    }
-    return .died(message.map { "\(how): \($0.trimmingCharacters(in: .whitespaces))" } ?? how)
-  }
-
-  func kill() {
-    if process.isRunning {
-      Foundation.kill(process.processIdentifier, SIGKILL)
-      process.waitUntilExit()
-    }
-    try? FileManager.default.removeItem(at: errorFile)
-  }
-
-  func close() {
-    try? input.fileHandleForWriting.close()
-    process.waitUntilExit()
-    try? FileManager.default.removeItem(at: errorFile)
   }
 }

@@ -132,7 +132,7 @@ struct SweepTests {
     let driver = SweepDriver(registry: Corpus.registry)
     let bugs: [String] = []
     let config = SweepConfig(points: ["*"])
-    let (space, pruned, reached) = try driver.space([plan], configs: [config], bugs: bugs)
+    let (space, pruned, reached, _) = try driver.space([plan], configs: [config], bugs: bugs)
     let meta = SweepMeta(
       plans: [
         SweepMeta.PlanEntry(

@@ -12,7 +12,7 @@ pid_t fl_uml_spawn(const char *path, char *const argv[], char *const envp[], int
                    int log_fd);
 
 /* A pipe whose ends are close-on-exec; 0 or -errno. */
-int fl_pipe_cloexec(int fds[2]);
+int fl_uml_pipe_cloexec(int fds[2]);
 
 /* A write to a guest that has gone must fail with EPIPE, not kill the process with SIGPIPE (the
  * default action): ignores SIGPIPE unless the program already handles it. Idempotent. */

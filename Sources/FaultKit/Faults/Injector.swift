@@ -50,6 +50,8 @@ public final class Injector: @unchecked Sendable {
   public private(set) var hits: [Hit] = []
   /// The hits that fired.
   public private(set) var fired: [Hit] = []
+  /// How many faults were placed (armed at construction): none in a fault-free run.
+  public let placed: Int
 
   /// - Throws: `PlanError` if a fault names a point the catalog lacks (plans are checked at load,
   ///   so this only guards programmatic use).
@@ -57,6 +59,7 @@ public final class Injector: @unchecked Sendable {
     self.catalog = catalog
     armed = Array(repeating: [], count: catalog.points.count)
     hitCounts = Array(repeating: 0, count: catalog.points.count)
+    placed = faults.count
     for (i, f) in faults.enumerated() {
       guard let p = catalog.index(of: f.point) else {
         preconditionFailure("fault point \(f.point) is not in the catalog; PlanLoader checks this")

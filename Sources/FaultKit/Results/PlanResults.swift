@@ -106,6 +106,11 @@ public struct FailureGroup: Sendable, Codable {
   public var repro: String?
   /// How the repro was shrunk (`4 ops to 2 in 5 runs`); nil when it was kept as found.
   public var shrunk: String?
+  /// Why a judged failure's repro was kept as found: the engine crashed or hung while shrinking it.
+  public var notShrunk: String?
+  /// Why the group has no snapshots to draw: the engine crashed or hung when its first scenario
+  /// was run again for them.
+  public var noSnapshots: String?
   /// Every invariant it violates is one its engine calls expected behaviour (`RunResults.markExpected`):
   /// reported separately, not a bug.
   public var expected = false
@@ -181,6 +186,13 @@ public struct PlanResults: Sendable, Codable {
   public var failures: [FailureGroup]
   /// Per point of the engine's catalog: declared, reached, fired, led to a violation.
   public var coverage: [PointCoverage]
+  /// How many scenarios ran, when `scenarios` is left empty because they are streamed into
+  /// results.json rather than held (a sweep's); nil: `scenarios` holds them all. Not coded.
+  public var streamed: Int?
+
+  enum CodingKeys: String, CodingKey {
+    case plan, file, engine, bugs, depth, space, pruned, prunedChildren, reached, scenarios, failures, coverage
+  }
 
   public init(
     plan: String, file: String, engine: String, bugs: [String], depth: Int, space: Int, pruned: Int,
@@ -201,7 +213,7 @@ public struct PlanResults: Sendable, Codable {
     self.coverage = coverage
   }
 
-  public var ran: Int { scenarios.count }
+  public var ran: Int { streamed ?? scenarios.count }
   /// Scenarios that failed (violations, crashes, hangs): unjudged ones are not among them.
   public var failed: Int { failures.reduce(0) { $0 + ($1.isUnjudged ? 0 : $1.count) } }
   /// Scenarios that found nothing but could not be judged.

@@ -31,12 +31,24 @@ public struct PointCoverage: Sendable, Codable, Hashable {
 
   /// Coverage of `catalog`'s points by one plan's results: every declared point, in catalog order.
   public static func of(_ plan: PlanResults, catalog: [FaultPoint]) -> [PointCoverage] {
-    var rows = catalog.map { PointCoverage(point: $0.name, kind: $0.kind) }
-    var at: [String: Int] = [:]
-    for (i, p) in catalog.enumerated() { at[p.name] = i }
-    for r in plan.reached { if let i = at[r.point] { rows[i].reached += r.hits } }
-    var errnos = Array(repeating: Set<String>(), count: rows.count)
-    for s in plan.scenarios {
+    var tally = Tally(catalog: catalog)
+    for s in plan.scenarios { tally.add(s) }
+    return tally.rows(reached: plan.reached)
+  }
+
+  /// Coverage counted one scenario at a time (a sweep's scenarios are never all in memory).
+  public struct Tally: Sendable {
+    private var rows: [PointCoverage]
+    private var at: [String: Int] = [:]
+    private var errnos: [Set<String>]
+
+    public init(catalog: [FaultPoint]) {
+      rows = catalog.map { PointCoverage(point: $0.name, kind: $0.kind) }
+      for (i, p) in catalog.enumerated() { at[p.name] = i }
+      errnos = Array(repeating: [], count: rows.count)
+    }
+
+    public mutating func add(_ s: ScenarioEntry) {
       var seen = Set<Int>()
       // A worker that crashed or timed out reported no hits: the faults placed are what is known
       // to have led there (`alloc.data#2 fail: ENOSPC` → alloc.data).
@@ -53,8 +65,14 @@ public struct PointCoverage: Sendable, Codable, Hashable {
         if s.outcome != .passed && s.outcome != .unjudged { rows[i].failed += 1 }
       }
     }
-    for i in rows.indices { rows[i].errnos = errnos[i].sorted() }
-    return rows
+
+    /// The rows, with the fault-free run's hit counts.
+    public func rows(reached: [PointHits]) -> [PointCoverage] {
+      var out = rows
+      for r in reached { if let i = at[r.point] { out[i].reached += r.hits } }
+      for i in out.indices { out[i].errnos = errnos[i].sorted() }
+      return out
+    }
   }
 
   /// Rows summed point by point (an engine's coverage over its plans); `rows` share one catalog order.

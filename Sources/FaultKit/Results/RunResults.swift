@@ -37,7 +37,8 @@ public struct RunResults: Sendable, Codable {
 
   /// Fills every plan's and engine's coverage from `catalogs` (engine name → declared points).
   mutating func cover(_ catalogs: [String: [FaultPoint]]) {
-    for i in plans.indices {
+    // A plan whose scenarios are streamed comes with its coverage counted.
+    for i in plans.indices where plans[i].streamed == nil {
       plans[i].coverage = PointCoverage.of(plans[i], catalog: catalogs[plans[i].engine] ?? [])
     }
     var names: [String] = []

@@ -20,17 +20,54 @@ public struct RunTimings: Sendable, Codable {
 
   /// From the outcomes' own times (scenarios that crashed or timed out carry none).
   public init(wallSeconds: Double, jobs: Int, plans: [(name: String, file: String)], outcomes: [SweepOutcome]) {
+    var tallies: [String: Tally] = [:]
+    for o in outcomes { if let n = o.nanos { tallies[o.scenario.plan, default: Tally()].add(n, key: o.scenario.key) } }
+    self.init(
+      wallSeconds: wallSeconds, jobs: jobs, plans: plans.map { (tallies[$0.file] ?? Tally()).planTimes($0.name) })
+  }
+
+  public init(wallSeconds: Double, jobs: Int, plans: [PlanTimes]) {
     self.wallSeconds = wallSeconds
     self.jobs = jobs
-    var byPlan: [String: [(nanos: UInt64, key: String)]] = [:]
-    for o in outcomes { if let n = o.nanos { byPlan[o.scenario.plan, default: []].append((n, o.scenario.key)) } }
-    self.plans = plans.map { p in
-      let mine = (byPlan[p.file] ?? []).sorted { ($0.nanos, $0.key) < ($1.nanos, $1.key) }
-      let micros = mine.map { Double($0.nanos) / 1e3 }
+    self.plans = plans
+  }
+
+  /// One plan's scenario times, counted one at a time in bounded memory: the median comes from
+  /// a histogram of buckets 1% wide (so it is within 1% of the exact one).
+  public struct Tally: Sendable {
+    private var count = 0
+    private var sum: UInt64 = 0
+    private var max: UInt64 = 0
+    private var slowest: String?
+    private var buckets: [Int: Int] = [:]
+
+    public init() {}
+
+    private static let step = log(1.01)
+
+    public mutating func add(_ nanos: UInt64, key: String) {
+      count += 1
+      sum &+= nanos
+      if slowest == nil || nanos > max || (nanos == max && key > slowest!) {
+        max = nanos
+        slowest = key
+      }
+      buckets[Int(log(Double(Swift.max(nanos, 1))) / Self.step), default: 0] += 1
+    }
+
+    public func planTimes(_ plan: String) -> PlanTimes {
+      var median = 0.0
+      var seen = 0
+      for b in buckets.keys.sorted() {
+        seen += buckets[b]!
+        if seen > count / 2 {
+          median = exp((Double(b) + 0.5) * Self.step) / 1e3
+          break
+        }
+      }
       return PlanTimes(
-        plan: p.name, scenarios: mine.count, seconds: micros.reduce(0, +) / 1e6,
-        medianMicros: micros.isEmpty ? 0 : micros[micros.count / 2], maxMicros: micros.last ?? 0,
-        slowest: mine.last?.key)
+        plan: plan, scenarios: count, seconds: Double(sum) / 1e9, medianMicros: median, maxMicros: Double(max) / 1e3,
+        slowest: slowest)
     }
   }
 }

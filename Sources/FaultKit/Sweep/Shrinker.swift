@@ -16,14 +16,17 @@ public struct Shrinker: Sendable {
   ///   - plan: the plan the failure came from (its own faults are ignored; `placements` are the faults).
   ///   - signature: what must still come out.
   ///   - schedule: the schedule the failure ran under (nil: the plan's own); shrinking keeps it.
+  ///   - progress: called after each run (a worker process says it is alive with it).
   public func shrink(
-    _ plan: Plan, placements: [Placement], bugs: [String], signature: String, schedule: ScheduleSpec? = nil
+    _ plan: Plan, placements: [Placement], bugs: [String], signature: String, schedule: ScheduleSpec? = nil,
+    progress: () -> Void = {}
   ) -> Shrunk {
     var best = plan
     var faults = placements
     var runs = 0
     func keeps(_ p: Plan, _ f: [Placement]) -> Bool {
       runs += 1
+      defer { progress() }
       guard let r = try? runner.run(p, RunOptions(bugs: bugs, schedule: schedule, faults: f.map(\.spec))) else {
         return false
       }

@@ -18,16 +18,13 @@ public struct InProcessExecutor: ScenarioExecutor {
   }
 
   public func run(_ initial: [SweepScenario], onOutcome: (SweepOutcome) -> [SweepScenario]?) throws {
-    var queue = initial
-    var next = 0
+    var queue = ScenarioQueue(initial)
     var plans: [String: Plan] = [:]
-    while next < queue.count {
-      let sc = queue[next]
-      next += 1
+    while let sc = queue.take() {
       let plan = try plans[sc.plan] ?? loader.load(file: sc.plan)
       plans[sc.plan] = plan
       guard let more = onOutcome(try Self.execute(sc, plan, runner)) else { return }
-      queue += more
+      queue.add(more)
     }
   }
 
@@ -147,23 +144,46 @@ public struct SweepDriver {
   /// The depth-1 scenarios of each plan (in plan order, then hit order), indexed across all.
   /// With `schedules > 0`, every scenario is crossed with that many seeded random schedules
   /// (seeds derived from the plan's seed and the scenario's place, so every run picks the same).
+  /// `recordings` are the plans' fault-free runs as a worker made them (nil: run them here). A
+  /// plan whose recording crashed or hung has its fault-free scenario alone in the space, already
+  /// decided: `decided` holds that outcome.
   public func space(
-    _ plans: [Plan], configs: [SweepConfig], bugs: [String], schedules: Int = 0, delayBound: Int? = nil
+    _ plans: [Plan], configs: [SweepConfig], bugs: [String], schedules: Int = 0, delayBound: Int? = nil,
+    recordings: [Recording]? = nil
   ) throws
-    -> (scenarios: [[SweepScenario]], pruned: [Int], reached: [[PointHits]])
+    -> (scenarios: [[SweepScenario]], pruned: [Int], reached: [[PointHits]], decided: [SweepOutcome])
   {
     let sweeper = Sweeper(registry: registry)
     var all: [[SweepScenario]] = []
     var pruned: [Int] = []
     var reached: [[PointHits]] = []
+    var decided: [SweepOutcome] = []
     var index = 0
-    for (plan, config) in zip(plans, configs) {
-      let (_, placements, prunedHere, reachedHere) = try sweeper.space(plan, config, bugs: bugs)
+    for (k, (plan, config)) in zip(plans, configs).enumerated() {
+      let recording: Recording
+      if let recordings {
+        recording = recordings[k]
+      } else {
+        let (_, placements, prunedHere, reachedHere) = try sweeper.space(plan, config, bugs: bugs)
+        recording = .recorded(placements: placements, pruned: prunedHere, reached: reachedHere)
+      }
+      // Scenario 0 of each plan is its fault-free run (a bug may fail it without any fault).
+      let zero = SweepScenario(plan: plan.file, bugs: bugs, placements: [], index: index)
+      index += 1
+      guard case .recorded(let placements, let prunedHere, let reachedHere) = recording else {
+        if case .failed(let kind, let cause, let detail) = recording {
+          var o = SweepOutcome(scenario: zero, kind: kind, detail: detail)
+          o.cause = cause
+          decided.append(o)
+        }
+        all.append([zero])
+        pruned.append(0)
+        reached.append([])
+        continue
+      }
       pruned.append(prunedHere * max(1, schedules))
       reached.append(reachedHere)
-      // Scenario 0 of each plan is its fault-free run (a bug may fail it without any fault).
-      var list = [SweepScenario(plan: plan.file, bugs: bugs, placements: [], index: index)]
-      index += 1
+      var list = [zero]
       for p in placements {
         list.append(
           SweepScenario(
@@ -186,7 +206,7 @@ public struct SweepDriver {
       }
       all.append(list)
     }
-    return (all, pruned, reached)
+    return (all, pruned, reached, decided)
   }
 
   /// Depth-2 children of a finished depth-1 scenario: the second faults its worker placed.
@@ -208,7 +228,7 @@ public struct SweepDriver {
 
   /// Sweeps `plans` in this process (no journal, no shard): what tests and benchmarks call.
   public func sweepInProcess(_ plans: [Plan], configs: [SweepConfig], bugs: [String] = []) throws -> [PlanResults] {
-    let (space, pruned, reached) = try self.space(plans, configs: configs, bugs: bugs.sorted())
+    let (space, pruned, reached, _) = try self.space(plans, configs: configs, bugs: bugs.sorted())
     let meta = SweepMeta(
       plans: plans.indices.map {
         SweepMeta.PlanEntry(
@@ -224,33 +244,12 @@ public struct SweepDriver {
   }
 
   /// Aggregates outcomes into results per plan, in space order, so any run order, any sharding
-  /// and any resume give the same results.
+  /// and any resume give the same results. Holds every scenario in memory: a sweep of the CLI
+  /// streams its journal through `SweepReportBuilder` instead.
   public static func reports(meta: SweepMeta, outcomes: [SweepOutcome]) -> [PlanResults] {
-    // One pass to split by plan (a sweep has millions of outcomes), then space order within each.
-    var byPlan: [String: [(SweepOutcome, ScenarioEntry)]] = [:]
-    for o in outcomes { byPlan[o.scenario.plan, default: []].append((o, o.entry)) }
-    return meta.plans.map { plan in
-      let mine = (byPlan[plan.file] ?? []).sorted { ScenarioEntry.spaceOrder($0.1, $1.1) }
-      var failures: [FailureGroup] = []
-      var at: [String: Int] = [:]
-      for (o, e) in mine where o.failed {
-        let sig = e.signature!
-        if let i = at[sig] {
-          failures[i].count += 1
-        } else {
-          at[sig] = failures.count
-          failures.append(
-            FailureGroup(
-              signature: sig, count: 1, first: e.key, placements: o.scenario.placements, kind: o.kind,
-              result: o.result, detail: o.detail, scheduleSeed: o.scenario.scheduleSeed,
-              explored: o.scenario.prefix != nil, unjudged: o.unjudged == true))
-        }
-      }
-      return PlanResults(
-        plan: plan.name, file: plan.file, engine: plan.engine, bugs: meta.bugs, depth: plan.depth, space: plan.space,
-        pruned: plan.pruned, prunedChildren: mine.reduce(0) { $0 + $1.0.pruned }, reached: plan.reached,
-        scenarios: mine.map(\.1), failures: failures)
-    }
+    var builder = SweepReportBuilder(meta: meta, catalogs: [:], spill: nil, keepScenarios: true)
+    for o in outcomes { try? builder.add(o) }
+    return builder.finish().plans
   }
 }
 
@@ -342,8 +341,46 @@ public final class SweepJournal: @unchecked Sendable {
 
   /// The outcomes a journal holds; a torn last line (a kill mid-write) is ignored.
   public static func read(_ url: URL) -> [SweepOutcome] {
-    guard let data = try? Data(contentsOf: url) else { return [] }
+    var out: [SweepOutcome] = []
+    try? forEach(url) { out.append($0) }
+    return out
+  }
+
+  /// Hands each outcome of a journal to `body`, reading it a chunk at a time (a journal may be
+  /// larger than memory); a line that does not decode (a torn last line) is skipped. A journal
+  /// that does not exist has none.
+  public static func forEach(_ url: URL, _ body: (SweepOutcome) throws -> Void) throws {
+    let fd = open(url.path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else {
+      if errno == ENOENT { return }
+      throw ResultsError(message: "\(url.path): cannot read (\(String(cString: strerror(errno))))")
+    }
+    defer { close(fd) }
     let dec = JSONDecoder()
-    return data.split(separator: 0x0A).compactMap { try? dec.decode(SweepOutcome.self, from: Data($0)) }
+    var buffer = [UInt8](repeating: 0, count: 1 << 20)
+    var start = 0
+    var end = 0
+    var searched = 0
+    while true {
+      if let nl = buffer[searched..<end].firstIndex(of: 0x0A) {
+        if nl > start, let o = try? dec.decode(SweepOutcome.self, from: Data(buffer[start..<nl])) { try body(o) }
+        start = nl + 1
+        searched = start
+        continue
+      }
+      // Keep the partial line at the front; grow for a line longer than the buffer.
+      if start > 0 {
+        buffer.replaceSubrange(0..<(end - start), with: buffer[start..<end])
+        end -= start
+        start = 0
+      }
+      searched = end
+      if end == buffer.count { buffer += [UInt8](repeating: 0, count: buffer.count) }
+      let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + end, $0.count - end) }
+      if n < 0 && errno == EINTR { continue }
+      if n < 0 { throw ResultsError(message: "\(url.path): cannot read (\(String(cString: strerror(errno))))") }
+      if n == 0 { return }
+      end += n
+    }
   }
 }

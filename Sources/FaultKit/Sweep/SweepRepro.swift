@@ -8,7 +8,13 @@ public enum SweepRepro {
     public let shrunk: (before: Int, after: Int, runs: Int)?
   }
 
-  public static func make(_ plan: Plan, _ f: FailureGroup, number: Int, bugs: [String], registry: EngineRegistry)
+  /// - Parameters:
+  ///   - shrink: false keeps a judged failure's repro as found (runs no engine code at all).
+  ///   - progress: called after each shrinking run.
+  public static func make(
+    _ plan: Plan, _ f: FailureGroup, number: Int, bugs: [String], registry: EngineRegistry, shrink: Bool = true,
+    progress: () -> Void = {}
+  )
     -> Made
   {
     let allBugs = Array(Set(plan.bugs + bugs)).sorted()
@@ -19,9 +25,9 @@ public enum SweepRepro {
     var repro = plan
     var placements = f.placements
     var shrunk: (Int, Int, Int)?
-    if f.kind == .judged {
+    if f.kind == .judged && shrink {
       let s = Shrinker(registry: registry).shrink(
-        plan, placements: f.placements, bugs: allBugs, signature: f.signature, schedule: schedule)
+        plan, placements: f.placements, bugs: allBugs, signature: f.signature, schedule: schedule, progress: progress)
       repro = s.plan
       placements = s.placements
       shrunk = (plan.tasks.reduce(0) { $0 + $1.ops.count }, repro.tasks.reduce(0) { $0 + $1.ops.count }, s.runs)

@@ -88,9 +88,15 @@ public struct SweepOutcome: Sendable, Codable {
   /// Judged scenarios only: it found nothing, but some state could not be read or some outcome
   /// interpreted (nil: false). Kept when the result is slimmed.
   public var unjudged: Bool?
+  /// Crashed scenarios: what ended the worker (`SIGSEGV`, `exit-3`, `garbled`). Different causes
+  /// are different failures.
+  public var cause: String?
+  /// Crashed or timed-out scenarios whose second run, in a fresh worker, ended otherwise (the
+  /// detail says how): not a reproducible failure (nil: false).
+  public var flaky: Bool?
 
   enum CodingKeys: String, CodingKey {
-    case scenario, kind, result, children, schedules, pruned, detail, fired, steps, nanos, unjudged
+    case scenario, kind, result, children, schedules, pruned, detail, fired, steps, nanos, unjudged, cause, flaky
     case slimSignature = "signature"
   }
 
@@ -120,12 +126,13 @@ public struct SweepOutcome: Sendable, Codable {
 
   public var failed: Bool { kind != .judged || result != nil || slimSignature != nil }
 
-  /// The sweep signature; a crash or timeout is its own failure, keyed by where the fault was.
+  /// The sweep signature; a crash or timeout is its own failure, keyed by what ended the worker
+  /// (a SIGSEGV is not a SIGABRT), whether it reproduced, and where the fault was.
   public var signature: String {
     switch kind {
     case .judged: slimSignature ?? Sweeper.signature(result!, scenario.placements)
     case .crashed, .timedOut:
-      "\(kind.rawValue) | "
+      kind.rawValue + (cause.map { ":" + $0 } ?? "") + (flaky == true ? " flaky" : "") + " | "
         + scenario.placements.map { "\($0.point):\($0.action.kind.rawValue)" }.joined(separator: " ")
     }
   }

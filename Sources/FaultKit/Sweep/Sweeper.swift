@@ -45,3 +45,12 @@ public struct Sweeper: Sendable {
     return (invariants + ["|"] + faults + ["|", r.stop]).joined(separator: " ")
   }
 }
+
+/// A plan's fault-free recording run, as a sweep's space is made from it: the placements its hits
+/// allow, or what stopped it (the engine crashed or hung with no fault placed). A worker process
+/// makes it and sends it back.
+public enum Recording: Sendable, Codable, Hashable {
+  case recorded(placements: [Placement], pruned: Int, reached: [PointHits])
+  /// The recording run did not end: `kind` is crashed or timed-out, `cause` what ended the worker.
+  case failed(kind: SweepOutcome.Kind, cause: String?, detail: String)
+}
