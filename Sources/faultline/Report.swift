@@ -98,7 +98,7 @@ struct ReportCommand: ParsableCommand {
     guard let c else { return }
     for (title, keys) in [("new", c.new), ("still failing", c.still), ("fixed", c.fixed)] {
       say("\(title): \(keys.count)")
-      for k in keys { say("  \(k.plan): \(k.signature)") }
+      for k in keys { say("  \(TerminalText.visible(k.plan)): \(TerminalText.visible(k.signature))") }
     }
     if !c.new.isEmpty && !merge { throw ExitCode(ExitStatus.failed) }
   }

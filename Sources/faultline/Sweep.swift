@@ -365,6 +365,7 @@ struct Replay: ParsableCommand {
 }
 
 /// Writes a line to standard output unbuffered, so it interleaves with progress lines in order.
+/// The line is escaped for the terminal: it may quote plans, engines and paths.
 func say(_ line: String) {
-  FileHandle.standardOutput.write(Data((line + "\n").utf8))
+  FileHandle.standardOutput.write(Data((TerminalText.visible(line) + "\n").utf8))
 }
