@@ -25,6 +25,18 @@ public struct PlanLoader: Sendable {
     guard !isDirectory.boolValue else {
       throw PlanError(start, key: "", expected: "a plan file", found: "a directory")
     }
+    // Size and kind before reading: a FIFO or /dev/zero would never end, a huge file fill memory.
+    var st = stat()
+    if stat(path, &st) == 0 {
+      guard (st.st_mode & S_IFMT) == S_IFREG else {
+        throw PlanError(start, key: "", expected: "a plan file", found: "a special file (a device, FIFO or socket)")
+      }
+      guard st.st_size <= PlanLimits.fileBytes else {
+        throw PlanError(
+          start, key: "", expected: "a plan file of at most \(PlanLimits.fileBytes >> 20) MiB",
+          found: "\(st.st_size) bytes")
+      }
+    }
     guard let data = FileManager.default.contents(atPath: path) else {
       throw PlanError(
         start, key: "", expected: "a readable plan file", found: "a file that cannot be read")

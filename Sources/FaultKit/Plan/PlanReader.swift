@@ -28,6 +28,7 @@ struct PlanReader {
       throw PlanError(
         nameValue.location, key: "plan", expected: "the plan's name", found: "an empty string")
     }
+    try checkNameLength(name, at: nameValue, path: "plan")
     let engine = try readEngine(top, registry: registry)
     let about = try top.string("about").map(trimTrailingNewlines) ?? ""
     let seed = UInt64(try top.int("seed", min: 0) ?? 0)
@@ -72,6 +73,15 @@ struct PlanReader {
         found: "'\(name)'", hint: DidYouMean.hint(name, among: names))
     }
     return engine
+  }
+
+  /// Names become parts of file names (repro plans) and of every report line.
+  static func checkNameLength(_ name: String, at value: PlanValue, path: String) throws {
+    guard name.utf8.count <= PlanLimits.nameBytes else {
+      throw PlanError(
+        value.location, key: path, expected: "a name of at most \(PlanLimits.nameBytes) bytes",
+        found: "one of \(name.utf8.count)")
+    }
   }
 
   static func trimTrailingNewlines(_ s: String) -> String {
@@ -224,6 +234,7 @@ struct PlanReader {
           nameValue.location, key: m.keyPath("name"), expected: "task names used once",
           found: "a second task '\(name)' (first at \(first))")
       }
+      try Self.checkNameLength(name, at: nameValue, path: m.keyPath("name"))
       seen[name] = nameValue.location
       let ops = try m.require("ops", "a list of operations").list(m.keyPath("ops"))
       tasks.append(
