@@ -98,6 +98,7 @@ public enum BtrfsModel {
       .dataDurable, .errorsReported, .pagecacheCoherent,
     ],
     checkSetup: { _ = try BtrfsSetup($0) },
+    maxFileSize: ModelSetup.maxFileSize,
     make: { ctx in try BtrfsEngine(ctx) })
 }
 

@@ -16,7 +16,7 @@ struct BoundedInputTests {
     """
   }
 
-  @Test("an alias bomb and an overlong name: exit 2 at their place, in seconds")
+  @Test("an alias bomb, impossible sizes and an overlong name: exit 2 at their place, in seconds")
   func refused() throws {
     let dir = try CLITests.scratch("bounded")
     defer { try? FileManager.default.removeItem(at: dir) }
@@ -29,6 +29,22 @@ struct BoundedInputTests {
     bomb.append("tasks: [ { name: w, ops: [ { fsync: { path: /a } } ] } ]")
     let cases: [(name: String, text: String, at: String, says: String)] = [
       ("bomb", bomb.joined(separator: "\n") + "\n", ":4:7: error", "the anchor '&a0'"),
+      (
+        "overflow", Self.plan(op: "write: { path: /a, offset: 18446744073709551615, length: 4096 }"),
+        ":7:36: error: tasks[0].ops[0].write.offset", "whose end does not fit in 64 bits"
+      ),
+      (
+        "terabyte", Self.plan(op: "write: { path: /a, offset: 0, length: 1TiB }"),
+        ":7:47: error: tasks[0].ops[0].write.length", "ends within 16MiB"
+      ),
+      (
+        "setup-file", Self.plan(setup: "{ files: [ { path: /a, size: 900GiB } ] }", op: "fsync: { path: /a }"),
+        ":3:37: error: setup.files[0].size", "found 900GiB"
+      ),
+      (
+        "device", Self.plan(setup: "{ device: { blocks: 16777216, block-size: 64KiB } }", op: "fsync: { path: /a }"),
+        ":3:18: error: setup.device", "a device of at most 1GiB"
+      ),
       (
         "name", Self.plan(op: "fsync: { path: /a }", name: String(repeating: "n", count: 240)),
         ":1:7: error: plan: expected a name of at most 200 bytes", "found one of 240"

@@ -18,6 +18,8 @@ struct PlanReader {
 
   let engine: EngineDescriptor
   let seed: UInt64
+  /// The largest file the setup's device holds, when the engine says.
+  var maxFileSize: UInt64? = nil
   var tasks: [PlanTask] = []
 
   static func read(_ root: PlanValue, file: String, registry: EngineRegistry) throws -> Plan {
@@ -45,6 +47,7 @@ struct PlanReader {
         expected: "a setup \(engine.name) accepts",
         found: "\(error)")
     }
+    reader.maxFileSize = engine.maxFileSize(setup)
     try reader.readTasks(top)
     let faults = try top.value("faults").map { try reader.faults($0) } ?? []
     let expect = try top.value("expect").map { try reader.expectations($0) } ?? Expectations()
@@ -292,9 +295,16 @@ struct PlanReader {
           hint: DidYouMean.hint(flag, among: Operation.fallocateModes))
       }
     }
-    return Operation(
+    let op = Operation(
       kind, path: filePath, offset: try args.size("offset"), length: try args.size("length"),
       pattern: pattern, size: try args.size("size"), target: try args.string("target"), name: try args.string("name"),
       value: try args.string("value"), mode: mode, location: entry.keyLocation)
+    // A range no file can have: an error here, where it is written, not a trap in an engine.
+    if let r = OperationRange.refusal(op, maxFileSize: maxFileSize) {
+      throw PlanError(
+        args.value(r.key)?.location ?? entry.keyLocation, key: args.keyPath(r.key), expected: r.expected,
+        found: r.found)
+    }
+    return op
   }
 }
