@@ -218,18 +218,6 @@ struct SweepCommand: ParsableCommand {
   }
 }
 
-/// A plan name as a file name: characters other than letters, digits, `.`, `_` and `-` become
-/// `_` (a plan may be named anything, `/` and `<` included).
-func fileName(_ name: String) -> String {
-  var s = String(
-    name.unicodeScalars.map { u in
-      (u.isASCII && (u.properties.isAlphabetic || ("0"..."9").contains(u) || "._-".unicodeScalars.contains(u)))
-        ? Character(u) : "_"
-    })
-  if s.hasPrefix(".") { s = "_" + s.dropFirst() }
-  return s
-}
-
 /// Engine name → the invariants it calls expected behaviour, for `RunResults.markExpected`.
 func expectedInvariants() -> [String: Set<InvariantName>] {
   var out: [String: Set<InvariantName>] = [:]
@@ -252,12 +240,13 @@ func finishReports(_ results: RunResults, plans: [Plan], dir: ReportDirectory, c
   var results = results
   let runner = ScenarioRunner(registry: BuiltinEngines.registry)
   results.markExpected(expectedInvariants())
+  var names = ReproFileNames()
   for (k, r) in results.plans.enumerated() {
     guard let plan = plans.first(where: { $0.file == r.file }) else { continue }
     for (i, f) in r.failures.enumerated() {
       results.plans[k].failures[i] = f.withSnapshots(plan, bugs: r.bugs, runner: runner)
       let made = SweepRepro.make(plan, f, number: i + 1, bugs: r.bugs, registry: BuiltinEngines.registry)
-      let name = "repro/\(fileName(made.plan.name)).yaml"
+      let name = names.path(for: made.plan.name)
       try dir.write(name, Data(PlanWriter.yaml(made.plan).utf8))
       results.plans[k].failures[i].repro = name
       results.plans[k].failures[i].shrunk = made.shrunk.map { "\($0.before) ops to \($0.after) in \($0.runs) runs" }
