@@ -118,10 +118,12 @@ struct Run: ParsableCommand {
         )
       }
     }
-    if let n = schedules {
-      guard n >= 1 else { throw BadInput(description: "--schedules \(n): expected at least 1") }
-      return try runSchedules(plans, n)
-    }
+    if let n = schedules, n < 1 { throw BadInput(description: "--schedules \(n): expected at least 1") }
+    // The report directory is this run's alone, and holds nothing of an earlier run.
+    let lock = try reportDir.map { try ReportDirectoryLock.take(ReportDirectory(path: $0)) }
+    defer { lock?.release() }
+    try lock?.directory.removeStale(journal: true)
+    if let n = schedules { return try runSchedules(plans, n) }
     let runner = ScenarioRunner(registry: registry)
     var results: [ScenarioResult] = []
     var planResults: [PlanResults] = []

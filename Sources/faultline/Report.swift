@@ -44,6 +44,9 @@ struct ReportCommand: ParsableCommand {
     return u
   }
 
+  /// The run directory `path` names (a results.json's folder, or the folder itself).
+  static func directory(_ path: String) -> String { url(path).deletingLastPathComponent().path }
+
   static func read(_ path: String) throws -> RunResults {
     do { return try RunResults.read(url(path)) } catch let e as ResultsError {
       throw BadInput(description: e.description)
@@ -69,10 +72,19 @@ struct ReportCommand: ParsableCommand {
         throw BadInput(description: "report --merge: \(e.description)")
       }
       let comparison = comparing(merged)
-      let dir =
-        reportDir.map { ReportDirectory(path: $0) }
-        ?? ReportDirectory.fresh(under: "Reports", command: "merged")
+      if let reportDir,
+        let input = results.first(where: { SweepRunDirectory.sameDirectory(Self.directory($0), reportDir) })
+      {
+        throw BadInput(
+          description:
+            "report --merge --report-dir \(reportDir): that is \(input), one of the runs merged; name another")
+      }
       let plans = try loadPlans(merged.plans.map(\.file))
+      let dir =
+        try reportDir.map { ReportDirectory(path: $0) } ?? ReportDirectory.fresh(under: "Reports", command: "merged")
+      let lock = try ReportDirectoryLock.take(dir)
+      defer { lock.release() }
+      try dir.removeStale(journal: true)
       try printComparison(comparison)
       return try finishReports(merged, plans: plans, dir: dir, comparison: comparison)
     }
@@ -80,6 +92,9 @@ struct ReportCommand: ParsableCommand {
     let dir = ReportDirectory(
       reportDir.map { URL(fileURLWithPath: $0) } ?? Self.url(results[0]).deletingLastPathComponent())
     let both = !html && !junit
+    // Not while a sweep writes there.
+    let lock = try ReportDirectoryLock.take(dir)
+    defer { lock.release() }
     do {
       try dir.writeReports(
         runs[0], comparison: comparison, json: reportDir != nil, junit: junit || both, html: html || both)

@@ -119,9 +119,10 @@ struct SweepCommand: ParsableCommand {
       theShard = Shard.fromEnvironment(ProcessInfo.processInfo.environment) ?? .all
     }
     let started = DispatchTime.now().uptimeNanoseconds
-    let reports =
-      resume.map { ReportDirectory(path: $0) } ?? reportDir.map { ReportDirectory(path: $0) }
-      ?? ReportDirectory.fresh(under: "Reports", command: "sweep")
+    // Taken before the space is computed: a second sweep into the same directory stops at once.
+    let run = try SweepRunDirectory.open(resume: resume, reportDir: reportDir)
+    defer { run.release() }
+    let reports = run.reports
     let dir = reports.url
     let driver = SweepDriver(registry: registry)
     let space: [[SweepScenario]]
@@ -145,22 +146,7 @@ struct SweepCommand: ParsableCommand {
           file: plans[i].file, name: plans[i].name, engine: plans[i].engine, depth: configs[i].depth,
           space: space[i].count, pruned: pruned[i], reached: reached[i])
       }, bugs: bugs.sorted(), shard: theShard)
-    let metaURL = dir.appendingPathComponent("meta.json")
-    if resume != nil {
-      guard let data = try? Data(contentsOf: metaURL), let old = try? JSONDecoder().decode(SweepMeta.self, from: data)
-      else {
-        throw BadInput(description: "--resume \(dir.path): no meta.json of a sweep there")
-      }
-      guard old == meta else {
-        throw BadInput(
-          description: "--resume \(dir.path): that sweep had other plans, bugs or shard; run it with the same arguments"
-        )
-      }
-    } else {
-      try? FileManager.default.removeItem(at: dir.appendingPathComponent("journal.jsonl"))
-      try reports.write("meta.json", try JSONEncoder.sorted.encode(meta))
-      if reportDir == nil { reports.markLatest() }
-    }
+    try run.begin(meta, resuming: resume != nil)
     let journalURL = dir.appendingPathComponent("journal.jsonl")
     var outcomes = SweepJournal.read(journalURL)
     var done = Set(outcomes.map(\.scenario.key))

@@ -84,7 +84,7 @@ public struct RunResults: Sendable, Codable {
   public static func read(_ url: URL) throws -> RunResults {
     let data: Data
     do { data = try Data(contentsOf: url) } catch {
-      throw ResultsError(message: "\(url.path): cannot read (\(error.localizedDescription))")
+      throw ResultsError(message: "\(url.path): cannot read (\(IOFailure.reason(error)))")
     }
     struct Head: Decodable { let schema: String? }
     guard let head = try? JSONDecoder().decode(Head.self, from: data) else {
