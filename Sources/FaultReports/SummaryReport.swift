@@ -80,7 +80,7 @@ public enum SummaryReport {
     let passed = results.scenarios - results.failed - results.unjudged
     out.append("")
     out.append("reports in \(t(dir))/: results.json, junit.xml, report.html")
-    if !results.complete { out.append(paint.yellow("incomplete: a budget stopped the run before its space was done")) }
+    if let why = results.incompleteness { out.append(paint.yellow(why)) }
     let expectedScenarios = expected.reduce(0) { $0 + $1.1.count }
     out.append(
       paint.green("\(passed) passed") + ", "

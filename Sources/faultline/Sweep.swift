@@ -132,6 +132,7 @@ struct SweepCommand: ParsableCommand {
     if let preemptions, preemptions < 0 {
       throw BadInput(description: "--preemptions \(preemptions): expected 0 or more")
     }
+    let inputs = try SweepInputs.current(planFiles: plans.map(\.file), pluginFiles: plugins.files)
     do {
       (space, pruned, reached) = try driver.space(
         plans, configs: configs, bugs: bugs.sorted(), schedules: schedules, delayBound: preemptions)
@@ -145,7 +146,7 @@ struct SweepCommand: ParsableCommand {
         SweepMeta.PlanEntry(
           file: plans[i].file, name: plans[i].name, engine: plans[i].engine, depth: configs[i].depth,
           space: space[i].count, pruned: pruned[i], reached: reached[i])
-      }, bugs: bugs.sorted(), shard: theShard)
+      }, bugs: bugs.sorted(), shard: theShard, inputs: inputs)
     try run.begin(meta, resuming: resume != nil)
     let journalURL = dir.appendingPathComponent("journal.jsonl")
     var outcomes = SweepJournal.read(journalURL)

@@ -5,7 +5,8 @@ import Foundation
 /// Where a sweep writes, held for the sweep alone: the directory it resumes, the one
 /// `--report-dir` names, or a new `Reports/<run-id>/`. Another faultline using it is refused;
 /// reports an earlier run left there are removed before the sweep starts (so a killed sweep never
-/// sits beside an earlier run's complete results and green junit.xml).
+/// sits beside an earlier run's complete results and green junit.xml); a resume refuses a
+/// journal written by other plans, another build or other plugins.
 struct SweepRunDirectory {
   let reports: ReportDirectory
   let lock: ReportDirectoryLock
@@ -36,7 +37,7 @@ struct SweepRunDirectory {
 
   /// Starts the run: a resume checks `meta` against the journal's, then both remove what an
   /// earlier run's reports left; a new sweep also drops any earlier journal and writes `meta`.
-  /// - Throws: `BadInput` when a resume's plans, bugs or shard differ.
+  /// - Throws: `BadInput` naming what changed when a resume's inputs differ.
   func begin(_ meta: SweepMeta, resuming: Bool) throws {
     let metaURL = reports.url.appendingPathComponent("meta.json")
     if resuming {
@@ -44,10 +45,11 @@ struct SweepRunDirectory {
       else {
         throw BadInput(description: "--resume \(reports.path): its meta.json is not a sweep's")
       }
-      guard old == meta else {
+      let changed = meta.mismatches(old)
+      guard changed.isEmpty else {
         throw BadInput(
-          description:
-            "--resume \(reports.path): that sweep had other plans, bugs or shard; run it with the same arguments")
+          description: "--resume \(reports.path): not the sweep that was started there: "
+            + changed.joined(separator: "; ") + ". Run it afresh (without --resume) or restore what changed.")
       }
       try reports.removeStale(journal: false)
     } else {
