@@ -73,6 +73,9 @@ struct SweepCommand: ParsableCommand {
   var budget: Double?
 
   func run() throws {
+    // The budget covers the whole command, plan loading and reports included.
+    let started = DispatchTime.now().uptimeNanoseconds
+    let clock = SweepBudget(seconds: budget, from: started)
     try plugins.activate()
     if let depth, !(1...2).contains(depth) { throw BadInput(description: "--depth \(depth): expected 1 or 2") }
     guard jobs >= 1 else { throw BadInput(description: "--jobs \(jobs): expected at least 1") }
@@ -118,7 +121,12 @@ struct SweepCommand: ParsableCommand {
     } else {
       theShard = Shard.fromEnvironment(ProcessInfo.processInfo.environment) ?? .all
     }
-    let started = DispatchTime.now().uptimeNanoseconds
+    if !inProcess && workers < jobs {
+      FileHandle.standardError.write(
+        Data(
+          "--jobs \(jobs): this machine has \(workers) core\(workers == 1 ? "" : "s"); running \(workers) worker\(workers == 1 ? "" : "s")\n"
+            .utf8))
+    }
     // Taken before the space is computed: a second sweep into the same directory stops at once.
     let run = try SweepRunDirectory.open(resume: resume, reportDir: reportDir)
     defer { run.release() }
@@ -134,8 +142,16 @@ struct SweepCommand: ParsableCommand {
     }
     let inputs = try SweepInputs.current(planFiles: plans.map(\.file), pluginFiles: plugins.files)
     do {
-      (space, pruned, reached) = try driver.space(
-        plans, configs: configs, bugs: bugs.sorted(), schedules: schedules, delayBound: preemptions)
+      let (bugs, schedules, preemptions) = (bugs.sorted(), schedules, preemptions)
+      guard
+        let computed = try clock.within({
+          try driver.space(plans, configs: configs, bugs: bugs, schedules: schedules, delayBound: preemptions)
+        })
+      else {
+        return try reportOutOfBudget(
+          plans, configs: configs, shard: theShard, inputs: inputs, run: run, started: started)
+      }
+      (space, pruned, reached) = computed
     } catch let e
       as SetupError
     {
@@ -148,6 +164,12 @@ struct SweepCommand: ParsableCommand {
           space: space[i].count, pruned: pruned[i], reached: reached[i])
       }, bugs: bugs.sorted(), shard: theShard, inputs: inputs)
     try run.begin(meta, resuming: resume != nil)
+    // From here a resume can continue what is interrupted.
+    let interrupt = SweepInterrupt(
+      progressOpen: !quiet && isatty(STDOUT_FILENO) == 1, journal: dir.appendingPathComponent("journal.jsonl").path,
+      resumeCommand: SweepInterrupt.resumeCommand(CommandLine.arguments, directory: reports.path),
+      lock: dir.appendingPathComponent(ReportDirectoryLock.fileName).path)
+    defer { withExtendedLifetime(interrupt) {} }
     let journalURL = dir.appendingPathComponent("journal.jsonl")
     var outcomes = SweepJournal.read(journalURL)
     var done = Set(outcomes.map(\.scenario.key))
@@ -170,38 +192,55 @@ struct SweepCommand: ParsableCommand {
     }
     let progress = Progress(quiet: quiet, total: initial.count + outcomes.count, done: outcomes.count)
     let executor: any ScenarioExecutor =
-      inProcess ? InProcessExecutor(registry: registry) : WorkerPool(jobs: jobs, timeoutSeconds: timeout)
+      inProcess ? InProcessExecutor(registry: registry) : WorkerPool(jobs: workers, timeoutSeconds: timeout)
     var journalError: Error?
-    let deadline = budget.map { DispatchTime.now().uptimeNanoseconds + UInt64($0 * 1e9) }
-    var budgetReached = false
-    try executor.run(initial) { o in
+    var budgetReached = clock.expired
+    try executor.run(budgetReached ? [] : initial) { o in
       var o = firstResults.keep(o)
-      do { try journal.append(o) } catch { journalError = journalError ?? error }
+      do { try journal.append(o) } catch {
+        // A journal that cannot be written (a full disk) stops the sweep now: every scenario run
+        // after it would be lost to a resume.
+        journalError = journalError ?? error
+        return nil
+      }
       o.encoded = nil  // journaled; the decoded outcome is what the reports read
       outcomes.append(o)
       done.insert(o.scenario.key)
       let more = children(o)
       progress.step(failed: o.failed, added: more.count)
-      if let deadline, DispatchTime.now().uptimeNanoseconds >= deadline {
+      if clock.expired {
         budgetReached = true
         return nil
       }
       return more
     }
     progress.end()
-    if budgetReached {
-      say("budget of \(budget!)s reached: \(outcomes.count) scenarios ran; --resume \(dir.path) continues")
+    if let journalError {
+      throw ResultsError(
+        message: "\(journalError); the sweep stopped (\(outcomes.count) scenarios are journaled); once that is fixed: "
+          + SweepInterrupt.resumeCommand(CommandLine.arguments, directory: reports.path))
     }
-    if let journalError { throw journalError }
+    if budgetReached {
+      say(
+        "budget of \(seconds(budget!))s reached: \(outcomes.count) scenarios ran; "
+          + SweepInterrupt.resumeCommand(CommandLine.arguments, directory: reports.path) + " continues")
+    }
 
     let results = RunResults(
       command: "sweep", bugs: meta.bugs, shard: theShard, complete: !budgetReached,
       plans: SweepDriver.reports(meta: meta, outcomes: outcomes), catalogs: catalogs())
     let timings = RunTimings(
-      wallSeconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9, jobs: inProcess ? 0 : jobs,
+      wallSeconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9, jobs: inProcess ? 0 : workers,
       plans: plans.map { ($0.name, $0.file) }, outcomes: outcomes)
     try reports.write("timings.json", try JSONEncoder.sorted.encode(timings))
-    try finishReports(results, plans: plans, dir: reports)
+    try finishReports(results, plans: plans, dir: reports, deadline: clock.deadline)
+  }
+
+  /// Worker processes that run at once: `--jobs`, but no more than the cores (the pool runs one
+  /// job per core at most), said when that is fewer.
+  var workers: Int {
+    let cores = max(1, ProcessInfo.processInfo.activeProcessorCount)
+    return min(jobs, cores)
   }
 }
 
@@ -221,23 +260,37 @@ func catalogs() -> [String: [FaultPoint]] {
 
 /// Writes a repro plan per distinct failure (shrunk), then results.json, junit.xml and
 /// report.html; prints the summary; exit status 1 when anything failed or could not be judged.
-func finishReports(_ results: RunResults, plans: [Plan], dir: ReportDirectory, comparison: RunComparison? = nil)
+/// After `deadline` (uptime nanoseconds) nothing is re-run or shrunk: the repros are written as
+/// found and the results marked incomplete.
+func finishReports(
+  _ results: RunResults, plans: [Plan], dir: ReportDirectory, comparison: RunComparison? = nil, deadline: UInt64? = nil
+)
   throws
 {
   var results = results
   let runner = ScenarioRunner(registry: BuiltinEngines.registry)
   results.markExpected(expectedInvariants())
   var names = ReproFileNames()
+  var cut = false
   for (k, r) in results.plans.enumerated() {
     guard let plan = plans.first(where: { $0.file == r.file }) else { continue }
     for (i, f) in r.failures.enumerated() {
-      results.plans[k].failures[i] = f.withSnapshots(plan, bugs: r.bugs, runner: runner)
-      let made = SweepRepro.make(plan, f, number: i + 1, bugs: r.bugs, registry: BuiltinEngines.registry)
+      let late = deadline.map { DispatchTime.now().uptimeNanoseconds >= $0 } ?? false
+      if !late { results.plans[k].failures[i] = f.withSnapshots(plan, bugs: r.bugs, runner: runner) }
+      let made = SweepRepro.make(
+        plan, f, number: i + 1, bugs: r.bugs, registry: BuiltinEngines.registry, deadline: deadline)
       let name = names.path(for: made.plan.name)
       try dir.write(name, Data(PlanWriter.yaml(made.plan).utf8))
       results.plans[k].failures[i].repro = name
-      results.plans[k].failures[i].shrunk = made.shrunk.map { "\($0.before) ops to \($0.after) in \($0.runs) runs" }
+      results.plans[k].failures[i].shrunk = made.shrunk.map {
+        "\($0.before) ops to \($0.after) in \($0.runs) runs" + (made.finished ? "" : " (the budget cut it short)")
+      }
+      cut = cut || late || !made.finished
     }
+  }
+  if cut {
+    results.complete = false
+    say("budget spent while the reports were made: repros written as far as they were shrunk, results incomplete")
   }
   try dir.writeReports(results, comparison: comparison)
   let color = isatty(STDOUT_FILENO) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil

@@ -173,6 +173,7 @@ final class Worker {
       process.terminationReason == .uncaughtSignal
       ? "killed by signal \(process.terminationStatus)" : "exited with status \(process.terminationStatus)"
     let text = (try? String(contentsOf: errorFile, encoding: .utf8)) ?? ""
+    try? FileManager.default.removeItem(at: errorFile)  // read; the worker that wrote it is gone
     let message = text.split(separator: "\n").first {
       $0.contains("Fatal error") || $0.contains("runtime failure") || $0.contains("Precondition")
     }

@@ -11,4 +11,10 @@ int fl_keep_heap(long trim_threshold_bytes, long mmap_threshold_bytes);
 /// copies up to `cap` bytes to `out` and returns how many; 0 when it has none.
 size_t fl_build_id(unsigned char *out, size_t cap);
 
+/// Catches `signals` (once per process): each one caught writes its number, one byte, to a pipe
+/// whose read end is returned (-1 on failure or a second call). The handler is async-signal-safe
+/// and, being a handler, not inherited by programs the process executes. Unblocks the signals in
+/// the calling thread.
+int fl_signals_to_pipe(const int *signals, int count);
+
 #endif

@@ -6,9 +6,14 @@ public enum SweepRepro {
     public let plan: Plan
     /// Ops before and after shrinking and the runs it took (nil when not shrunk).
     public let shrunk: (before: Int, after: Int, runs: Int)?
+    /// False when a deadline cut the shrinking short.
+    public var finished = true
   }
 
-  public static func make(_ plan: Plan, _ f: FailureGroup, number: Int, bugs: [String], registry: EngineRegistry)
+  /// - Parameter deadline: shrinking tries nothing after it (uptime nanoseconds; nil: no limit).
+  public static func make(
+    _ plan: Plan, _ f: FailureGroup, number: Int, bugs: [String], registry: EngineRegistry, deadline: UInt64? = nil
+  )
     -> Made
   {
     let allBugs = Array(Set(plan.bugs + bugs)).sorted()
@@ -19,9 +24,11 @@ public enum SweepRepro {
     var repro = plan
     var placements = f.placements
     var shrunk: (Int, Int, Int)?
+    var finished = true
     if f.kind == .judged {
       let s = Shrinker(registry: registry).shrink(
-        plan, placements: f.placements, bugs: allBugs, signature: f.signature, schedule: schedule)
+        plan, placements: f.placements, bugs: allBugs, signature: f.signature, schedule: schedule, deadline: deadline)
+      finished = s.finished
       repro = s.plan
       placements = s.placements
       shrunk = (plan.tasks.reduce(0) { $0 + $1.ops.count }, repro.tasks.reduce(0) { $0 + $1.ops.count }, s.runs)
@@ -34,6 +41,8 @@ public enum SweepRepro {
     repro.expect = Expectations(invariants: plan.expect.invariants)
     repro.catches = []
     repro.sweep = nil
-    return Made(plan: repro, shrunk: shrunk)
+    var made = Made(plan: repro, shrunk: shrunk)
+    made.finished = finished
+    return made
   }
 }
