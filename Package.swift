@@ -63,7 +63,7 @@ let package = Package(
     .executableTarget(
       name: "faultline",
       dependencies: [
-        "FaultKit", "FaultReports", "BuiltinEngines",
+        "FaultKit", "FaultReports", "BuiltinEngines", "CFaultlineSupport",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .executableTarget(

@@ -108,6 +108,7 @@ public enum BtrfsModel {
       .dataDurable, .errorsReported, .pagecacheCoherent, .unlockByOwner, .noBadPageState,
     ],
     checkSetup: { _ = try BtrfsSetup($0) },
+    maxFileSize: ModelSetup.maxFileSize,
     make: { ctx in try BtrfsEngine(ctx) })
 }
 

@@ -26,7 +26,14 @@ public enum BuiltinEngines {
     if env["FAULTLINE_PLANTED"] == "1" { engines.append(PlantedEngine.descriptor) }
     var errors: [String] = []
     do {
-      engines.append(try CEngines.descriptor(fl_ext2fs_engine()))
+      var ext2fs = try CEngines.descriptor(fl_ext2fs_engine())
+      let checkConfig = ext2fs.checkSetup
+      ext2fs.checkSetup = {
+        try checkConfig($0)
+        try Ext2fsSizes.check($0)
+      }
+      ext2fs.maxFileSize = Ext2fsSizes.imageBytes
+      engines.append(ext2fs)
     } catch {
       errors.append("built-in engine ext2fs: \(error)")
     }

@@ -93,5 +93,6 @@ public enum Ext4Model {
     ],
     ownInvariants: [MapBlocksLocked()],
     checkSetup: { _ = try Ext4Setup($0) },
+    maxFileSize: ModelSetup.maxFileSize,
     make: { ctx in try Ext4Engine(ctx) })
 }

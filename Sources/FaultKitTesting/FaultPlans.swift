@@ -111,7 +111,7 @@ public struct FaultPlans: Sendable {
         .joined(separator: "; ")
       : r.violatedInvariants.map(\.rawValue).joined(separator: ", ")
     let faults = r.fired.filter { !$0.decision.hasPrefix("yield") }.map { "\($0.point)#\($0.hit) \($0.decision)" }
-    return what + (faults.isEmpty ? " with no fault fired" : " after " + faults.joined(separator: " + "))
-      + " in \(r.plan)"
+    return TerminalText.visible(
+      what + (faults.isEmpty ? " with no fault fired" : " after " + faults.joined(separator: " + ")) + " in \(r.plan)")
   }
 }

@@ -23,7 +23,7 @@ public enum HTMLReport {
     }
     if !results.bugs.isEmpty { h += " · bugs on: \(e(results.bugs.joined(separator: ", ")))" }
     if results.shard != .all { h += " · shard \(results.shard)" }
-    if !results.complete { h += " · <b>incomplete</b> (budget reached)" }
+    if let why = results.incompleteness { h += " · <b>\(e(why))</b>" }
     if let c = comparison {
       h += " · <b>\(c.new.count) new</b>, \(c.fixed.count) fixed, \(c.still.count) still failing"
     }

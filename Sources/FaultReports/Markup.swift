@@ -1,3 +1,5 @@
+import FaultKit
+
 /// Escaping for XML and HTML text and attributes. Every string from plans and engines passes
 /// through here: a plan named `<script>alert(1)</script>` renders as those characters.
 public enum Markup {
@@ -32,18 +34,7 @@ public enum Markup {
     return out
   }
 
-  /// For a terminal: control characters (ESC included, so a plan name cannot move the cursor or
-  /// change colours) become a visible `\u{1b}`; everything else is kept.
-  public static func visible(_ s: String) -> String {
-    guard s.unicodeScalars.contains(where: { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) }) else { return s }
-    var out = ""
-    for u in s.unicodeScalars {
-      if u.value < 0x20 || (0x7F...0x9F).contains(u.value) {
-        out += "\\u{\(String(u.value, radix: 16))}"
-      } else {
-        out.unicodeScalars.append(u)
-      }
-    }
-    return out
-  }
+  /// For a terminal: `TerminalText.visible` (controls, DEL, C1, bidi and other format
+  /// characters become a visible `\u{…}`; everything else is kept).
+  public static func visible(_ s: String) -> String { TerminalText.visible(s) }
 }

@@ -28,11 +28,11 @@ public enum SummaryReport {
       out.append(paint.red("\(groups.count) distinct failure(s), the first found first:"))
       for (n, (p, f)) in groups.enumerated() {
         out.append(
-          "\(n + 1). " + paint.bold(f.invariants.joined(separator: ", ")) + " after "
+          "\(n + 1). " + paint.bold(t(f.invariants.joined(separator: ", "))) + " after "
             + t(f.faultWords.isEmpty ? "no fault" : f.faultWords.joined(separator: " + ")))
-        out.append("   plan \(t(p.plan)) (\(t(p.engine))), \(f.count) scenario(s); schedule: \(f.scheduleWords)")
+        out.append("   plan \(t(p.plan)) (\(t(p.engine))), \(f.count) scenario(s); schedule: \(t(f.scheduleWords))")
         if let d = f.detail { out.append("   \(t(d))") }
-        if let v = f.result?.violations.first { out.append("   \(v.invariant): \(t(v.message))") }
+        if let v = f.result?.violations.first { out.append("   \(t(v.invariant.rawValue)): \(t(v.message))") }
         out.append("   signature: \(t(f.signature))")
         if let repro = f.repro {
           out.append("   repro: faultline replay \(t(dir))/\(repro)" + (f.shrunk.map { " (shrunk from \($0))" } ?? ""))
@@ -52,7 +52,7 @@ public enum SummaryReport {
           "\(n + 1). unjudged after " + t(f.faultWords.isEmpty ? "no fault" : f.faultWords.joined(separator: " + ")))
         out.append("   plan \(t(p.plan)) (\(t(p.engine))), \(f.count) scenario(s)")
         for u in (f.result?.unjudged ?? []).prefix(3) {
-          out.append("   \(u.kind.rawValue) (\(t(u.moment))): \(t(u.reason))")
+          out.append("   \(t(u.kind.rawValue)) (\(t(u.moment))): \(t(u.reason))")
           if let raw = u.raw { out.append("     raw: \(t(String(raw.prefix(200))))") }
         }
         if let repro = f.repro { out.append("   repro: faultline replay \(t(dir))/\(repro)") }
@@ -64,7 +64,7 @@ public enum SummaryReport {
         "\(expected.count) distinct failure(s) the engine calls expected behaviour, reported apart (not bugs):")
       for (p, f) in expected {
         let first = f.result?.violations.first.map { t($0.message) } ?? ""
-        out.append("  \(f.count)x \(t(p.plan)): \(f.faultWords.joined(separator: " + ")): \(first)")
+        out.append("  \(f.count)x \(t(p.plan)): \(t(f.faultWords.joined(separator: " + "))): \(first)")
       }
     }
     out.append("")
@@ -73,16 +73,16 @@ public enum SummaryReport {
       let fired = e.coverage.filter { $0.fired > 0 }.count
       let failed = e.coverage.filter { $0.failed > 0 }.count
       out.append(
-        "coverage \(e.name): \(e.points.count) points declared, \(reached) reached, \(fired) fired, \(failed) led to a failure"
+        "coverage \(t(e.name)): \(e.points.count) points declared, \(reached) reached, \(fired) fired, \(failed) led to a failure"
       )
       if !e.unreached.isEmpty {
-        out.append(paint.yellow("  reached by no plan: \(e.unreached.joined(separator: ", "))"))
+        out.append(paint.yellow("  reached by no plan: \(t(e.unreached.joined(separator: ", ")))"))
       }
     }
     let passed = results.scenarios - results.failed - results.unjudged
     out.append("")
     out.append("reports in \(t(dir))/: results.json, junit.xml, report.html")
-    if !results.complete { out.append(paint.yellow("incomplete: a budget stopped the run before its space was done")) }
+    if let why = results.incompleteness { out.append(paint.yellow(why)) }
     let expectedScenarios = expected.reduce(0) { $0 + $1.1.count }
     out.append(
       paint.green("\(passed) passed") + ", "

@@ -6,8 +6,11 @@ public enum TextReport {
   /// Events of trace shown before and after the first injected fault.
   public static let traceWindow = 12
 
+  /// The result as terminal text. Plan names, task names, paths, engine messages and trace
+  /// lines are the plan's and the engine's words: each line is escaped (`TerminalText.visible`),
+  /// so none of them can move the cursor, reorder the line or start a line of its own.
   public static func render(_ r: ScenarioResult) -> String {
-    r.passed ? renderPass(r) : renderFailure(r)
+    (r.passed ? renderPass(r) : renderFailure(r)).map { TerminalText.visible($0) + "\n" }.joined()
   }
 
   static func header(_ r: ScenarioResult) -> String {
@@ -17,18 +20,21 @@ public enum TextReport {
     return h
   }
 
-  static func renderPass(_ r: ScenarioResult) -> String {
+  /// The lines of a pass, unescaped.
+  static func renderPass(_ r: ScenarioResult) -> [String] {
     let fired =
       r.fired.isEmpty
       ? "no fault fired" : "fired " + r.fired.map { "\($0.point)#\($0.hit) \($0.decision)" }.joined(separator: ", ")
-    var out =
-      "PASS \(header(r)): \(r.ops.count) ops as expected, \(fired), \(r.invariantsChecked.count) invariants hold, \(r.steps) steps\n"
+    var out = [
+      "PASS \(header(r)): \(r.ops.count) ops as expected, \(fired), \(r.invariantsChecked.count) invariants hold, \(r.steps) steps"
+    ]
     // A fault the plan allows to stay unfired (`expect: { faults: any }`) is still said.
-    for u in r.unfired ?? [] { out += "  never fired: \(u.fault): \(u.reached)\n" }
+    for u in r.unfired ?? [] { out.append("  never fired: \(u.fault): \(u.reached)") }
     return out
   }
 
-  static func renderFailure(_ r: ScenarioResult) -> String {
+  /// The lines of a failure (or an unjudged run), unescaped.
+  static func renderFailure(_ r: ScenarioResult) -> [String] {
     var out: [String] = []
     // Found nothing, but could not judge everything: not a pass, not a failure.
     out.append((r.failed ? "FAIL " : "UNJUDGED ") + header(r))
@@ -90,7 +96,7 @@ public enum TextReport {
     var repro = "reproduce: faultline run \(r.file) --seed \(r.seed)"
     for b in r.bugs { repro += " --bug \(b)" }
     out.append(repro)
-    return out.joined(separator: "\n") + "\n"
+    return out
   }
 
   /// What could not be judged, each with its raw bytes: read first, since nothing below is

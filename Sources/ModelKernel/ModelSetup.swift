@@ -14,6 +14,8 @@ public struct ModelSetup: Sendable {
 
   /// Blocks at the start of the device that hold the superblock and metadata.
   public static let reservedBlocks: UInt64 = 16
+  /// The largest device (blocks × block size).
+  public static let maxDeviceBytes: UInt64 = 1 << 30
 
   /// - Throws: `PlanError` for unknown keys (shared and `extraKeys` are known) and bad values.
   public init(_ value: PlanValue?, extraKeys: [String] = []) throws {
@@ -34,6 +36,13 @@ public struct ModelSetup: Sendable {
         }
         blockSize = bs
       }
+      // The device, its page cache and the data oracle's copy of every file live in memory.
+      guard blocks * blockSize <= ModelSetup.maxDeviceBytes else {
+        throw PlanError(
+          dm.location, key: "setup.device",
+          expected: "a device of at most \(Size.format(ModelSetup.maxDeviceBytes)) (it is held in memory)",
+          found: "\(blocks) blocks of \(Size.format(blockSize)), \(Size.format(blocks * blockSize))")
+      }
     }
     if let f = m.value("free-space") {
       let fm = try PlanMap(f, path: "setup.free-space", keys: ["run-blocks"])
@@ -52,9 +61,36 @@ public struct ModelSetup: Sendable {
           throw PlanError(
             fm.keyLocation("path"), key: "setup.files[\(i)].path", expected: "each file once", found: "\(p) again")
         }
-        files.append((p, try fm.size("size") ?? 0))
+        let size = try fm.size("size") ?? 0
+        // Files are written whole at setup: what the data area cannot hold is an error here,
+        // not a setup that runs out of space (or runs for hours) later.
+        let room = (blocks - ModelSetup.reservedBlocks) * blockSize - files.reduce(0) { $0 + $1.size }
+        if size > room {
+          throw PlanError(
+            fm.value("size")?.location ?? fm.location, key: "setup.files[\(i)].size",
+            expected:
+              "at most \(Size.format(room)), what the device's data area (\(blocks - ModelSetup.reservedBlocks) blocks of \(Size.format(blockSize))) has left",
+            found: Size.format(size))
+        }
+        files.append((p, size))
       }
     }
+  }
+
+  /// The largest file a setup's device holds: the device's bytes (`setup.device`, or the
+  /// default device). For `EngineDescriptor.maxFileSize`; the setup has been checked already.
+  @Sendable public static func maxFileSize(_ value: PlanValue?) -> UInt64? {
+    guard let defaults = try? ModelSetup(nil) else { return nil }
+    var blocks = defaults.blocks
+    var blockSize = defaults.blockSize
+    if case .map(let entries, _) = value, let d = entries.first(where: { $0.key == "device" })?.value,
+      let dm = try? PlanMap(d, path: "setup.device", keys: ["blocks", "block-size"])
+    {
+      if let b = (try? dm.int("blocks", min: 1)) ?? nil { blocks = UInt64(b) }
+      if let bs = (try? dm.size("block-size")) ?? nil { blockSize = bs }
+    }
+    let (bytes, overflow) = blocks.multipliedReportingOverflow(by: blockSize)
+    return overflow ? nil : bytes
   }
 
   /// The allocator a fresh device of this setup starts with.

@@ -68,5 +68,6 @@ public enum XfsModel {
       .pagecacheCoherent, .unlockByOwner, .noBadPageState,
     ],
     checkSetup: { _ = try ModelSetup($0) },
+    maxFileSize: ModelSetup.maxFileSize,
     make: { ctx in try XfsEngine(ctx) })
 }

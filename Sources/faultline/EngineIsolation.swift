@@ -160,7 +160,9 @@ struct Repro: Sendable {
   init(made: SweepRepro.Made) {
     self.init(
       name: made.plan.name, yaml: PlanWriter.yaml(made.plan),
-      shrunk: made.shrunk.map { "\($0.before) ops to \($0.after) in \($0.runs) runs" })
+      shrunk: made.shrunk.map {
+        "\($0.before) ops to \($0.after) in \($0.runs) runs" + (made.finished ? "" : " (the budget cut it short)")
+      })
   }
 }
 

@@ -37,11 +37,11 @@ struct Faultline: ParsableCommand {
       try command.run()
       return ExitStatus.ok
     } catch let e as BadInput {
-      FileHandle.standardError.write(Data((e.description + "\n").utf8))
+      FileHandle.standardError.write(Data((TerminalText.visibleLines(e.description) + "\n").utf8))
       return ExitStatus.badInput
     } catch let e as ResultsError {
       // Results that cannot be read, merged or written: said where, nothing half-written.
-      FileHandle.standardError.write(Data((e.description + "\n").utf8))
+      FileHandle.standardError.write(Data((TerminalText.visibleLines(e.description) + "\n").utf8))
       return ExitStatus.badInput
     } catch let e as ExitCode {
       return e.rawValue
@@ -127,10 +127,12 @@ struct Run: ParsableCommand {
         )
       }
     }
-    if let n = schedules {
-      guard n >= 1 else { throw BadInput(description: "--schedules \(n): expected at least 1") }
-      return try runSchedules(plans, n)
-    }
+    if let n = schedules, n < 1 { throw BadInput(description: "--schedules \(n): expected at least 1") }
+    // The report directory is this run's alone, and holds nothing of an earlier run.
+    let lock = try reportDir.map { try ReportDirectoryLock.take(ReportDirectory(path: $0)) }
+    defer { lock?.release() }
+    try lock?.directory.removeStale(journal: true)
+    if let n = schedules { return try runSchedules(plans, n) }
     let runner = ScenarioRunner(registry: registry)
     // Each result is printed as it comes and not kept (a run of thousands of plans held them all);
     // only --report-dir keeps what its reports need.
@@ -165,7 +167,9 @@ struct Run: ParsableCommand {
       print(
         "\(count - failed - unjudged) passed, \(failed) failed" + (unjudged > 0 ? ", \(unjudged) unjudged" : ""))
     }
-    if let reportDir, format == .text { print("reports: \(reportDir)/results.json, junit.xml, report.html") }
+    if let reportDir, format == .text {
+      print("reports: \(TerminalText.visible(reportDir))/results.json, junit.xml, report.html")
+    }
     if notPassed { throw ExitCode(ExitStatus.failed) }
   }
 
@@ -214,12 +218,15 @@ extension Run {
       let failed = groups.reduce(0) { $0 + $1.count }
       totalFailed += failed
       summaries.append(
-        "\(plan.name): \(n) schedules, \(n - failed) passed, \(failed) failed, \(groups.count) distinct failure(s)")
+        "\(TerminalText.visible(plan.name)): \(n) schedules, \(n - failed) passed, \(failed) failed, \(groups.count) distinct failure(s)"
+      )
       for g in groups {
         shown.append(g.first)
         if format == .text {
           print(TextReport.render(g.first), terminator: "")
-          print("seen in \(g.count) of \(n) schedules of \(plan.name); this one: \(g.first.schedule)\n")
+          print(
+            "seen in \(g.count) of \(n) schedules of \(TerminalText.visible(plan.name)); this one: \(TerminalText.visible(g.first.schedule))\n"
+          )
         }
       }
       planResults.append(.ofRuns(plan, bugs: bugs, runs: runs, reached: reached))
@@ -251,7 +258,9 @@ struct Validate: ParsableCommand {
     try plugins.activate()
     let plans = try loadPlans(paths)
     for p in plans {
-      print("ok \(p.file) (\(p.name), engine \(p.engine), \(p.tasks.count) task(s), \(p.faults.count) fault(s))")
+      let t = TerminalText.visible
+      print(
+        "ok \(t(p.file)) (\(t(p.name)), engine \(t(p.engine)), \(p.tasks.count) task(s), \(p.faults.count) fault(s))")
     }
   }
 }
@@ -277,16 +286,17 @@ struct Points: ParsableCommand {
       }
       engines = [d]
     }
+    let t = TerminalText.visible
     for e in engines {
-      print("\(e.name):")
-      let width = e.catalog.points.map(\.name.count).max() ?? 0
+      print("\(t(e.name)):")
+      let width = e.catalog.points.map { t($0.name).count }.max() ?? 0
       for p in e.catalog.points {
-        let name = p.name.padding(toLength: width, withPad: " ", startingAt: 0)
+        let name = t(p.name).padding(toLength: width, withPad: " ", startingAt: 0)
         let kind = p.kind.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0)
         print(
           "  \(name)  \(kind)  errnos: \(p.errnos.map(\.name).joined(separator: ",")); actions: \(p.actions.map(\.rawValue).joined(separator: ","))"
         )
-        print("  \(String(repeating: " ", count: width))  \(p.about)")
+        print("  \(String(repeating: " ", count: width))  \(t(p.about))")
       }
     }
   }
@@ -300,12 +310,13 @@ struct Engines: ParsableCommand {
 
   func run() throws {
     try plugins.activate()
+    let t = TerminalText.visible
     for e in BuiltinEngines.registry.all {
-      print("\(e.name): \(e.about)")
+      print("\(t(e.name)): \(t(e.about))")
       print("  operations: \(e.operations.map(\.rawValue).joined(separator: ", "))")
-      print("  invariants: \(e.invariants.map(\.rawValue).joined(separator: ", "))")
+      print("  invariants: \(t(e.invariants.map(\.rawValue).joined(separator: ", ")))")
       print("  bugs:")
-      for b in e.bugs { print("    \(b.name): \(b.about)") }
+      for b in e.bugs { print("    \(t(b.name)): \(t(b.about))") }
     }
   }
 }

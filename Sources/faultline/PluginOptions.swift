@@ -17,6 +17,12 @@ struct PluginOptions: ParsableArguments {
   )
   var kernel: String?
 
+  /// The plugins' files, absolute (what workers load, and what a sweep's inputs record).
+  var files: [String] {
+    let cwd = FileManager.default.currentDirectoryPath
+    return paths.map { $0.hasPrefix("/") ? $0 : "\(cwd)/\($0)" }
+  }
+
   /// Makes the plugins part of the registry (and of every worker process's, through the
   /// environment). Call before anything reads the registry.
   /// - Throws: `BadInput` naming each plugin that did not load and why.
@@ -33,9 +39,7 @@ struct PluginOptions: ParsableArguments {
       setenv("FAULTLINE_KERNEL", path, 1)
     }
     if !paths.isEmpty {
-      let cwd = FileManager.default.currentDirectoryPath
-      let absolute = paths.map { $0.hasPrefix("/") ? $0 : "\(cwd)/\($0)" }
-      setenv("FAULTLINE_ENGINE_PLUGINS", absolute.joined(separator: ":"), 1)
+      setenv("FAULTLINE_ENGINE_PLUGINS", files.joined(separator: ":"), 1)
     }
     let errors = BuiltinEngines.pluginErrors
     if !errors.isEmpty { throw BadInput(description: errors.joined(separator: "\n")) }

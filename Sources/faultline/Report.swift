@@ -44,6 +44,9 @@ struct ReportCommand: ParsableCommand {
     return u
   }
 
+  /// The run directory `path` names (a results.json's folder, or the folder itself).
+  static func directory(_ path: String) -> String { url(path).deletingLastPathComponent().path }
+
   static func read(_ path: String) throws -> RunResults {
     do { return try RunResults.read(url(path)) } catch let e as ResultsError {
       throw BadInput(description: e.description)
@@ -68,18 +71,34 @@ struct ReportCommand: ParsableCommand {
       do { merged = try RunResults.merge(runs) } catch let e as ResultsError {
         throw BadInput(description: "report --merge: \(e.description)")
       }
+      try Self.checkInputs(results)
       let comparison = comparing(merged)
-      let dir =
-        reportDir.map { ReportDirectory(path: $0) }
-        ?? ReportDirectory.fresh(under: "Reports", command: "merged")
+      if let reportDir,
+        let input = results.first(where: { SweepRunDirectory.sameDirectory(Self.directory($0), reportDir) })
+      {
+        throw BadInput(
+          description:
+            "report --merge --report-dir \(reportDir): that is \(input), one of the runs merged; name another")
+      }
       let plans = try loadPlans(merged.plans.map(\.file))
+      let dir =
+        try reportDir.map { ReportDirectory(path: $0) } ?? ReportDirectory.fresh(under: "Reports", command: "merged")
+      let lock = try ReportDirectoryLock.take(dir)
+      defer { lock.release() }
+      try dir.removeStale(journal: true)
       try printComparison(comparison)
-      return try finishReports(merged, plans: plans, dir: dir, comparison: comparison)
+      try finishReports(merged, plans: plans, dir: dir, comparison: comparison)
+      // Written, and said in the summary; but a merge short of shards is no pass.
+      if !merged.complete { throw ExitCode(ExitStatus.failed) }
+      return
     }
     let comparison = comparing(runs[0])
     let dir = ReportDirectory(
       reportDir.map { URL(fileURLWithPath: $0) } ?? Self.url(results[0]).deletingLastPathComponent())
     let both = !html && !junit
+    // Not while a sweep writes there.
+    let lock = try ReportDirectoryLock.take(dir)
+    defer { lock.release() }
     do {
       try dir.writeReports(
         runs[0], comparison: comparison, json: reportDir != nil, junit: junit || both, html: html || both)
@@ -93,12 +112,40 @@ struct ReportCommand: ParsableCommand {
     try printComparison(comparison)
   }
 
+  /// The inputs a sweep recorded beside its results (meta.json), if it did.
+  static func inputs(_ path: String) -> SweepInputs? {
+    let meta = URL(fileURLWithPath: directory(path)).appendingPathComponent("meta.json")
+    guard let data = try? Data(contentsOf: meta) else { return nil }
+    return (try? JSONDecoder().decode(SweepMeta.self, from: data))?.inputs
+  }
+
+  /// Runs merged must have swept the same plan contents with the same build and plugins, and
+  /// the plans must still be as they were (the repros are made from them now).
+  /// - Throws: `BadInput` saying which run and what changed.
+  static func checkInputs(_ paths: [String]) throws {
+    let recorded = paths.compactMap { p in inputs(p).map { (path: p, inputs: $0) } }
+    guard let first = recorded.first else { return }
+    for r in recorded.dropFirst() where r.inputs != first.inputs {
+      throw BadInput(
+        description: "report --merge: \(r.path) and \(first.path) did not sweep the same inputs: "
+          + r.inputs.changes(since: first.inputs).joined(separator: "; "))
+    }
+    var now = first.inputs
+    for f in first.inputs.plans.keys { now.plans[f] = try? SweepInputs.hash(file: f) }
+    let changed = now.changes(since: first.inputs)
+    guard changed.isEmpty else {
+      throw BadInput(
+        description: "report --merge: since the runs were made, " + changed.joined(separator: "; ")
+          + "; the repros would come from the plans as they are now")
+    }
+  }
+
   /// Prints new, still failing and fixed; exit status 1 when something is new.
   func printComparison(_ c: RunComparison?) throws {
     guard let c else { return }
     for (title, keys) in [("new", c.new), ("still failing", c.still), ("fixed", c.fixed)] {
       say("\(title): \(keys.count)")
-      for k in keys { say("  \(k.plan): \(k.signature)") }
+      for k in keys { say("  \(TerminalText.visible(k.plan)): \(TerminalText.visible(k.signature))") }
     }
     if !c.new.isEmpty && !merge { throw ExitCode(ExitStatus.failed) }
   }

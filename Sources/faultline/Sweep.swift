@@ -73,6 +73,9 @@ struct SweepCommand: ParsableCommand {
   var budget: Double?
 
   func run() throws {
+    // The budget covers the whole command, plan loading and reports included.
+    let started = DispatchTime.now().uptimeNanoseconds
+    let clock = SweepBudget(seconds: budget, from: started)
     try plugins.activate()
     if let depth, !(1...2).contains(depth) { throw BadInput(description: "--depth \(depth): expected 1 or 2") }
     guard jobs >= 1 else { throw BadInput(description: "--jobs \(jobs): expected at least 1") }
@@ -118,10 +121,16 @@ struct SweepCommand: ParsableCommand {
     } else {
       theShard = Shard.fromEnvironment(ProcessInfo.processInfo.environment) ?? .all
     }
-    let started = DispatchTime.now().uptimeNanoseconds
-    let reports =
-      resume.map { ReportDirectory(path: $0) } ?? reportDir.map { ReportDirectory(path: $0) }
-      ?? ReportDirectory.fresh(under: "Reports", command: "sweep")
+    if !inProcess && workers < jobs {
+      FileHandle.standardError.write(
+        Data(
+          "--jobs \(jobs): this machine has \(workers) core\(workers == 1 ? "" : "s"); running \(workers) worker\(workers == 1 ? "" : "s")\n"
+            .utf8))
+    }
+    // Taken before the space is computed: a second sweep into the same directory stops at once.
+    let run = try SweepRunDirectory.open(resume: resume, reportDir: reportDir)
+    defer { run.release() }
+    let reports = run.reports
     let dir = reports.url
     let driver = SweepDriver(registry: registry)
     let space: [[SweepScenario]]
@@ -133,12 +142,23 @@ struct SweepCommand: ParsableCommand {
     if let preemptions, preemptions < 0 {
       throw BadInput(description: "--preemptions \(preemptions): expected 0 or more")
     }
+    let inputs = try SweepInputs.current(planFiles: plans.map(\.file), pluginFiles: plugins.files)
     do {
-      // The fault-free recording runs are engine code too: in workers, unless --in-process.
-      let recordings = inProcess ? nil : try isolation.record(plans, configs: configs, bugs: bugs.sorted())
-      (space, pruned, reached, decided) = try driver.space(
-        plans, configs: configs, bugs: bugs.sorted(), schedules: schedules, delayBound: preemptions,
-        recordings: recordings)
+      let (sortedBugs, schedules, preemptions) = (bugs.sorted(), schedules, preemptions)
+      let inProcess = inProcess
+      guard
+        let computed = try clock.within({
+          // The fault-free recording runs are engine code too: in workers, unless --in-process.
+          let recordings = inProcess ? nil : try isolation.record(plans, configs: configs, bugs: sortedBugs)
+          return try driver.space(
+            plans, configs: configs, bugs: sortedBugs, schedules: schedules, delayBound: preemptions,
+            recordings: recordings)
+        })
+      else {
+        return try reportOutOfBudget(
+          plans, configs: configs, shard: theShard, inputs: inputs, run: run, started: started)
+      }
+      (space, pruned, reached, decided) = computed
     } catch let e
       as SetupError
     {
@@ -149,23 +169,14 @@ struct SweepCommand: ParsableCommand {
         SweepMeta.PlanEntry(
           file: plans[i].file, name: plans[i].name, engine: plans[i].engine, depth: configs[i].depth,
           space: space[i].count, pruned: pruned[i], reached: reached[i])
-      }, bugs: bugs.sorted(), shard: theShard)
-    let metaURL = dir.appendingPathComponent("meta.json")
-    if resume != nil {
-      guard let data = try? Data(contentsOf: metaURL), let old = try? JSONDecoder().decode(SweepMeta.self, from: data)
-      else {
-        throw BadInput(description: "--resume \(dir.path): no meta.json of a sweep there")
-      }
-      guard old == meta else {
-        throw BadInput(
-          description: "--resume \(dir.path): that sweep had other plans, bugs or shard; run it with the same arguments"
-        )
-      }
-    } else {
-      try? FileManager.default.removeItem(at: dir.appendingPathComponent("journal.jsonl"))
-      try reports.write("meta.json", try JSONEncoder.sorted.encode(meta))
-      if reportDir == nil { reports.markLatest() }
-    }
+      }, bugs: bugs.sorted(), shard: theShard, inputs: inputs)
+    try run.begin(meta, resuming: resume != nil)
+    // From here a resume can continue what is interrupted.
+    let interrupt = SweepInterrupt(
+      progressOpen: !quiet && isatty(STDOUT_FILENO) == 1, journal: dir.appendingPathComponent("journal.jsonl").path,
+      resumeCommand: SweepInterrupt.resumeCommand(CommandLine.arguments, directory: reports.path),
+      lock: dir.appendingPathComponent(ReportDirectoryLock.fileName).path)
+    defer { withExtendedLifetime(interrupt) {} }
     let journalURL = dir.appendingPathComponent("journal.jsonl")
     // Nothing of the journal is held but what resume needs: no outcome stays in memory.
     var resumed = try SweepResume(journal: journalURL)
@@ -193,17 +204,21 @@ struct SweepCommand: ParsableCommand {
     let progress = Progress(
       quiet: quiet, total: initial.count + undecided.count + already, done: already)
     let executor: any ScenarioExecutor =
-      inProcess ? InProcessExecutor(registry: registry) : WorkerPool(jobs: jobs, timeoutSeconds: timeout)
+      inProcess ? InProcessExecutor(registry: registry) : WorkerPool(jobs: workers, timeoutSeconds: timeout)
     var journalError: Error?
-    let deadline = budget.map { DispatchTime.now().uptimeNanoseconds + UInt64($0 * 1e9) }
-    var budgetReached = false
+    var budgetReached = clock.expired
     func finished(_ o: SweepOutcome) -> [SweepScenario]? {
       let o = resumed.firstResults.keep(o)
-      do { try journal.append(o) } catch { journalError = journalError ?? error }
+      do { try journal.append(o) } catch {
+        // A journal that cannot be written (a full disk) stops the sweep now: every scenario run
+        // after it would be lost to a resume.
+        journalError = journalError ?? error
+        return nil
+      }
       ran += 1
       let more = children(o)
       progress.step(failed: o.failed, added: more.count)
-      if let deadline, DispatchTime.now().uptimeNanoseconds >= deadline {
+      if clock.expired {
         budgetReached = true
         return nil
       }
@@ -212,10 +227,16 @@ struct SweepCommand: ParsableCommand {
     for o in undecided { _ = finished(o) }
     try executor.run(initial, onOutcome: finished)
     progress.end()
-    if budgetReached {
-      say("budget of \(budget!)s reached: \(already + ran) scenarios ran; --resume \(dir.path) continues")
+    if let journalError {
+      throw ResultsError(
+        message: "\(journalError); the sweep stopped (\(already + ran) scenarios are journaled); once that is fixed: "
+          + SweepInterrupt.resumeCommand(CommandLine.arguments, directory: reports.path))
     }
-    if let journalError { throw journalError }
+    if budgetReached {
+      say(
+        "budget of \(seconds(budget!))s reached: \(already + ran) scenarios ran; "
+          + SweepInterrupt.resumeCommand(CommandLine.arguments, directory: reports.path) + " continues")
+    }
 
     // The results, from the journal a line at a time; each scenario's line is sorted into space
     // order in bounded memory (spilling beside the journal) and streamed into results.json.
@@ -226,24 +247,20 @@ struct SweepCommand: ParsableCommand {
       command: "sweep", bugs: meta.bugs, shard: theShard, complete: !budgetReached, plans: planResults,
       catalogs: catalogs())
     let timings = RunTimings(
-      wallSeconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9, jobs: inProcess ? 0 : jobs,
+      wallSeconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9, jobs: inProcess ? 0 : workers,
       plans: planTimes)
     try reports.write("timings.json", try JSONEncoder.sorted.encode(timings))
     try finishReports(
-      results, plans: plans, dir: reports, isolation: inProcess ? nil : isolation, lines: builder.lines)
+      results, plans: plans, dir: reports, isolation: inProcess ? nil : isolation, lines: builder.lines,
+      deadline: clock.deadline)
   }
-}
 
-/// A plan name as a file name: characters other than letters, digits, `.`, `_` and `-` become
-/// `_` (a plan may be named anything, `/` and `<` included).
-func fileName(_ name: String) -> String {
-  var s = String(
-    name.unicodeScalars.map { u in
-      (u.isASCII && (u.properties.isAlphabetic || ("0"..."9").contains(u) || "._-".unicodeScalars.contains(u)))
-        ? Character(u) : "_"
-    })
-  if s.hasPrefix(".") { s = "_" + s.dropFirst() }
-  return s
+  /// Worker processes that run at once: `--jobs`, but no more than the cores (the pool runs one
+  /// job per core at most), said when that is fewer.
+  var workers: Int {
+    let cores = max(1, ProcessInfo.processInfo.activeProcessorCount)
+    return min(jobs, cores)
+  }
 }
 
 /// Engine name → the invariants it calls expected behaviour, for `RunResults.markExpected`.
@@ -263,10 +280,11 @@ func catalogs() -> [String: [FaultPoint]] {
 /// Writes a repro plan per distinct failure (shrunk), then results.json, junit.xml and
 /// report.html; prints the summary; exit status 1 when anything failed or could not be judged.
 /// With `isolation`, the engine runs this needs (each failure's snapshots, shrinking) run in
-/// worker processes; nil runs them here.
+/// worker processes; nil runs them here. After `deadline` (uptime nanoseconds) nothing is re-run
+/// or shrunk: the repros are written as found and the results marked incomplete.
 func finishReports(
   _ results: RunResults, plans: [Plan], dir: ReportDirectory, comparison: RunComparison? = nil,
-  isolation: EngineIsolation? = .standard, lines: ScenarioLines? = nil
+  isolation: EngineIsolation? = .standard, lines: ScenarioLines? = nil, deadline: UInt64? = nil
 )
   throws
 {
@@ -279,7 +297,15 @@ func finishReports(
   }
   func group(_ f: (k: Int, i: Int, plan: Plan, bugs: [String])) -> FailureGroup { results.plans[f.k].failures[f.i] }
   let repros: [Repro]
-  if let isolation {
+  let late = deadline.map { DispatchTime.now().uptimeNanoseconds >= $0 } ?? false
+  if late {
+    // Past the budget: no engine runs, repros as found.
+    repros = failures.map { f in
+      Repro(
+        made: SweepRepro.make(
+          f.plan, group(f), number: f.i + 1, bugs: f.bugs, registry: BuiltinEngines.registry, shrink: false))
+    }
+  } else if let isolation {
     let pictured = failures.filter { f in
       let g = group(f)
       return g.kind == .judged && g.result != nil && g.result?.atRest == nil
@@ -293,15 +319,22 @@ func finishReports(
       results.plans[f.k].failures[f.i] = group(f).withSnapshots(f.plan, bugs: f.bugs, runner: runner)
     }
     repros = failures.map { f in
-      Repro(made: SweepRepro.make(f.plan, group(f), number: f.i + 1, bugs: f.bugs, registry: BuiltinEngines.registry))
+      Repro(
+        made: SweepRepro.make(
+          f.plan, group(f), number: f.i + 1, bugs: f.bugs, registry: BuiltinEngines.registry, deadline: deadline))
     }
   }
+  var names = ReproFileNames()
   for (f, repro) in zip(failures, repros) {
-    let name = "repro/\(fileName(repro.name)).yaml"
+    let name = names.path(for: repro.name)
     try dir.write(name, Data(repro.yaml.utf8))
     results.plans[f.k].failures[f.i].repro = name
     results.plans[f.k].failures[f.i].shrunk = repro.shrunk
     results.plans[f.k].failures[f.i].notShrunk = repro.notShrunk
+  }
+  if late {
+    results.complete = false
+    say("budget spent before the reports were made: repros written as found, results incomplete")
   }
   if let lines {
     try dir.writeReports(results, lines: lines, comparison: comparison)
@@ -415,6 +448,7 @@ struct Replay: ParsableCommand {
 }
 
 /// Writes a line to standard output unbuffered, so it interleaves with progress lines in order.
+/// The line is escaped for the terminal: it may quote plans, engines and paths.
 func say(_ line: String) {
-  FileHandle.standardOutput.write(Data((line + "\n").utf8))
+  FileHandle.standardOutput.write(Data((TerminalText.visible(line) + "\n").utf8))
 }

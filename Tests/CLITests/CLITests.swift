@@ -6,9 +6,13 @@ enum CLI {
   static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent()
 
-  /// The binary next to the test bundle (`swift test` builds every product into one folder).
+  /// The binary next to the test bundle (`swift test` builds every product into one folder), or
+  /// the one `FAULTLINE_CLI_BINARY` names (to run these tests against an older build).
   static var binary: URL {
     get throws {
+      if let other = ProcessInfo.processInfo.environment["FAULTLINE_CLI_BINARY"] {
+        return URL(fileURLWithPath: other)
+      }
       let here = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
       let candidates = [
         here.appendingPathComponent("faultline"), root.appendingPathComponent(".build/debug/faultline"),

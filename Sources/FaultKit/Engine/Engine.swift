@@ -92,7 +92,11 @@ public struct EngineDescriptor: Sendable {
   /// Checks the engine adds to the shared ones.
   public let ownInvariants: [any Invariant]
   /// Validates a plan's `setup:` section.
-  public let checkSetup: @Sendable (PlanValue?) throws -> Void
+  public var checkSetup: @Sendable (PlanValue?) throws -> Void
+  /// The largest file a (valid) setup's device holds, in bytes; nil when the engine does not
+  /// say. The loader rejects an operation whose range ends past it, and the runner answers one
+  /// with EFBIG or EINVAL without calling the engine (`OperationRange`).
+  public var maxFileSize: @Sendable (PlanValue?) -> UInt64? = { _ in nil }
   /// The engine has checks to run stopped (`Engine.verify`).
   public var verifies = false
   /// Its snapshot may be taken at a fault point, in the middle of an operation. C engines say no:
@@ -109,8 +113,10 @@ public struct EngineDescriptor: Sendable {
     name: String, about: String, catalog: FaultCatalog, operations: [OpKind], bugs: [BugSwitch],
     workers: [WorkerInfo] = [], invariants: [InvariantName], ownInvariants: [any Invariant] = [],
     checkSetup: @escaping @Sendable (PlanValue?) throws -> Void,
+    maxFileSize: @escaping @Sendable (PlanValue?) -> UInt64? = { _ in nil },
     make: @escaping @Sendable (EngineContext) throws -> any Engine
   ) {
+    self.maxFileSize = maxFileSize
     self.name = name
     self.about = about
     self.catalog = catalog

@@ -16,6 +16,8 @@ struct PlanReader {
 
   let engine: EngineDescriptor
   let seed: UInt64
+  /// The largest file the setup's device holds, when the engine says.
+  var maxFileSize: UInt64? = nil
   var tasks: [PlanTask] = []
 
   static func read(_ root: PlanValue, file: String, registry: EngineRegistry) throws -> Plan {
@@ -26,6 +28,7 @@ struct PlanReader {
       throw PlanError(
         nameValue.location, key: "plan", expected: "the plan's name", found: "an empty string")
     }
+    try checkNameLength(name, at: nameValue, path: "plan")
     let engine = try readEngine(top, registry: registry)
     let about = try top.string("about").map(trimTrailingNewlines) ?? ""
     let seed = UInt64(try top.int("seed", min: 0) ?? 0)
@@ -42,6 +45,7 @@ struct PlanReader {
         expected: "a setup \(engine.name) accepts",
         found: "\(error)")
     }
+    reader.maxFileSize = engine.maxFileSize(setup)
     try reader.readTasks(top)
     let faults = try top.value("faults").map { try reader.faults($0) } ?? []
     let expect = try top.value("expect").map { try reader.expectations($0) } ?? Expectations()
@@ -70,6 +74,15 @@ struct PlanReader {
         found: "'\(name)'", hint: DidYouMean.hint(name, among: names))
     }
     return engine
+  }
+
+  /// Names become parts of file names (repro plans) and of every report line.
+  static func checkNameLength(_ name: String, at value: PlanValue, path: String) throws {
+    guard name.utf8.count <= PlanLimits.nameBytes else {
+      throw PlanError(
+        value.location, key: path, expected: "a name of at most \(PlanLimits.nameBytes) bytes",
+        found: "one of \(name.utf8.count)")
+    }
   }
 
   static func trimTrailingNewlines(_ s: String) -> String {
@@ -222,6 +235,7 @@ struct PlanReader {
           nameValue.location, key: m.keyPath("name"), expected: "task names used once",
           found: "a second task '\(name)' (first at \(first))")
       }
+      try Self.checkNameLength(name, at: nameValue, path: m.keyPath("name"))
       seen[name] = nameValue.location
       let ops = try m.require("ops", "a list of operations").list(m.keyPath("ops"))
       tasks.append(
@@ -279,9 +293,16 @@ struct PlanReader {
           hint: DidYouMean.hint(flag, among: Operation.fallocateModes))
       }
     }
-    return Operation(
+    let op = Operation(
       kind, path: filePath, offset: try args.size("offset"), length: try args.size("length"),
       pattern: pattern, size: try args.size("size"), target: try args.string("target"), name: try args.string("name"),
       value: try args.string("value"), mode: mode, location: entry.keyLocation)
+    // A range no file can have: an error here, where it is written, not a trap in an engine.
+    if let r = OperationRange.refusal(op, maxFileSize: maxFileSize) {
+      throw PlanError(
+        args.value(r.key)?.location ?? entry.keyLocation, key: args.keyPath(r.key), expected: r.expected,
+        found: r.found)
+    }
+    return op
   }
 }

@@ -31,9 +31,18 @@ public indirect enum PlanValue: Sendable, Hashable {
     }
   }
 
-  /// Parses YAML text into a located tree.
-  /// - Throws: `PlanError` for YAML syntax errors, at the place the parser reports.
+  /// Parses YAML text into a located tree. Text over `PlanLimits.fileBytes`, anchors and
+  /// aliases, strings over `PlanLimits.stringBytes` and nesting deeper than `PlanLimits.depth`
+  /// are refused before anything is composed.
+  /// - Throws: `PlanError` for YAML syntax errors and those limits, at the place in the text.
   public static func parse(_ text: String, file: String) throws -> PlanValue {
+    let size = text.utf8.count
+    guard size <= PlanLimits.fileBytes else {
+      throw PlanError(
+        SourceLocation(file: file, line: 1, column: 1), key: "",
+        expected: "a plan of at most \(PlanLimits.fileBytes >> 20) MiB", found: "\(size) bytes")
+    }
+    try PlanLimits.checkEvents(text, file: file)
     let node: Node?
     do {
       node = try Yams.compose(yaml: text)

@@ -29,10 +29,12 @@ public struct PlanError: Error, Hashable, Sendable, CustomStringConvertible {
     self.hint = hint
   }
 
+  /// One line; what came from the plan (the key path, the value found, the file's name) is
+  /// escaped for a terminal (`TerminalText.visible`).
   public var description: String {
     var s = "\(location): error: \(key.isEmpty ? "plan" : key): expected \(expected), found \(found)"
     if let hint { s += "; \(hint)" }
-    return s
+    return TerminalText.visible(s)
   }
 }
 

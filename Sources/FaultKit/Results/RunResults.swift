@@ -16,8 +16,10 @@ public struct RunResults: Sendable, Codable {
   public var command: String
   public var bugs: [String]
   public var shard: Shard
-  /// False when a budget stopped the run before its space was done.
+  /// False when a budget stopped the run before it was done, or a merge lacks shards.
   public var complete: Bool
+  /// The shards a merge did not have (absent when it had every one).
+  public var missingShards: [Shard]?
   public var engines: [EngineResults]
   public var plans: [PlanResults]
 
@@ -85,7 +87,7 @@ public struct RunResults: Sendable, Codable {
   public static func read(_ url: URL) throws -> RunResults {
     let data: Data
     do { data = try Data(contentsOf: url) } catch {
-      throw ResultsError(message: "\(url.path): cannot read (\(error.localizedDescription))")
+      throw ResultsError(message: "\(url.path): cannot read (\(IOFailure.reason(error)))")
     }
     struct Head: Decodable { let schema: String? }
     guard let head = try? JSONDecoder().decode(Head.self, from: data) else {
@@ -106,12 +108,24 @@ public struct RunResults: Sendable, Codable {
 
   /// Joins runs of the same plans and bugs (shards, or a run and its resume) into the results one
   /// unsharded run gives: scenarios united by key in space order, failures regrouped with the
-  /// earliest scenario as each signature's first, coverage recounted.
+  /// earliest scenario as each signature's first, coverage recounted. The shards say how many
+  /// there are: a merge without all of them is not complete and names the missing ones.
   public static func merge(_ runs: [RunResults]) throws -> RunResults {
     guard let head = runs.first else { throw ResultsError(message: "merge: no results") }
     let files = head.plans.map(\.file)
     for r in runs.dropFirst() where r.plans.map(\.file) != files || r.bugs != head.bugs || r.command != head.command {
       throw ResultsError(message: "merge: the runs have different plans, bugs or commands")
+    }
+    let count = head.shard.count
+    if let other = runs.first(where: { $0.shard.count != count }) {
+      throw ResultsError(
+        message: "merge: the runs split the space differently (shard \(head.shard) and shard \(other.shard))")
+    }
+    // A shard is done when a run of it is complete (a budget-stopped run and its resume are two
+    // runs of one shard).
+    let done = Set(runs.filter(\.complete).map(\.shard.index))
+    let missing = (0..<count).filter { i in !runs.contains { $0.shard.index == i } }.map {
+      Shard(index: $0, count: count)
     }
     var plans: [PlanResults] = []
     for (i, first) in head.plans.enumerated() {
@@ -154,9 +168,21 @@ public struct RunResults: Sendable, Codable {
     }
     var catalogs: [String: [FaultPoint]] = [:]
     for r in runs { for e in r.engines { catalogs[e.name] = e.points } }
-    return RunResults(
-      command: head.command, bugs: head.bugs, shard: .all, complete: runs.allSatisfy(\.complete), plans: plans,
+    var merged = RunResults(
+      command: head.command, bugs: head.bugs, shard: .all, complete: done.count == count, plans: plans,
       catalogs: catalogs)
+    if !missing.isEmpty { merged.missingShards = missing }
+    return merged
+  }
+
+  /// Why the run is not complete, in words (nil when it is).
+  public var incompleteness: String? {
+    guard !complete else { return nil }
+    if let m = missingShards, !m.isEmpty {
+      return
+        "incomplete: the merge lacks shard\(m.count == 1 ? "" : "s") \(m.map(\.description).joined(separator: ", "))"
+    }
+    return "incomplete: the budget ran out before the run was done (--resume continues it)"
   }
 }
 

@@ -159,6 +159,7 @@ public struct ScenarioRunner: Sendable {
     // The plan's tasks.
     let checkReads = oracleOn && wantsCache
     let workerNames = Set(engineDesc.workers.map(\.name))
+    let maxFileSize = engineDesc.maxFileSize(plan.setup)
     var opsBefore = 0
     for task in plan.tasks {
       let taskName = task.name
@@ -175,11 +176,15 @@ public struct ScenarioRunner: Sendable {
           var outcome = OpOutcome.ok
           // The data oracle judges every read the plan makes, against the file as it was while
           // the read ran (other tasks may write it meanwhile).
-          if checkReads {
+          // A range no file can have is answered as the VFS answers it, before the engine: an
+          // engine's arithmetic need not survive it, and nothing changed for the oracle to follow.
+          let refused = OperationRange.refusal(op, maxFileSize: maxFileSize)
+          if checkReads && refused == nil {
             state.value.openReads(taskName, op)
           }
           var returned: [UInt8]?
           do {
+            if let refused { throw FSError(refused.errno) }
             returned = try await engine.perform(op)
           } catch let e where e.fsError != nil {
             outcome = .error(e.fsError!)
@@ -217,7 +222,7 @@ public struct ScenarioRunner: Sendable {
           }
           // The data oracle follows completion order: with several tasks, that is the order in
           // which their effects landed.
-          state.value.oracle.record(op, outcome)
+          if refused == nil { state.value.oracle.record(op, outcome) }
           errseq.end(task: taskName, index: i + 1, op: op, outcome: outcome)
           opErrors.ended(
             task: taskName, index: i + 1, op: op, outcome: outcome,

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Makes a sweep failure's repro small: drops whole tasks, then single operations, then extra
 /// faults and preemptions, keeping each removal only if the failure keeps its signature. Greedy
 /// and bounded: one pass per kind, one run per candidate.
@@ -10,6 +12,8 @@ public struct Shrinker: Sendable {
     public let placements: [Placement]
     /// Scenarios run to shrink it.
     public let runs: Int
+    /// False when the deadline stopped it: smaller may be possible.
+    public var finished = true
   }
 
   /// - Parameters:
@@ -17,14 +21,21 @@ public struct Shrinker: Sendable {
   ///   - signature: what must still come out.
   ///   - schedule: the schedule the failure ran under (nil: the plan's own); shrinking keeps it.
   ///   - progress: called after each run (a worker process says it is alive with it).
+  ///   - deadline: no candidate is tried after this (`DispatchTime` uptime nanoseconds): the
+  ///     smallest plan found so far is the answer.
   public func shrink(
     _ plan: Plan, placements: [Placement], bugs: [String], signature: String, schedule: ScheduleSpec? = nil,
-    progress: () -> Void = {}
+    deadline: UInt64? = nil, progress: () -> Void = {}
   ) -> Shrunk {
     var best = plan
     var faults = placements
     var runs = 0
+    var late = false
     func keeps(_ p: Plan, _ f: [Placement]) -> Bool {
+      if let deadline, late || DispatchTime.now().uptimeNanoseconds >= deadline {
+        late = true
+        return false
+      }
       runs += 1
       defer { progress() }
       guard let r = try? runner.run(p, RunOptions(bugs: bugs, schedule: schedule, faults: f.map(\.spec))) else {
@@ -74,6 +85,8 @@ public struct Shrinker: Sendable {
       if keeps(candidate, faults) { best = candidate }
       pi -= 1
     }
-    return Shrunk(plan: best, placements: faults, runs: runs)
+    var shrunk = Shrunk(plan: best, placements: faults, runs: runs)
+    shrunk.finished = !late
+    return shrunk
   }
 }

@@ -129,10 +129,37 @@ public struct SweepMeta: Sendable, Codable, Hashable {
   public let plans: [PlanEntry]
   public let bugs: [String]
   public let shard: Shard
-  public init(plans: [PlanEntry], bugs: [String], shard: Shard) {
+  /// The plans' contents, the build and the plugins it ran (nil in sweeps made in code).
+  public var inputs: SweepInputs?
+  public init(plans: [PlanEntry], bugs: [String], shard: Shard, inputs: SweepInputs? = nil) {
     self.plans = plans
     self.bugs = bugs
     self.shard = shard
+    self.inputs = inputs
+  }
+
+  /// Why a sweep with this meta cannot continue the one `earlier` describes, a sentence per
+  /// difference; empty when it can.
+  public func mismatches(_ earlier: SweepMeta) -> [String] {
+    guard self != earlier else { return [] }
+    var out: [String] = []
+    if let now = inputs, let then = earlier.inputs {
+      out += now.changes(since: then)
+    } else if inputs != earlier.inputs {
+      out.append("that sweep was started by a faultline that did not record its inputs")
+    }
+    if plans.map(\.file) != earlier.plans.map(\.file) {
+      out.append("it swept other plan files (\(earlier.plans.map(\.file).joined(separator: ", ")))")
+    }
+    if bugs != earlier.bugs {
+      out.append("it had bugs [\(earlier.bugs.joined(separator: ", "))], now [\(bugs.joined(separator: ", "))]")
+    }
+    if shard != earlier.shard { out.append("it was shard \(earlier.shard), now \(shard)") }
+    if out.isEmpty {
+      // Same files, build and arguments, another space: depth, points, actions or errnos differ.
+      out.append("its space differs (other --depth, --points, --actions, --errnos or --schedules)")
+    }
+    return out
   }
 }
 
@@ -317,27 +344,51 @@ public struct FirstResults {
 /// resumes where it stopped. No fsync: a machine crash may lose the last lines, and resume then
 /// runs those scenarios again.
 public final class SweepJournal: @unchecked Sendable {
-  private let handle: FileHandle
   private let encoder: JSONEncoder
 
-  /// Opens (creating) `url` for appending.
+  /// Opens (creating) `url` for appending. A torn last line (a kill mid-write) is cut off first:
+  /// appended to, it would join the next outcome into one line that is neither.
+  /// - Throws: `ResultsError` "PATH: reason".
   public init(url: URL) throws {
-    if !FileManager.default.fileExists(atPath: url.path) {
-      _ = FileManager.default.createFile(atPath: url.path, contents: nil)
-    }
-    handle = try FileHandle(forWritingTo: url)
-    try handle.seekToEnd()
+    path = url.path
+    fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+    guard fd >= 0 else { throw ResultsError(message: "\(path): \(IOFailure.text(errno))") }
     encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    let end = lseek(fd, 0, SEEK_END)
+    guard end > 0 else { return }
+    // Back from the end, a block at a time, to the last newline (each pass moves back a block).
+    var keep: off_t = 0
+    var at = end
+    var block = [UInt8](repeating: 0, count: 1 << 16)
+    while at > 0 {
+      let from = max(0, at - off_t(block.count))
+      let n = pread(fd, &block, Int(at - from), from)
+      guard n == Int(at - from) else { throw ResultsError(message: "\(path): \(IOFailure.text(n < 0 ? errno : EIO))") }
+      if let nl = block[0..<n].lastIndex(of: 0x0A) {
+        keep = from + off_t(nl) + 1
+        break
+      }
+      at = from
+    }
+    if keep < end && ftruncate(fd, keep) != 0 {
+      throw ResultsError(message: "\(path): cannot cut off its torn last line (\(IOFailure.text(errno)))")
+    }
   }
 
+  private let fd: Int32
+  private let path: String
+
+  /// Appends `o` as one line.
+  /// - Throws: `ResultsError` "PATH: reason" (a full disk: "No space left on device").
   public func append(_ o: SweepOutcome) throws {
     var line = try o.encoded ?? encoder.encode(o)
     line.append(0x0A)
-    try handle.write(contentsOf: line)
+    let e = IOFailure.writeAll(fd, line)
+    if e != 0 { throw ResultsError(message: "\(path): cannot append to the journal (\(IOFailure.text(e)))") }
   }
 
-  deinit { try? handle.close() }
+  deinit { close(fd) }
 
   /// The outcomes a journal holds; a torn last line (a kill mid-write) is ignored.
   public static func read(_ url: URL) -> [SweepOutcome] {

@@ -6,14 +6,17 @@ public enum SweepRepro {
     public let plan: Plan
     /// Ops before and after shrinking and the runs it took (nil when not shrunk).
     public let shrunk: (before: Int, after: Int, runs: Int)?
+    /// False when a deadline cut the shrinking short.
+    public var finished = true
   }
 
   /// - Parameters:
   ///   - shrink: false keeps a judged failure's repro as found (runs no engine code at all).
+  ///   - deadline: shrinking tries nothing after it (uptime nanoseconds; nil: no limit).
   ///   - progress: called after each shrinking run.
   public static func make(
     _ plan: Plan, _ f: FailureGroup, number: Int, bugs: [String], registry: EngineRegistry, shrink: Bool = true,
-    progress: () -> Void = {}
+    deadline: UInt64? = nil, progress: () -> Void = {}
   )
     -> Made
   {
@@ -25,9 +28,12 @@ public enum SweepRepro {
     var repro = plan
     var placements = f.placements
     var shrunk: (Int, Int, Int)?
+    var finished = true
     if f.kind == .judged && shrink {
       let s = Shrinker(registry: registry).shrink(
-        plan, placements: f.placements, bugs: allBugs, signature: f.signature, schedule: schedule, progress: progress)
+        plan, placements: f.placements, bugs: allBugs, signature: f.signature, schedule: schedule, deadline: deadline,
+        progress: progress)
+      finished = s.finished
       repro = s.plan
       placements = s.placements
       shrunk = (plan.tasks.reduce(0) { $0 + $1.ops.count }, repro.tasks.reduce(0) { $0 + $1.ops.count }, s.runs)
@@ -40,6 +46,8 @@ public enum SweepRepro {
     repro.expect = Expectations(invariants: plan.expect.invariants)
     repro.catches = []
     repro.sweep = nil
-    return Made(plan: repro, shrunk: shrunk)
+    var made = Made(plan: repro, shrunk: shrunk)
+    made.finished = finished
+    return made
   }
 }

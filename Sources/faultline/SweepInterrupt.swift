@@ -1,0 +1,77 @@
+import CFaultlineSupport
+import FaultKit
+import Foundation
+
+/// Ctrl-C (SIGINT), SIGTERM and SIGHUP during a sweep: the progress line is ended, the user is
+/// told what was kept and the command that continues, and the sweep exits 128 + the signal.
+/// Nothing needs saving first: every finished scenario is already a whole line of the journal
+/// (a torn last line is cut off on resume), and reports are written whole or not at all.
+final class SweepInterrupt: @unchecked Sendable {
+  /// Handles the signals from now until the process ends: a thread waits for the byte the signal
+  /// handler (C, async-signal-safe) writes to a pipe, then ends the line, says what to do and exits.
+  /// - Parameters:
+  ///   - progressOpen: whether a progress line may be open on standard output (a terminal).
+  ///   - journal: the journal, named in the message.
+  ///   - resumeCommand: the command line that continues the sweep.
+  ///   - lock: the report directory's lock file, given up on the way out.
+  init(progressOpen: Bool, journal: String, resumeCommand: String, lock: String) {
+    let signals: [Int32] = [SIGINT, SIGTERM, SIGHUP]
+    let fd = signals.withUnsafeBufferPointer { fl_signals_to_pipe($0.baseAddress, Int32($0.count)) }
+    guard fd >= 0 else { return }
+    let thread = Thread {
+      var byte: UInt8 = 0
+      // Blocks until a signal; a read interrupted by one is tried again.
+      while read(fd, &byte, 1) != 1 {}
+      let sig = Int32(byte)
+      if progressOpen { _ = IOFailure.writeAll(STDOUT_FILENO, Data("\n".utf8)) }
+      let name = sig == SIGINT ? "interrupted" : sig == SIGTERM ? "terminated" : "hung up"
+      let text = "\(name): every scenario that finished is in \(journal); to continue: \(resumeCommand)"
+      _ = IOFailure.writeAll(STDERR_FILENO, Data((TerminalText.visible(text) + "\n").utf8))
+      Self.removeWorkerFiles()
+      unlink(lock)
+      _exit(128 + sig)
+    }
+    thread.start()
+  }
+
+  /// The standard-error files of this process's workers (`WorkerPool`'s `Worker` names them
+  /// `faultline-worker-PID-SLOT.err` in the temporary directory): a worker removes its own
+  /// when it is closed, which an interrupted sweep does not wait for.
+  static func removeWorkerFiles() {
+    let tmp = FileManager.default.temporaryDirectory
+    let prefix = "faultline-worker-\(getpid())-"
+    for name in (try? FileManager.default.contentsOfDirectory(atPath: tmp.path)) ?? [] where name.hasPrefix(prefix) {
+      unlink(tmp.appendingPathComponent(name).path)
+    }
+  }
+
+  /// This command line with `--resume DIR` in place of any `--report-dir`/`--resume`, quoted
+  /// for a POSIX shell.
+  static func resumeCommand(_ arguments: [String], directory: String) -> String {
+    var out = ["faultline"]
+    var i = 1
+    // Each pass consumes one or two arguments: the loop ends.
+    while i < arguments.count {
+      let a = arguments[i]
+      if a == "--report-dir" || a == "--resume" {
+        i += 2
+        continue
+      }
+      if a.hasPrefix("--report-dir=") || a.hasPrefix("--resume=") {
+        i += 1
+        continue
+      }
+      out.append(a)
+      i += 1
+    }
+    out += ["--resume", directory]
+    return out.map(quote).joined(separator: " ")
+  }
+
+  static func quote(_ s: String) -> String {
+    let plain = s.unicodeScalars.allSatisfy {
+      $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "-_./=:,+@%".unicodeScalars.contains($0))
+    }
+    return plain && !s.isEmpty ? s : "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'"
+  }
+}
