@@ -410,6 +410,28 @@ struct DataOracle {
     return out
   }
 
+  /// What recovery lost that nobody acknowledged, one line per file read back whole: bytes that
+  /// differ from what the cache held, none of them fsync-acknowledged (`checkDurable` judges
+  /// those). Said in the trace, so a power cut before an fsync shows as the loss it is allowed
+  /// to be rather than as nothing.
+  func allowedLosses(_ reads: [String: Result<[UInt8], FSError>]) -> [String] {
+    var out: [String] = []
+    for path in paths {
+      guard let m = files[path], m.exists, case .success(let got)? = reads[path] else { continue }
+      if Self.equal(got[...], m.expected[...]) { continue }
+      let n = min(got.count, m.expected.count)
+      var differ = 0
+      for i in 0..<n where got[i] != m.expected[i] { differ += 1 }
+      let short = m.expected.count > got.count ? m.expected.count - got.count : 0
+      out.append(
+        "after recover \(path) reads \(Size.format(UInt64(got.count))) where the cache held "
+          + "\(Size.format(UInt64(m.expected.count))); \(Size.format(UInt64(differ))) read as before writes "
+          + "no fsync acknowledged"
+          + (short > 0 ? " and \(Size.format(UInt64(short))) are gone" : "") + ": a loss allowed")
+    }
+    return out
+  }
+
   /// Describes the first byte range where `got` differs from `want`, allowing, where a failed
   /// write may have left the old bytes, exactly those old bytes, and end of file at or past
   /// `minSize`.

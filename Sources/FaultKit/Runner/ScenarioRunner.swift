@@ -335,6 +335,7 @@ public struct ScenarioRunner: Sendable {
         collectTaskErrors("the oracle's reads after recover")
         violations += unfinished(oracle.paths, reads, .dataDurable)
         violations += oracle.checkDurable(only: Set(reads.keys)) { reads[$0]! }
+        for line in oracle.allowedLosses(reads) { trace.append(.note("oracle: \(line)")) }
       }
     }
     state.value.unjudged += harness.reportedUnjudged
