@@ -68,7 +68,7 @@ let package = Package(
       ]),
     .executableTarget(
       name: "faultline-bench",
-      dependencies: ["FaultKit", "BuiltinEngines", "CEngineKit", "CExt2fsEngine", "CBenchEngine"],
+      dependencies: ["FaultKit", "BuiltinEngines", "CEngineKit", "CExt2fsEngine", "CBenchEngine", "LinuxEngine"],
       path: "Benchmarks/faultline-bench"),
     // A C engine whose one operation passes its one point N times: the armed C hit's cost.
     .target(name: "CBenchEngine", dependencies: ["CFaultline"], path: "Benchmarks/CBenchEngine"),

@@ -6,6 +6,7 @@ import CEngineKit
 import CExt2fsEngine
 import FaultKit
 import Foundation
+import LinuxEngine
 
 ProcessTuning.keepHeap()
 let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -164,12 +165,13 @@ if argv.count >= 4 && argv[1] == "profile-sweep" {
   exit(0)
 }
 
-// `faultline-bench [SECTION...]`: only these sections (seed, scheduler, point, sweep, ext2fs).
+// `faultline-bench [SECTION...]`: only these sections (seed, scheduler, point, sweep, ext2fs,
+// linux). The linux section needs a kernel (FAULTLINE_KERNEL or scripts/build-kernel's cache).
 let sections = Set(argv.dropFirst())
 func wanted(_ section: String) -> Bool { sections.isEmpty || sections.contains(section) }
-if let unknown = sections.subtracting(["seed", "scheduler", "point", "sweep", "ext2fs"]).sorted().first {
+if let unknown = sections.subtracting(["seed", "scheduler", "point", "sweep", "ext2fs", "linux"]).sorted().first {
   FileHandle.standardError.write(
-    Data("faultline-bench: no section \(unknown); expected seed, scheduler, point, sweep or ext2fs\n".utf8))
+    Data("faultline-bench: no section \(unknown); expected seed, scheduler, point, sweep, ext2fs or linux\n".utf8))
   exit(2)
 }
 
@@ -519,6 +521,56 @@ if wanted("ext2fs") {
     try? point.run()
     point.waitUntilExit()
   }
+}
+
+// 6. The linux engine: scenarios on one reused machine (its boot and golden image included)
+// against a fresh boot for every scenario, the same plan and scenarios on both sides, rounds
+// interleaved. Wall-clock seconds: the guest is a separate process whose CPU this process does
+// not see until it is reaped. Every scenario's verdict is checked (all must pass).
+if wanted("linux") {
+  let p = plan("Plans/linux/ext4-write-fsync.yaml")
+  let perRound = Int(ProcessInfo.processInfo.environment["BENCH_LINUX_SCENARIOS"] ?? "") ?? 8
+  func round(reuse: Bool) -> Double {
+    MachinePool.shared.shutdownAll()
+    MachinePool.shared.reuse = reuse
+    let before = MachinePool.shared.counts
+    let start = DispatchTime.now().uptimeNanoseconds
+    for _ in 0..<perRound {
+      guard let r = try? runner.run(p), r.passed else {
+        invalid.append("linux: a scenario of \(p.name) did not pass (reuse \(reuse))")
+        break
+      }
+    }
+    let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+    MachinePool.shared.shutdownAll()
+    let after = MachinePool.shared.counts
+    let boots = after.boots - before.boots
+    if boots != (reuse ? 1 : perRound) {
+      invalid.append("linux: \(boots) boots for \(perRound) scenarios with reuse \(reuse)")
+    }
+    return seconds / Double(perRound)
+  }
+  let linuxRounds = max(1, min(rounds, 3))
+  var reused: [Double] = []
+  var booted: [Double] = []
+  for _ in 0..<linuxRounds {
+    reused.append(round(reuse: true))
+    booted.append(round(reuse: false))
+  }
+  MachinePool.shared.reuse = true
+  let ratios = zip(booted, reused).map { $0 / $1 }.sorted()
+  func secs(_ xs: [Double]) -> String { xs.map { String(format: "%.2f", $0) }.joined(separator: " ") }
+  print("linux ext4-write-fsync, \(perRound) scenarios a round, wall seconds per scenario (rounds: \(linuxRounds))")
+  print(
+    String(
+      format: "  one machine, reused (first boot included)   %6.2f s   rounds: %@", median(reused.sorted()),
+      secs(reused)))
+  print(
+    String(
+      format: "  a fresh boot per scenario                   %6.2f s   rounds: %@", median(booted.sorted()),
+      secs(booted)))
+  print(String(format: "  reuse is %.1fx cheaper per scenario (median of per-round ratios)", median(ratios)))
+  print("")
 }
 
 if !invalid.isEmpty {

@@ -35,6 +35,7 @@ typedef struct open_file {
   char path[256];
   int fd;     /* buffered */
   int dio_fd; /* O_DIRECT */
+  int ro_fd;  /* read-only, for reads of a filesystem that went read-only (EROFS on O_RDWR) */
 } open_file;
 
 typedef struct task {
@@ -67,6 +68,7 @@ static void close_all(task *t) {
   for (int i = 0; i < t->n_files; i++) {
     if (t->files[i].fd >= 0) close(t->files[i].fd);
     if (t->files[i].dio_fd >= 0) close(t->files[i].dio_fd);
+    if (t->files[i].ro_fd >= 0) close(t->files[i].ro_fd);
   }
   t->n_files = 0;
 }
@@ -76,13 +78,17 @@ static void forget(task *t, const char *path) {
     if (strcmp(t->files[i].path, path) != 0) continue;
     if (t->files[i].fd >= 0) close(t->files[i].fd);
     if (t->files[i].dio_fd >= 0) close(t->files[i].dio_fd);
+    if (t->files[i].ro_fd >= 0) close(t->files[i].ro_fd);
     t->files[i] = t->files[--t->n_files];
     return;
   }
 }
 
-/* The task's descriptor of `path` (opened on first use); -errno when it cannot be opened. */
-static int file_fd(task *t, const char *path, int direct, int create) {
+/* The task's descriptor of `path` (opened on first use); -errno when it cannot be opened. A read
+ * (`reading`) of a filesystem that went read-only (after an error: btrfs aborts its transaction,
+ * ext4 remounts read-only) opens it read-only instead: reads must still work there, and an
+ * EROFS from the open is not the read's answer. */
+static int file_fd(task *t, const char *path, int direct, int create, int reading) {
   open_file *f = NULL;
   for (int i = 0; i < t->n_files; i++)
     if (strcmp(t->files[i].path, path) == 0) f = &t->files[i];
@@ -90,7 +96,7 @@ static int file_fd(task *t, const char *path, int direct, int create) {
     if (t->n_files == MAX_FILES) return -EMFILE;
     f = &t->files[t->n_files++];
     snprintf(f->path, sizeof f->path, "%s", path);
-    f->fd = f->dio_fd = -1;
+    f->fd = f->dio_fd = f->ro_fd = -1;
   }
   int *slot = direct ? &f->dio_fd : &f->fd;
   if (*slot >= 0) return *slot;
@@ -98,6 +104,13 @@ static int file_fd(task *t, const char *path, int direct, int create) {
   full_path(full, sizeof full, path);
   int flags = O_RDWR | O_CLOEXEC | (direct ? O_DIRECT : 0) | (create ? O_CREAT : 0);
   int fd = open(full, flags, 0644);
+  if (fd < 0 && errno == EROFS && reading) {
+    if (f->ro_fd >= 0) return f->ro_fd;
+    fd = open(full, O_RDONLY | O_CLOEXEC | (direct ? O_DIRECT : 0));
+    if (fd < 0) return -errno;
+    f->ro_fd = fd;
+    return fd;
+  }
   if (fd < 0) return -errno;
   *slot = fd;
   return fd;
@@ -269,7 +282,7 @@ static void perform(task *t, fl_msg *m) {
     }
   } else {
     int direct = strcmp(kind, "dio-write") == 0 || strcmp(kind, "dio-read") == 0;
-    fd = file_fd(t, path, direct, 0);
+    fd = file_fd(t, path, direct, 0, strcmp(kind, "read") == 0 || strcmp(kind, "dio-read") == 0);
     if (fd < 0) {
       rc = -fd;
     } else if (strcmp(kind, "write") == 0 || strcmp(kind, "dio-write") == 0) {

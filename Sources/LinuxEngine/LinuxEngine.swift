@@ -165,6 +165,12 @@ final class LinuxEngine: Engine, ExternalCompletions, @unchecked Sendable {
       debugCount += 1
     }
     var s = try LinuxSnapshot.parse(json)
+    // A filesystem that shut down or went read-only after an injected fault refuses FIEMAP and
+    // lstat (EIO) by design: still unjudged (its extent state was not read), but said why.
+    if !s.unreadable.isEmpty, let report = reports.first(where: { $0.rule == LinuxModel.fsErrorsReported.rawValue }) {
+      let cause = report.detail.split(separator: "\n").first.map(String.init) ?? report.detail
+      s.unreadable = s.unreadable.map { "\($0), after the filesystem's error report: \(cause)" }
+    }
     s.assertions = reports + delallocAfterFsync(s)
     s.normalize()
     return s
