@@ -87,7 +87,7 @@ let package = Package(
     .testTarget(
       name: "ModelEngineTests", dependencies: ["BtrfsModel", "XfsModel", "Ext4Model", "ModelKernel", "FaultKit"]),
     .testTarget(name: "CLITests", dependencies: ["faultline", "FaultKit"]),
-    .testTarget(name: "LinuxEngineTests", dependencies: ["LinuxEngine", "FaultKit"]),
+    .testTarget(name: "LinuxEngineTests", dependencies: ["LinuxEngine", "FaultKit", "BuiltinEngines"]),
     .testTarget(name: "PlanTests", dependencies: ["FaultKit", "FaultReports", "FaultKitTesting", "BuiltinEngines"]),
   ],
   swiftLanguageModes: [.v6]

@@ -32,6 +32,8 @@ struct SweepWorker: ParsableCommand {
     server.send(Data("ready".utf8))
     var reader = LineReader(fd: 3)
     while let line = reader.next() { server.handle(line) }
+    // The linux engine's machines are powered off and their directories removed.
+    BuiltinEngines.shutdownMachines()
     Foundation.exit(reader.failed ? 3 : 0)
   }
 }
@@ -111,6 +113,8 @@ struct WorkerServer {
         } else if n < 0 && errno == EINTR {
           continue
         } else {
+          // The sweep is gone: so is this worker, and its machines with it.
+          BuiltinEngines.shutdownMachines()
           Foundation.exit(0)
         }
       }
