@@ -8,9 +8,10 @@ struct PlanReader {
     "sweep",
     "schedule", "limits",
   ]
-  static let faultKeys = [
-    "at", "nth", "every", "after", "times", "probability", "seed", "task", "op", "mode",
-  ] + FaultActionKind.allCases.map(\.rawValue)
+  static let faultKeys =
+    [
+      "at", "nth", "every", "after", "times", "probability", "seed", "task", "op", "mode",
+    ] + FaultActionKind.allCases.map(\.rawValue)
   static let triggerKeys = ["nth", "every", "after", "probability"]
   static let actionKeys = FaultActionKind.allCases.map(\.rawValue)
 
