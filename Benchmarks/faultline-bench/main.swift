@@ -536,8 +536,16 @@ if wanted("linux") {
     let before = MachinePool.shared.counts
     let start = DispatchTime.now().uptimeNanoseconds
     for _ in 0..<perRound {
-      guard let r = try? runner.run(p), r.passed else {
-        invalid.append("linux: a scenario of \(p.name) did not pass (reuse \(reuse))")
+      do {
+        let r = try runner.run(p)
+        if !r.passed {
+          invalid.append(
+            "linux: a scenario of \(p.name) did not pass (reuse \(reuse)): \(r.violations.map(\.message)) \(r.unjudged ?? [])"
+          )
+          break
+        }
+      } catch {
+        invalid.append("linux: a scenario of \(p.name) did not run (reuse \(reuse)): \(error)")
         break
       }
     }

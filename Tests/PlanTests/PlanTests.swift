@@ -149,7 +149,7 @@ struct PlanTests {
     #expect(!r.passed)
     let v = try #require(r.violations.first { $0.invariant == .noHang })
     #expect(v.message.contains("step bound (20 schedule points)"))
-    #expect(r.trace.last?.contains("step bound 20 reached") == true)
+    #expect(r.trace.contains { $0.contains("step bound 20 reached") })
     #expect(r.ops.contains { $0.outcome.status == .stopped })
   }
 
