@@ -40,7 +40,7 @@ let package = Package(
     // The linux engine: the real kernel's ext4, btrfs and xfs under User-Mode Linux.
     .target(name: "CUbdControl"),
     .target(name: "CLinuxSupport"),
-    .target(name: "LinuxEngine", dependencies: ["FaultKit", "CUbdControl", "CLinuxSupport"]),
+    .target(name: "LinuxEngine", dependencies: ["FaultKit", "CFaultlineSupport", "CUbdControl", "CLinuxSupport"]),
     .target(name: "CUbdShim", dependencies: ["CUbdControl"], linkerSettings: [.linkedLibrary("dl")]),
     .executableTarget(
       name: "FaultlineAgent", dependencies: ["CFaultline"], linkerSettings: [.linkedLibrary("pthread")]),

@@ -350,6 +350,9 @@ if wanted("sweep") {
       return (Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18, cpu)
     }
     let runs = max(3, rounds / 2)
+    if ProcessInfo.processInfo.activeProcessorCount < 2 {
+      print("  this machine has one core: --jobs 2 runs one worker, as --jobs 1 does (the sweep caps jobs at cores)")
+    }
     var one: [Double] = []
     var two: [Double] = []
     var cpu1: [Double] = []
@@ -527,7 +530,16 @@ if wanted("ext2fs") {
 // against a fresh boot for every scenario, the same plan and scenarios on both sides, rounds
 // interleaved. Wall-clock seconds: the guest is a separate process whose CPU this process does
 // not see until it is reaped. Every scenario's verdict is checked (all must pass).
+// Without a kernel the section is left out when not asked for by name, and is invalid when it is.
+var linuxKernelMissing: String?
 if wanted("linux") {
+  do { _ = try runner.run(plan("Plans/linux/ext4-write-fsync.yaml")) } catch { linuxKernelMissing = "\(error)" }
+}
+if let why = linuxKernelMissing, wanted("linux") {
+  print("linux: left out, no machine boots here: \(why)\n")
+  if sections.contains("linux") { invalid.append("linux: \(why)") }
+}
+if wanted("linux") && linuxKernelMissing == nil {
   let p = plan("Plans/linux/ext4-write-fsync.yaml")
   let perRound = Int(ProcessInfo.processInfo.environment["BENCH_LINUX_SCENARIOS"] ?? "") ?? 8
   func round(reuse: Bool) -> Double {

@@ -8,10 +8,5 @@ struct AssertedInvariant: Invariant {
   let checks: String
   let doesNotCheck: String
 
-  func check(_ c: InvariantContext) -> [Violation] {
-    let breaches = c.current.assertions.filter { $0.rule == name.rawValue }
-    guard let first = breaches.first else { return [] }
-    let more = breaches.count > 1 ? " (and \(breaches.count - 1) more)" : ""
-    return [Violation(name, moment: c.moment, first.detail + more, evidence: breaches.map(\.detail))]
-  }
+  func check(_ c: InvariantContext) -> [Violation] { asserted(c) }
 }

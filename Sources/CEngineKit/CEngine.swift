@@ -64,9 +64,6 @@ final class CEngine: Engine, @unchecked Sendable {
     return UnsafePointer(p)
   }
 
-  /// Inside snapshot or verify: the engine's own reads pass its points unseen.
-  var quiet = false
-
   /// Whether the points are armed. They are exactly while the harness counts hits (it injects,
   /// and no snapshot or verify is under way), so every armed pass is a counted hit and an engine
   /// that counts its armed passes numbers hits as the harness does (faultline.h). Armed, every
@@ -80,11 +77,15 @@ final class CEngine: Engine, @unchecked Sendable {
   }
 
   func hit(_ point: Int32) -> fl_decision {
-    guard !quiet, point >= 0 && point < vtable.pointee.n_points else {
+    guard point >= 0 && point < vtable.pointee.n_points else {
       return fl_decision(action: 0, err: 0, max_bytes: 0)
     }
     switch harness.hitNow(FaultPointID(Int(point))) {
-    case .pass, .yield, .crash: return fl_decision(action: Int32(FL_PASS.rawValue), err: 0, max_bytes: 0)
+    case .pass, .yield: return fl_decision(action: Int32(FL_PASS.rawValue), err: 0, max_bytes: 0)
+    case .crash:
+      // The C ABI has no crash decision: the engine cannot carry it out, so it did not fire.
+      harness.notHonoured(FaultPointID(Int(point)))
+      return fl_decision(action: Int32(FL_PASS.rawValue), err: 0, max_bytes: 0)
     case .fail(let e):
       if let ref = e.injected { injected = (e.errno.rawValue, ref) }
       return fl_decision(action: Int32(FL_FAIL.rawValue), err: e.errno.rawValue, max_bytes: 0)
@@ -124,8 +125,6 @@ final class CEngine: Engine, @unchecked Sendable {
   /// `UnreadableState` (the scenario is unjudged there), never an empty state that passes.
   func snapshot() throws -> Snapshot {
     arm(false)
-    quiet = true
-    defer { quiet = false }
     guard let json = vtable.pointee.snapshot(instance) else {
       throw UnreadableState(.snapshot, "the engine's snapshot returned NULL")
     }
@@ -148,8 +147,6 @@ final class CEngine: Engine, @unchecked Sendable {
   /// `UnreadableState` (the checks ran and said something nobody can read: not a pass).
   func verify() async throws -> [Finding] {
     arm(false)
-    quiet = true
-    defer { quiet = false }
     guard let verify = vtable.pointee.verify, let json = verify(instance) else { return [] }
     defer { free(json) }
     struct Raw: Decodable {

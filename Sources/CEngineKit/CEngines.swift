@@ -114,7 +114,6 @@ public enum CEngines {
       },
       make: { context in try CEngine(engine.pointer, context) })
     descriptor.verifies = e.verify != nil
-    descriptor.snapshotsMidOperation = false
     descriptor.expectedInvariants = expected
     return descriptor
   }

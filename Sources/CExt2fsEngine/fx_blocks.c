@@ -214,6 +214,16 @@ void fx_block_describe(const fx_block_info *b, char *out, size_t size) {
 /* --- what a scenario records -------------------------------------------------------------------- */
 
 void fx_note_alloc(fx_engine *e, unsigned long long blk, unsigned long long count, ext2_ino_t ino, int metadata) {
+  ext2_ino_t owner = ino ? ino : e->op_ino;
+  /* A run of blocks allocated one at a time (the common case) is one entry, not one per block:
+   * the log then fills with runs, not with a big write's blocks. */
+  if (e->n_allocs) {
+    fx_alloc *last = &e->allocs[e->n_allocs - 1];
+    if (last->ino == owner && last->metadata == metadata && last->blk + last->count == blk) {
+      last->count += count;
+      return;
+    }
+  }
   if (e->n_allocs == e->cap_allocs) {
     int cap = e->cap_allocs ? 2 * e->cap_allocs : 64;
     fx_alloc *a = cap <= MAX_ALLOCS ? realloc(e->allocs, (size_t)cap * sizeof *a) : NULL;
@@ -224,7 +234,7 @@ void fx_note_alloc(fx_engine *e, unsigned long long blk, unsigned long long coun
     e->allocs = a;
     e->cap_allocs = cap;
   }
-  e->allocs[e->n_allocs++] = (fx_alloc){blk, count, ino ? ino : e->op_ino, metadata};
+  e->allocs[e->n_allocs++] = (fx_alloc){blk, count, owner, metadata};
 }
 
 void fx_note_failed_io(fx_engine *e, int point, unsigned long long off, unsigned long long len, const void *data) {
@@ -264,6 +274,7 @@ void fx_note_failed_io(fx_engine *e, int point, unsigned long long off, unsigned
 
 void fx_failed_io_describe(const fx_failed_io *f, char *out, size_t size) {
   int n = snprintf(out, size, "%s#%u failed", point_names[f->point], f->hit);
+  if (n < 0 || (size_t)n >= size) return; /* cut: nothing more fits */
   if (!f->count) {
     snprintf(out + n, size - (size_t)n, " (a flush: no block)");
     return;

@@ -41,6 +41,7 @@ typedef struct complaint {
 struct fx_complaints {
   complaint *v;
   int n, cap;
+  int lost; /* complaints dropped for want of memory: the rest cannot excuse the image */
 };
 
 static void add_ino(complaint *c, unsigned long long v) {
@@ -103,6 +104,8 @@ static void bitmap_items(complaint *c, const char *list, int inodes) {
                      ? "inodes in use that the inode bitmap has free (the unsafe kind: they can be handed out again)"
                      : "blocks in use that the block bitmap has free (the unsafe kind: they can be handed out again)";
     } else if (inodes) {
+      /* A range longer than faultline names is not checked whole: never excused for the rest. */
+      if (b - a >= MAX_NAMED) c->overflow = 1;
       for (unsigned long long k = a; k <= b && k - a < MAX_NAMED; k++) {
         if (c->n_leaked_ino < MAX_NAMED) c->leaked_ino[c->n_leaked_ino++] = (ext2_ino_t)k;
         else c->overflow = 1;
@@ -175,14 +178,20 @@ static void push(fx_complaints *cs, const char *text, size_t len) {
   if (cs->n == cs->cap) {
     int cap = cs->cap ? 2 * cs->cap : 16;
     complaint *v = realloc(cs->v, (size_t)cap * sizeof *v);
-    if (!v) return;
+    if (!v) {
+      cs->lost = 1;
+      return;
+    }
     cs->v = v;
     cs->cap = cap;
   }
   complaint *c = &cs->v[cs->n];
   memset(c, 0, sizeof *c);
   c->text = strndup(text, len);
-  if (!c->text) return;
+  if (!c->text) {
+    cs->lost = 1;
+    return;
+  }
   cs->n++;
 }
 
@@ -195,7 +204,10 @@ fx_complaints *fx_complaints_parse(const char *out) {
     size_t len = nl ? (size_t)(nl - p) : strlen(p);
     char *line = strndup(p, len);
     p = nl ? nl + 1 : p + len;
-    if (!line) break;
+    if (!line) {
+      cs->lost = 1;
+      break;
+    }
     char *l = line;
     while (*l == ' ' || *l == '\t') l++;
     size_t n = strlen(l);
@@ -394,7 +406,10 @@ void fx_complaints_excuse(fx_engine *e, fx_complaints *cs) {
   for (int i = 0; i < cs->n; i++) {
     if (blind) {
       complaint *c = &cs->v[i];
-      if (!c->note) snprintf(c->why, sizeof c->why, "never excused: more failures than the engine records");
+      if (!c->note)
+        snprintf(c->why, sizeof c->why, "never excused: %s",
+                 e->failed_dropped ? "more failed reads and writes than the engine records"
+                                   : "more allocations than the engine records");
       continue;
     }
     excuse(x, &cs->v[i]);
@@ -403,6 +418,8 @@ void fx_complaints_excuse(fx_engine *e, fx_complaints *cs) {
   fx_owners_free(&x->base);
   free(x);
 }
+
+int fx_complaints_lost(const fx_complaints *cs) { return cs ? cs->lost : 1; }
 
 int fx_complaints_count(const fx_complaints *cs) { return cs ? cs->n : 0; }
 const char *fx_complaint_text(const fx_complaints *cs, int i) { return cs->v[i].text; }

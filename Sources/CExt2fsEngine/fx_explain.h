@@ -13,6 +13,8 @@ void fx_complaints_excuse(fx_engine *e, fx_complaints *cs);
 void fx_complaints_free(fx_complaints *cs);
 
 int fx_complaints_count(const fx_complaints *cs);
+/* Nonzero when complaints were dropped for want of memory (or `cs` is NULL). */
+int fx_complaints_lost(const fx_complaints *cs);
 /* The complaint's lines, joined. */
 const char *fx_complaint_text(const fx_complaints *cs, int i);
 /* 0 for what e2fsck offers but does not count as an error ("extent tree could be shorter"). */

@@ -8,8 +8,6 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
-int fl_uml_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC) == 0 ? 0 : -errno; }
-
 void fl_ignore_sigpipe(void) {
   struct sigaction old;
   if (sigaction(SIGPIPE, NULL, &old) != 0) return;

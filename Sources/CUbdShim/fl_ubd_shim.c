@@ -127,25 +127,30 @@ static int decide(int p) {
 static int dropping(void) { return fl_ubd_load32(&ctl->drop_writes) != 0; }
 static int recording(void) { return fl_ubd_load32(&ctl->recording) != 0; }
 
-/* Appends the bytes [off, off+len) hold now to the undo log (zeros past the end of the file). */
+/* The undo log's copy buffer. UML runs the image's I/O on a thread with a one-page stack and no
+ * TLS of its own: nothing here may use more than a few hundred bytes of stack or call malloc. The
+ * callers hold `lock`, so one static buffer serves every call. */
+static uint8_t undo_buf[32768];
+
+/* Appends the bytes [off, off+len) hold now to the undo log (zeros past the end of the file), a
+ * buffer's worth at a time. */
 static void save_undo(int fd, off_t off, size_t len) {
   fl_ubd_undo_header h = {(uint64_t)off, (uint64_t)len};
-  uint8_t stack[65536];
-  uint8_t *old = len <= sizeof stack ? stack : malloc(len);
-  int ok = old != NULL;
-  if (ok) {
+  int ok = write(undo_fd, &h, sizeof h) == (ssize_t)sizeof h;
+  /* Bounded: each pass consumes up to a buffer's worth of `len`. */
+  for (size_t done = 0; ok && done < len;) {
+    size_t want = len - done < sizeof undo_buf ? len - done : sizeof undo_buf;
     size_t got = 0;
-    while (got < len) {
-      ssize_t n = real_pread(fd, old + got, len - got, off + (off_t)got);
+    while (got < want) {
+      ssize_t n = real_pread(fd, undo_buf + got, want - got, off + (off_t)(done + got));
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) break;
       got += (size_t)n;
     }
-    memset(old + got, 0, len - got);
-    struct iovec iov[2] = {{&h, sizeof h}, {old, len}};
-    ok = writev(undo_fd, iov, 2) == (ssize_t)(sizeof h + len);
+    memset(undo_buf + got, 0, want - got);
+    ok = write(undo_fd, undo_buf, want) == (ssize_t)want;
+    done += want;
   }
-  if (old != stack) free(old);
   if (!ok) fl_ubd_add(&ctl->undo_errors, 1);
 }
 

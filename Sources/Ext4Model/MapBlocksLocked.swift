@@ -8,17 +8,17 @@ public struct MapBlocksLocked: Invariant {
   public init() {}
   public let name = MapBlocksLocked.ruleName
   public let checks = """
-    Always: at every ext4_map_blocks (and ext4_da_map_blocks) call the engine announced, the \\
-    calling task held, as ModelKernel's lock primitives recorded it (not as the engine believes), \\
-    the inode's i_rwsem or its invalidate lock in either mode, or else the lock of the page over \\
-    every block the call maps. The engine only says what it calls on which blocks and why; the \\
-    rule is judged at that moment and a breach recorded with the locks held (assertions named \\
+    Always: at every ext4_map_blocks (and ext4_da_map_blocks) call the engine announced, the \
+    calling task held, as ModelKernel's lock primitives recorded it (not as the engine believes), \
+    the inode's i_rwsem or its invalidate lock in either mode, or else the lock of the page over \
+    every block the call maps. The engine only says what it calls on which blocks and why; the \
+    rule is judged at that moment and a breach recorded with the locks held (assertions named \
     map-blocks-locked); this reads those records.
     """
   public let doesNotCheck = """
-    Calls the engine does not announce (the unwritten conversion at I/O completion works on the \\
-    tree directly, as the kernel's end_io exemption allows), whether the page locked is still the \\
-    page in the cache, and whether a breach led to wrong data: extent-cache-coherent and \\
+    Calls the engine does not announce (the unwritten conversion at I/O completion works on the \
+    tree directly, as the kernel's end_io exemption allows), whether the page locked is still the \
+    page in the cache, and whether a breach led to wrong data: extent-cache-coherent and \
     no-double-allocation judge that.
     """
 
@@ -38,14 +38,6 @@ public struct MapBlocksLocked: Invariant {
   }
 
   public func check(_ c: InvariantContext) -> [Violation] {
-    let breaches = c.current.assertions.filter { $0.rule == name.rawValue }
-    guard !breaches.isEmpty else { return [] }
-    let first = breaches[0].detail
-    let more = breaches.count > 1 ? " (and \(breaches.count - 1) more)" : ""
-    return [
-      Violation(
-        name, moment: c.moment, "ext4_map_blocks called without i_rwsem, invalidate_lock or page lock: \(first)\(more)",
-        evidence: breaches.map(\.detail))
-    ]
+    asserted(c, prefix: "ext4_map_blocks called without i_rwsem, invalidate_lock or page lock: ")
   }
 }

@@ -13,7 +13,8 @@ public enum HTMLReport {
     h +=
       results.failed == 0 && results.unjudged == 0
       ? "<span class=\"ok\">no failures</span>"
-      : "<span class=\"bad\"><span id=\"failure-count\">\(results.failed)</span> failed scenario(s), \(groups.count) distinct"
+      : "<span class=\"bad\"><span id=\"failure-count\">\(results.failed)</span> failed scenario(s)"
+        + (results.unjudged > 0 ? ", \(results.unjudged) unjudged" : "") + ", \(groups.count) distinct"
         + (groups.contains { $0.1.expected } ? " (\(groups.filter { $0.1.expected }.count) expected)" : "") + "</span>"
     h += "</h1>"
     h += "<p class=\"summary\">\(results.plans.count) plan(s) · \(results.scenarios) scenarios · "

@@ -162,7 +162,8 @@ int fl_parse(char *line, fl_msg *m) {
   char *save = NULL;
   m->verb = strtok_r(line, " ", &save);
   if (!m->verb) return -1;
-  for (char *t = strtok_r(NULL, " ", &save); t && m->n < FL_MAX_TOKENS; t = strtok_r(NULL, " ", &save)) {
+  for (char *t = strtok_r(NULL, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
+    if (m->n == FL_MAX_TOKENS) return -2; /* more than a request may carry: refused, not cut */
     char *eq = strchr(t, '=');
     if (!eq) return -1;
     *eq = 0;
@@ -283,6 +284,8 @@ static void setup_guest(void) {
   write_file("/proc/sys/vm/dirty_expire_centisecs", "8640000");
   write_file("/proc/sys/vm/dirty_background_ratio", "90");
   write_file("/proc/sys/vm/dirty_ratio", "90");
+  /* A task blocked for 20 s is reported (the host gives up on an operation at 60 s). */
+  write_file("/proc/sys/kernel/hung_task_timeout_secs", "20");
   /* Every kernel message reaches /dev/kmsg; the console gets only emergencies. */
   write_file("/proc/sys/kernel/printk", "1 4 1 7");
 }
@@ -322,6 +325,7 @@ int main(int argc, char **argv) {
   fl_send("READY agent=%d kernel=%s", FL_AGENT_VERSION, u.release);
 
   fl_strbuf line = {0};
+  int cut = 0; /* the line being read was longer than FL_MAX_LINE */
   char buf[65536];
   for (;;) {
     ssize_t n = read(chan, buf, sizeof buf);
@@ -330,13 +334,20 @@ int main(int argc, char **argv) {
     for (ssize_t i = 0; i < n; i++) {
       if (buf[i] != '\n') {
         if (line.len < FL_MAX_LINE) sb_put(&line, &buf[i], 1);
+        else cut = 1;
         continue;
       }
       fl_msg *m = calloc(1, sizeof *m);
       char *text = line.p ? line.p : strdup("");
       line = (fl_strbuf){0};
-      if (!m || fl_parse(text, m) != 0) {
-        fl_send("ERR what=unparsable");
+      int parsed = m && text ? fl_parse(text, m) : -1;
+      if (parsed != 0 || cut) {
+        /* A request too long or with too many fields is refused, never run cut short; its
+         * reply carries its id when that much could be read, so the host is not left waiting. */
+        const char *id = parsed != -1 && m ? fl_get(m, "id") : NULL;
+        if (id) fl_send("%s id=%s rc=%d", strcmp(m->verb, "OP") == 0 ? "DONE" : "RES", id, E2BIG);
+        else fl_send("ERR what=unparsable");
+        cut = 0;
         free(text);
         free(m);
         continue;

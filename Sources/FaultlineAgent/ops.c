@@ -107,11 +107,20 @@ static int file_fd(task *t, const char *path, int direct, int create, int readin
   if (fd < 0 && errno == EROFS && reading) {
     if (f->ro_fd >= 0) return f->ro_fd;
     fd = open(full, O_RDONLY | O_CLOEXEC | (direct ? O_DIRECT : 0));
-    if (fd < 0) return -errno;
+    if (fd < 0) {
+      int e = errno;
+      if (f->fd < 0 && f->dio_fd < 0 && f->ro_fd < 0) *f = t->files[--t->n_files];
+      return -e;
+    }
     f->ro_fd = fd;
     return fd;
   }
-  if (fd < 0) return -errno;
+  if (fd < 0) {
+    int e = errno;
+    /* An entry that holds nothing goes: failed opens of many paths must not fill the table. */
+    if (f->fd < 0 && f->dio_fd < 0 && f->ro_fd < 0) *f = t->files[--t->n_files];
+    return -e;
+  }
   *slot = fd;
   return fd;
 }
@@ -137,7 +146,12 @@ static int stamped_write(int fd, const char *path, unsigned long long off, unsig
       break;
     }
     done += (unsigned long long)n;
-    if (direct) break; /* O_DIRECT: one call */
+    /* O_DIRECT goes on only from a block boundary; a short write that ends inside a block cannot
+     * be continued as direct I/O: the write did not complete, and the plan hears EIO. */
+    if (direct && done < len && done % PAGE != 0) {
+      rc = EIO;
+      break;
+    }
   }
   free(buf);
   return rc;

@@ -8,6 +8,7 @@
  * tasks' files. Each reply is RES id=N rc=ERRNO [out=BASE64].
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/falloc.h>
@@ -270,19 +271,31 @@ static void fragment(const char *id, fl_msg *m) {
   memset(chunk, 0x46, sizeof chunk); /* 'F' */
   unsigned long long size = 0;
   /* Bounded by the disk: every pass writes or stops. */
+  int stop = 0; /* why the filling stopped: ENOSPC is the aim, anything else a failed setup */
   for (;;) {
     ssize_t n = pwrite(fd, chunk, sizeof chunk, (off_t)size);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
+    if (n <= 0) {
+      stop = n < 0 ? errno : ENOSPC;
+      break;
+    }
     size += (unsigned long long)n;
   }
   /* What ENOSPC left in the last partial megabyte. */
-  for (;;) {
+  for (; stop == ENOSPC;) {
     ssize_t n = pwrite(fd, chunk, 4096, (off_t)size);
-    if (n <= 0) break;
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      stop = n < 0 ? errno : ENOSPC;
+      break;
+    }
     size += (unsigned long long)n;
   }
-  fsync(fd);
+  if (stop != ENOSPC || fsync(fd) != 0) {
+    int e = stop != ENOSPC ? stop : errno;
+    close(fd);
+    return reply(id, e);
+  }
   struct statfs s;
   if (fstatfs(fd, &s) != 0) {
     int e = errno;
@@ -298,17 +311,39 @@ static void fragment(const char *id, fl_msg *m) {
         break;
       }
       if ((off / run) % 64 == 0) {
-        fsync(fd);
-        if (fstatfs(fd, &s) == 0 && s.f_bfree >= want_free) break;
+        if (fsync(fd) != 0 || fstatfs(fd, &s) != 0) {
+          rc = errno;
+          break;
+        }
+        if (s.f_bfree >= want_free) break;
       }
     }
   } else {
     unsigned long long drop = want_free * (unsigned long long)s.f_bsize;
     if (ftruncate(fd, (off_t)(size > drop ? size - drop : 0)) != 0) rc = errno;
   }
-  fsync(fd);
+  if (fsync(fd) != 0 && rc == 0) rc = errno;
   close(fd);
   reply(id, rc);
+}
+
+/* Sets min_ratio 40 on every bdi whose name starts with `prefix` (best effort: a kernel
+ * without the knob, or a sum of floors over 100, leaves it as it was). */
+static void bdi_floor(const char *prefix) {
+  DIR *d = opendir("/sys/class/bdi");
+  if (!d) return;
+  /* Bounded by the directory's entries. */
+  for (struct dirent *e; (e = readdir(d));) {
+    if (strncmp(e->d_name, prefix, strlen(prefix)) != 0) continue;
+    char path[300];
+    snprintf(path, sizeof path, "/sys/class/bdi/%s/min_ratio", e->d_name);
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    if (write(fd, "40", 2) < 0) { /* best effort */
+    }
+    close(fd);
+  }
+  closedir(d);
 }
 
 void fl_query(fl_msg *m) {
@@ -325,7 +360,20 @@ void fl_query(fl_msg *m) {
     const char *opts = fl_get(m, "opts");
     if (!src || !dir || !type) return reply(id, EINVAL);
     int rc = mount(src, dir, type, 0, opts && *opts ? opts : NULL) ? errno : 0;
-    fl_settle(); /* what the mount set going (log work, caching threads) is done before the plan */
+    /* btrfs writes back through a bdi of its own (btrfs-N), not the disk's: give it the same
+     * floor on its share of the dirty limit the host gave the disk's, or background writeback
+     * starts during a plan's first write on a fresh mount, at a moment the load decides. */
+    if (rc == 0) bdi_floor("btrfs-");
+    if (rc == 0) {
+      /* What the mount dirtied (a btrfs transaction its cleaner would commit later, xfs log
+       * work) is written now, not during the plan's first operation at a time the load decides. */
+      int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (dfd >= 0) {
+        if (syncfs(dfd) != 0) rc = errno;
+        close(dfd);
+      }
+    }
+    fl_settle(); /* and what that set going is done before the plan */
     return reply(id, rc);
   }
   if (strcmp(cmd, "umount") == 0) {

@@ -6,8 +6,11 @@ struct GuestReply: Sendable {
   let verb: String
   let fields: [String: String]
   var id: Int { fields["id"].flatMap(Int.init) ?? -1 }
-  /// The errno the guest returned (0: success).
-  var rc: Int32 { fields["rc"].flatMap(Int32.init) ?? -1 }
+  /// The errno the guest returned (0: success); nil when the reply carries none (not a reply
+  /// the agent makes: the caller treats it as a broken channel, never as an errno).
+  var rcField: Int32? { fields["rc"].flatMap(Int32.init) }
+  /// `rcField`, for replies already checked to carry one (-1 otherwise).
+  var rc: Int32 { rcField ?? -1 }
   /// A base64 field decoded (`data` of a read, `out` of a query).
   func bytes(_ key: String) -> [UInt8]? {
     guard let b = fields[key] else { return nil }

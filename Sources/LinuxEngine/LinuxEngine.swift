@@ -21,6 +21,8 @@ final class LinuxEngine: Engine, ExternalCompletions, @unchecked Sendable {
   private var firedSoFar = 0
   /// Kernel reports of this scenario, by the class of assertion they become.
   private var reports: [AssertionRecord] = []
+  /// How many of `reports` the last snapshot carried as assertions.
+  private var reportsInSnapshot = 0
   /// Paths whose last data operation was a successful fsync (delalloc there is a violation).
   private var synced: Set<String> = []
   /// The stopped-state checks ran (the filesystem went through a power cut, recovery and fsck).
@@ -49,7 +51,6 @@ final class LinuxEngine: Engine, ExternalCompletions, @unchecked Sendable {
 
   deinit {
     if !outstanding.isEmpty { machine.state = .broken("operations still running in the guest at the end") }
-    if case .golden = machine.state {} else if case .broken = machine.state {} else { machine.state = .dirty }
     MachinePool.shared.give(machine)
   }
 
@@ -63,7 +64,8 @@ final class LinuxEngine: Engine, ExternalCompletions, @unchecked Sendable {
     } catch {
       throw SetupError(message: "engine linux: mounting \(setupConfig.fs.rawValue): \(error)")
     }
-    machine.scenarioMessages = machine.messages.count
+    // The scenario's log starts here: what came before (boot, earlier scenarios) is not kept.
+    machine.beginScenarioLog()
   }
 
   func perform(_ op: FaultKit.Operation) async throws -> [UInt8]? {
@@ -85,7 +87,6 @@ final class LinuxEngine: Engine, ExternalCompletions, @unchecked Sendable {
     if let v = op.name { fields.append(("name", v)) }
     if let v = op.value { fields.append(("value", v)) }
     if let v = op.mode { fields.append(("mode", v)) }
-    let firedBefore = firedSoFar
     let id = try machine.channel.send("OP", fields)
     let what = "guest: \(op.kind.rawValue) \(op.path)"
     outstanding[id] = what
@@ -102,36 +103,45 @@ final class LinuxEngine: Engine, ExternalCompletions, @unchecked Sendable {
     outstanding[id] = nil
     let injected = collectHits()
     try collectKernelLog()
-    let rc = reply!.rc
+    guard let rc = reply!.rcField else {
+      throw LinuxEngineError.broken("the agent answered \(what) without an errno: \(reply!.fields.keys.sorted())")
+    }
+    var bytes: [UInt8]?
+    if rc == 0 && (op.kind == .read || op.kind == .dioRead) {
+      // A read's bytes that are missing or not base64 are no answer, never an empty read.
+      guard let b = reply!.bytes("data") ?? (reply!.fields["data"] == nil ? [] : nil) else {
+        throw LinuxEngineError.broken("the agent's answer to \(what) carries bytes that do not decode")
+      }
+      bytes = b
+    }
     trackSync(op, ok: rc == 0)
     var error: FSError?
     if rc != 0 {
       let e = Errno(rawValue: rc)
       // An error the disk's injected failure explains is marked as injected.
-      if let hit = injected.last, firedSoFar > firedBefore, e == .io {
+      if let hit = injected.last, e == .io {
         error = FSError(e, injected: HitRef(point: hit.point, hit: hit.hit))
       } else {
         error = FSError(e)
       }
     }
-    try await powerCutPoint(after: error.map { OpOutcome.error($0) } ?? .ok)
+    try await powerCutPoint(after: error.map { OpOutcome.error($0) } ?? .ok, returned: bytes)
     if let error { throw error }
-    if op.kind == .read || op.kind == .dioRead { return reply!.bytes("data") ?? [] }
-    return nil
+    return bytes
   }
 
   /// `power-cut`, after each operation: when it fires and no other operation is in the guest,
   /// the power goes (writes since the last flush are lost), the filesystem is mounted again (its
   /// recovery), and the plan stops. With another operation in flight the cut cannot be clean, so
   /// it is not carried out (and not counted as fired).
-  private func powerCutPoint(after outcome: OpOutcome) async throws {
+  private func powerCutPoint(after outcome: OpOutcome, returned: [UInt8]?) async throws {
     guard let id = harness.injector.catalog.index(of: "power-cut") else { return }
     guard case .crash = try await harness.hit(FaultPointID(id)) else { return }
     guard outstanding.isEmpty, machine.flushesReachHost else {
       harness.notHonoured(FaultPointID(id))
       return
     }
-    firedSoFar += 1
+    // Not counted in `firedSoFar`: a power cut explains no filesystem error (recovery must be clean).
     do {
       _ = collectHits()
       try machine.powerCut()
@@ -141,14 +151,14 @@ final class LinuxEngine: Engine, ExternalCompletions, @unchecked Sendable {
       harness.unjudged(Unjudged(.engineError, moment: "the power cut", "the machine did not come back: \(error)"))
     }
     poweredOff = true
-    throw PowerCut(after: outcome)
+    throw PowerCut(after: outcome, returned: returned)
   }
 
   func snapshot() throws -> Snapshot {
     guard case .dirty = machine.state else {
       throw UnreadableState(.snapshot, "the guest cannot be asked: \(machine.state)")
     }
-    if !harness.injecting { _ = collectHits() }
+    endArming()
     try collectKernelLog()
     let r: GuestReply
     do {
@@ -172,6 +182,7 @@ final class LinuxEngine: Engine, ExternalCompletions, @unchecked Sendable {
       s.unreadable = s.unreadable.map { "\($0), after the filesystem's error report: \(cause)" }
     }
     s.assertions = reports + delallocAfterFsync(s)
+    reportsInSnapshot = reports.count
     s.normalize()
     return s
   }
@@ -183,18 +194,17 @@ final class LinuxEngine: Engine, ExternalCompletions, @unchecked Sendable {
     guard case .dirty = machine.state else {
       throw UnreadableState(.verify, "the guest cannot be asked: \(machine.state)")
     }
+    guard machine.flushesReachHost else {
+      throw UnreadableState(
+        .verify,
+        "this kernel's ubd never passes a flush to the host (Kernel/patches/0001 fixes it): a power cut cannot tell durable writes from others, so recovery is not judged"
+      )
+    }
     var findings: [Finding] = []
     do {
-      _ = collectHits()
+      endArming()
       machine.ubd.disarm()
-      if machine.flushesReachHost {
-        if machine.mounted { try machine.powerCut() }
-      } else if machine.mounted {
-        // A kernel whose ubd drops flushes: a power cut could not tell durable writes from
-        // others, so the filesystem is unmounted cleanly (recovery is then not exercised).
-        harness.trace.append(.note("linux: this kernel's ubd drops flushes: a clean unmount instead of a power cut"))
-        try machine.umount()
-      }
+      if machine.mounted { try machine.powerCut() }
       let mounted = try machine.tryMount()
       try collectKernelLog()
       if mounted != 0 {
@@ -207,8 +217,14 @@ final class LinuxEngine: Engine, ExternalCompletions, @unchecked Sendable {
       }
       try machine.umount()
       let check = try machine.run(setupConfig.fs.fsck(device: LinuxMachine.device), seconds: 300)
+      try collectKernelLog()
+      let lines = check.output.split(separator: "\n").prefix(60).map(String.init)
+      if check.status != "0" && !setupConfig.fs.fsckFoundDamage.contains(check.status) {
+        throw UnreadableState(
+          .verify,
+          "the checker did not check the image (exit \(check.status)): \(lines.prefix(5).joined(separator: " / "))")
+      }
       if check.status != "0" {
-        let lines = check.output.split(separator: "\n").prefix(60).map(String.init)
         findings.append(
           Finding(
             invariant: LinuxModel.fsckClean,
@@ -216,6 +232,8 @@ final class LinuxEngine: Engine, ExternalCompletions, @unchecked Sendable {
               "after the power cut and recovery, \(setupConfig.fs.fsck(device: "").first!.split(separator: "/").last!) exited \(check.status)",
             evidence: lines))
       }
+    } catch let e as UnreadableState {
+      throw e
     } catch {
       throw UnreadableState(.verify, "the power cut, recovery and fsck did not complete: \(error)")
     }
@@ -226,7 +244,7 @@ final class LinuxEngine: Engine, ExternalCompletions, @unchecked Sendable {
   func recover() async throws {
     do {
       if !verified && machine.mounted {
-        _ = collectHits()
+        endArming()
         if machine.flushesReachHost { try machine.powerCut() } else { try machine.umount() }
       }
       if !machine.mounted { try machine.mount() }
@@ -300,9 +318,28 @@ final class LinuxEngine: Engine, ExternalCompletions, @unchecked Sendable {
               "the disk shim cannot fire \(f) (probability triggers are decided here, not there)"))
         }
       }
-    } else if !harness.injecting && armed {
-      _ = collectHits()
-      machine.ubd.disarm()
+    } else {
+      endArming()
+    }
+  }
+
+  /// The plan is over (the harness stopped injecting): the shim is disarmed, and what it fired
+  /// is checked against what the injector decided, hits after the plan included (a fault firing
+  /// during the snapshot's reads would otherwise go unseen).
+  private func endArming() {
+    guard armed && !harness.injecting else { return }
+    armed = false
+    machine.ubd.disarm()
+    for p in UbdControl.Point.allCases {
+      let shim = machine.ubd.fired(p)
+      let decided = harness.injector.fired.filter { $0.point == p.name }.map(\.hit)
+      if shim.count != decided.count {
+        harness.unjudged(
+          Unjudged(
+            .placement, moment: "\(p.name) after the plan",
+            "the disk shim fired \(p.name) \(shim.count) time(s) (at \(shim.numbers)), the injector decided \(decided): a fault fired outside the plan's operations"
+          ))
+      }
     }
   }
 
@@ -331,7 +368,15 @@ final class LinuxEngine: Engine, ExternalCompletions, @unchecked Sendable {
   // MARK: What the kernel said
 
   private func collectKernelLog() throws {
+    let lostBefore = machine.logLost
     let new = try machine.drainKernelLog()
+    if machine.logLost > lostBefore {
+      harness.unjudged(
+        Unjudged(
+          .engineError, moment: "the kernel log",
+          "\(machine.logLost - lostBefore) kernel message(s) were overwritten before they were read: a report among them would go unseen"
+        ))
+    }
     for r in KernelReport.reports(in: new) {
       let text = r.lines.joined(separator: "\n")
       if r.kind.isKernelCheck {
@@ -344,14 +389,17 @@ final class LinuxEngine: Engine, ExternalCompletions, @unchecked Sendable {
     }
   }
 
-  /// Kernel reports seen after the snapshot at rest (recovery, fsck) as findings.
+  /// Kernel reports seen after the snapshot at rest (recovery, fsck) as findings: those before
+  /// it are in the snapshot's assertions already.
   private func reportFindings() -> [Finding] {
-    reports.filter { $0.rule == LinuxModel.kernelClean.rawValue || $0.rule == LinuxModel.fsErrorExplained.rawValue }
-      .map { a in
-        let lines = a.detail.split(separator: "\n").map(String.init)
-        return Finding(
-          invariant: InvariantName(rawValue: a.rule), message: lines.first ?? "", evidence: Array(lines.dropFirst()))
-      }
+    reports[min(reportsInSnapshot, reports.count)...].filter {
+      $0.rule == LinuxModel.kernelClean.rawValue || $0.rule == LinuxModel.fsErrorExplained.rawValue
+    }
+    .map { a in
+      let lines = a.detail.split(separator: "\n").map(String.init)
+      return Finding(
+        invariant: InvariantName(rawValue: a.rule), message: lines.first ?? "", evidence: Array(lines.dropFirst()))
+    }
   }
 
   private func note(_ path: String) { if !known.contains(path) { known.append(path) } }

@@ -1,3 +1,4 @@
+import CFaultlineSupport
 import CLinuxSupport
 import FaultKit
 import Foundation
@@ -32,7 +33,6 @@ final class LinuxMachine: @unchecked Sendable {
   var state: State = .dirty
   /// Every kernel message since boot, and the index of the first one of the running scenario.
   private(set) var messages: [KernelMessage] = []
-  var scenarioMessages: Int = 0
   /// Scenarios this boot served.
   var served = 0
   /// The guest's flushes reach the host (a fdatasync of the image): the kernel's ubd passes them.
@@ -66,7 +66,7 @@ final class LinuxMachine: @unchecked Sendable {
     var toGuest: [Int32] = [0, 0]
     var fromGuest: [Int32] = [0, 0]
     fl_ignore_sigpipe()
-    guard fl_uml_pipe_cloexec(&toGuest) == 0, fl_uml_pipe_cloexec(&fromGuest) == 0 else {
+    guard fl_pipe_cloexec(&toGuest) == 0, fl_pipe_cloexec(&fromGuest) == 0 else {
       throw LinuxEngineError.io("pipe", errno)
     }
     let log = open(made + "/console.log", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
@@ -80,8 +80,12 @@ final class LinuxMachine: @unchecked Sendable {
       "LD_PRELOAD=\(shim)", "FAULTLINE_UBD_IMAGE=\(image)", "FAULTLINE_UBD_CONTROL=\(ubd.controlPath)",
       "FAULTLINE_UBD_UNDO=\(ubd.undoPath)", "TMPDIR=\(made)", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/",
     ]
-    let spawned = withCStringArray(args) { argv in
-      withCStringArray(env) { envp in fl_uml_spawn(kernel.path, argv, envp, toGuest[0], fromGuest[1], log) }
+    // From the spawn thread: the machine's parent-death signal follows the thread that forked it.
+    let (path, to, from) = (kernel.path, toGuest[0], fromGuest[1])
+    let spawned = SpawnThread.shared.run {
+      withCStringArray(args) { argv in
+        withCStringArray(env) { envp in fl_uml_spawn(path, argv, envp, to, from, log) }
+      }
     }
     close(toGuest[0])
     close(fromGuest[1])
@@ -152,13 +156,27 @@ final class LinuxMachine: @unchecked Sendable {
   @discardableResult
   func drainKernelLog() throws -> [KernelMessage] {
     let r = try must("kmsg")
-    let new = KernelMessage.parse(r.text("out") ?? "")
+    guard let text = r.fields["out"] == nil ? "" : r.text("out") else {
+      throw LinuxEngineError.broken("the kernel log the agent sent does not decode")
+    }
+    let new = KernelMessage.parse(text)
+    // Sequence numbers are consecutive: a gap is messages the ring overwrote before a read.
+    for m in new {
+      if let last = lastSeq, m.seq > last + 1 { logLost += Int(m.seq - last - 1) }
+      lastSeq = m.seq
+    }
     messages += new
     return new
   }
+  private var lastSeq: UInt64?
+  /// Kernel messages overwritten before they were read, since boot.
+  private(set) var logLost = 0
 
   /// The messages of the running scenario.
-  var scenarioLog: ArraySlice<KernelMessage> { messages[min(scenarioMessages, messages.count)...] }
+  var scenarioLog: [KernelMessage] { messages }
+
+  /// A scenario starts: the messages kept so far (boot, earlier scenarios) are let go.
+  func beginScenarioLog() { messages.removeAll(keepingCapacity: true) }
 
   // MARK: The filesystem
 
@@ -213,7 +231,6 @@ final class LinuxMachine: @unchecked Sendable {
       try must("fragment", args, seconds: 600)
     }
     try must("sync")
-    try must("reset")
     try umount()
     flushesReachHost = ubd.hits(.flush) > 0
     try forgetCaches()
@@ -251,7 +268,6 @@ final class LinuxMachine: @unchecked Sendable {
     ubd.dropWrites = false
     try ubd.rollBack(toFlush: false)
     try forgetCaches()
-    try drainKernelLog()
     state = .golden
   }
 
@@ -264,9 +280,11 @@ final class LinuxMachine: @unchecked Sendable {
         "this kernel's ubd never passes a flush to the host (UML's ubd drops them; Kernel/patches/0001 fixes it): a power cut cannot tell durable writes from others"
       )
     }
-    _ = try? query("reset", seconds: 30)
+    // The power goes first: nothing written from here on (a close's writeback, a commit timer)
+    // reaches the disk.
     ubd.disarm()
     ubd.dropWrites = true
+    _ = try must("reset", seconds: 30)
     let r = try query("umount", [("dir", Self.mountPoint)])
     ubd.dropWrites = false
     if r.rc == 0 { mounted = false }
@@ -286,14 +304,11 @@ final class LinuxMachine: @unchecked Sendable {
   func shutdown() {
     guard !stopped else { return }
     stopped = true
-    try? channel.sendRaw("POWEROFF")
-    var status: Int32 = 0
-    for _ in 0..<50 {
-      if waitpid(pid, &status, WNOHANG) == pid { break }
-      usleep(100_000)
-    }
+    // Its disk is deleted next: nothing of the guest needs to reach it, so no orderly power-off.
     kill(-pid, SIGKILL)
-    _ = waitpid(pid, &status, WNOHANG)
+    var status: Int32 = 0
+    // Reaped here, so no zombie stays for the life of the process (EINTR retried, bounded).
+    for _ in 0..<100 where waitpid(pid, &status, 0) < 0 && errno == EINTR {}
     try? FileManager.default.removeItem(at: dir)
   }
   private var stopped = false

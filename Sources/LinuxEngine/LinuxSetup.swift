@@ -48,6 +48,16 @@ public struct LinuxSetup: Sendable, Hashable {
       case .xfs: ["/sbin/xfs_repair", "-n", device]
       }
     }
+
+    /// The checker's exit statuses that mean "it checked, and found damage" (e2fsck 4: errors
+    /// left uncorrected; btrfs check and xfs_repair -n 1). 0 is clean; any other (e2fsck 8, a
+    /// checker that is missing (127), killed or timed out) means it did not check.
+    var fsckFoundDamage: Set<String> {
+      switch self {
+      case .ext4: ["1", "2", "4"]
+      case .btrfs, .xfs: ["1"]
+      }
+    }
   }
 
   public var fs: FS

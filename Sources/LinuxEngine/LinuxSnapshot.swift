@@ -72,12 +72,16 @@ enum LinuxSnapshot {
         s.extents.append(ExtentRecord(source: .tree, file: f.path, range: range, disk: disk, state: state))
       }
     }
-    let bs = raw.statfs.bsize
+    let (bs, st) = (raw.statfs.bsize, raw.statfs)
+    // Counts a filesystem computes apart (btrfs) need not nest: one that does not is not read.
+    guard st.bfree <= st.blocks, st.bavail <= st.bfree else {
+      s.unreadable.append("statfs: \(st.bavail) available > \(st.bfree) free or free > \(st.blocks) blocks")
+      return s
+    }
     s.space = [
       SpaceRecord(
-        name: "statfs", total: raw.statfs.blocks * bs, used: (raw.statfs.blocks - raw.statfs.bfree) * bs,
-        reserved: (raw.statfs.bfree - raw.statfs.bavail) * bs, mayUse: 0, free: raw.statfs.bavail * bs,
-        backsData: false)
+        name: "statfs", total: st.blocks * bs, used: (st.blocks - st.bfree) * bs, reserved: (st.bfree - st.bavail) * bs,
+        mayUse: 0, free: st.bavail * bs, backsData: false)
     ]
     return s
   }

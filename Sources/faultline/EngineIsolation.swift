@@ -54,8 +54,9 @@ struct EngineIsolation: Sendable {
   // MARK: The sweep's calls
 
   /// Each plan's fault-free recording run, in a worker. One that crashed or hung twice (the
-  /// second time in a fresh worker) is `.failed`; one that did once only gives the second run's
-  /// space, and a note on standard error.
+  /// second time in a fresh worker) is `.failed`; one that did once only is `.flaky`: the second
+  /// run's space, and the first run's end recorded as a flaky failure (as the pool records a
+  /// scenario's).
   func record(_ plans: [Plan], configs: [SweepConfig], bugs: [String]) throws -> [Recording] {
     let requests = try zip(plans, configs).map { p, c in
       try WorkerRequest(kind: .record, plan: p.file, config: c, bugs: bugs).encoded()
@@ -66,10 +67,10 @@ struct EngineIsolation: Sendable {
     return zip(plans, answers).map { plan, c in
       if case .answer(let r) = c.first { return r }
       let first = describe(c.first)
-      if case .answer(let r) = c.again {
-        FileHandle.standardError.write(
-          Data("faultline: the recording run of \(plan.file) \(first.detail); not again in a fresh worker\n".utf8))
-        return r
+      if case .answer(let r) = c.again, case .recorded(let placements, _, let reached) = r {
+        return .flaky(
+          recorded: placements, reached: reached, kind: first.kind, cause: first.cause,
+          detail: "the fault-free recording run \(first.detail); run again in a fresh worker, it ended")
       }
       var detail = "the fault-free recording run \(first.detail)"
       if let again = c.again.map(describe), again.detail != first.detail {
@@ -105,31 +106,45 @@ struct EngineIsolation: Sendable {
     }
   }
 
-  /// Each failure's repro plan, shrunk in a worker when the failure was judged; a crash or hang
-  /// while shrinking keeps the repro as found and says so.
-  func repros(_ failures: [(plan: Plan, bugs: [String], group: FailureGroup, number: Int)]) throws -> [Repro] {
+  /// Each failure's repro plan, shrunk in a worker when the failure was judged (nothing is tried
+  /// after `deadline`); a crash or hang while shrinking keeps the repro as found and says so.
+  func repros(_ failures: [(plan: Plan, bugs: [String], group: FailureGroup, number: Int)], deadline: UInt64? = nil)
+    throws -> [Repro]
+  {
     let judged = failures.indices.filter { failures[$0].group.kind == .judged }
     let requests = try judged.map { i in
       let f = failures[i]
       return try WorkerRequest(
-        kind: .shrink, plan: f.plan.file, bugs: f.bugs, failure: f.group.withoutSnapshots, number: f.number
+        kind: .shrink, plan: f.plan.file, bugs: f.bugs, failure: f.group.withoutSnapshots, number: f.number,
+        deadline: deadline
       ).encoded()
     }
     let answers = try run(requests, heartbeat: true, confirm: false) { data in
       try JSONDecoder().decode(ShrinkAnswer.self, from: WorkerReportedError.check(data))
     }
-    var out = failures.map { f in
-      Repro(made: SweepRepro.make(f.plan, f.group, number: f.number, bugs: f.bugs, registry: registry, shrink: false))
-    }
+    var shrunk: [Int: Repro] = [:]
+    var notShrunk: [Int: String] = [:]
     for (i, c) in zip(judged, answers) {
       switch c.first {
       case .answer(let a):
-        out[i] = Repro(name: a.name, yaml: a.yaml, shrunk: a.shrunk.map { "\($0[0]) ops to \($0[1]) in \($0[2]) runs" })
+        shrunk[i] = Repro(
+          name: a.name, yaml: a.yaml,
+          shrunk: a.shrunk.map {
+            "\($0[0]) ops to \($0[1]) in \($0[2]) runs" + (a.finished ? "" : " (the budget cut it short)")
+          })
       case .crashed, .timedOut:
-        out[i].notShrunk = "shrinking it, the engine \(describe(c.first).detail)"
+        notShrunk[i] = "shrinking it, the engine \(describe(c.first).detail)"
       }
     }
-    return out
+    // The repro as found, only where no worker made one.
+    return failures.indices.map { i in
+      if let r = shrunk[i] { return r }
+      let f = failures[i]
+      var r = Repro(
+        made: SweepRepro.make(f.plan, f.group, number: f.number, bugs: f.bugs, registry: registry, shrink: false))
+      r.notShrunk = notShrunk[i]
+      return r
+    }
   }
 
   private var registry: EngineRegistry { BuiltinEngines.registry }

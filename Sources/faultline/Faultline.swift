@@ -24,6 +24,9 @@ struct Faultline: ParsableCommand {
 
   static func main() {
     ProcessTuning.keepHeap()
+    // A write to a pipe whose reader is gone (a worker that died, a guest, `| head`) fails with
+    // EPIPE where it is written, in every command and in workers alike; it never kills faultline.
+    signal(SIGPIPE, SIG_IGN)
     let status = runCommand()
     // Guests the linux engine booted are powered off however the command ended.
     BuiltinEngines.shutdownMachines()

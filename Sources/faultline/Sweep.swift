@@ -137,7 +137,7 @@ struct SweepCommand: ParsableCommand {
     let pruned: [Int]
     let reached: [[PointHits]]
     let decided: [SweepOutcome]
-    let isolation = EngineIsolation(jobs: jobs, timeoutSeconds: timeout)
+    let isolation = EngineIsolation(jobs: workers, timeoutSeconds: timeout)
     guard schedules >= 0 else { throw BadInput(description: "--schedules \(schedules): expected 0 or more") }
     if let preemptions, preemptions < 0 {
       throw BadInput(description: "--preemptions \(preemptions): expected 0 or more")
@@ -225,7 +225,8 @@ struct SweepCommand: ParsableCommand {
       return more
     }
     for o in undecided { _ = finished(o) }
-    try executor.run(initial, onOutcome: finished)
+    // A budget spent before the scenarios start runs none of them.
+    try executor.run(budgetReached ? [] : initial, onOutcome: finished)
     progress.end()
     if let journalError {
       throw ResultsError(
@@ -312,7 +313,7 @@ func finishReports(
     }
     let groups = try isolation.snapshots(pictured.map { ($0.plan, $0.bugs, group($0)) })
     for (f, g) in zip(pictured, groups) { results.plans[f.k].failures[f.i] = g }
-    repros = try isolation.repros(failures.map { ($0.plan, $0.bugs, group($0), $0.i + 1) })
+    repros = try isolation.repros(failures.map { ($0.plan, $0.bugs, group($0), $0.i + 1) }, deadline: deadline)
   } else {
     let runner = ScenarioRunner(registry: BuiltinEngines.registry)
     for f in failures {
@@ -384,11 +385,12 @@ final class Progress {
 
 extension JSONEncoder {
   /// Sorted keys, no escaped slashes: the same value encodes to the same bytes.
-  static var sorted: JSONEncoder {
+  /// One encoder for the process (workers encode every answer with it): never reconfigured.
+  static let sorted: JSONEncoder = {
     let e = JSONEncoder()
     e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
     return e
-  }
+  }()
 }
 
 struct Replay: ParsableCommand {

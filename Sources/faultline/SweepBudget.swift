@@ -88,7 +88,7 @@ extension SweepCommand {
       plans: SweepDriver.reports(meta: meta, outcomes: outcomes), catalogs: catalogs())
     results.complete = false
     let timings = RunTimings(
-      wallSeconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9, jobs: inProcess ? 0 : jobs,
+      wallSeconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9, jobs: inProcess ? 0 : workers,
       plans: plans.map { ($0.name, $0.file) }, outcomes: outcomes)
     try run.reports.write("timings.json", try JSONEncoder.sorted.encode(timings))
     // Past the budget: reports without re-runs or shrinking.

@@ -27,22 +27,10 @@ final class SweepInterrupt: @unchecked Sendable {
       let name = sig == SIGINT ? "interrupted" : sig == SIGTERM ? "terminated" : "hung up"
       let text = "\(name): every scenario that finished is in \(journal); to continue: \(resumeCommand)"
       _ = IOFailure.writeAll(STDERR_FILENO, Data((TerminalText.visible(text) + "\n").utf8))
-      Self.removeWorkerFiles()
       unlink(lock)
       _exit(128 + sig)
     }
     thread.start()
-  }
-
-  /// The standard-error files of this process's workers (`WorkerPool`'s `Worker` names them
-  /// `faultline-worker-PID-SLOT.err` in the temporary directory): a worker removes its own
-  /// when it is closed, which an interrupted sweep does not wait for.
-  static func removeWorkerFiles() {
-    let tmp = FileManager.default.temporaryDirectory
-    let prefix = "faultline-worker-\(getpid())-"
-    for name in (try? FileManager.default.contentsOfDirectory(atPath: tmp.path)) ?? [] where name.hasPrefix(prefix) {
-      unlink(tmp.appendingPathComponent(name).path)
-    }
   }
 
   /// This command line with `--resume DIR` in place of any `--report-dir`/`--resume`, quoted

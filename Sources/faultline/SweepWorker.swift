@@ -85,12 +85,12 @@ struct WorkerServer {
     case .shrink:
       guard let f = r.failure else { throw BadInput(description: "a shrink request without its failure") }
       let made = SweepRepro.make(
-        try plan(r.plan), f, number: r.number ?? 1, bugs: r.bugs ?? [], registry: registry,
+        try plan(r.plan), f, number: r.number ?? 1, bugs: r.bugs ?? [], registry: registry, deadline: r.deadline,
         progress: { send(Data("+".utf8)) })
       return try encoder.encode(
         ShrinkAnswer(
           yaml: PlanWriter.yaml(made.plan), name: made.plan.name,
-          shrunk: made.shrunk.map { [$0.before, $0.after, $0.runs] }))
+          shrunk: made.shrunk.map { [$0.before, $0.after, $0.runs] }, finished: made.finished))
     case .snapshots:
       guard let f = r.failure else { throw BadInput(description: "a snapshots request without its failure") }
       let g = f.withSnapshots(try plan(r.plan), bugs: r.bugs ?? [], runner: runner)

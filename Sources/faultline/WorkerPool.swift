@@ -2,7 +2,7 @@ import FaultKit
 import Foundation
 
 /// Runs sweep scenarios in worker processes, one scenario at a time each, `jobs` at once (one
-/// thread per job, whatever the cores). A worker that dies costs the scenario it was running,
+/// thread per job; the sweep passes no more jobs than cores). A worker that dies costs the scenario it was running,
 /// recorded as crashed with what ended it; one that does not answer within the timeout is killed
 /// and its scenario recorded as timed out. Either is confirmed once in a fresh worker first; one
 /// that does not happen again is recorded as flaky, with both outcomes. `WorkerSlot` has the

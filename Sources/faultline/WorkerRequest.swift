@@ -30,6 +30,9 @@ struct WorkerRequest: Codable {
   var failure: FailureGroup?
   /// The repro's number (`shrink`).
   var number: Int?
+  /// Shrinking tries nothing after this (`DispatchTime` uptime nanoseconds, the same clock in
+  /// every process of the machine): the sweep's `--budget`.
+  var deadline: UInt64?
 
   static func scenario(_ sc: SweepScenario) -> WorkerRequest { WorkerRequest(kind: .scenario, scenario: sc) }
 
@@ -43,6 +46,8 @@ struct ShrinkAnswer: Codable {
   let name: String
   /// Ops before and after, and runs it took; nil when it was not shrunk.
   let shrunk: [Int]?
+  /// False when the deadline stopped shrinking before it was done.
+  let finished: Bool
 }
 
 /// A failure's snapshots as a worker read them again (both nil: the re-run differed).

@@ -32,9 +32,6 @@ final class WorkerSpawner: @unchecked Sendable {
   private let environment: [String]
 
   private init() {
-    // A worker that dies between requests must not take the sweep with it: writing to its pipe
-    // then fails with EPIPE, which the sweep handles, instead of killing this process.
-    signal(SIGPIPE, SIG_IGN)
     executable =
       (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
     var env = ProcessInfo.processInfo.environment

@@ -93,6 +93,12 @@ struct PluginTests {
     #expect(r.stdout.contains("UNJUDGED"), "\(r.stdout)")
     #expect(r.status == 1, "\(r.stdout)\(r.stderr)")
     #expect(sweep.status == 1, "\(sweep.stdout)\(sweep.stderr)")
+    // Exit 1 for that reason, not another: results.json counts unjudged scenarios.
+    let results = dir.appendingPathComponent("s/results.json")
+    let json = try JSONSerialization.jsonObject(with: Data(contentsOf: results)) as? [String: Any]
+    let plans = json?["plans"] as? [[String: Any]] ?? []
+    let groups = plans.flatMap { $0["failures"] as? [[String: Any]] ?? [] }
+    #expect(!groups.isEmpty && groups.allSatisfy { $0["unjudged"] as? Bool == true }, "\(groups)")
   }
 
   @Test("a plugin that is missing, lacks the entry symbol or speaks another ABI: exit 2, saying which")

@@ -154,13 +154,16 @@ final class Supervised: @unchecked Sendable {
     return false
   }
 
-  /// Entries of /tmp a run with these pids left (named for a pid, as faultline's worker files
-  /// were) and changed since it started (an older one is another process's that had the pid).
+  /// Entries of /tmp a run with these pids left: faultline's, named for one of the pids
+  /// (`faultline-uml-PID-N`, a machine's directory; `faultline-…-PID…`), changed since it started
+  /// (an older one is another process's that had the pid). Workers' output files have no name.
   static func tmpLeftovers(_ pids: [Int32], since: Date) -> [String] {
     let tmp = NSTemporaryDirectory()
     let names = (try? FileManager.default.contentsOfDirectory(atPath: tmp)) ?? []
     return names.filter { n in
-      guard pids.contains(where: { n.hasPrefix("faultline-worker-\($0)-") || n.hasSuffix("-\($0).err") }) else {
+      guard n.hasPrefix("faultline-"),
+        pids.contains(where: { n.contains("-\($0)-") || n.hasSuffix("-\($0)") || n.hasSuffix("-\($0).err") })
+      else {
         return false
       }
       let changed = (try? FileManager.default.attributesOfItem(atPath: "\(tmp)/\(n)")[.modificationDate]) as? Date

@@ -35,7 +35,7 @@ struct SweepLifecycleTests {
     #expect((results as? [String: Any])?["complete"] as? Bool == false)
   }
 
-  @Test("Ctrl-C: exit 130, how to resume, no worker files left; the command it prints finishes the sweep")
+  @Test("Ctrl-C: exit 130, how to resume, no temporary file left; the command it prints finishes the sweep")
   func interrupt() throws {
     let dir = try CLITests.scratch("interrupt")
     defer { try? FileManager.default.removeItem(at: dir) }
@@ -46,6 +46,7 @@ struct SweepLifecycleTests {
     let err = Pipe()
     p.standardError = err
     p.standardOutput = FileHandle.nullDevice
+    let started = Date()
     try p.run()
     let journal = dir.appendingPathComponent("journal.jsonl")
     #expect(ReportDirectoryTests.wait(for: 10, linesOf: journal) >= 10, "the sweep did not start")
@@ -56,10 +57,7 @@ struct SweepLifecycleTests {
     #expect(message.contains("interrupted: every scenario that finished is in \(journal.path)"), "\(message)")
     let resume = "faultline sweep Plans/btrfs Plans/xfs --points '*' --jobs 2 --resume \(dir.path)"
     #expect(message.contains("to continue: \(resume)"), "\(message)")
-    let tmp = FileManager.default.temporaryDirectory.path
-    let left = try FileManager.default.contentsOfDirectory(atPath: tmp).filter {
-      $0.hasPrefix("faultline-worker-\(p.processIdentifier)-")
-    }
+    let left = Supervised.tmpLeftovers([p.processIdentifier], since: started)
     #expect(left.isEmpty, "\(left)")
     let r = try CLI.run(["sweep", "Plans/btrfs", "Plans/xfs", "--points", "*", "--jobs", "2", "--resume", dir.path])
     #expect(r.status == 0, "\(r.stdout)\(r.stderr)")

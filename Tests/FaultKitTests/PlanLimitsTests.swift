@@ -41,11 +41,13 @@ struct PlanLimitsTests {
     return (lines + ["tasks: [ { name: w, ops: [ { fsync: { path: /a } } ] } ]"]).joined(separator: "\n") + "\n"
   }()
 
-  @Test("an alias bomb is refused at its first anchor, before anything expands, in well under a second")
+  @Test("an alias bomb is refused at its first anchor, before anything expands")
   func aliasBomb() throws {
+    // Expanding it took 90 s and 8 GB; refusing it takes milliseconds. 10 s holds on a loaded
+    // machine and still fails long before an expansion would end.
     let start = DispatchTime.now().uptimeNanoseconds
     let error = try #require(failure(Self.bomb))
-    #expect(DispatchTime.now().uptimeNanoseconds - start < 1_000_000_000)
+    #expect(DispatchTime.now().uptimeNanoseconds - start < 10_000_000_000)
     #expect(error.location == FaultKit.SourceLocation(file: "t.yaml", line: 4, column: 7))
     #expect(error.found == "the anchor '&a0'")
     #expect(error.expected.contains("no YAML anchors or aliases"))

@@ -11,9 +11,6 @@
 pid_t fl_uml_spawn(const char *path, char *const argv[], char *const envp[], int to_guest, int from_guest,
                    int log_fd);
 
-/* A pipe whose ends are close-on-exec; 0 or -errno. */
-int fl_uml_pipe_cloexec(int fds[2]);
-
 /* A write to a guest that has gone must fail with EPIPE, not kill the process with SIGPIPE (the
  * default action): ignores SIGPIPE unless the program already handles it. Idempotent. */
 void fl_ignore_sigpipe(void);

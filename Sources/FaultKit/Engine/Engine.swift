@@ -99,10 +99,6 @@ public struct EngineDescriptor: Sendable {
   public var maxFileSize: @Sendable (PlanValue?) -> UInt64? = { _ in nil }
   /// The engine has checks to run stopped (`Engine.verify`).
   public var verifies = false
-  /// Its snapshot may be taken at a fault point, in the middle of an operation. C engines say no:
-  /// their snapshot calls into the library that is in the middle of that operation. (Sweeps used
-  /// to, to prune placements; nothing in FaultKit does now: see `FaultSpace`.)
-  public var snapshotsMidOperation = true
   /// Invariants whose violation is expected behaviour, not a bug (ext2fs: damage after a reported
   /// I/O error, which libext2fs cannot roll back). A sweep reports failures that violate only
   /// these separately and does not fail on them.

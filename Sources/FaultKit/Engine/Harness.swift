@@ -6,9 +6,6 @@ public final class Harness: @unchecked Sendable {
   public let trace: Trace
   /// Off during setup and the data oracle: hits pass without being counted.
   public var injecting = false
-  /// Called at every counted hit, before its decision takes effect (for tools and tests that read
-  /// the state there; the runner sets none).
-  public var probe: ((Hit) -> Void)?
   /// Called when the engine records a writeback error on a file's mapping (`writebackError`):
   /// the runner's errseq oracle listens.
   public var onWritebackError: ((_ file: String, _ error: FSError) -> Void)?
@@ -37,7 +34,7 @@ public final class Harness: @unchecked Sendable {
   }
 
   /// A hit from code that cannot wait (a C engine's operation is one scheduler step): counted,
-  /// decided, traced and probed as `hit`, but not a schedule point; a `yield` passes.
+  /// decided and traced as `hit`, but not a schedule point; a `yield` passes.
   public func hitNow(_ point: FaultPointID) -> FaultDecision {
     guard injecting else { return .pass }
     let d = decide(point)
@@ -45,13 +42,12 @@ public final class Harness: @unchecked Sendable {
     return d
   }
 
-  /// Counts the hit, asks the injector, records the hit in the trace and shows it to the probe.
+  /// Counts the hit, asks the injector, and records the hit in the trace.
   @inline(__always)
   private func decide(_ point: FaultPointID) -> FaultDecision {
     let d = injector.hit(point, task: scheduler.currentName, op: scheduler.currentOp)
     let h = injector.hits[injector.hits.count - 1]
     trace.append(.hit(h))
-    probe?(h)
     return d
   }
 
@@ -79,7 +75,7 @@ public final class Harness: @unchecked Sendable {
   public func farFaults(_ point: FaultPointID) -> [FaultSpec] { injector.specs(at: point) }
 
   /// Hits of `point` counted on the far side: its count there is now `total`. Each new hit is
-  /// counted, decided, traced and shown to the probe here as `hit` would (the far side was armed
+  /// counted, decided and traced here as `hit` would (the far side was armed
   /// from `farFaults` to decide the same), attributed to `task` and `op` (default: the running
   /// task). Returns the new hits whose decision fired, so the engine can check the far side
   /// fired exactly those. Nothing is counted while not injecting.
@@ -93,7 +89,6 @@ public final class Harness: @unchecked Sendable {
       let d = injector.hit(point, task: task ?? scheduler.currentName, op: op ?? scheduler.currentOp)
       let h = injector.hits[injector.hits.count - 1]
       trace.append(.hit(h))
-      probe?(h)
       if d.fired { fired.append(h) }
     }
     return fired

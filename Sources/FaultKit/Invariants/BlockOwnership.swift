@@ -39,6 +39,11 @@ enum BlockOwnership {
     for c in claims where c.end > device {
       out.append("\(word(c)) run from block \(c.start) lies beyond the device's \(device) blocks")
     }
+    // The part of a claim inside the device still counts (a run that straddles the end is said
+    // above, and its blocks within are owned, not leaked).
+    claims = claims.compactMap { c in
+      c.start < device ? Claim(start: c.start, end: min(c.end, device), owner: c.owner, why: c.why) : nil
+    }
     // Sweep the boundaries in order; between two, the claims that cover the segment.
     var bounds: [UInt64] = [0, device]
     for c in claims where c.start < c.end && c.end <= device { bounds += [c.start, c.end] }

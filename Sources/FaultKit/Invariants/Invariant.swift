@@ -90,6 +90,18 @@ public protocol Invariant: Sendable {
   func check(_ context: InvariantContext) -> [Violation]
 }
 
+extension Invariant {
+  /// For invariants an engine's own instruments judge as things happen (a lock primitive, the
+  /// page cache, a C engine's own checks): the snapshot's assertions under this invariant's name,
+  /// as one violation that quotes the first (after `prefix`) and lists them all as evidence.
+  public func asserted(_ c: InvariantContext, prefix: String = "") -> [Violation] {
+    let breaches = c.current.assertions.filter { $0.rule == name.rawValue }
+    guard let first = breaches.first else { return [] }
+    let more = breaches.count > 1 ? " (and \(breaches.count - 1) more)" : ""
+    return [Violation(name, moment: c.moment, prefix + first.detail + more, evidence: breaches.map(\.detail))]
+  }
+}
+
 /// An invariant that failed, with its evidence: the diff lines (or oracle lines) that show it.
 public struct Violation: Sendable, Hashable, Codable {
   public let invariant: InvariantName

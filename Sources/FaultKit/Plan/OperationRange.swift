@@ -18,13 +18,14 @@ public struct OperationRange: Sendable, Hashable {
   /// Why `op` cannot be run on files of at most `maxFileSize` bytes (nil when it can, or when
   /// the engine does not say how large a file may be: then only the 64-bit bound holds).
   public static func refusal(_ op: Operation, maxFileSize: UInt64?) -> OperationRange? {
+    // Every operation of every scenario passes here: the words are made only for a refusal.
     let limit = min(maxFileSize ?? maxOffset, maxOffset)
-    let within =
+    var within: String {
       maxFileSize.map { "a range that ends within \(Size.format($0)), the largest file the setup's device holds" }
-      ?? "a range that ends below 2^63 bytes"
-    // Operations that would write past the limit fail with EFBIG, as write(2), fallocate(2) and
-    // truncate(2) do past s_maxbytes; the others (reads, writeback, one page) with EINVAL.
-    let grows: Set<OpKind> = [.write, .dioWrite, .mmapWrite, .pageMkwrite, .append, .fallocate, .punch, .truncate]
+        ?? "a range that ends below 2^63 bytes"
+    }
+    // Operations that would write past the limit fail with EFBIG, as write(2), fallocate(2) (any
+    // mode) and truncate(2) do past s_maxbytes; the others (reads, writeback, one page) with EINVAL.
     let errno: Errno = grows.contains(op.kind) ? .fileTooLarge : .invalid
     if let size = op.size, size > limit {
       return OperationRange(key: "size", found: "size \(Size.format(size))", errno: errno, expected: within)
@@ -32,7 +33,7 @@ public struct OperationRange: Sendable, Hashable {
     let offset = op.offset ?? 0
     // A page operation touches the byte at `offset`; append's end is unknown before it runs,
     // but it is at least `length`.
-    let length = op.length ?? ([.migratePage, .corrupt].contains(op.kind) ? 1 : 0)
+    let length = op.length ?? (op.kind == .migratePage || op.kind == .corrupt ? 1 : 0)
     let (end, overflow) = offset.addingReportingOverflow(length)
     guard overflow || end > limit else { return nil }
     let key = op.length == nil || (op.offset ?? 0) > limit ? "offset" : "length"
@@ -41,4 +42,8 @@ public struct OperationRange: Sendable, Hashable {
     if overflow { found += ", whose end does not fit in 64 bits" }
     return OperationRange(key: key, found: found, errno: overflow ? .invalid : errno, expected: within)
   }
+
+  private static let grows: Set<OpKind> = [
+    .write, .dioWrite, .mmapWrite, .pageMkwrite, .append, .fallocate, .punch, .zeroRange, .truncate,
+  ]
 }

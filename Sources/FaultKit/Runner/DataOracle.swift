@@ -30,6 +30,8 @@ struct DataOracle {
     var durableEither: [(ByteRange, [UInt8])] = []
     /// What setup left in the file (its bytes may come back after a crash).
     var seeded: [UInt8] = []
+    /// What setup left in files a rename replaced with this one (they too may come back).
+    var seededReplaced: [[UInt8]] = []
     /// Every write-like operation the file (and any earlier file of its name) ever saw: beyond
     /// what fsync acknowledged, a byte after a crash must be one of these put at that offset.
     var history: [Written] = []
@@ -98,6 +100,12 @@ struct DataOracle {
       moved.durable = []
       moved.durableMinSize = 0
       moved.durableEither = []
+      // A crash before that commit may bring back the file the rename replaced: its bytes are
+      // not garbage (as for create).
+      if let replaced = files[target] {
+        moved.seededReplaced += [replaced.seeded] + replaced.seededReplaced
+        moved.history += replaced.history
+      }
       files[target] = moved
       files[op.path]!.exists = false
       return
@@ -116,10 +124,11 @@ struct DataOracle {
       if ok {
         // A new file: whatever an earlier file of this name held is gone, except that a crash
         // before the next commit may bring the old one back (its bytes are not garbage).
-        let (seeded, history) = (m.seeded, m.history)
+        let (seeded, replaced, history) = (m.seeded, m.seededReplaced, m.history)
         m = FileModel()
         m.exists = true
         m.seeded = seeded
+        m.seededReplaced = replaced
         m.history = history
       }
     case .write, .dioWrite, .mmapWrite, .pageMkwrite:
@@ -302,23 +311,35 @@ struct DataOracle {
   /// What a plan read saw while it ran: the file's bytes when it began, and the other tasks'
   /// operations on that file that were in flight when it began or began before it returned.
   struct ReadWindow {
+    let path: String
     let before: [UInt8]
     var overlapping: [Operation] = []
+
+    /// Another task's operation began while the read was in flight: it counts if it is on the
+    /// read's file.
+    mutating func overlaps(_ op: Operation) {
+      if op.path == path { overlapping.append(op) }
+    }
   }
 
   /// Opens the window of a read of `path` that begins now, with the operations of other tasks
   /// already in flight on that file.
   func beginRead(_ path: String, inFlight: [Operation]) -> ReadWindow {
-    ReadWindow(before: files[path]?.expected ?? [], overlapping: inFlight.filter { $0.path == path })
+    ReadWindow(path: path, before: files[path]?.expected ?? [], overlapping: inFlight.filter { $0.path == path })
   }
 
-  /// The byte a write-like operation leaves at file offset `i`, or nil for operations that do
-  /// not change bytes.
+  /// The byte a write-like operation leaves at file offset `i`, or nil where it changes no byte
+  /// (outside its range, or an operation that changes none). An append's offset is the file's
+  /// end when it runs, unknown here: any offset.
   static func newByte(_ op: Operation, at i: UInt64) -> UInt8? {
+    let start = op.offset ?? 0
+    let inRange = i >= start && i - start < (op.length ?? 0)
     switch op.kind {
-    case .write, .dioWrite, .mmapWrite, .pageMkwrite, .append: op.writeData.byte(at: i)
-    case .punch, .truncate, .zeroRange: 0
-    default: nil
+    case .append: return op.writeData.byte(at: i)
+    case .write, .dioWrite, .mmapWrite, .pageMkwrite: return inRange ? op.writeData.byte(at: i) : nil
+    case .punch, .zeroRange: return inRange ? 0 : nil
+    case .truncate: return i >= (op.size ?? 0) ? 0 : nil
+    default: return nil
     }
   }
 
@@ -350,6 +371,13 @@ struct DataOracle {
         )
         break
       }
+      // Short of what the file surely holds, and no racing truncate could have cut it.
+      let readEnd = start + got.count
+      if bad == nil, got.count < want.count, readEnd < m.minSize,
+        !w.overlapping.contains(where: { $0.kind == .truncate })
+      {
+        bad = Mismatch(start: readEnd, text: "the read ended at byte \(readEnd); the file holds at least \(m.minSize)")
+      }
     }
     guard let bad, !Self.reported(bad.start, in: m) else { return nil }
     return Violation(
@@ -362,7 +390,12 @@ struct DataOracle {
   /// successful fsync acknowledged is also an `errors-reported` violation: the caller was told
   /// success. A file a `corrupt` op damaged may fail with EIO (the checksum caught it) but must
   /// never return wrong bytes.
-  func checkDurable(only: Set<String>? = nil, _ read: (String) -> Result<[UInt8], FSError>) -> [Violation] {
+  /// `allowedLoss`, when given, hears of each file read back whole that lost bytes nobody
+  /// acknowledged (no violation): said in the trace, so a power cut before an fsync shows as the
+  /// loss it is allowed to be rather than as nothing.
+  func checkDurable(
+    only: Set<String>? = nil, allowedLoss: ((String) -> Void)? = nil, _ read: (String) -> Result<[UInt8], FSError>
+  ) -> [Violation] {
     var out: [Violation] = []
     for path in paths where only?.contains(path) ?? true {
       guard let m = files[path], m.exists else { continue }
@@ -404,32 +437,23 @@ struct DataOracle {
               .dataDurable, moment: .atRest,
               "after recover, \(path) byte \(i) is 0x\(String(got[i], radix: 16, uppercase: true)), which no write or setup put there (garbage)",
               evidence: Self.origin(got, i, base: 0, paths)))
+        } else if let allowedLoss {
+          allowedLoss(Self.lossLine(path, got, m.expected))
         }
       }
     }
     return out
   }
 
-  /// What recovery lost that nobody acknowledged, one line per file read back whole: bytes that
-  /// differ from what the cache held, none of them fsync-acknowledged (`checkDurable` judges
-  /// those). Said in the trace, so a power cut before an fsync shows as the loss it is allowed
-  /// to be rather than as nothing.
-  func allowedLosses(_ reads: [String: Result<[UInt8], FSError>]) -> [String] {
-    var out: [String] = []
-    for path in paths {
-      guard let m = files[path], m.exists, case .success(let got)? = reads[path] else { continue }
-      if Self.equal(got[...], m.expected[...]) { continue }
-      let n = min(got.count, m.expected.count)
-      var differ = 0
-      for i in 0..<n where got[i] != m.expected[i] { differ += 1 }
-      let short = m.expected.count > got.count ? m.expected.count - got.count : 0
-      out.append(
-        "after recover \(path) reads \(Size.format(UInt64(got.count))) where the cache held "
-          + "\(Size.format(UInt64(m.expected.count))); \(Size.format(UInt64(differ))) read as before writes "
-          + "no fsync acknowledged"
-          + (short > 0 ? " and \(Size.format(UInt64(short))) are gone" : "") + ": a loss allowed")
-    }
-    return out
+  /// `after recover /b reads 0 B where the cache held 24KiB; ...: a loss allowed`.
+  static func lossLine(_ path: String, _ got: [UInt8], _ expected: [UInt8]) -> String {
+    let n = min(got.count, expected.count)
+    var differ = 0
+    for i in 0..<n where got[i] != expected[i] { differ += 1 }
+    let gone = expected.count > got.count ? expected.count - got.count : 0
+    return "after recover \(path) reads \(Size.format(UInt64(got.count))) where the cache held "
+      + "\(Size.format(UInt64(expected.count))); \(Size.format(UInt64(differ))) read as before writes no fsync "
+      + "acknowledged" + (gone > 0 ? " and \(Size.format(UInt64(gone))) are gone" : "") + ": a loss allowed"
   }
 
   /// Describes the first byte range where `got` differs from `want`, allowing, where a failed
@@ -498,6 +522,7 @@ struct DataOracle {
     got.withUnsafeBufferPointer { g in
       for i in 0..<g.count where g[i] != 0 && !(i < m.expected.count && m.expected[i] == g[i]) {
         if i < m.seeded.count && m.seeded[i] == g[i] { continue }
+        if m.seededReplaced.contains(where: { i < $0.count && $0[i] == g[i] }) { continue }
         let at = UInt64(i)
         if m.history.contains(where: { $0.range.start <= at && at < $0.range.end && $0.byte(at: i) == g[i] }) {
           continue

@@ -167,11 +167,13 @@ final class OpErrorJudge: @unchecked Sendable {
   private var held: [Held] = []
 
   /// A plan task's op ended; `faultBefore`: a fault other than a yield has fired so far.
-  func ended(task: String, index: Int, op: Operation, outcome: OpOutcome, faultBefore: Bool) {
+  /// `faultBefore` is asked only for an operation that failed (every operation ends here).
+  func ended(task: String, index: Int, op: Operation, outcome: OpOutcome, faultBefore: @autoclosure () -> Bool) {
+    guard outcome.status == .error else { return }
     let moment = Moment.afterFailedOp(task: task, op: index, opName: op.kind.rawValue)
     if let why = OpErrnos.invalid(op, outcome) {
       violations.append(Violation(.opErrorsExplained, moment: moment, "\(task) op \(index) \(why)"))
-    } else if OpErrnos.needsCause(op, outcome, faultBefore: faultBefore) {
+    } else if OpErrnos.needsCause(op, outcome, faultBefore: faultBefore()) {
       held.append(Held(task: task, index: index, op: op, outcome: outcome))
     }
   }

@@ -42,5 +42,10 @@ public struct OpOutcome: Sendable, Hashable, Codable, CustomStringConvertible {
 /// how that operation ended. The plan's tasks stop; the filesystem comes back from the disk.
 public struct PowerCut: Error, Sendable {
   public let outcome: OpOutcome
-  public init(after outcome: OpOutcome) { self.outcome = outcome }
+  /// A read that completed before the cut: its bytes (the data oracle checks them).
+  public let returned: [UInt8]?
+  public init(after outcome: OpOutcome, returned: [UInt8]? = nil) {
+    self.outcome = outcome
+    self.returned = returned
+  }
 }

@@ -149,6 +149,12 @@ public struct ScenarioRunner: Sendable {
       let contents = readAll(withData, engine, scheduler)
       collectTaskErrors("reading the files setup made")
       for f in baseline.files {
+        if f.size > 0 && contents[f.path] == nil {
+          // The read did not finish (a hang, the step bound): the oracle would start from nothing.
+          state.value.unjudged.append(
+            Unjudged(
+              .engineError, moment: "after setup", "reading \(f.path) back after setup did not finish"))
+        }
         guard case .success(let bytes) = contents[f.path] ?? .success([]) else {
           throw SetupError(message: "\(plan.file): reading \(f.path) back after setup failed")
         }
@@ -194,7 +200,21 @@ public struct ScenarioRunner: Sendable {
             scheduler.endOp()
             state.value.powerCut = true
             state.value.outcomes[taskName, default: []].append(cut.outcome)
-            if cut.outcome.status != .powerCut { state.value.oracle.record(op, cut.outcome) }
+            if cut.outcome.status != .powerCut {
+              // The operation itself completed before the cut: judged as any other.
+              if checkReads, let w = state.value.closeReads(taskName), cut.outcome.status == .ok,
+                let got = cut.returned,
+                let v = state.value.oracle.checkRead(
+                  op, got, w, moment: "after \(taskName) op \(i + 1) (\(op.kind.rawValue)) returned")
+              {
+                state.value.violations.append(v)
+              }
+              state.value.oracle.record(op, cut.outcome)
+              errseq.end(task: taskName, index: i + 1, op: op, outcome: cut.outcome)
+              opErrors.ended(
+                task: taskName, index: i + 1, op: op, outcome: cut.outcome,
+                faultBefore: injector.fired.contains { !$0.decision.hasPrefix("yield") })
+            }
             trace.append(.opEnd(task: taskName, op: i + 1, outcome: cut.outcome.description))
             _ = state.value.closeReads(taskName)
             return
@@ -214,7 +234,9 @@ public struct ScenarioRunner: Sendable {
           }
           scheduler.endOp()
           state.value.outcomes[taskName, default: []].append(outcome)
-          if checkReads, let w = state.value.closeReads(taskName), outcome.status == .ok, let got = returned,
+          // A read that returned no bytes returned an empty range (never "not checked").
+          let got = returned ?? []
+          if checkReads, let w = state.value.closeReads(taskName), outcome.status == .ok,
             let v = state.value.oracle.checkRead(
               op, got, w, moment: "after \(taskName) op \(i + 1) (\(op.kind.rawValue)) returned")
           {
@@ -274,15 +296,25 @@ public struct ScenarioRunner: Sendable {
     }
     violations += opErrors.judged {
       guard !(options.faults ?? plan.faults).isEmpty else { return nil }
-      var o = options
-      o.faults = []
-      o.faultFree = nil
-      guard let ops = (try? execute(plan, o))?.result.ops else { return nil }
-      return Set(ops.compactMap { $0.outcome.status == .error ? $0.outcome.errno : nil })
+      do {
+        return try FaultFreeErrnos.shared.errnos(plan, options) {
+          var o = options
+          o.faults = []
+          o.faultFree = nil
+          return Set(
+            try execute(plan, o).result.ops.compactMap { $0.outcome.status == .error ? $0.outcome.errno : nil })
+        }
+      } catch {
+        state.value.unjudged.append(
+          Unjudged(
+            .engineError, moment: "the run without faults",
+            "an error with no fault before it needs the plan's run without faults to judge, and it failed: \(error)"))
+        return nil
+      }
     }
 
     let ops = opRecords(plan, state.value.outcomes, stop, powerCut: state.value.powerCut)
-    let unfired = unfiredFaults(plan, placed, injector, engineDesc.catalog, mustFire: options.placementsMustFire)
+    let unfired = unfiredFaults(plan, placed, injector, engineDesc.catalog)
     if options.placementsMustFire {
       state.value.unjudged += unfired.map {
         Unjudged(
@@ -334,8 +366,9 @@ public struct ScenarioRunner: Sendable {
         let reads = readAll(oracle.paths, engine, scheduler)
         collectTaskErrors("the oracle's reads after recover")
         violations += unfinished(oracle.paths, reads, .dataDurable)
-        violations += oracle.checkDurable(only: Set(reads.keys)) { reads[$0]! }
-        for line in oracle.allowedLosses(reads) { trace.append(.note("oracle: \(line)")) }
+        violations += oracle.checkDurable(
+          only: Set(reads.keys), allowedLoss: { trace.append(.note("oracle: \($0)")) }
+        ) { reads[$0]! }
       }
     }
     state.value.unjudged += harness.reportedUnjudged
@@ -393,12 +426,12 @@ public struct ScenarioRunner: Sendable {
 
   /// The placed faults (not pinned preemptions) that never fired, with how often their point was
   /// reached. `required` when the plan expects its faults to fire (the default for a plan's own
-  /// faults); a sweep's placements are the caller's business (`placementsMustFire`).
-  private func unfiredFaults(
-    _ plan: Plan, _ placed: [FaultSpec], _ injector: Injector, _ catalog: FaultCatalog, mustFire: Bool
-  ) -> [UnfiredFault] {
+  /// faults); a sweep's placements are the caller's business (`placementsMustFire`: unjudged).
+  private func unfiredFaults(_ plan: Plan, _ placed: [FaultSpec], _ injector: Injector, _ catalog: FaultCatalog)
+    -> [UnfiredFault]
+  {
     let fired = Set(injector.fired.compactMap(\.fault))
-    let required = mustFire || (plan.expect.faultsMustFire ?? true)
+    let required = plan.expect.faultsMustFire ?? true
     return placed.indices.filter { !fired.contains($0) }.map { i in
       let f = placed[i]
       let n = catalog.index(of: f.point).map { injector.count(FaultPointID($0)) } ?? 0
@@ -456,7 +489,7 @@ struct RunState {
   /// `task` begins `op`: a read opens its window over what other tasks have in flight; any
   /// operation joins the windows other tasks have open.
   mutating func openReads(_ task: String, _ op: Operation) {
-    for t in reads.keys where t != task { reads[t]!.overlapping.append(op) }
+    for t in reads.keys where t != task { reads[t]!.overlaps(op) }
     if op.kind == .read || op.kind == .dioRead {
       let others = inFlight.filter { $0.key != task }.map(\.value)
       reads[task] = oracle.beginRead(op.path, inFlight: others)

@@ -197,12 +197,21 @@ public struct SweepDriver {
       // Scenario 0 of each plan is its fault-free run (a bug may fail it without any fault).
       let zero = SweepScenario(plan: plan.file, bugs: bugs, placements: [], index: index)
       index += 1
-      guard case .recorded(let placements, let prunedHere, let reachedHere) = recording else {
-        if case .failed(let kind, let cause, let detail) = recording {
-          var o = SweepOutcome(scenario: zero, kind: kind, detail: detail)
-          o.cause = cause
-          decided.append(o)
-        }
+      let placements: [Placement]
+      let prunedHere: Int
+      let reachedHere: [PointHits]
+      switch recording {
+      case .recorded(let p, let n, let r): (placements, prunedHere, reachedHere) = (p, n, r)
+      case .flaky(let p, let r, let kind, let cause, let detail):
+        (placements, prunedHere, reachedHere) = (p, 0, r)
+        var o = SweepOutcome(scenario: zero, kind: kind, detail: detail)
+        o.cause = cause
+        o.flaky = true
+        decided.append(o)
+      case .failed(let kind, let cause, let detail):
+        var o = SweepOutcome(scenario: zero, kind: kind, detail: detail)
+        o.cause = cause
+        decided.append(o)
         all.append([zero])
         pruned.append(0)
         reached.append([])

@@ -53,4 +53,7 @@ public enum Recording: Sendable, Codable, Hashable {
   case recorded(placements: [Placement], pruned: Int, reached: [PointHits])
   /// The recording run did not end: `kind` is crashed or timed-out, `cause` what ended the worker.
   case failed(kind: SweepOutcome.Kind, cause: String?, detail: String)
+  /// The recording run crashed or hung once and not again in a fresh worker: the second run's
+  /// space, and the first run's end, a flaky failure of the plan's fault-free scenario.
+  case flaky(recorded: [Placement], reached: [PointHits], kind: SweepOutcome.Kind, cause: String?, detail: String)
 }
