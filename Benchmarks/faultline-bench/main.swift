@@ -542,12 +542,15 @@ if let why = linuxKernelMissing, wanted("linux") {
 if wanted("linux") && linuxKernelMissing == nil {
   let p = plan("Plans/linux/ext4-write-fsync.yaml")
   let perRound = Int(ProcessInfo.processInfo.environment["BENCH_LINUX_SCENARIOS"] ?? "") ?? 8
-  func round(reuse: Bool) -> Double {
+  /// One round: `perRound` scenarios, from no machine. Returns wall seconds per scenario over
+  /// all of them, and over the ones after the first (on a reused machine: with its boot behind).
+  func round(reuse: Bool) -> (all: Double, afterFirst: Double) {
     MachinePool.shared.shutdownAll()
     MachinePool.shared.reuse = reuse
     let before = MachinePool.shared.counts
     let start = DispatchTime.now().uptimeNanoseconds
-    for _ in 0..<perRound {
+    var firstDone = start
+    for i in 0..<perRound {
       do {
         let r = try runner.run(p)
         if !r.passed {
@@ -560,36 +563,42 @@ if wanted("linux") && linuxKernelMissing == nil {
         invalid.append("linux: a scenario of \(p.name) did not run (reuse \(reuse)): \(error)")
         break
       }
+      if i == 0 { firstDone = DispatchTime.now().uptimeNanoseconds }
     }
-    let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+    let end = DispatchTime.now().uptimeNanoseconds
     MachinePool.shared.shutdownAll()
     let after = MachinePool.shared.counts
     let boots = after.boots - before.boots
     if boots != (reuse ? 1 : perRound) {
       invalid.append("linux: \(boots) boots for \(perRound) scenarios with reuse \(reuse)")
     }
-    return seconds / Double(perRound)
+    return (Double(end - start) / 1e9 / Double(perRound), Double(end - firstDone) / 1e9 / Double(max(1, perRound - 1)))
   }
   let linuxRounds = max(1, min(rounds, 3))
   var reused: [Double] = []
+  var steady: [Double] = []
   var booted: [Double] = []
   for _ in 0..<linuxRounds {
-    reused.append(round(reuse: true))
-    booted.append(round(reuse: false))
+    let r = round(reuse: true)
+    reused.append(r.all)
+    steady.append(r.afterFirst)
+    booted.append(round(reuse: false).all)
   }
   MachinePool.shared.reuse = true
-  let ratios = zip(booted, reused).map { $0 / $1 }.sorted()
   func secs(_ xs: [Double]) -> String { xs.map { String(format: "%.2f", $0) }.joined(separator: " ") }
+  func row(_ label: String, _ xs: [Double]) {
+    print(
+      label.padding(toLength: 58, withPad: " ", startingAt: 0)
+        + String(format: "%6.2f s   rounds: %@", median(xs.sorted()), secs(xs)))
+  }
   print("linux ext4-write-fsync, \(perRound) scenarios a round, wall seconds per scenario (rounds: \(linuxRounds))")
+  row("  one machine reused, its boot included", reused)
+  row("  one machine reused, scenarios after the first (booted)", steady)
+  row("  a fresh boot per scenario", booted)
   print(
     String(
-      format: "  one machine, reused (first boot included)   %6.2f s   rounds: %@", median(reused.sorted()),
-      secs(reused)))
-  print(
-    String(
-      format: "  a fresh boot per scenario                   %6.2f s   rounds: %@", median(booted.sorted()),
-      secs(booted)))
-  print(String(format: "  reuse is %.1fx cheaper per scenario (median of per-round ratios)", median(ratios)))
+      format: "  reuse is %.1fx cheaper per scenario with its boot, %.1fx once booted (medians of per-round ratios)",
+      median(zip(booted, reused).map { $0 / $1 }.sorted()), median(zip(booted, steady).map { $0 / $1 }.sorted())))
   print("")
 }
 
