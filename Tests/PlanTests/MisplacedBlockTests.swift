@@ -23,7 +23,7 @@ private final class SwappedBlocks: Engine, @unchecked Sendable {
 }
 
 /// One write of two blocks, fsync'd: both blocks carry one pattern, so only stamped data tells
-/// which block is which.
+/// which block is which. Every engine: the three models, libext2fs (C ABI) and the real kernel.
 private func plan(_ engine: String, setup: String) -> String {
   """
   plan: misplaced-\(engine)
@@ -41,6 +41,9 @@ private let models: [(String, String)] = [
   ("btrfs-model", "{ device: { blocks: 256, block-size: 4096 }, files: [ { path: /a } ] }"),
   ("xfs-model", "{ device: { blocks: 256, block-size: 4096 }, files: [ { path: /a } ] }"),
   ("ext4-model", "{ device: { blocks: 256, block-size: 4096 }, files: [ { path: /a } ] }"),
+  // The real libext2fs (4KiB blocks here: the swap moves whole blocks) and the real kernel.
+  ("ext2fs", "{ size: 4MiB, block-size: 4096, files: [ { path: /a } ] }"),
+  ("linux", "{ fs: ext4, device: 64MiB, files: [ { path: /a } ] }"),
 ]
 
 @Suite("The data oracle catches a block at the wrong offset on every engine")
