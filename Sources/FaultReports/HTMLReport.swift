@@ -18,7 +18,7 @@ public enum HTMLReport {
         + (groups.contains { $0.1.expected } ? " (\(groups.filter { $0.1.expected }.count) expected)" : "") + "</span>"
     h += "</h1>"
     h += "<p class=\"summary\">\(results.plans.count) plan(s) · \(results.scenarios) scenarios · "
-    h += "\(results.scenarios - results.failed - results.unjudged) passed · \(results.failed) failed"
+    h += "\(results.passed) passed · \(results.failed) failed"
     if results.unjudged > 0 {
       h += " · <b class=\"bad\">\(results.unjudged) unjudged</b> (the oracles could not read the state)"
     }

@@ -33,8 +33,4 @@ public enum Markup {
     }
     return out
   }
-
-  /// For a terminal: `TerminalText.visible` (controls, DEL, C1, bidi and other format
-  /// characters become a visible `\u{…}`; everything else is kept).
-  public static func visible(_ s: String) -> String { TerminalText.visible(s) }
 }

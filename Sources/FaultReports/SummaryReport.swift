@@ -7,7 +7,7 @@ public enum SummaryReport {
   public static func render(_ results: RunResults, dir: String, color: Bool) -> String {
     let paint = Paint(on: color)
     var out: [String] = []
-    let t = Markup.visible
+    let t = TerminalText.visible
     for p in results.plans {
       var line = "\(t(p.plan)): \(p.ran) scenarios"
       let pruned = p.pruned + p.prunedChildren
@@ -79,7 +79,7 @@ public enum SummaryReport {
         out.append(paint.yellow("  reached by no plan: \(t(e.unreached.joined(separator: ", ")))"))
       }
     }
-    let passed = results.scenarios - results.failed - results.unjudged
+    let passed = results.passed
     out.append("")
     out.append("reports in \(t(dir))/: results.json, junit.xml, report.html")
     if let why = results.incompleteness { out.append(paint.yellow(why)) }

@@ -55,6 +55,7 @@ public struct RunResults: Sendable, Codable {
   public var failed: Int { plans.reduce(0) { $0 + $1.failed } }
   /// Scenarios that found nothing but could not be judged (a sweep with one exits non-zero).
   public var unjudged: Int { plans.reduce(0) { $0 + $1.unjudged } }
+  public var passed: Int { plans.reduce(0) { $0 + $1.passed } }
   public var distinctFailures: Int { plans.reduce(0) { $0 + $1.failures.count } }
   /// Distinct failures that are bugs (not expected behaviour), unjudged groups among them.
   public var unexpectedFailures: Int { plans.reduce(0) { $0 + $1.failures.filter { !$0.expected }.count } }
