@@ -44,9 +44,28 @@ public struct WriteData: Sendable, Hashable, CustomStringConvertible {
     }
   }
 
-  /// Writes the bytes for file offsets [offset, offset + b.count) into `b`.
+  /// Writes the bytes for file offsets [offset, offset + b.count) into `b`: whole units as two
+  /// 8-byte stores (the unit's offset, then file id, generation and pattern, the same in every
+  /// unit), the ragged ends a byte at a time. Every write and read of every scenario stamps or
+  /// checks through here.
   public func fill(_ b: UnsafeMutableBufferPointer<UInt8>, at offset: UInt64) {
-    for i in 0..<b.count { b[i] = byte(at: offset + UInt64(i)) }
+    guard let base = b.baseAddress else { return }
+    var i = 0
+    while i < b.count && (offset &+ UInt64(i)) & 15 != 0 {
+      base[i] = byte(at: offset &+ UInt64(i))
+      i += 1
+    }
+    let tail = UInt64(file) | UInt64(generation & 0xFF_FFFF) << 32 | UInt64(pattern) << 56
+    let raw = UnsafeMutableRawPointer(base)
+    while i + 16 <= b.count {
+      raw.storeBytes(of: (offset &+ UInt64(i)).littleEndian, toByteOffset: i, as: UInt64.self)
+      raw.storeBytes(of: tail.littleEndian, toByteOffset: i + 8, as: UInt64.self)
+      i += 16
+    }
+    while i < b.count {
+      base[i] = byte(at: offset &+ UInt64(i))
+      i += 1
+    }
   }
 
   /// The bytes for file offsets [offset, offset + count).
