@@ -57,6 +57,32 @@ public struct PlanLoader: Sendable {
     return try PlanReader.read(root, file: file, registry: registry)
   }
 
+  /// Plans that take a name an earlier plan of `plans` has: an error at each such `plan:` naming
+  /// where the first one is. A plan's name keys everything a run makes of it (its results, its
+  /// JUnit testsuite, its repro files, `--compare` and the known-failures list), so two plans of
+  /// one name would be one plan there.
+  public static func duplicateNames(_ plans: [Plan]) -> [PlanError] {
+    var first: [String: Plan] = [:]
+    var errors: [PlanError] = []
+    for plan in plans {
+      guard let earlier = first[plan.name] else {
+        first[plan.name] = plan
+        continue
+      }
+      let dir = URL(fileURLWithPath: plan.file).deletingLastPathComponent().lastPathComponent
+      let place = { (p: Plan) in p.nameLocation ?? SourceLocation(file: p.file, line: 1, column: 1) }
+      errors.append(
+        PlanError(
+          place(plan), key: "plan",
+          expected:
+            "a name no other plan has (results, reports, repro files and known failures know a plan by its name)",
+          found: "'\(plan.name)', the name of the plan at \(place(earlier)) too",
+          hint: dir.isEmpty || dir == "." || dir == "/"
+            ? "rename one of them" : "rename one, e.g. '\(dir)-\(plan.name)'"))
+    }
+    return errors
+  }
+
   /// The file name a directory scan skips: `Plans/known-failures.yaml` is the nightly sweep's
   /// list of accepted failures, not a plan.
   public static let knownFailuresFile = "known-failures.yaml"
