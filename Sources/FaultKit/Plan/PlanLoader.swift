@@ -62,22 +62,24 @@ public struct PlanLoader: Sendable {
   /// JUnit testsuite, its repro files, `--compare` and the known-failures list), so two plans of
   /// one name would be one plan there.
   public static func duplicateNames(_ plans: [Plan]) -> [PlanError] {
-    var first: [String: Plan] = [:]
+    // Where each name was first given (looked up, never iterated: the errors follow `plans`).
+    var first: [String: SourceLocation] = [:]
     var errors: [PlanError] = []
     for plan in plans {
+      let here = plan.nameLocation ?? SourceLocation(file: plan.file, line: 1, column: 1)
       guard let earlier = first[plan.name] else {
-        first[plan.name] = plan
+        first[plan.name] = here
         continue
       }
-      let dir = URL(fileURLWithPath: plan.file).deletingLastPathComponent().lastPathComponent
-      let place = { (p: Plan) in p.nameLocation ?? SourceLocation(file: p.file, line: 1, column: 1) }
+      // The folder the file is in, as written (`Plans/ext4/x.yaml` → `ext4`; none for `x.yaml`).
+      let dir = plan.file.split(separator: "/").dropLast().last.map(String.init) ?? ""
       errors.append(
         PlanError(
-          place(plan), key: "plan",
+          here, key: "plan",
           expected:
             "a name no other plan has (results, reports, repro files and known failures know a plan by its name)",
-          found: "'\(plan.name)', the name of the plan at \(place(earlier)) too",
-          hint: dir.isEmpty || dir == "." || dir == "/"
+          found: "'\(plan.name)', the name of the plan at \(earlier) too",
+          hint: dir.isEmpty || dir == "."
             ? "rename one of them" : "rename one, e.g. '\(dir)-\(plan.name)'"))
     }
     return errors
