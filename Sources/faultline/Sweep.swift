@@ -72,6 +72,12 @@ struct SweepCommand: ParsableCommand {
   @Option(help: "Stop starting scenarios after this many seconds (nightly runs); the report says how much ran.")
   var budget: Double?
 
+  @Option(
+    help:
+      "A rotation state file (JSON; made if missing): sweep the space round-robin across plans from where the last sweep with this file stopped, and record where this one stops (nightlies with --budget)."
+  )
+  var rotation: String?
+
   func run() throws {
     // The budget covers the whole command, plan loading and reports included.
     let started = DispatchTime.now().uptimeNanoseconds
@@ -81,6 +87,11 @@ struct SweepCommand: ParsableCommand {
     guard jobs >= 1 else { throw BadInput(description: "--jobs \(jobs): expected at least 1") }
     guard timeout > 0 else {
       throw BadInput(description: "--timeout \(timeout): expected a positive number of seconds")
+    }
+    if rotation != nil && resume != nil {
+      throw BadInput(
+        description:
+          "--rotation with --resume: a rotation starts each sweep afresh where the last one stopped; give one")
     }
     let plans = try loadPlans(paths)
     let registry = BuiltinEngines.registry
@@ -190,6 +201,11 @@ struct SweepCommand: ParsableCommand {
     let undecided = decided.filter { theShard.owns($0.scenario.index) && !resumed.isDone($0.scenario.key) }
     let decidedKeys = Set(decided.map(\.scenario.key))
     var initial = mine.filter { !resumed.isDone($0.key) && !decidedKeys.contains($0.key) }
+    let rotation = try self.rotation.map {
+      try SweepRotation(path: $0, space: space, planNames: plans.map(\.name), shard: theShard)
+    }
+    if let rotation { initial = rotation.arrange(initial) }
+    var tracker = SweepRotation.Tracker(initial + undecided.map(\.scenario))
     initial += try resumed.pendingChildren(driver)
     let already = resumed.count
     var ran = 0
@@ -220,8 +236,10 @@ struct SweepCommand: ParsableCommand {
       progress.step(failed: o.failed, added: more.count)
       if clock.expired {
         budgetReached = true
+        tracker.finished(o.scenario, more: more.count, started: false)
         return nil
       }
+      tracker.finished(o.scenario, more: more.count, started: true)
       return more
     }
     for o in undecided { _ = finished(o) }
@@ -236,7 +254,14 @@ struct SweepCommand: ParsableCommand {
     if budgetReached {
       say(
         "budget of \(seconds(budget!))s reached: \(already + ran) scenarios ran; "
-          + SweepInterrupt.resumeCommand(CommandLine.arguments, directory: reports.path) + " continues")
+          + (rotation == nil
+            ? SweepInterrupt.resumeCommand(CommandLine.arguments, directory: reports.path) + " continues"
+            : "the next sweep with --rotation \(rotation!.path) continues where this one stopped"))
+    }
+    if let rotation {
+      let (state, lines) = rotation.next(tracker)
+      try SweepRotation.write(state, to: rotation.path)
+      for l in lines { say(l) }
     }
 
     // The results, from the journal a line at a time; each scenario's line is sorted into space
