@@ -119,7 +119,8 @@ struct ReportCommand: ParsableCommand {
     defer { lock.release() }
     do {
       try dir.writeReports(
-        runs[0], comparison: comparison, json: reportDir != nil, junit: junit || both, html: html || both)
+        runs[0], comparison: comparison, json: reportDir != nil, junit: junit || both, html: html || both,
+        repros: Self.directory(results[0]))
     } catch let e as ResultsError {
       throw BadInput(description: e.description)
     }

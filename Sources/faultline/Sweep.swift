@@ -269,9 +269,10 @@ struct SweepCommand: ParsableCommand {
     var builder = SweepReportBuilder(meta: meta, catalogs: catalogs(), spill: dir)
     try SweepJournal.forEach(journalURL) { try builder.add($0) }
     let (planResults, planTimes) = builder.finish()
-    let results = RunResults(
+    var results = RunResults(
       command: "sweep", bugs: meta.bugs, shard: theShard, complete: !budgetReached, plans: planResults,
       catalogs: catalogs())
+    results.engineOptions = plugins.engineOptions
     let timings = RunTimings(
       wallSeconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9, jobs: inProcess ? 0 : workers,
       plans: planTimes)
@@ -467,7 +468,8 @@ struct Replay: ParsableCommand {
           continue
         }
       }
-      print(TextReport.render(r), terminator: "")
+      let command = ReproCommand(engineOptions: plugins.engineOptions ?? [])
+      print(TextReport.render(r, reproduce: command.replay(file: plan.file)), terminator: "")
       failed = failed || !r.passed
     }
     if failed { throw ExitCode(ExitStatus.failed) }
