@@ -106,9 +106,12 @@ struct SweepRotation {
   struct Tracker {
     private(set) var pending: [Int: Int] = [:]
     private(set) var cut = Set<Int>()
+    /// Scenarios that finished tonight.
+    private(set) var ran = 0
     init(_ initial: [SweepScenario]) { for sc in initial { pending[sc.index, default: 0] += 1 } }
     /// A scenario finished; `more` are its children, `started` whether they will run.
     mutating func finished(_ sc: SweepScenario, more: Int, started: Bool) {
+      ran += 1
       pending[sc.index, default: 1] -= 1
       if started { pending[sc.index, default: 0] += more } else if more > 0 { cut.insert(sc.index) }
     }
@@ -125,7 +128,10 @@ struct SweepRotation {
     while finished < order.count && tracker.done(order[(start + finished) % order.count]) { finished += 1 }
     var lines: [String] = []
     var advance = finished
-    if finished == 0 {
+    if tracker.ran == 0 {
+      // Nothing started (the budget went on the space): the same unit starts the next night.
+      advance = 0
+    } else if finished == 0 {
       let u = order[start]
       lines.append(
         "rotation: unit \(names[u] ?? "") (plan \(plans[u] ?? "")) has more scenarios than the budget ran; "
@@ -140,7 +146,7 @@ struct SweepRotation {
     let nextAt = (start + advance) % order.count
     s.position = nextAt
     s.unit = names[order[nextAt]]
-    let touched = Set((0..<max(finished, 1)).map { plans[order[(start + $0) % order.count]] ?? "" })
+    let touched = Set((0..<finished).map { plans[order[(start + $0) % order.count]] ?? "" })
     lines.insert(
       "rotation: \(finished) of \(order.count) units finished tonight, from unit \(start + 1) (\(touched.count) plan(s)); "
         + "cycle \(s.cycles + 1): \(s.covered) of \(order.count) units swept; the next night starts at unit \(nextAt + 1)",

@@ -189,6 +189,9 @@ struct NightlyTests {
     t.finished(space[0][0], more: 500, started: true)
     let (state, lines) = r.next(t)
     #expect(state.position == 1 && lines.contains { $0.contains("moves past it") })
+    // A night that ran nothing (the budget went on computing the space) moves nothing.
+    let (idle, _) = r.next(SweepRotation.Tracker(space[0]))
+    #expect(idle.position == 0 && idle.covered == 0 && idle.nights == 1)
   }
 
   @Test("sweep --rotation with a budget: state written, the next night starts at the unit it names, --resume refused")
@@ -211,5 +214,29 @@ struct NightlyTests {
     #expect(SweepRotation.name(o.scenario) == s1.unit)
     let both = try CLI.run(["sweep"] + args + ["--resume", n1.path])
     #expect(both.status == 2 && both.stderr.contains("--rotation with --resume"))
+  }
+}
+
+extension NightlyTests {
+  @Test("scripts/nightly-sweep: two budgeted nights, the second starting where the first stopped, the ledger kept")
+  func nightlyScript() throws {
+    let root = try CLITests.scratch("nightly-script")
+    defer { try? FileManager.default.removeItem(at: root) }
+    let env = [
+      "FAULTLINE_CLI_BINARY": try CLI.binary.path, "FAULTLINE_NIGHTLY_REPORTS": root.path,
+      "FAULTLINE_NIGHTLY_PLANS": "\(Self.cow) Plans/btrfs/fixup-enospc.yaml", "FAULTLINE_JOBS": "1",
+    ]
+    let script = CLI.root.appendingPathComponent("scripts/nightly-sweep")
+    let first = try CLI.spawn(script, ["6"], environment: env, directory: CLI.root)
+    #expect(first.status == 0, "\(first.stdout)\(first.stderr)")
+    #expect(first.stdout.contains("rotation: ") && first.stdout.contains("new: 0\n"), "\(first.stdout)")
+    let state = root.appendingPathComponent("nightly/rotation.json")
+    let s1 = try JSONDecoder().decode(SweepRotation.State.self, from: Data(contentsOf: state))
+    let second = try CLI.spawn(script, ["6"], environment: env, directory: CLI.root)
+    #expect(second.status == 0, "\(second.stdout)\(second.stderr)")
+    let s2 = try JSONDecoder().decode(SweepRotation.State.self, from: Data(contentsOf: state))
+    #expect(s1.nights == 1 && s2.nights == 2)
+    #expect(second.stdout.contains("from unit \(s1.position + 1) "), "\(second.stdout)")
+    #expect(FileManager.default.fileExists(atPath: root.appendingPathComponent("nightly/findings.json").path))
   }
 }
