@@ -16,7 +16,7 @@ public enum JUnitReport {
     }
     out += "<testsuites name=\"faultline \(results.command)\" tests=\"\(tests)\" failures=\"\(failures)\""
     out += " errors=\"\(errors)\">\n"
-    for p in results.plans { out += suite(p, command) }
+    for p in results.plans { out += suite(p) { command.reproduce($0, of: results.command) } }
     out += "</testsuites>\n"
     return out
   }
@@ -29,7 +29,7 @@ public enum JUnitReport {
 
   static func attr(_ s: String) -> String { Markup.escape(s, attribute: true) }
 
-  static func suite(_ p: PlanResults, _ command: ReproCommand) -> String {
+  static func suite(_ p: PlanResults, _ reproduce: (FailureGroup) -> String?) -> String {
     let c = counts(p)
     var out = "  <testsuite name=\"\(attr(p.plan))\" tests=\"\(c.tests)\" failures=\"\(c.failures)\""
     out += " errors=\"\(c.errors)\" skipped=\"\(c.skipped)\">\n"
@@ -50,7 +50,7 @@ public enum JUnitReport {
       // A crash, a timeout or a state nobody could read is an error: nothing was judged.
       let tag = f.kind == .judged && !f.isUnjudged ? "failure" : "error"
       out += "      <\(tag) message=\"\(attr(message(f)))\" type=\"\(attr(f.invariants.joined(separator: ",")))\">"
-      out += Markup.escape(body(f, command))
+      out += Markup.escape(body(f, reproduce(f)))
       out += "</\(tag)>\n"
       out += "    </testcase>\n"
     }
@@ -70,11 +70,10 @@ public enum JUnitReport {
     return m
   }
 
-  static func body(_ f: FailureGroup, _ command: ReproCommand) -> String {
+  /// `reproduce`: the command that reproduces the failure (for a sweep's, its repro file's: the
+  /// scenario's own line would run the plan as written, without the placed faults).
+  static func body(_ f: FailureGroup, _ reproduce: String?) -> String {
     var out = ""
-    // The scenario's own reproduce line would run the plan as written, without the placed faults:
-    // the repro file's command is the one that reproduces it.
-    let reproduce = f.repro.map { command.replay($0) }
     if let r = f.result {
       out += TextReport.render(r, reproduce: reproduce)
     } else {

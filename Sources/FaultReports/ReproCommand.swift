@@ -33,6 +33,15 @@ public struct ReproCommand: Sendable, Hashable {
     words(["replay", Self.absolute(directory + "/" + repro)])
   }
 
+  /// The command that reproduces `f`, a failure of a run made by `command` (`sweep`, `run`): its
+  /// repro file replayed; for `run`, which writes none, the plan run again with the seed and
+  /// schedule it failed under. nil when there is neither.
+  public func reproduce(_ f: FailureGroup, of command: String) -> String? {
+    if let repro = f.repro { return replay(repro) }
+    guard command == "run", let r = f.result else { return nil }
+    return run(file: r.file, seed: r.seed, scheduleSeed: f.scheduleSeed, bugs: r.bugs)
+  }
+
   /// `faultline replay /abs/plan.yaml [engine options]`: a repro (or any plan) at `path`.
   public func replay(file path: String) -> String { words(["replay", Self.absolute(path)]) }
 

@@ -55,6 +55,13 @@ struct ReproCommandTests {
     #expect(out.status == 1, "\(out.stdout)\(out.stderr)")
     let dir = reportDir.hasPrefix("/") ? URL(fileURLWithPath: reportDir) : CLI.root.appendingPathComponent(reportDir)
     let results = try RunResults.read(dir.appendingPathComponent("results.json"))
+    var commands = try reportCommands(dir)
+    commands["terminal"] = lines(out.stdout, after: "   repro: ")
+    return (results, commands)
+  }
+
+  /// report.html's and junit.xml's reproduce commands.
+  static func reportCommands(_ dir: URL) throws -> [String: [String]] {
     let html = try String(contentsOf: dir.appendingPathComponent("report.html"), encoding: .utf8)
     let junit = try String(contentsOf: dir.appendingPathComponent("junit.xml"), encoding: .utf8)
     var htmlCommands: [String] = []
@@ -63,13 +70,7 @@ struct ReproCommandTests {
       htmlCommands.append(unescape(String(rest[a.upperBound..<b.lowerBound])))
       rest = rest[b.upperBound...]
     }
-    return (
-      results,
-      [
-        "terminal": lines(out.stdout, after: "   repro: "), "report.html": htmlCommands,
-        "junit.xml": lines(junit, after: "reproduce: ").map(unescape),
-      ]
-    )
+    return ["report.html": htmlCommands, "junit.xml": lines(junit, after: "reproduce: ").map(unescape)]
   }
 
   @Test(
@@ -99,11 +100,20 @@ struct ReproCommandTests {
     let fixture = "Tests/Fixtures/schedule-window.yaml"
     let written = try CLI.run(["run", fixture, "--bug", "fixup-page-cleaned-before-worker"])
     #expect(written.status == 0, "\(written.stdout)")
-    let scheduled = try CLI.run(["run", fixture, "--bug", "fixup-page-cleaned-before-worker", "--schedules", "4"])
+    let dir = try CLITests.scratch("repro-run")
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let scheduled = try CLI.run([
+      "run", fixture, "--bug", "fixup-page-cleaned-before-worker", "--schedules", "4", "--report-dir", dir.path,
+    ])
     #expect(scheduled.status == 1, "\(scheduled.stdout)")
     let commands = Self.lines(scheduled.stdout, after: "reproduce: ")
     #expect(commands.allSatisfy { $0.contains("--schedule-seed ") })
     try Self.expectReproduces(commands, Self.violated(scheduled.stdout), "run --schedules")
+    // Its report.html and junit.xml say the same commands.
+    for (what, list) in try Self.reportCommands(dir).sorted(by: { $0.key < $1.key }) {
+      #expect(list == commands, "\(what)")
+      try Self.expectReproduces(list, Self.violated(scheduled.stdout), "run --schedules, \(what)")
+    }
   }
 
   @Test("a C plugin's failures: run's and the sweep's commands load the plugin, by absolute path, and fail again")
