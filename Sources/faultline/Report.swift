@@ -104,8 +104,9 @@ struct ReportCommand: ParsableCommand {
       defer { lock.release() }
       try dir.removeStale(journal: true)
       try printComparison(comparison)
-      try finishReports(merged, plans: plans, dir: dir, comparison: comparison)
+      // Recorded first: the reports end with exit status 1 when anything failed.
       try record(merged, comparison)
+      try finishReports(merged, plans: plans, dir: dir, comparison: comparison)
       // Written, and said in the summary; but a merge short of shards is no pass.
       if !merged.complete { throw ExitCode(ExitStatus.failed) }
       return
