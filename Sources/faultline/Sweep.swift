@@ -138,6 +138,8 @@ struct SweepCommand: ParsableCommand {
           "--jobs \(jobs): this machine has \(workers) core\(workers == 1 ? "" : "s"); running \(workers) worker\(workers == 1 ? "" : "s")\n"
             .utf8))
     }
+    // Checked before the report directory is touched.
+    let rotationState = try rotation.map { try SweepRotation.read($0, shard: theShard) }
     // Taken before the space is computed: a second sweep into the same directory stops at once.
     let run = try SweepRunDirectory.open(resume: resume, reportDir: reportDir)
     defer { run.release() }
@@ -201,8 +203,8 @@ struct SweepCommand: ParsableCommand {
     let undecided = decided.filter { theShard.owns($0.scenario.index) && !resumed.isDone($0.scenario.key) }
     let decidedKeys = Set(decided.map(\.scenario.key))
     var initial = mine.filter { !resumed.isDone($0.key) && !decidedKeys.contains($0.key) }
-    let rotation = try self.rotation.map {
-      try SweepRotation(path: $0, space: space, planNames: plans.map(\.name), shard: theShard)
+    let rotation = self.rotation.flatMap { path in
+      rotationState.map { SweepRotation(path: path, state: $0, space: space, planNames: plans.map(\.name)) }
     }
     if let rotation { initial = rotation.arrange(initial) }
     var tracker = SweepRotation.Tracker(initial + undecided.map(\.scenario))

@@ -46,7 +46,12 @@ struct SweepRotation {
   /// Reads the state (none yet: start at the first unit) and lays out tonight's order over `space`.
   /// - Throws: `BadInput` for a file that is not a rotation state, or one of another shard.
   init(path: String, space: [[SweepScenario]], planNames: [String], shard: Shard) throws {
-    self.path = path
+    try self.init(path: path, state: Self.read(path, shard: shard), space: space, planNames: planNames)
+  }
+
+  /// The state at `path`, checked before the sweep touches its report directory.
+  /// - Throws: `BadInput` for a file that is not a rotation state, or one of another shard.
+  static func read(_ path: String, shard: Shard) throws -> State {
     var state = State(shard: shard, position: 0, unit: nil, units: 0, covered: 0, cycles: 0, nights: 0)
     if FileManager.default.fileExists(atPath: path) {
       guard let data = try? Data(contentsOf: URL(fileURLWithPath: path)),
@@ -62,6 +67,12 @@ struct SweepRotation {
       }
       state = read
     }
+    return state
+  }
+
+  init(path: String, state: State, space: [[SweepScenario]], planNames: [String]) {
+    self.path = path
+    let shard = state.shard
     var perPlan: [[Int]] = []
     var names: [Int: String] = [:]
     var plans: [Int: String] = [:]

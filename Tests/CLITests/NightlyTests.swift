@@ -240,3 +240,35 @@ extension NightlyTests {
     #expect(FileManager.default.fileExists(atPath: root.appendingPathComponent("nightly/findings.json").path))
   }
 }
+
+extension NightlyTests {
+  @Test("a rotation state or findings ledger that is not one, or a rotation of another shard: exit 2, saying which")
+  func badStateFiles() throws {
+    let dir = try CLITests.scratch("nightly-bad-state")
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let junk = dir.appendingPathComponent("junk.json")
+    try Data("{\"schema\": \"something-else\"}\n".utf8).write(to: junk)
+    let run = dir.appendingPathComponent("run")
+    let sweep = try CLI.run([
+      "sweep", Self.cow, "--depth", "1", "--in-process", "--quiet", "--rotation", junk.path, "--report-dir", run.path,
+    ])
+    #expect(sweep.status == 2 && sweep.stderr.contains("--rotation \(junk.path): not a rotation state"))
+    let state = dir.appendingPathComponent("rotation.json")
+    _ = try CLI.run([
+      "sweep", Self.cow, "--depth", "1", "--in-process", "--quiet", "--rotation", state.path, "--shard", "0/2",
+      "--report-dir", run.path,
+    ])
+    let other = try CLI.run([
+      "sweep", Self.cow, "--depth", "1", "--in-process", "--quiet", "--rotation", state.path, "--shard", "1/2",
+      "--report-dir", run.path,
+    ])
+    #expect(
+      other.status == 2 && other.stderr.contains("it rotates shard 0/2, this sweep is shard 1/2"), "\(other.stderr)")
+    // Refused before the report directory was touched: the earlier run's results are still there.
+    #expect(FileManager.default.fileExists(atPath: run.appendingPathComponent("results.json").path))
+    let report = try CLI.run(["report", run.path, "--findings", junk.path])
+    #expect(report.status == 2 && report.stderr.contains("--findings \(junk.path): not a findings ledger"))
+    let both = try CLI.run(["run", Self.cow, "--schedules", "2", "--schedule-seed", "7"])
+    #expect(both.status == 2 && both.stderr.contains("--schedules with --schedule-seed"))
+  }
+}
