@@ -6,7 +6,12 @@ import FaultKit
 /// fault-point coverage and the plans. Failures filter by engine, invariant and point. Every
 /// string from plans and engines is escaped.
 public enum HTMLReport {
-  public static func render(_ results: RunResults, comparison: RunComparison? = nil) -> String {
+  /// - Parameter command: how the failures' reproduce commands are written (default: repro files
+  ///   in the current directory).
+  public static func render(
+    _ results: RunResults, comparison: RunComparison? = nil, command: ReproCommand? = nil
+  ) -> String {
+    let command = command ?? ReproCommand(results, directory: ".")
     let groups = results.plans.flatMap { p in p.failures.map { (p, $0) } }
     var h = head(results)
     h += "<header><h1>Faultline \(e(results.command)): "
@@ -34,7 +39,8 @@ public enum HTMLReport {
     let new = Set(comparison?.new ?? [])
     for (n, (p, f)) in groups.enumerated() {
       h += failure(
-        n + 1, p, f, new: comparison == nil ? nil : new.contains(.init(plan: p.plan, signature: f.signature)))
+        n + 1, p, f, new: comparison == nil ? nil : new.contains(.init(plan: p.plan, signature: f.signature)),
+        command: command.reproduce(f, of: results.command))
     }
     h += signatures(groups)
     if let c = comparison { h += compare(c) }
@@ -70,7 +76,7 @@ public enum HTMLReport {
   }
 
   /// `new`: nil when there is nothing to compare with; otherwise whether the failure is new.
-  static func failure(_ n: Int, _ p: PlanResults, _ f: FailureGroup, new: Bool?) -> String {
+  static func failure(_ n: Int, _ p: PlanResults, _ f: FailureGroup, new: Bool?, command: String?) -> String {
     var h = "<article class=\"failure\" id=\"failure-\(n)\" data-count=\"\(f.count)\" data-engine=\"\(a(p.engine))\""
     h +=
       " data-invariants=\"\(a(f.invariants.joined(separator: " ")))\" data-points=\"\(a(points(f).joined(separator: " ")))\">"
@@ -85,7 +91,7 @@ public enum HTMLReport {
     h += "</h2>"
     h += "<p class=\"meta\">plan <b>\(e(p.plan))</b> (<code>\(e(p.file))</code>, engine \(e(p.engine))) · "
     h += "\(f.count) scenario(s) · schedule: \(e(f.scheduleWords))"
-    if let repro = f.repro { h += " · repro: <code>faultline replay \(e(repro))</code>" }
+    if let command { h += " · repro: <code>\(e(command))</code>" }
     h += "</p>"
     guard let r = f.result else {
       h += "<p class=\"crash\">\(e(f.kind.rawValue)): \(e(f.detail ?? ""))</p>"

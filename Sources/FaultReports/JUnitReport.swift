@@ -5,7 +5,10 @@ import FaultKit
 /// the scenarios that passed. A crashed or timed-out engine is an `<error>`, a violation a
 /// `<failure>`. No times: the file is made from results.json alone, byte for byte the same.
 public enum JUnitReport {
-  public static func render(_ results: RunResults) -> String {
+  /// - Parameter command: how reproduce commands are written (default: repro files in the
+  ///   current directory).
+  public static func render(_ results: RunResults, command: ReproCommand? = nil) -> String {
+    let command = command ?? ReproCommand(results, directory: ".")
     var out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
     let (tests, failures, errors) = results.plans.reduce((0, 0, 0)) { acc, p in
       let c = counts(p)
@@ -13,7 +16,7 @@ public enum JUnitReport {
     }
     out += "<testsuites name=\"faultline \(results.command)\" tests=\"\(tests)\" failures=\"\(failures)\""
     out += " errors=\"\(errors)\">\n"
-    for p in results.plans { out += suite(p) }
+    for p in results.plans { out += suite(p) { command.reproduce($0, of: results.command) } }
     out += "</testsuites>\n"
     return out
   }
@@ -26,7 +29,7 @@ public enum JUnitReport {
 
   static func attr(_ s: String) -> String { Markup.escape(s, attribute: true) }
 
-  static func suite(_ p: PlanResults) -> String {
+  static func suite(_ p: PlanResults, _ reproduce: (FailureGroup) -> String?) -> String {
     let c = counts(p)
     var out = "  <testsuite name=\"\(attr(p.plan))\" tests=\"\(c.tests)\" failures=\"\(c.failures)\""
     out += " errors=\"\(c.errors)\" skipped=\"\(c.skipped)\">\n"
@@ -47,7 +50,7 @@ public enum JUnitReport {
       // A crash, a timeout or a state nobody could read is an error: nothing was judged.
       let tag = f.kind == .judged && !f.isUnjudged ? "failure" : "error"
       out += "      <\(tag) message=\"\(attr(message(f)))\" type=\"\(attr(f.invariants.joined(separator: ",")))\">"
-      out += Markup.escape(body(f))
+      out += Markup.escape(body(f, reproduce(f)))
       out += "</\(tag)>\n"
       out += "    </testcase>\n"
     }
@@ -67,11 +70,17 @@ public enum JUnitReport {
     return m
   }
 
-  static func body(_ f: FailureGroup) -> String {
+  /// `reproduce`: the command that reproduces the failure (for a sweep's, its repro file's: the
+  /// scenario's own line would run the plan as written, without the placed faults).
+  static func body(_ f: FailureGroup, _ reproduce: String?) -> String {
     var out = ""
-    if let r = f.result { out += TextReport.render(r) } else { out += "\(f.kind.rawValue): \(f.detail ?? "")\n" }
+    if let r = f.result {
+      out += TextReport.render(r, reproduce: reproduce)
+    } else {
+      out += "\(f.kind.rawValue): \(f.detail ?? "")\n"
+      if let reproduce { out += "reproduce: \(reproduce)\n" }
+    }
     out += "schedule: \(f.scheduleWords)\n"
-    if let repro = f.repro { out += "repro: \(repro)\n" }
     return out
   }
 }

@@ -74,13 +74,18 @@ public struct ReportDirectory: Sendable {
     }
   }
 
-  /// Writes results.json and the reports made from it.
+  /// Writes results.json and the reports made from it. Their reproduce commands name the repro
+  /// files in `repros` (default: this directory), by absolute path.
   public func writeReports(
-    _ results: RunResults, comparison: RunComparison? = nil, json: Bool = true, junit: Bool = true, html: Bool = true
+    _ results: RunResults, comparison: RunComparison? = nil, json: Bool = true, junit: Bool = true, html: Bool = true,
+    repros: String? = nil
   ) throws {
+    let command = ReproCommand(results, directory: repros ?? url.path)
     if json { try write("results.json", try results.encoded()) }
-    if junit { try write("junit.xml", Data(JUnitReport.render(results).utf8)) }
-    if html { try write("report.html", Data(HTMLReport.render(results, comparison: comparison).utf8)) }
+    if junit { try write("junit.xml", Data(JUnitReport.render(results, command: command).utf8)) }
+    if html {
+      try write("report.html", Data(HTMLReport.render(results, comparison: comparison, command: command).utf8))
+    }
   }
 
   /// Points `root/latest` at this directory (a relative symlink, replaced by rename).

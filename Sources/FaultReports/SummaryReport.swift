@@ -8,6 +8,7 @@ public enum SummaryReport {
     let paint = Paint(on: color)
     var out: [String] = []
     let t = TerminalText.visible
+    let command = ReproCommand(results, directory: dir)
     for p in results.plans {
       var line = "\(t(p.plan)): \(p.ran) scenarios"
       let pruned = p.pruned + p.prunedChildren
@@ -35,7 +36,7 @@ public enum SummaryReport {
         if let v = f.result?.violations.first { out.append("   \(t(v.invariant.rawValue)): \(t(v.message))") }
         out.append("   signature: \(t(f.signature))")
         if let repro = f.repro {
-          out.append("   repro: faultline replay \(t(dir))/\(repro)" + (f.shrunk.map { " (shrunk from \($0))" } ?? ""))
+          out.append("   repro: \(t(command.replay(repro)))" + (f.shrunk.map { " (shrunk from \($0))" } ?? ""))
         }
         if let why = f.notShrunk { out.append("   repro kept as found: \(t(why))") }
         if let why = f.noSnapshots { out.append("   no snapshots: \(t(why))") }
@@ -55,7 +56,7 @@ public enum SummaryReport {
           out.append("   \(t(u.kind.rawValue)) (\(t(u.moment))): \(t(u.reason))")
           if let raw = u.raw { out.append("     raw: \(t(String(raw.prefix(200))))") }
         }
-        if let repro = f.repro { out.append("   repro: faultline replay \(t(dir))/\(repro)") }
+        if let repro = f.repro { out.append("   repro: \(t(command.replay(repro)))") }
       }
     }
     if !expected.isEmpty {

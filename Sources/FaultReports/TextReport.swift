@@ -10,7 +10,13 @@ public enum TextReport {
   /// lines are the plan's and the engine's words: each line is escaped (`TerminalText.visible`),
   /// so none of them can move the cursor, reorder the line or start a line of its own.
   public static func render(_ r: ScenarioResult) -> String {
-    (r.passed ? renderPass(r) : renderFailure(r)).map { TerminalText.visible($0) + "\n" }.joined()
+    render(r, reproduce: ReproCommand(program: "faultline").run(file: r.file, seed: r.seed, bugs: r.bugs))
+  }
+
+  /// The result, with `reproduce` as the command that reproduces a failure (nil: none said).
+  public static func render(_ r: ScenarioResult, reproduce: String?) -> String {
+    (r.passed ? renderPass(r) : renderFailure(r, reproduce: reproduce)).map { TerminalText.visible($0) + "\n" }
+      .joined()
   }
 
   static func header(_ r: ScenarioResult) -> String {
@@ -34,7 +40,7 @@ public enum TextReport {
   }
 
   /// The lines of a failure (or an unjudged run), unescaped.
-  static func renderFailure(_ r: ScenarioResult) -> [String] {
+  static func renderFailure(_ r: ScenarioResult, reproduce: String?) -> [String] {
     var out: [String] = []
     // Found nothing, but could not judge everything: not a pass, not a failure.
     out.append((r.failed ? "FAIL " : "UNJUDGED ") + header(r))
@@ -92,10 +98,10 @@ public enum TextReport {
       let mark = o.asExpected ? "" : "   <-- expected \(o.expected)"
       out.append("    \(o.task)/\(o.index) \(o.op): \(o.outcome)\(mark)")
     }
-    out.append("")
-    var repro = "reproduce: faultline run \(r.file) --seed \(r.seed)"
-    for b in r.bugs { repro += " --bug \(b)" }
-    out.append(repro)
+    if let reproduce {
+      out.append("")
+      out.append("reproduce: \(reproduce)")
+    }
     return out
   }
 

@@ -110,6 +110,11 @@ struct Run: ParsableCommand {
   @Option(help: "Run each plan under N seeded random schedules and report each distinct failure once.")
   var schedules: Int?
 
+  @Option(
+    help:
+      "Run under the seeded random schedule with this seed (what `run --schedules N` prints to reproduce one of them).")
+  var scheduleSeed: UInt64?
+
   enum Format: String, ExpressibleByArgument, CaseIterable { case text, json }
   @Option(help: "Output format: text or json.")
   var format: Format = .text
@@ -132,6 +137,9 @@ struct Run: ParsableCommand {
       }
     }
     if let n = schedules, n < 1 { throw BadInput(description: "--schedules \(n): expected at least 1") }
+    if schedules != nil && scheduleSeed != nil {
+      throw BadInput(description: "--schedules with --schedule-seed: one picks N schedules, the other one; give one")
+    }
     // The report directory is this run's alone, and holds nothing of an earlier run.
     let lock = try reportDir.map { try ReportDirectoryLock.take(ReportDirectory(path: $0)) }
     defer { lock?.release() }
@@ -146,7 +154,7 @@ struct Run: ParsableCommand {
     for plan in plans {
       let r: ScenarioResult
       do {
-        var options = RunOptions(bugs: bugs, seed: seed)
+        var options = RunOptions(bugs: bugs, seed: seed, schedule: scheduleSeed.map { .random(seed: $0) })
         if !plan.faults.isEmpty { options.faultFree = try runner.faultFreeSnapshot(plan, options) }
         let hits: [Hit]
         (r, hits) = try runner.runRecordingHits(plan, options)
@@ -159,7 +167,7 @@ struct Run: ParsableCommand {
       notPassed = notPassed || !r.passed
       switch format {
       case .json: try json.add(r)
-      case .text: print(TextReport.render(r), terminator: "")
+      case .text: print(TextReport.render(r, reproduce: reproduce(r, scheduleSeed: scheduleSeed)), terminator: "")
       }
     }
     try writeReports(planResults)
@@ -181,8 +189,16 @@ struct Run: ParsableCommand {
   func writeReports(_ plans: [PlanResults]) throws {
     guard let reportDir else { return }
     var results = RunResults(command: "run", bugs: bugs.sorted(), plans: plans, catalogs: catalogs())
+    results.engineOptions = plugins.engineOptions
     results.markExpected(expectedInvariants())
     try ReportDirectory(URL(fileURLWithPath: reportDir)).writeReports(results)
+  }
+
+  /// The command that runs `r`'s scenario again from any directory: the plan by absolute path,
+  /// its seed, the random schedule it ran under, the bugs and the engines loaded.
+  func reproduce(_ r: ScenarioResult, scheduleSeed: UInt64?) -> String {
+    ReproCommand(engineOptions: plugins.engineOptions ?? []).run(
+      file: r.file, seed: r.seed, scheduleSeed: scheduleSeed, bugs: bugs)
   }
 }
 
@@ -196,7 +212,7 @@ extension Run {
     var summaries: [String] = []
     var planResults: [PlanResults] = []
     for plan in plans {
-      var groups: [(signature: String, first: ScenarioResult, count: Int)] = []
+      var groups: [(signature: String, first: ScenarioResult, count: Int, scheduleSeed: UInt64)] = []
       var runs: [(result: ScenarioResult, scheduleSeed: UInt64?)] = []
       var reached: [Hit] = []
       var rng = SplitMix64(seed: seed ?? plan.seed)
@@ -216,7 +232,7 @@ extension Run {
         if let i = groups.firstIndex(where: { $0.signature == r.signature }) {
           groups[i].count += 1
         } else {
-          groups.append((r.signature, r, 1))
+          groups.append((r.signature, r, 1, scheduleSeed))
         }
       }
       let failed = groups.reduce(0) { $0 + $1.count }
@@ -227,7 +243,7 @@ extension Run {
       for g in groups {
         shown.append(g.first)
         if format == .text {
-          print(TextReport.render(g.first), terminator: "")
+          print(TextReport.render(g.first, reproduce: reproduce(g.first, scheduleSeed: g.scheduleSeed)), terminator: "")
           print(
             "seen in \(g.count) of \(n) schedules of \(TerminalText.visible(plan.name)); this one: \(TerminalText.visible(g.first.schedule))\n"
           )

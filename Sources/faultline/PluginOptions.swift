@@ -1,5 +1,6 @@
 import ArgumentParser
 import BuiltinEngines
+import FaultReports
 import Foundation
 
 /// `--engine-plugin PATH.so` (repeatable): C engines to load beside the built-in ones; `--kernel
@@ -21,6 +22,14 @@ struct PluginOptions: ParsableArguments {
   var files: [String] {
     let cwd = FileManager.default.currentDirectoryPath
     return paths.map { $0.hasPrefix("/") ? $0 : "\(cwd)/\($0)" }
+  }
+
+  /// The options that load the same engines, with absolute paths: what a command reproducing a
+  /// failure of this run passes (`RunResults.engineOptions`); nil when there are none.
+  var engineOptions: [String]? {
+    var out = files.flatMap { ["--engine-plugin", $0] }
+    if let kernel { out += ["--kernel", ReproCommand.absolute(kernel)] }
+    return out.isEmpty ? nil : out
   }
 
   /// Makes the plugins part of the registry (and of every worker process's, through the

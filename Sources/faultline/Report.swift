@@ -35,6 +35,12 @@ struct ReportCommand: ParsableCommand {
   @Option(help: "A known-failures file (plan + signature each) whose entries are expected, not new.")
   var known: String?
 
+  @Option(
+    help:
+      "A nightly's findings ledger (JSON; made if missing): compare with every finding still open from earlier nights, then record this run in it."
+  )
+  var findings: String?
+
   static func url(_ path: String) -> URL {
     var isDir: ObjCBool = false
     let u = URL(fileURLWithPath: path)
@@ -61,10 +67,21 @@ struct ReportCommand: ParsableCommand {
     }
     let runs = try results.map(Self.read)
     let before = try compare.map(Self.read)
-    let expected = try known.map(Self.knownFailures)
-    func comparing(_ now: RunResults) -> RunComparison? {
-      guard before != nil || expected != nil else { return nil }
-      return RunComparison(now: now, before: before, known: expected ?? [])
+    let expected = try known.map(KnownFailures.read)
+    let ledger = try findings.map(FindingsLedger.read)
+    /// The comparison, checked before anything is written; the ledger is written after the reports.
+    func comparing(_ now: RunResults) throws -> RunComparison? {
+      guard before != nil || expected != nil || ledger != nil else { return nil }
+      for w in try expected?.check(against: now) ?? [] { FileHandle.standardError.write(Data((w + "\n").utf8)) }
+      var earlier = before.map { RunComparison.evidence($0) } ?? [:]
+      for (k, keys) in try ledger?.earlier(than: now) ?? [:] {
+        earlier[k] = (earlier[k] ?? []) + keys.filter { !(earlier[k] ?? []).contains($0) }
+      }
+      return RunComparison(now: now, earlier: earlier, known: expected?.keys ?? [:])
+    }
+    func record(_ now: RunResults, _ c: RunComparison?) throws {
+      guard let findings, let ledger, let c else { return }
+      try ledger.applying(now, comparison: c).write(findings)
     }
     if merge {
       let merged: RunResults
@@ -72,7 +89,7 @@ struct ReportCommand: ParsableCommand {
         throw BadInput(description: "report --merge: \(e.description)")
       }
       try Self.checkInputs(results)
-      let comparison = comparing(merged)
+      let comparison = try comparing(merged)
       if let reportDir,
         let input = results.first(where: { SweepRunDirectory.sameDirectory(Self.directory($0), reportDir) })
       {
@@ -87,12 +104,14 @@ struct ReportCommand: ParsableCommand {
       defer { lock.release() }
       try dir.removeStale(journal: true)
       try printComparison(comparison)
+      // Recorded first: the reports end with exit status 1 when anything failed.
+      try record(merged, comparison)
       try finishReports(merged, plans: plans, dir: dir, comparison: comparison)
       // Written, and said in the summary; but a merge short of shards is no pass.
       if !merged.complete { throw ExitCode(ExitStatus.failed) }
       return
     }
-    let comparison = comparing(runs[0])
+    let comparison = try comparing(runs[0])
     let dir = ReportDirectory(
       reportDir.map { URL(fileURLWithPath: $0) } ?? Self.url(results[0]).deletingLastPathComponent())
     let both = !html && !junit
@@ -101,7 +120,8 @@ struct ReportCommand: ParsableCommand {
     defer { lock.release() }
     do {
       try dir.writeReports(
-        runs[0], comparison: comparison, json: reportDir != nil, junit: junit || both, html: html || both)
+        runs[0], comparison: comparison, json: reportDir != nil, junit: junit || both, html: html || both,
+        repros: Self.directory(results[0]))
     } catch let e as ResultsError {
       throw BadInput(description: e.description)
     }
@@ -109,6 +129,7 @@ struct ReportCommand: ParsableCommand {
     if junit || both { wrote.append("\(dir.path)/junit.xml") }
     if html || both { wrote.append("\(dir.path)/report.html") }
     say("wrote \(wrote.joined(separator: ", ")) from \(Self.url(results[0]).path)")
+    try record(runs[0], comparison)
     try printComparison(comparison)
   }
 
@@ -140,34 +161,19 @@ struct ReportCommand: ParsableCommand {
     }
   }
 
-  /// Prints new, still failing and fixed; exit status 1 when something is new.
+  /// Prints new, still failing, fixed, unchecked and expected; exit status 1 when something is new.
   func printComparison(_ c: RunComparison?) throws {
     guard let c else { return }
-    for (title, keys) in [("new", c.new), ("still failing", c.still), ("fixed", c.fixed)] {
+    let lists = [
+      ("new", c.new), ("still failing", c.still), ("fixed", c.fixed),
+      ("not rechecked (none of the scenarios that showed it passed in this run)", c.unchecked),
+      ("expected behaviour of the engine (not bugs)", c.expected),
+    ]
+    for (title, keys) in lists where title == "new" || title == "still failing" || title == "fixed" || !keys.isEmpty {
       say("\(title): \(keys.count)")
       for k in keys { say("  \(TerminalText.visible(k.plan)): \(TerminalText.visible(k.signature))") }
     }
+    // A merge's comparison is said, but a merge short of shards is what decides its status.
     if !c.new.isEmpty && !merge { throw ExitCode(ExitStatus.failed) }
-  }
-
-  /// `known: [ { plan: NAME, signature: "…", why: "…" } ]`
-  static func knownFailures(_ path: String) throws -> Set<RunComparison.Key> {
-    guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-      throw BadInput(description: "\(path):1:1: error: cannot read the known-failures file")
-    }
-    do {
-      let top = try PlanMap(try PlanValue.parse(text, file: path), path: "", keys: ["known"])
-      guard let list = top.value("known") else { return [] }
-      return Set(
-        try list.list("known").enumerated().map { i, item in
-          let m = try PlanMap(item, path: "known[\(i)]", keys: ["plan", "signature", "why"])
-          guard let plan = try m.string("plan"), let sig = try m.string("signature") else {
-            throw PlanError(m.location, key: "known[\(i)]", expected: "plan and signature", found: "neither or one")
-          }
-          return RunComparison.Key(plan: plan, signature: sig)
-        })
-    } catch let e as PlanError {
-      throw BadInput(description: e.description)
-    }
   }
 }

@@ -72,6 +72,12 @@ struct SweepCommand: ParsableCommand {
   @Option(help: "Stop starting scenarios after this many seconds (nightly runs); the report says how much ran.")
   var budget: Double?
 
+  @Option(
+    help:
+      "A rotation state file (JSON; made if missing): sweep the space round-robin across plans from where the last sweep with this file stopped, and record where this one stops (nightlies with --budget)."
+  )
+  var rotation: String?
+
   func run() throws {
     // The budget covers the whole command, plan loading and reports included.
     let started = DispatchTime.now().uptimeNanoseconds
@@ -81,6 +87,11 @@ struct SweepCommand: ParsableCommand {
     guard jobs >= 1 else { throw BadInput(description: "--jobs \(jobs): expected at least 1") }
     guard timeout > 0 else {
       throw BadInput(description: "--timeout \(timeout): expected a positive number of seconds")
+    }
+    if rotation != nil && resume != nil {
+      throw BadInput(
+        description:
+          "--rotation with --resume: a rotation starts each sweep afresh where the last one stopped; give one")
     }
     let plans = try loadPlans(paths)
     let registry = BuiltinEngines.registry
@@ -131,6 +142,8 @@ struct SweepCommand: ParsableCommand {
           "--jobs \(jobs): this machine has \(workers) core\(workers == 1 ? "" : "s"); running \(workers) worker\(workers == 1 ? "" : "s")\n"
             .utf8))
     }
+    // Checked before the report directory is touched.
+    let rotationState = try rotation.map { try SweepRotation.read($0, shard: theShard) }
     // Taken before the space is computed: a second sweep into the same directory stops at once.
     let run = try SweepRunDirectory.open(resume: resume, reportDir: reportDir)
     defer { run.release() }
@@ -194,6 +207,11 @@ struct SweepCommand: ParsableCommand {
     let undecided = decided.filter { theShard.owns($0.scenario.index) && !resumed.isDone($0.scenario.key) }
     let decidedKeys = Set(decided.map(\.scenario.key))
     var initial = mine.filter { !resumed.isDone($0.key) && !decidedKeys.contains($0.key) }
+    let rotation = self.rotation.flatMap { path in
+      rotationState.map { SweepRotation(path: path, state: $0, space: space, planNames: plans.map(\.name)) }
+    }
+    if let rotation { initial = rotation.arrange(initial) }
+    var tracker = SweepRotation.Tracker(initial + undecided.map(\.scenario))
     initial += try resumed.pendingChildren(driver)
     let already = resumed.count
     var ran = 0
@@ -224,8 +242,10 @@ struct SweepCommand: ParsableCommand {
       progress.step(failed: o.failed, added: more.count)
       if clock.expired {
         budgetReached = true
+        tracker.finished(o.scenario, more: more.count, started: false)
         return nil
       }
+      tracker.finished(o.scenario, more: more.count, started: true)
       return more
     }
     for o in undecided { _ = finished(o) }
@@ -240,7 +260,14 @@ struct SweepCommand: ParsableCommand {
     if budgetReached {
       say(
         "budget of \(seconds(budget!))s reached: \(already + ran) scenarios ran; "
-          + SweepInterrupt.resumeCommand(CommandLine.arguments, directory: reports.path) + " continues")
+          + (rotation == nil
+            ? SweepInterrupt.resumeCommand(CommandLine.arguments, directory: reports.path) + " continues"
+            : "the next sweep with --rotation \(rotation!.path) continues where this one stopped"))
+    }
+    if let rotation {
+      let (state, lines) = rotation.next(tracker)
+      try SweepRotation.write(state, to: rotation.path)
+      for l in lines { say(l) }
     }
 
     // The results, from the journal a line at a time; each scenario's line is sorted into space
@@ -248,9 +275,10 @@ struct SweepCommand: ParsableCommand {
     var builder = SweepReportBuilder(meta: meta, catalogs: catalogs(), spill: dir)
     try SweepJournal.forEach(journalURL) { try builder.add($0) }
     let (planResults, planTimes) = builder.finish()
-    let results = RunResults(
+    var results = RunResults(
       command: "sweep", bugs: meta.bugs, shard: theShard, complete: !budgetReached, plans: planResults,
       catalogs: catalogs())
+    results.engineOptions = plugins.engineOptions
     let timings = RunTimings(
       wallSeconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9, jobs: inProcess ? 0 : workers,
       plans: planTimes)
@@ -446,7 +474,8 @@ struct Replay: ParsableCommand {
           continue
         }
       }
-      print(TextReport.render(r), terminator: "")
+      let command = ReproCommand(engineOptions: plugins.engineOptions ?? [])
+      print(TextReport.render(r, reproduce: command.replay(file: plan.file)), terminator: "")
       failed = failed || !r.passed
     }
     if failed { throw ExitCode(ExitStatus.failed) }

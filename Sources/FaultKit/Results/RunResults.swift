@@ -22,6 +22,9 @@ public struct RunResults: Sendable, Codable {
   public var missingShards: [Shard]?
   public var engines: [EngineResults]
   public var plans: [PlanResults]
+  /// The options that load the run's engines (`--engine-plugin /abs/x.so`, `--kernel /abs/linux`),
+  /// absolute: what a command reproducing one of its failures must pass too. nil: none.
+  public var engineOptions: [String]?
 
   public init(
     command: String, bugs: [String], shard: Shard = .all, complete: Bool = true, plans: [PlanResults],
@@ -173,6 +176,7 @@ public struct RunResults: Sendable, Codable {
       command: head.command, bugs: head.bugs, shard: .all, complete: done.count == count, plans: plans,
       catalogs: catalogs)
     if !missing.isEmpty { merged.missingShards = missing }
+    merged.engineOptions = head.engineOptions
     return merged
   }
 
