@@ -37,6 +37,13 @@ public enum BuiltinEngines {
     } catch {
       errors.append("built-in engine ext2fs: \(error)")
     }
+    // The built-in engines' setups share one shape (`files:`, `dirs:`) and none of their
+    // operations but the creating ones makes a file: the loader can say which operation works on a
+    // path nothing creates. Plugins and the planted fixture (whose writes create) say nothing.
+    let shaped = ["btrfs-model", "ext4-model", "xfs-model", "linux", "ext2fs"]
+    for i in engines.indices where shaped.contains(engines[i].name) {
+      engines[i].setupPaths = { SetupPaths.conventional($0) }
+    }
     let plugins = (env["FAULTLINE_ENGINE_PLUGINS"] ?? "").split(separator: ":").map(String.init)
     for path in plugins {
       do {

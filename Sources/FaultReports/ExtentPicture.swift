@@ -2,7 +2,7 @@ import FaultKit
 
 /// Inline SVG of one file's state before and after: a lane per extent source (tree, cache,
 /// delalloc, ordered), a lane of range locks and a lane of pages (dirty, writeback, locked,
-/// uptodate), on one byte axis, so a developer sees a delalloc range with no dirty page over it,
+/// uptodate), each lane only when the engine has such state, on one byte axis, so a developer sees a delalloc range with no dirty page over it,
 /// or a page left locked, without reading the diff. Every label passes through `Markup`.
 public enum ExtentPicture {
   static let width = 620.0
@@ -12,18 +12,58 @@ public enum ExtentPicture {
   /// Above this many records in a lane, the lane is drawn per pixel column.
   static let maxRects = 200
 
-  /// The files either snapshot has records for, sorted; at most `limit` of them, changed ones first.
-  public static func files(_ before: Snapshot, _ after: Snapshot, limit: Int = 6) -> (shown: [String], more: Int) {
+  /// The files either snapshot has records for; at most `limit` of them: the plan's own files
+  /// first (`planPaths`, in the order its operations name them), then the others that changed,
+  /// then the rest, each group sorted. An engine's own files (ext2fs's `/lost+found`, the
+  /// `/.fragment` its setup fills free space with) come after what the plan works on.
+  public static func files(_ before: Snapshot, _ after: Snapshot, planPaths: [String] = [], limit: Int = 6) -> (
+    shown: [String], more: Int
+  ) {
     var all = Set<String>()
     for s in [before, after] {
       all.formUnion(s.files.map(\.path))
       all.formUnion(s.extents.map(\.file))
       all.formUnion(s.pages.map(\.file))
     }
-    let changed = all.filter { records(before, $0) != records(after, $0) }.sorted()
-    let same = all.subtracting(changed).sorted()
-    let ordered = changed + same
+    var seen = Set<String>()
+    let plans = planPaths.filter { all.contains($0) && seen.insert($0).inserted }
+    let rest = all.subtracting(plans)
+    let changed = rest.filter { records(before, $0) != records(after, $0) }.sorted()
+    let same = rest.subtracting(changed).sorted()
+    let ordered = plans + changed + same
     return (Array(ordered.prefix(limit)), max(0, ordered.count - limit))
+  }
+
+  /// The paths a scenario's operations name, in order, from their descriptions
+  /// (`write { path: /a, offset: 0 }`, as `Operation.description` writes them).
+  public static func planPaths(_ ops: [OpRecord]) -> [String] {
+    let after = ["offset", "length", "pattern", "size", "target", "name", "value", "mode"].map { ", \($0): " }
+    var out: [String] = []
+    for o in ops {
+      guard let start = o.op.range(of: " { path: ") else { continue }
+      var rest = o.op[start.upperBound...]
+      if rest.hasSuffix(" }") { rest = rest.dropLast(2) }
+      let cut = after.compactMap { rest.range(of: $0)?.lowerBound }.min() ?? rest.endIndex
+      let path = String(rest[..<cut])
+      if !out.contains(path) { out.append(path) }
+    }
+    return out
+  }
+
+  /// The lanes either snapshot has any record for, in any file: an engine that keeps no
+  /// extent cache, delalloc, ordered extents, range locks or page cache (ext2fs) draws none of
+  /// those empty lanes. The tree lane is always drawn.
+  public static func lanes(_ before: Snapshot, _ after: Snapshot) -> [String] {
+    lanes.filter { lane in
+      lane == "tree"
+        || [before, after].contains { s in
+          switch lane {
+          case "locks": s.locks.contains { $0.range != nil }
+          case "pages": !s.pages.isEmpty
+          default: s.extents.contains { $0.source.rawValue == lane }
+          }
+        }
+    }
   }
 
   static func records(_ s: Snapshot, _ f: String) -> [String] {
@@ -48,15 +88,16 @@ public enum ExtentPicture {
 
   public static func svg(file f: String, before: Snapshot, after: Snapshot) -> String {
     let span = span(f, [before, after])
-    let panel = Double(lanes.count) * (lane + 2) + 18
+    let shown = lanes(before, after)
+    let panel = Double(shown.count) * (lane + 2) + 18
     let height = 2 * panel + 22
     var out =
       "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"extents\" width=\"\(Int(width))\" height=\"\(Int(height))\" viewBox=\"0 0 \(Int(width)) \(Int(height))\" role=\"img\">"
     out += "<title>\(Markup.escape("\(f): extents, locks and pages before and after"))</title>"
     out += "<text x=\"0\" y=\"12\" class=\"file\">\(Markup.escape(f))</text>"
     out += "<text x=\"\(Int(width))\" y=\"12\" text-anchor=\"end\" class=\"axis\">0 … \(Size.format(span))</text>"
-    out += draw(f, before, "before", top: 20, span: span)
-    out += draw(f, after, "after", top: 20 + panel, span: span)
+    out += draw(f, before, "before", top: 20, span: span, lanes: shown)
+    out += draw(f, after, "after", top: 20 + panel, span: span, lanes: shown)
     out += "</svg>"
     return out
   }
@@ -74,7 +115,7 @@ public enum ExtentPicture {
   /// One decimal, the same digits everywhere.
   static func fmt(_ d: Double) -> String { String(Double(Int((d * 10).rounded())) / 10) }
 
-  static func draw(_ f: String, _ s: Snapshot, _ name: String, top: Double, span: UInt64) -> String {
+  static func draw(_ f: String, _ s: Snapshot, _ name: String, top: Double, span: UInt64, lanes: [String]) -> String {
     var out = "<text x=\"0\" y=\"\(fmt(top + 10))\" class=\"panel\">\(name)</text>"
     for (i, laneName) in lanes.enumerated() {
       let y = top + 14 + Double(i) * (lane + 2)

@@ -3,8 +3,10 @@ import FaultKit
 /// `report.html`: one self-contained file (inline style and script, no network). The first screen
 /// is the run in one line and the first failure: its invariant, fault, evidence and diff. Then the
 /// pictures, the trace, the other failures, the signatures, new/fixed against the previous run,
-/// fault-point coverage and the plans. Failures filter by engine, invariant and point. Every
-/// string from plans and engines is escaped.
+/// fault-point coverage and the plans. Failures come in the terminal's order and numbers
+/// (`FailureOrder`: bugs, unjudged, expected) and filter by engine, invariant and point; expected
+/// findings can be hidden (a checkbox, or `report.html#hide-expected`). Every string from plans
+/// and engines is escaped.
 public enum HTMLReport {
   /// - Parameter command: how the failures' reproduce commands are written (default: repro files
   ///   in the current directory).
@@ -12,7 +14,9 @@ public enum HTMLReport {
     _ results: RunResults, comparison: RunComparison? = nil, command: ReproCommand? = nil
   ) -> String {
     let command = command ?? ReproCommand(results, directory: ".")
-    let groups = results.plans.flatMap { p in p.failures.map { (p, $0) } }
+    // The terminal's order and numbers (`FailureOrder`): bugs, unjudged, expected.
+    let ordered = FailureOrder.of(results)
+    let groups = ordered.map { ($0.plan, $0.failure) }
     var h = head(results)
     h += "<header><h1>Faultline \(e(results.command)): "
     h +=
@@ -37,9 +41,10 @@ public enum HTMLReport {
     if !groups.isEmpty { h += filters(groups) }
     h += "</header><main>"
     let new = Set(comparison?.new ?? [])
-    for (n, (p, f)) in groups.enumerated() {
+    for x in ordered {
+      let (p, f) = (x.plan, x.failure)
       h += failure(
-        n + 1, p, f, new: comparison == nil ? nil : new.contains(.init(plan: p.plan, signature: f.signature)),
+        x.number, p, f, new: comparison == nil ? nil : new.contains(.init(plan: p.plan, signature: f.signature)),
         command: command.reproduce(f, of: results.command))
     }
     h += signatures(groups)
@@ -70,14 +75,20 @@ public enum HTMLReport {
     let engines = Array(Set(groups.map(\.0.engine))).sorted()
     let invariants = Array(Set(groups.flatMap(\.1.invariants))).sorted()
     let pts = Array(Set(groups.flatMap { points($0.1) })).sorted()
+    let expected = groups.filter { $0.1.expected }.count
+    let hide =
+      expected == 0
+      ? ""
+      : "<label><input type=\"checkbox\" id=\"f-hide-expected\"> hide the \(expected) expected (not bugs)</label> "
     return "<nav class=\"filters\">" + select("f-engine", "engine", engines)
       + select("f-invariant", "invariant", invariants)
-      + select("f-point", "point", pts) + "<span id=\"shown\"></span></nav>"
+      + select("f-point", "point", pts) + hide + "<span id=\"shown\"></span></nav>"
   }
 
   /// `new`: nil when there is nothing to compare with; otherwise whether the failure is new.
   static func failure(_ n: Int, _ p: PlanResults, _ f: FailureGroup, new: Bool?, command: String?) -> String {
     var h = "<article class=\"failure\" id=\"failure-\(n)\" data-count=\"\(f.count)\" data-engine=\"\(a(p.engine))\""
+    h += " data-expected=\"\(f.expected ? "yes" : "no")\""
     h +=
       " data-invariants=\"\(a(f.invariants.joined(separator: " ")))\" data-points=\"\(a(points(f).joined(separator: " ")))\">"
     h += "<h2><span class=\"num\">\(n).</span> <span class=\"inv\">\(e(f.invariants.joined(separator: ", ")))</span>"
@@ -136,9 +147,9 @@ public enum HTMLReport {
     h += "</section><section class=\"diff-at-rest\"><h3>Diff at rest (baseline → now)</h3>\(diff(r.diffAtRest))"
     h += "</section></div>"
     if let before = r.baseline, let after = r.atRest {
-      let (files, more) = ExtentPicture.files(before, after)
+      let (files, more) = ExtentPicture.files(before, after, planPaths: ExtentPicture.planPaths(r.ops))
       h +=
-        "<section class=\"pictures\"><h3>Extents, locks and pages, before and after</h3>\(legend())<div class=\"svgs\">"
+        "<section class=\"pictures\"><h3>Extents, locks and pages, before and after</h3>\(legend(ExtentPicture.lanes(before, after)))<div class=\"svgs\">"
       for file in files {
         h += "<figure>" + ExtentPicture.svg(file: file, before: before, after: after)
         let locks = ExtentPicture.otherLocks(file, after)
@@ -185,12 +196,14 @@ public enum HTMLReport {
     return h + "</pre>"
   }
 
-  static func legend() -> String {
+  /// The colours of the lanes drawn (`lanes`), and of no others.
+  static func legend(_ lanes: [String]) -> String {
     let items = [
-      ("ex-tree", "tree"), ("ex-cache", "cache"), ("ex-delalloc", "delalloc"), ("ex-ordered", "ordered"),
-      ("lock", "range lock"), ("pg-dirty", "dirty page"), ("pg-writeback", "writeback"), ("pg-locked", "locked page"),
-      ("pg-clean", "clean page"),
-    ]
+      ("tree", "ex-tree", "tree"), ("cache", "ex-cache", "cache"), ("delalloc", "ex-delalloc", "delalloc"),
+      ("ordered", "ex-ordered", "ordered"), ("locks", "lock", "range lock"), ("pages", "pg-dirty", "dirty page"),
+      ("pages", "pg-writeback", "writeback"), ("pages", "pg-locked", "locked page"),
+      ("pages", "pg-clean", "clean page"),
+    ].filter { lanes.contains($0.0) }.map { ($0.1, $0.2) }
     return "<p class=\"legend\">"
       + items.map {
         "<svg width=\"12\" height=\"10\"><rect width=\"12\" height=\"10\" class=\"\($0.0)\"/></svg> \($0.1)"
@@ -202,10 +215,12 @@ public enum HTMLReport {
     guard !groups.isEmpty else { return "" }
     var h = "<section id=\"signatures\"><h2>Failures by signature</h2><table><tr><th>#</th><th>plan</th><th>engine</th>"
     h += "<th>invariants</th><th>fault</th><th>scenarios</th><th>signature</th></tr>"
-    for (n, (p, f)) in groups.enumerated() {
+    for (i, (p, f)) in groups.enumerated() {
+      let n = i + 1
       h +=
         "<tr class=\"sig\" data-engine=\"\(a(p.engine))\" data-invariants=\"\(a(f.invariants.joined(separator: " ")))\""
-      h += " data-points=\"\(a(points(f).joined(separator: " ")))\"><td><a href=\"#failure-\(n + 1)\">\(n + 1)</a></td>"
+      h += " data-expected=\"\(f.expected ? "yes" : "no")\""
+      h += " data-points=\"\(a(points(f).joined(separator: " ")))\"><td><a href=\"#failure-\(n)\">\(n)</a></td>"
       h += "<td>\(e(p.plan))</td><td>\(e(p.engine))</td><td>\(e(f.invariants.joined(separator: ", ")))</td>"
       h +=
         "<td>\(e(f.faultWords.joined(separator: " + ")))</td><td>\(f.count)</td><td><code>\(e(f.signature))</code></td></tr>"
@@ -245,7 +260,7 @@ public enum HTMLReport {
     var h =
       "<table class=\"cov\"><tr><th>point</th><th>kind</th><th>reached</th><th>fired</th><th>failed</th><th>errnos</th></tr>"
     for c in rows {
-      let cls = c.reached == 0 ? " class=\"unreached\"" : c.failed > 0 ? " class=\"failing\"" : ""
+      let cls = c.reached == 0 && c.fired == 0 ? " class=\"unreached\"" : c.failed > 0 ? " class=\"failing\"" : ""
       h += "<tr\(cls)><td><code>\(e(c.point))</code></td><td>\(e(c.kind.rawValue))</td><td>\(c.reached)</td>"
       h += "<td>\(c.fired)</td><td>\(c.failed)</td><td>\(e(c.errnos.joined(separator: ", ")))</td></tr>"
     }
@@ -306,6 +321,8 @@ public enum HTMLReport {
       function value(id) { var el = document.getElementById(id); return el ? el.value : ''; }
       function matches(el) {
         var en = value('f-engine'), inv = value('f-invariant'), pt = value('f-point');
+        var hide = document.getElementById('f-hide-expected');
+        if (hide && hide.checked && el.dataset.expected === 'yes') { return false; }
         return (!en || el.dataset.engine === en) &&
           (!inv || el.dataset.invariants.split(' ').indexOf(inv) >= 0) &&
           (!pt || el.dataset.points.split(' ').indexOf(pt) >= 0);
@@ -317,10 +334,13 @@ public enum HTMLReport {
         var s = document.getElementById('shown');
         if (s) { s.textContent = shown + ' of \(total) failure(s) shown'; }
       }
-      ['f-engine', 'f-invariant', 'f-point'].forEach(function (id) {
+      ['f-engine', 'f-invariant', 'f-point', 'f-hide-expected'].forEach(function (id) {
         var el = document.getElementById(id);
         if (el) { el.addEventListener('change', apply); }
       });
+      // report.html#hide-expected opens with the expected findings hidden (a link to share).
+      var hideBox = document.getElementById('f-hide-expected');
+      if (hideBox && window.location.hash === '#hide-expected') { hideBox.checked = true; }
       apply();
       var failed = articles.reduce(function (n, a) { return n + Number(a.dataset.count); }, 0);
       document.body.setAttribute('data-failed-scenarios', String(failed));

@@ -20,16 +20,17 @@ public enum SummaryReport {
       line += ", \(p.failures.count) distinct failure(s)"
       out.append(line)
     }
-    let all = results.plans.flatMap { p in p.failures.map { (p, $0) } }
-    let groups = all.filter { !$0.1.expected && !$0.1.isUnjudged }
-    let expected = all.filter { $0.1.expected }
-    let unjudged = all.filter { $0.1.isUnjudged }
+    // Numbered as report.html numbers them (`FailureOrder`): bugs, unjudged, expected.
+    let all = FailureOrder.of(results)
+    let groups = all.filter { $0.section == .bug }.map { ($0.number, $0.plan, $0.failure) }
+    let expected = all.filter { $0.section == .expected }.map { ($0.number, $0.plan, $0.failure) }
+    let unjudged = all.filter { $0.section == .unjudged }.map { ($0.number, $0.plan, $0.failure) }
     if !groups.isEmpty {
       out.append("")
       out.append(paint.red("\(groups.count) distinct failure(s), the first found first:"))
-      for (n, (p, f)) in groups.enumerated() {
+      for (n, p, f) in groups {
         out.append(
-          "\(n + 1). " + paint.bold(t(f.invariants.joined(separator: ", "))) + " after "
+          "\(n). " + paint.bold(t(f.invariants.joined(separator: ", "))) + " after "
             + t(f.faultWords.isEmpty ? "no fault" : f.faultWords.joined(separator: " + ")))
         out.append("   plan \(t(p.plan)) (\(t(p.engine))), \(f.count) scenario(s); schedule: \(t(f.scheduleWords))")
         if let d = f.detail { out.append("   \(t(d))") }
@@ -48,9 +49,9 @@ public enum SummaryReport {
         paint.red(
           "\(unjudged.count) group(s) of unjudged scenarios: the oracles could not read the state, so these did not pass:"
         ))
-      for (n, (p, f)) in unjudged.enumerated() {
+      for (n, p, f) in unjudged {
         out.append(
-          "\(n + 1). unjudged after " + t(f.faultWords.isEmpty ? "no fault" : f.faultWords.joined(separator: " + ")))
+          "\(n). unjudged after " + t(f.faultWords.isEmpty ? "no fault" : f.faultWords.joined(separator: " + ")))
         out.append("   plan \(t(p.plan)) (\(t(p.engine))), \(f.count) scenario(s)")
         for u in (f.result?.unjudged ?? []).prefix(3) {
           out.append("   \(t(u.kind.rawValue)) (\(t(u.moment))): \(t(u.reason))")
@@ -63,14 +64,14 @@ public enum SummaryReport {
       out.append("")
       out.append(
         "\(expected.count) distinct failure(s) the engine calls expected behaviour, reported apart (not bugs):")
-      for (p, f) in expected {
+      for (n, p, f) in expected {
         let first = f.result?.violations.first.map { t($0.message) } ?? ""
-        out.append("  \(f.count)x \(t(p.plan)): \(t(f.faultWords.joined(separator: " + "))): \(first)")
+        out.append("\(n). \(f.count)x \(t(p.plan)): \(t(f.faultWords.joined(separator: " + "))): \(first)")
       }
     }
     out.append("")
     for e in results.engines {
-      let reached = e.coverage.filter { $0.reached > 0 }.count
+      let reached = e.coverage.filter { $0.reached > 0 || $0.fired > 0 }.count
       let fired = e.coverage.filter { $0.fired > 0 }.count
       let failed = e.coverage.filter { $0.failed > 0 }.count
       out.append(
@@ -84,7 +85,7 @@ public enum SummaryReport {
     out.append("")
     out.append("reports in \(t(dir))/: results.json, junit.xml, report.html")
     if let why = results.incompleteness { out.append(paint.yellow(why)) }
-    let expectedScenarios = expected.reduce(0) { $0 + $1.1.count }
+    let expectedScenarios = expected.reduce(0) { $0 + $1.2.count }
     out.append(
       paint.green("\(passed) passed") + ", "
         + (results.failed > 0 ? paint.red("\(results.failed) failed") : "0 failed")

@@ -267,7 +267,7 @@ extension Run {
 
 struct Validate: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Check plans without running them; exit 2 on the first bad one.")
+    abstract: "Check plans without running them: every error of every file, each located; exit 2 if any.")
 
   @OptionGroup var plugins: PluginOptions
 
@@ -291,6 +291,9 @@ struct Points: ParsableCommand {
 
   @OptionGroup var plugins: PluginOptions
 
+  @Argument(help: "Only this engine (the same as --engine).")
+  var engineName: String?
+
   @Option(help: "Only this engine.")
   var engine: String?
 
@@ -298,11 +301,16 @@ struct Points: ParsableCommand {
     try plugins.activate()
     let registry = BuiltinEngines.registry
     var engines = registry.all
-    if let engine {
+    if let a = engineName, let b = engine, a != b {
+      throw BadInput(description: "points \(a) --engine \(b): two different engines; give one")
+    }
+    if let engine = engineName ?? engine {
       guard let d = registry.descriptor(named: engine) else {
         let hint = DidYouMean.hint(engine, among: registry.names).map { "; \($0)" } ?? ""
         throw BadInput(
-          description: "--engine \(engine): no such engine (engines: \(registry.names.joined(separator: ", ")))\(hint)")
+          description:
+            "\(engineName == nil ? "--engine " : "points ")\(engine): no such engine (engines: \(registry.names.joined(separator: ", ")))\(hint)"
+        )
       }
       engines = [d]
     }

@@ -13,8 +13,8 @@ struct SweepCommand: ParsableCommand {
 
   @OptionGroup var plugins: PluginOptions
 
-  @Argument(help: "Plan files or directories of plans.")
-  var paths: [String]
+  @Argument(help: "Plan files or directories of plans (none with --resume: the sweep's own).")
+  var paths: [String] = []
 
   @Option(name: .customLong("bug"), help: "Switch a historical bug of the engine on (repeatable).")
   var bugs: [String] = []
@@ -63,7 +63,10 @@ struct SweepCommand: ParsableCommand {
   )
   var reportDir: String?
 
-  @Option(help: "Continue the interrupted sweep in this directory (its journal says what is done).")
+  @Option(
+    help:
+      "Continue the interrupted sweep in this directory (its journal says what is done); without plan paths, with the arguments it was started with."
+  )
   var resume: String?
 
   @Flag(help: "No progress output.")
@@ -79,6 +82,12 @@ struct SweepCommand: ParsableCommand {
   var rotation: String?
 
   func run() throws {
+    if paths.isEmpty {
+      guard let resume else {
+        throw BadInput(description: "sweep: expected plan files or directories (or --resume DIR)")
+      }
+      return try Self.resuming(resume).run()
+    }
     // The budget covers the whole command, plan loading and reports included.
     let started = DispatchTime.now().uptimeNanoseconds
     let clock = SweepBudget(seconds: budget, from: started)
@@ -186,11 +195,12 @@ struct SweepCommand: ParsableCommand {
         SweepMeta.PlanEntry(
           file: plans[i].file, name: plans[i].name, engine: plans[i].engine, depth: configs[i].depth,
           space: space[i].count, pruned: pruned[i], reached: reached[i])
-      }, bugs: bugs.sorted(), shard: theShard, inputs: inputs)
+      }, bugs: bugs.sorted(), shard: theShard, inputs: inputs,
+      arguments: SweepInterrupt.sweepArguments(CommandLine.arguments))
     try run.begin(meta, resuming: resume != nil)
     // From here a resume can continue what is interrupted.
     let interrupt = SweepInterrupt(
-      progressOpen: !quiet && isatty(STDOUT_FILENO) == 1, journal: dir.appendingPathComponent("journal.jsonl").path,
+      progressOpen: !quiet && isatty(STDERR_FILENO) == 1, journal: dir.appendingPathComponent("journal.jsonl").path,
       resumeCommand: SweepInterrupt.resumeCommand(CommandLine.arguments, directory: reports.path),
       lock: dir.appendingPathComponent(ReportDirectoryLock.fileName).path)
     defer { withExtendedLifetime(interrupt) {} }
@@ -224,7 +234,7 @@ struct SweepCommand: ParsableCommand {
       say(line)
     }
     let progress = Progress(
-      quiet: quiet, total: initial.count + undecided.count + already, done: already)
+      quiet: quiet, total: initial.count + undecided.count + already, done: already, failed: resumed.failed)
     let executor: any ScenarioExecutor =
       inProcess ? InProcessExecutor(registry: registry) : WorkerPool(jobs: workers, timeoutSeconds: timeout)
     var journalError: Error?
@@ -286,6 +296,31 @@ struct SweepCommand: ParsableCommand {
     try finishReports(
       results, plans: plans, dir: reports, isolation: inProcess ? nil : isolation, lines: builder.lines,
       deadline: clock.deadline)
+  }
+
+  /// `sweep --resume DIR` with no plan paths: the command `DIR/meta.json` recorded, with this
+  /// command line's options after it (a later `--jobs` or `--quiet` wins).
+  /// - Throws: `BadInput` when DIR holds no sweep, or one started by a faultline that did not record its arguments.
+  static func resuming(_ dir: String) throws -> SweepCommand {
+    let url = URL(fileURLWithPath: dir).appendingPathComponent("meta.json")
+    guard FileManager.default.fileExists(atPath: url.path) else {
+      throw BadInput(description: "--resume \(dir): no meta.json of a sweep there")
+    }
+    guard let data = try? Data(contentsOf: url), let meta = try? JSONDecoder().decode(SweepMeta.self, from: data)
+    else { throw BadInput(description: "--resume \(dir): its meta.json is not a sweep's") }
+    guard let recorded = meta.arguments, recorded.first == "sweep" else {
+      throw BadInput(
+        description:
+          "--resume \(dir): its meta.json does not record the sweep's arguments (an older faultline started it); give the plan paths and options again"
+      )
+    }
+    let now = Array(CommandLine.arguments.dropFirst().drop { $0 != "sweep" }.dropFirst())
+    do {
+      return try SweepCommand.parse(Array(recorded.dropFirst()) + now)
+    } catch {
+      throw BadInput(
+        description: "--resume \(dir): the recorded arguments no longer parse: \(SweepCommand.message(for: error))")
+    }
   }
 
   /// Worker processes that run at once: `--jobs`, but no more than the cores (the pool runs one
@@ -379,20 +414,24 @@ func finishReports(
   if results.unexpectedFailures > 0 { throw ExitCode(ExitStatus.failed) }
 }
 
-/// Progress: a live line on a terminal; a plain line every few seconds otherwise (CI logs).
+/// Progress, on standard error (standard output stays the summary, for a pipe or a file): a
+/// live line on a terminal; a plain line every few seconds otherwise (CI logs).
 final class Progress {
   let quiet: Bool
-  let tty = isatty(STDOUT_FILENO) == 1
+  let tty = isatty(STDERR_FILENO) == 1
   var total: Int
   var done: Int
-  var failed = 0
+  var failed: Int
   let start = DispatchTime.now().uptimeNanoseconds
   var last: UInt64 = 0
 
-  init(quiet: Bool, total: Int, done: Int) {
+  /// - Parameters:
+  ///   - done: scenarios a resumed sweep's journal holds already; `failed`: how many of them failed.
+  init(quiet: Bool, total: Int, done: Int, failed: Int = 0) {
     self.quiet = quiet
     self.total = total
     self.done = done
+    self.failed = failed
   }
 
   func step(failed f: Bool, added: Int) {
@@ -407,11 +446,11 @@ final class Progress {
     let rate = secs > 0 ? Double(done) / secs : 0
     let eta = rate > 0 ? Double(total - done) / rate : 0
     let text = String(format: "%d/%d scenarios, %.0f/s, ETA %.0fs, %d failed", done, total, rate, eta, failed)
-    FileHandle.standardOutput.write(Data((tty ? "\r\(text)" : "\(text)\n").utf8))
+    FileHandle.standardError.write(Data((tty ? "\r\(text)" : "\(text)\n").utf8))
   }
 
   func end() {
-    if !quiet && tty { FileHandle.standardOutput.write(Data("\n".utf8)) }
+    if !quiet && tty { FileHandle.standardError.write(Data("\n".utf8)) }
   }
 }
 

@@ -10,7 +10,7 @@ final class SweepInterrupt: @unchecked Sendable {
   /// Handles the signals from now until the process ends: a thread waits for the byte the signal
   /// handler (C, async-signal-safe) writes to a pipe, then ends the line, says what to do and exits.
   /// - Parameters:
-  ///   - progressOpen: whether a progress line may be open on standard output (a terminal).
+  ///   - progressOpen: whether a progress line may be open on standard error (a terminal).
   ///   - journal: the journal, named in the message.
   ///   - resumeCommand: the command line that continues the sweep.
   ///   - lock: the report directory's lock file, given up on the way out.
@@ -23,7 +23,7 @@ final class SweepInterrupt: @unchecked Sendable {
       // Blocks until a signal; a read interrupted by one is tried again.
       while read(fd, &byte, 1) != 1 {}
       let sig = Int32(byte)
-      if progressOpen { _ = IOFailure.writeAll(STDOUT_FILENO, Data("\n".utf8)) }
+      if progressOpen { _ = IOFailure.writeAll(STDERR_FILENO, Data("\n".utf8)) }
       let name = sig == SIGINT ? "interrupted" : sig == SIGTERM ? "terminated" : "hung up"
       let text = "\(name): every scenario that finished is in \(journal); to continue: \(resumeCommand)"
       _ = IOFailure.writeAll(STDERR_FILENO, Data((TerminalText.visible(text) + "\n").utf8))
@@ -36,7 +36,13 @@ final class SweepInterrupt: @unchecked Sendable {
   /// This command line with `--resume DIR` in place of any `--report-dir`/`--resume`, quoted
   /// for a POSIX shell.
   static func resumeCommand(_ arguments: [String], directory: String) -> String {
-    var out = ["faultline"]
+    (["faultline"] + sweepArguments(arguments) + ["--resume", directory]).map(quote).joined(separator: " ")
+  }
+
+  /// The arguments after the program name, less any `--report-dir`/`--resume` and their values:
+  /// what `meta.json` records for `sweep --resume DIR` alone.
+  static func sweepArguments(_ arguments: [String]) -> [String] {
+    var out: [String] = []
     var i = 1
     // Each pass consumes one or two arguments: the loop ends.
     while i < arguments.count {
@@ -52,8 +58,7 @@ final class SweepInterrupt: @unchecked Sendable {
       out.append(a)
       i += 1
     }
-    out += ["--resume", directory]
-    return out.map(quote).joined(separator: " ")
+    return out
   }
 
   static func quote(_ s: String) -> String {

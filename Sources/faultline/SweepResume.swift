@@ -24,6 +24,8 @@ struct SweepResume {
   private(set) var done = Set<KeyHash>()
   var firstResults = FirstResults()
   private(set) var count = 0
+  /// How many of them failed (what the progress line counts on from).
+  private(set) var failed = 0
   let url: URL
 
   init(journal url: URL) throws {
@@ -31,14 +33,17 @@ struct SweepResume {
     var done = Set<KeyHash>()
     var first = FirstResults()
     var count = 0
+    var failed = 0
     try SweepJournal.forEach(url) { o in
       done.insert(KeyHash(o.scenario.key))
       _ = first.keep(o)
       count += 1
+      if o.failed { failed += 1 }
     }
     self.done = done
     firstResults = first
     self.count = count
+    self.failed = failed
   }
 
   func isDone(_ key: String) -> Bool { !done.isEmpty && done.contains(KeyHash(key)) }

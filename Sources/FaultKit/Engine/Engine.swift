@@ -97,6 +97,9 @@ public struct EngineDescriptor: Sendable {
   /// say. The loader rejects an operation whose range ends past it, and the runner answers one
   /// with EFBIG or EINVAL without calling the engine (`OperationRange`).
   public var maxFileSize: @Sendable (PlanValue?) -> UInt64? = { _ in nil }
+  /// The paths a (valid) setup makes, so the loader can say which operation works on a path
+  /// nothing creates; nil when the engine does not say (nothing is checked).
+  public var setupPaths: @Sendable (PlanValue?) -> [String]? = { _ in nil }
   /// The engine has checks to run stopped (`Engine.verify`).
   public var verifies = false
   /// Invariants whose violation is expected behaviour, not a bug (ext2fs: damage after a reported

@@ -15,7 +15,7 @@ public struct PlanLoader: Sendable {
 
   /// Loads and validates one plan file.
   /// - Parameter path: The plan file.
-  /// - Throws: `PlanError`, the first error found; a file that cannot be read is an error at path:1:1.
+  /// - Throws: `PlanError`, the first error in file order with every other in `others`; a file that cannot be read is an error at path:1:1.
   public func load(file path: String) throws -> Plan {
     let start = SourceLocation(file: path, line: 1, column: 1)
     var isDirectory: ObjCBool = false
@@ -51,7 +51,7 @@ public struct PlanLoader: Sendable {
   /// - Parameters:
   ///   - text: YAML plan text.
   ///   - file: The name errors and `Plan.file` carry.
-  /// - Throws: `PlanError`, the first error found.
+  /// - Throws: `PlanError`, the first error in file order with every other in `others`.
   public func parse(_ text: String, file: String) throws -> Plan {
     let root = try PlanValue.parse(text, file: file)
     return try PlanReader.read(root, file: file, registry: registry)

@@ -5,7 +5,10 @@ extension PlanReader {
   // MARK: Faults
 
   func faults(_ value: PlanValue) throws -> [FaultSpec] {
-    try value.list("faults").enumerated().map { try fault($1, path: "faults[\($0)]") }
+    // Each fault on its own: one with an error is said and the next still read.
+    try value.list("faults").enumerated().compactMap { i, item in
+      try log.attempt { try fault(item, path: "faults[\(i)]") }
+    }
   }
 
   func fault(_ value: PlanValue, path: String) throws -> FaultSpec {

@@ -17,46 +17,79 @@ struct PlanReader {
 
   let engine: EngineDescriptor
   let seed: UInt64
+  /// Where errors go so reading goes on past them (each task, operation and fault on its own).
+  var log = PlanErrorLog()
   /// The largest file the setup's device holds, when the engine says.
   var maxFileSize: UInt64? = nil
   var tasks: [PlanTask] = []
 
   static func read(_ root: PlanValue, file: String, registry: EngineRegistry) throws -> Plan {
-    let top = try PlanMap(root, path: "", keys: topKeys)
-    let nameValue = try top.require("plan", "the plan's name")
-    let name = try nameValue.string("plan")
-    guard !name.isEmpty else {
-      throw PlanError(
-        nameValue.location, key: "plan", expected: "the plan's name", found: "an empty string")
+    let log = PlanErrorLog()
+    // Unknown top-level keys, each said; the rest is read as if they were not there.
+    var keys = topKeys
+    if case .map(let entries, _) = root {
+      for e in entries where !keys.contains(e.key) {
+        log.add(
+          PlanError(
+            e.keyLocation, key: e.key, expected: "one of \(topKeys.joined(separator: ", "))",
+            found: "unknown key '\(e.key)'", hint: DidYouMean.hint(e.key, among: topKeys)))
+        keys.append(e.key)
+      }
     }
-    try checkNameLength(name, at: nameValue, path: "plan")
-    let engine = try readEngine(top, registry: registry)
-    let about = try top.string("about").map(trimTrailingNewlines) ?? ""
-    let seed = UInt64(try top.int("seed", min: 0) ?? 0)
-    var reader = PlanReader(engine: engine, seed: seed)
-    let bugs = try top.value("bugs").map { try reader.bugNames($0, path: "bugs") } ?? []
+    let top = try PlanMap(root, path: "", keys: keys)
+    let name =
+      try log.attempt { () throws -> String in
+        let nameValue = try top.require("plan", "the plan's name")
+        let name = try nameValue.string("plan")
+        guard !name.isEmpty else {
+          throw PlanError(
+            nameValue.location, key: "plan", expected: "the plan's name", found: "an empty string")
+        }
+        try checkNameLength(name, at: nameValue, path: "plan")
+        return name
+      } ?? ""
+    // Everything after depends on the engine: without one, what was found so far is all.
+    guard let engine = try log.attempt({ try readEngine(top, registry: registry) }) else {
+      try log.check()
+      preconditionFailure("an engine error was logged")
+    }
+    let about = try log.attemptOptional { try top.string("about").map(trimTrailingNewlines) }
+    let seed = UInt64(try log.attemptOptional { try top.int("seed", min: 0) } ?? 0)
+    var reader = PlanReader(engine: engine, seed: seed, log: log)
+    let bugs = try log.attemptOptional { try top.value("bugs").map { try reader.bugNames($0, path: "bugs") } } ?? []
     let setup = top.value("setup")
-    do {
-      try engine.checkSetup(setup)
-    } catch let error as PlanError {
-      throw error
-    } catch {
-      throw PlanError(
-        setup?.location ?? top.keyLocation("setup"), key: "setup",
-        expected: "a setup \(engine.name) accepts",
-        found: "\(error)")
+    let setupOK: Void? = try log.attempt {
+      do {
+        try engine.checkSetup(setup)
+      } catch let error as PlanError {
+        throw error
+      } catch {
+        throw PlanError(
+          setup?.location ?? top.keyLocation("setup"), key: "setup",
+          expected: "a setup \(engine.name) accepts",
+          found: "\(error)")
+      }
     }
-    reader.maxFileSize = engine.maxFileSize(setup)
-    try reader.readTasks(top)
-    let faults = try top.value("faults").map { try reader.faults($0) } ?? []
-    let expect = try top.value("expect").map { try reader.expectations($0) } ?? Expectations()
-    let catches = try top.value("catches").map { try reader.catches($0) } ?? []
-    let sweep = try top.value("sweep").map { try reader.sweep($0) }
-    let schedule = try top.value("schedule").map { try reader.schedule($0) } ?? .fifo
-    let preemptions = try top.value("schedule").map { try reader.preemptions($0) } ?? []
-    let limits = try top.value("limits").map { try reader.limits($0) } ?? Limits()
+    if setupOK != nil { reader.maxFileSize = engine.maxFileSize(setup) }
+    let before = log.errors.count
+    _ = try log.attempt { try reader.readTasks(top) }
+    // Every operation read (none dropped for an error): which paths nothing creates can be said.
+    let tasksWhole = log.errors.count == before
+    let faults = try log.attemptOptional { try top.value("faults").map { try reader.faults($0) } } ?? []
+    let expect =
+      try log.attemptOptional { try top.value("expect").map { try reader.expectations($0) } } ?? Expectations()
+    let catches = try log.attemptOptional { try top.value("catches").map { try reader.catches($0) } } ?? []
+    let sweep = try log.attemptOptional { try top.value("sweep").map { try reader.sweep($0) } }
+    let schedule = try log.attemptOptional { try top.value("schedule").map { try reader.schedule($0) } } ?? .fifo
+    let preemptions =
+      try log.attemptOptional { try top.value("schedule").map { try reader.preemptions($0) } } ?? []
+    let limits = try log.attemptOptional { try top.value("limits").map { try reader.limits($0) } } ?? Limits()
+    if tasksWhole {
+      for e in reader.uncreatedPaths(reader.tasks, setupPaths: engine.setupPaths(setup), expect: expect) { log.add(e) }
+    }
+    try log.check()
     return Plan(
-      name: name, file: file, engine: engine.name, about: about, bugs: bugs, seed: seed,
+      name: name, file: file, engine: engine.name, about: about ?? "", bugs: bugs, seed: seed,
       setup: setup,
       tasks: reader.tasks, faults: faults, expect: expect, catches: catches, sweep: sweep,
       schedule: schedule, preemptions: preemptions,
@@ -72,9 +105,23 @@ struct PlanReader {
         value.location, key: "engine",
         expected: names.isEmpty
           ? "a registered engine (none are registered)" : "one of the engines \(listing(names))",
-        found: "'\(name)'", hint: DidYouMean.hint(name, among: names))
+        found: "'\(name)'", hint: engineHint(name, among: names))
     }
     return engine
+  }
+
+  /// A near-miss engine name, or for a filesystem's bare name (`ext4`) both engines that run it:
+  /// the model (`ext4-model`) and the real kernel (`linux` with `setup: { fs: ext4 }`).
+  static func engineHint(_ name: String, among names: [String]) -> String? {
+    let lower = name.lowercased()
+    let models = names.filter { $0.hasPrefix(lower + "-") }
+    let kernel = ["ext4", "xfs", "btrfs"].contains(lower) && names.contains("linux")
+    if !models.isEmpty || kernel {
+      var ways = models.map { "'\($0)' (the model)" }
+      if kernel { ways.append("'linux' with setup: { fs: \(lower) } (the real kernel)") }
+      return "did you mean " + ways.joined(separator: " or ") + "?"
+    }
+    return DidYouMean.hint(name, among: names)
   }
 
   /// Names become parts of file names (repro plans) and of every report line.
@@ -223,27 +270,34 @@ struct PlanReader {
     var seen: [String: SourceLocation] = [:]
     for (i, item) in list.enumerated() {
       let path = "tasks[\(i)]"
-      let m = try PlanMap(item, path: path, keys: ["name", "ops"])
-      let nameValue = try m.require("name", "a task name")
-      let name = try nameValue.string(m.keyPath("name"))
-      guard !name.isEmpty, !name.contains("/") else {
-        throw PlanError(
-          nameValue.location, key: m.keyPath("name"), expected: "a non-empty task name without '/'",
-          found: "'\(name)'")
+      // A task with a bad name is skipped; its operations are still read, for their errors.
+      guard let m = try log.attempt({ try PlanMap(item, path: path, keys: ["name", "ops"]) }) else { continue }
+      let name = try log.attempt { () throws -> String in
+        let nameValue = try m.require("name", "a task name")
+        let name = try nameValue.string(m.keyPath("name"))
+        guard !name.isEmpty, !name.contains("/") else {
+          throw PlanError(
+            nameValue.location, key: m.keyPath("name"), expected: "a non-empty task name without '/'",
+            found: "'\(name)'")
+        }
+        if let first = seen[name] {
+          throw PlanError(
+            nameValue.location, key: m.keyPath("name"), expected: "task names used once",
+            found: "a second task '\(name)' (first at \(first))")
+        }
+        try Self.checkNameLength(name, at: nameValue, path: m.keyPath("name"))
+        seen[name] = nameValue.location
+        return name
       }
-      if let first = seen[name] {
-        throw PlanError(
-          nameValue.location, key: m.keyPath("name"), expected: "task names used once",
-          found: "a second task '\(name)' (first at \(first))")
+      let ops = try log.attempt { try m.require("ops", "a list of operations").list(m.keyPath("ops")) } ?? []
+      var read: [Operation] = []
+      for (k, op) in ops.enumerated() {
+        if let o = try log.attempt({ try operation(op, path: m.keyPath("ops") + "[\(k)]") }) { read.append(o) }
       }
-      try Self.checkNameLength(name, at: nameValue, path: m.keyPath("name"))
-      seen[name] = nameValue.location
-      let ops = try m.require("ops", "a list of operations").list(m.keyPath("ops"))
-      tasks.append(
-        PlanTask(
-          name: name,
-          ops: try ops.enumerated().map { try operation($1, path: m.keyPath("ops") + "[\($0)]") }))
+      if let name { tasks.append(PlanTask(name: name, ops: read)) }
     }
+    // Operations dropped for their errors: the check below would only repeat them.
+    if !log.errors.isEmpty { return }
     guard tasks.contains(where: { !$0.ops.isEmpty }) else {
       throw PlanError(
         value.location, key: "tasks", expected: "at least one task with at least one operation",

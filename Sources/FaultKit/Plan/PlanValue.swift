@@ -192,9 +192,24 @@ extension PlanValue {
   /// A size: `4096`, `64KiB`, `1MiB`, `2GiB`, `16K` is not accepted (ambiguous), `4kib` is.
   public func size(_ path: String) throws -> UInt64 {
     guard case .scalar(let raw, _) = self, let n = PlanValue.parseSize(raw) else {
-      throw PlanError(location, key: path, expected: "a size in bytes (4096, 64KiB, 1MiB, 1GiB)", found: found)
+      var hint: String?
+      if case .scalar(let raw, _) = self { hint = PlanValue.sizeHint(raw) }
+      throw PlanError(
+        location, key: path, expected: "a size in bytes (4096, 64KiB, 1MiB, 1GiB)", found: found, hint: hint)
     }
     return n
+  }
+
+  /// For a size written with a decimal or bare unit (`24KB`, `4k`, `1 MB`): the binary unit
+  /// spelt as sizes are (`24KiB`), since a plan's sizes are whole pages and blocks.
+  static func sizeHint(_ raw: String) -> String? {
+    let s = raw.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: "_", with: "")
+    let digits = s.prefix { $0.isASCII && $0.isNumber }
+    guard !digits.isEmpty, UInt64(digits) != nil else { return nil }
+    let unit = s.dropFirst(digits.count).trimmingCharacters(in: .whitespaces).lowercased()
+    let binary = ["k": "KiB", "kb": "KiB", "m": "MiB", "mb": "MiB", "g": "GiB", "gb": "GiB", "t": "TiB", "tb": "TiB"]
+    guard let u = binary[unit] else { return nil }
+    return "did you mean '\(digits)\(u)'? (sizes are binary: KiB, MiB, GiB)"
   }
 
   public static func parseSize(_ raw: String) -> UInt64? {

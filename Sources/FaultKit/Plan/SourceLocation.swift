@@ -20,6 +20,9 @@ public struct PlanError: Error, Hashable, Sendable, CustomStringConvertible {
   public let found: String
   /// "did you mean 'alloc.data'?", or nil.
   public let hint: String?
+  /// The other errors found in the same file, each located, in file order (a reader goes on past
+  /// an error to report the next, so one run of `validate` names them all).
+  public var others: [PlanError] = []
 
   public init(_ location: SourceLocation, key: String, expected: String, found: String, hint: String? = nil) {
     self.location = location
@@ -29,12 +32,32 @@ public struct PlanError: Error, Hashable, Sendable, CustomStringConvertible {
     self.hint = hint
   }
 
-  /// One line; what came from the plan (the key path, the value found, the file's name) is
-  /// escaped for a terminal (`TerminalText.visible`).
+  /// The errors `errors` holds as one, the first in file order leading; nil for none.
+  public static func combined(_ errors: [PlanError]) -> PlanError? {
+    var seen = Set<PlanError>()
+    let unique = errors.filter { seen.insert($0).inserted }
+    let sorted = unique.enumerated().sorted {
+      ($0.element.location.line, $0.element.location.column, $0.offset)
+        < ($1.element.location.line, $1.element.location.column, $1.offset)
+    }.map(\.element)
+    guard var first = sorted.first else { return nil }
+    first.others = Array(sorted.dropFirst())
+    return first
+  }
+
+  /// Every error in the file.
+  public var all: [PlanError] {
+    var me = self
+    me.others = []
+    return [me] + others
+  }
+
+  /// One line an error (several for several errors); what came from the plan (the key path, the
+  /// value found, the file's name) is escaped for a terminal (`TerminalText.visible`).
   public var description: String {
     var s = "\(location): error: \(key.isEmpty ? "plan" : key): expected \(expected), found \(found)"
     if let hint { s += "; \(hint)" }
-    return TerminalText.visible(s)
+    return ([TerminalText.visible(s)] + others.map(\.description)).joined(separator: "\n")
   }
 }
 

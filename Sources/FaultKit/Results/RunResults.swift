@@ -196,13 +196,15 @@ public struct EngineResults: Sendable, Codable {
   public let name: String
   public let points: [FaultPoint]
   public let coverage: [PointCoverage]
-  /// Declared points no plan of the run reached: a path no plan exercises.
+  /// Declared points no scenario of the run reached: a path no plan exercises. A point the
+  /// fault-free runs never hit but a scenario fired at (reached only after an earlier fault, as
+  /// depth 2 does) is reached.
   public let unreached: [String]
   public init(name: String, points: [FaultPoint], coverage: [PointCoverage]) {
     self.name = name
     self.points = points
     self.coverage = coverage
-    unreached = coverage.filter { $0.reached == 0 }.map(\.point)
+    unreached = coverage.filter { $0.reached == 0 && $0.fired == 0 }.map(\.point)
   }
 }
 

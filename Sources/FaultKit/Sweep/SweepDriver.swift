@@ -90,16 +90,26 @@ public struct SweepMeta: Sendable, Codable, Hashable {
   public let shard: Shard
   /// The plans' contents, the build and the plugins it ran (nil in sweeps made in code).
   public var inputs: SweepInputs?
-  public init(plans: [PlanEntry], bugs: [String], shard: Shard, inputs: SweepInputs? = nil) {
+  /// The command's arguments after the program name (`sweep Plans --depth 2 …`, less
+  /// `--report-dir` and `--resume`), so `sweep --resume DIR` alone continues it; nil in sweeps
+  /// made in code or by an older faultline. Not compared by `mismatches`: how a sweep was asked
+  /// for (`--jobs`, `--quiet`) may change between runs; what it sweeps may not.
+  public var arguments: [String]?
+  public init(
+    plans: [PlanEntry], bugs: [String], shard: Shard, inputs: SweepInputs? = nil, arguments: [String]? = nil
+  ) {
     self.plans = plans
     self.bugs = bugs
     self.shard = shard
     self.inputs = inputs
+    self.arguments = arguments
   }
 
   /// Why a sweep with this meta cannot continue the one `earlier` describes, a sentence per
   /// difference; empty when it can.
   public func mismatches(_ earlier: SweepMeta) -> [String] {
+    var earlier = earlier
+    earlier.arguments = arguments
     guard self != earlier else { return [] }
     var out: [String] = []
     if let now = inputs, let then = earlier.inputs {
