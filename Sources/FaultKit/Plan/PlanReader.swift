@@ -37,8 +37,8 @@ struct PlanReader {
       }
     }
     let top = try PlanMap(root, path: "", keys: keys)
-    let name =
-      try log.attempt { () throws -> String in
+    let (name, nameLocation) =
+      try log.attempt { () throws -> (String, SourceLocation) in
         let nameValue = try top.require("plan", "the plan's name")
         let name = try nameValue.string("plan")
         guard !name.isEmpty else {
@@ -46,8 +46,8 @@ struct PlanReader {
             nameValue.location, key: "plan", expected: "the plan's name", found: "an empty string")
         }
         try checkNameLength(name, at: nameValue, path: "plan")
-        return name
-      } ?? ""
+        return (name, nameValue.location)
+      } ?? ("", top.keyLocation("plan"))
     // Everything after depends on the engine: without one, what was found so far is all.
     guard let engine = try log.attempt({ try readEngine(top, registry: registry) }) else {
       try log.check()
@@ -93,7 +93,7 @@ struct PlanReader {
       setup: setup,
       tasks: reader.tasks, faults: faults, expect: expect, catches: catches, sweep: sweep,
       schedule: schedule, preemptions: preemptions,
-      limits: limits, nameLocation: nameValue.location)
+      limits: limits, nameLocation: nameLocation)
   }
 
   static func readEngine(_ top: PlanMap, registry: EngineRegistry) throws -> EngineDescriptor {
