@@ -29,6 +29,8 @@ final class LinuxEngine: Engine, ExternalCompletions, @unchecked Sendable {
   private var verified = false
   private var poweredOff = false
   private var debugCount = 0
+  /// XFS errortags armed for the running operation (xfs plans only).
+  private let errortags = ErrortagArming()
   /// Lockdep reported during this scenario (and is off until the machine boots again).
   private var lockdepSpent = false
   /// Operations in the guest whose allocations are being counted (`mem.alloc`).
@@ -98,6 +100,8 @@ final class LinuxEngine: Engine, ExternalCompletions, @unchecked Sendable {
     if let v = op.mode { fields.append(("mode", v)) }
     let nth = memAllocRequest()
     if let nth { fields.append(("nth", "\(nth)")) }
+    let tagging = setupConfig.fs == .xfs && harness.injecting
+    if tagging { try errortags.before(harness, machine, concurrent: !outstanding.isEmpty) }
     let id = try machine.channel.send("OP", fields)
     if nth != nil { counting += 1 }
     defer { if nth != nil { counting -= 1 } }
@@ -114,8 +118,11 @@ final class LinuxEngine: Engine, ExternalCompletions, @unchecked Sendable {
       try await harness.scheduler.block(on: Self.key(id), what: what, external: true)
     }
     outstanding[id] = nil
-    let injected = (nth != nil ? memAllocHits(reply!, asked: nth!) : []) + collectHits()
-    try collectKernelLog()
+    var injected = (nth != nil ? memAllocHits(reply!, asked: nth!) : []) + collectHits()
+    let log = try collectKernelLog()
+    if tagging {
+      injected += try errortags.after(harness, machine, log: log)
+    }
     guard let rc = reply!.rcField else {
       throw LinuxEngineError.broken("the agent answered \(what) without an errno: \(reply!.fields.keys.sorted())")
     }
@@ -131,9 +138,11 @@ final class LinuxEngine: Engine, ExternalCompletions, @unchecked Sendable {
     var error: FSError?
     if rc != 0 {
       let e = Errno(rawValue: rc)
-      // An error an injected failure hands on is marked as injected: EIO from the disk's, ENOMEM
-      // from an allocation's.
-      if let hit = injected.last(where: { ($0.point == Self.memAlloc ? Errno.noMemory : .io) == e }) {
+      // An error an injected failure hands on is marked as injected: an errno its point declares
+      // (EIO from the disk's, ENOMEM from an allocation's, an errortag's own).
+      let catalog = harness.injector.catalog
+      if let hit = injected.last(where: { h in catalog.points.first { $0.name == h.point }?.errnos.contains(e) == true }
+      ) {
         error = FSError(e, injected: HitRef(point: hit.point, hit: hit.hit))
       } else {
         error = FSError(e)
@@ -159,6 +168,7 @@ final class LinuxEngine: Engine, ExternalCompletions, @unchecked Sendable {
     do {
       _ = collectHits()
       try machine.powerCut()
+      errortags.mountGone()
       try machine.mount()
       try collectKernelLog()
     } catch {
@@ -296,7 +306,7 @@ final class LinuxEngine: Engine, ExternalCompletions, @unchecked Sendable {
     // Nothing answered in time: the guest is stuck (its tasks hang); the machine cannot serve
     // another scenario. What the kernel said first (the hung-task detector's report, with the
     // stuck task's stack and the locks held) is read while the agent's query thread still answers.
-    try? collectKernelLog(seconds: 20)
+    _ = try? collectKernelLog(seconds: 20)
     machine.state = .broken(
       "operations did not return within \(Int(Self.opSeconds)) s: \(outstanding.values.sorted().joined(separator: "; "))"
     )
@@ -347,6 +357,7 @@ final class LinuxEngine: Engine, ExternalCompletions, @unchecked Sendable {
   /// is checked against what the injector decided, hits after the plan included (a fault firing
   /// during the snapshot's reads would otherwise go unseen).
   private func endArming() {
+    if !harness.injecting { errortags.disarmAll(machine) }
     guard armed && !harness.injecting else { return }
     armed = false
     machine.ubd.disarm()
@@ -470,7 +481,8 @@ final class LinuxEngine: Engine, ExternalCompletions, @unchecked Sendable {
 
   // MARK: What the kernel said
 
-  private func collectKernelLog(seconds: Double = LinuxMachine.querySeconds) throws {
+  @discardableResult
+  private func collectKernelLog(seconds: Double = LinuxMachine.querySeconds) throws -> [KernelMessage] {
     let lostBefore = machine.logLost
     let new = try machine.drainKernelLog(seconds: seconds)
     if machine.logLost > lostBefore {
@@ -483,6 +495,11 @@ final class LinuxEngine: Engine, ExternalCompletions, @unchecked Sendable {
     // What fail-nth failed, as the kernel said it (verbose 1: which allocator, no stack).
     for m in new where m.text.hasPrefix("FAULT_INJECTION: forcing a failure") {
       harness.trace.append(.note("kernel: \(m.text.replacingOccurrences(of: "\\x0a", with: " "))"))
+    }
+    // An XFS errortag that fired, where (it explains the filesystem's error reports after it).
+    for m in new where m.text.contains("Injecting ") && m.text.contains(" at file ") {
+      harness.trace.append(.note("kernel: \(m.text)"))
+      firedSoFar += 1
     }
     for r in KernelReport.reports(in: new) {
       let text = r.lines.joined(separator: "\n")
@@ -498,6 +515,7 @@ final class LinuxEngine: Engine, ExternalCompletions, @unchecked Sendable {
       }
       harness.trace.append(.note("kernel: \(r.kind.rawValue): \(r.lines[0])"))
     }
+    return new
   }
 
   /// Kernel reports seen after the snapshot at rest (recovery, fsck) as findings: those before

@@ -25,27 +25,28 @@ public enum LinuxModel {
     }
   }
 
-  public static let catalog = FaultCatalog([
-    FaultPoint(
-      "io.read", kind: .io, errnos: [.io], actions: [.fail],
-      about: "a read of the guest's disk: UML's ubd driver preading the host image (the disk shim fails it)"),
-    FaultPoint(
-      "io.write", kind: .io, errnos: [.io], actions: [.fail],
-      about: "a write of the guest's disk (data, metadata, journal): ubd's pwrite, or a discard or zeroing"),
-    FaultPoint(
-      "io.flush", kind: .io, errnos: [.io], actions: [.fail],
-      about: "a cache flush of the guest's disk (REQ_OP_FLUSH: ubd's fdatasync of the host image)"),
-    FaultPoint(
-      "mem.alloc", kind: .allocator, errnos: [.noMemory], actions: [.fail], modes: [.transient],
-      about:
-        "an allocation the kernel makes for an operation, in the task that runs it (slab and page allocations that may fail, __GFP_NOFAIL ones not; not those of workers the operation hands work to): the kernel's fail-nth fails the chosen one, the operation's later allocations are then not counted; needs FAILSLAB, FAIL_PAGE_ALLOC and FAULT_INJECTION_DEBUG_FS"
-    ),
-    FaultPoint(
-      "power-cut", kind: .power, errnos: [], actions: [.crash],
-      about:
-        "after an operation returns: the machine loses power (every write since the last flush that reached the disk is gone), the plan's tasks stop, and the filesystem recovers from the disk when mounted again"
-    ),
-  ])
+  public static let catalog = FaultCatalog(
+    [
+      FaultPoint(
+        "io.read", kind: .io, errnos: [.io], actions: [.fail],
+        about: "a read of the guest's disk: UML's ubd driver preading the host image (the disk shim fails it)"),
+      FaultPoint(
+        "io.write", kind: .io, errnos: [.io], actions: [.fail],
+        about: "a write of the guest's disk (data, metadata, journal): ubd's pwrite, or a discard or zeroing"),
+      FaultPoint(
+        "io.flush", kind: .io, errnos: [.io], actions: [.fail],
+        about: "a cache flush of the guest's disk (REQ_OP_FLUSH: ubd's fdatasync of the host image)"),
+      FaultPoint(
+        "mem.alloc", kind: .allocator, errnos: [.noMemory], actions: [.fail], modes: [.transient],
+        about:
+          "an allocation the kernel makes for an operation, in the task that runs it (slab and page allocations that may fail, __GFP_NOFAIL ones not; not those of workers the operation hands work to): the kernel's fail-nth fails the chosen one, the operation's later allocations are then not counted; needs FAILSLAB, FAIL_PAGE_ALLOC and FAULT_INJECTION_DEBUG_FS"
+      ),
+      FaultPoint(
+        "power-cut", kind: .power, errnos: [], actions: [.crash],
+        about:
+          "after an operation returns: the machine loses power (every write since the last flush that reached the disk is gone), the plan's tasks stop, and the filesystem recovers from the disk when mounted again"
+      ),
+    ] + XfsErrortag.all.map(\.faultPoint))
 
   public static let operations: [OpKind] = [
     .create, .write, .append, .read, .fsync, .writeback, .dioWrite, .dioRead, .mmapWrite, .pageMkwrite, .dropCaches,
