@@ -413,6 +413,15 @@ final class LinuxEngine: Engine, ExternalCompletions, @unchecked Sendable {
   private func memAllocRequest() -> Int? {
     guard harness.injecting, let pid = harness.injector.catalog.index(of: Self.memAlloc) else { return nil }
     let specs = harness.farFaults(FaultPointID(pid))
+    guard setupConfig.failNth else {
+      if !specs.isEmpty {
+        sayOnce(
+          "not-asked",
+          "\(Self.memAlloc) is counted only in plans whose setup says fail-nth: true (allocation counts follow the kernel's timing, so they stay out of other plans' traces)"
+        )
+      }
+      return nil
+    }
     guard machine.failNth else {
       if !specs.isEmpty {
         sayOnce(

@@ -39,7 +39,7 @@ public enum LinuxModel {
       FaultPoint(
         "mem.alloc", kind: .allocator, errnos: [.noMemory], actions: [.fail], modes: [.transient],
         about:
-          "an allocation the kernel makes for an operation, in the task that runs it (slab and page allocations that may fail, __GFP_NOFAIL ones not; not those of workers the operation hands work to): the kernel's fail-nth fails the chosen one, the operation's later allocations are then not counted; needs FAILSLAB, FAIL_PAGE_ALLOC and FAULT_INJECTION_DEBUG_FS"
+          "an allocation the kernel makes for an operation, in the task that runs it (slab and page allocations that may fail, __GFP_NOFAIL ones not; not those of workers the operation hands work to): the kernel's fail-nth fails the chosen one, the operation's later allocations are then not counted; counted in plans whose setup says fail-nth: true; needs FAILSLAB, FAIL_PAGE_ALLOC and FAULT_INJECTION_DEBUG_FS"
       ),
       FaultPoint(
         "power-cut", kind: .power, errnos: [], actions: [.crash],

@@ -23,7 +23,7 @@ struct MemAllocTests {
 
   @Test("every operation's allocations are counted, the same on a fresh machine and a reused one")
   func counted() throws {
-    let plan = try Self.plan("ext4-write-fsync")
+    let plan = try Self.plan("ext4-alloc-fail")
     let runner = ScenarioRunner(registry: BuiltinEngines.registry)
     let (first, hits1) = try runner.runRecordingHits(plan)
     #expect(first.passed, "\(first.violations) \(first.unjudged ?? [])")
@@ -39,7 +39,7 @@ struct MemAllocTests {
 
   @Test("a placement fails exactly that allocation of its operation, and the kernel says it did")
   func fires() throws {
-    var plan = try Self.plan("ext4-write-fsync")
+    var plan = try Self.plan("ext4-alloc-fail")
     let runner = ScenarioRunner(registry: BuiltinEngines.registry)
     let (_, hits) = try runner.runRecordingHits(plan)
     let target = try #require(hits.first { $0.point == "mem.alloc" && $0.op == "fsync" })
@@ -56,7 +56,7 @@ struct MemAllocTests {
 
   @Test("a placement past the last allocation fires nowhere, and that is said")
   func pastTheEnd() throws {
-    var plan = try Self.plan("ext4-write-fsync")
+    var plan = try Self.plan("ext4-alloc-fail")
     plan.faults = [FaultSpec(point: "mem.alloc", trigger: .nth(100_000), action: .fail(.noMemory))]
     let r = try ScenarioRunner(registry: BuiltinEngines.registry).run(plan)
     #expect(r.fired.isEmpty)
@@ -65,7 +65,7 @@ struct MemAllocTests {
 
   @Test("cachestat reads the page cache: a write leaves its pages dirty, an fsync cleans them")
   func pageState() throws {
-    var plan = try Self.plan("ext4-write-fsync")
+    var plan = try Self.plan("ext4-alloc-fail")
     let runner = ScenarioRunner(registry: BuiltinEngines.registry)
     let synced = try runner.run(plan)
     #expect(synced.atRest?.pages.isEmpty == true, "\(synced.atRest?.pages ?? [])")
@@ -80,7 +80,7 @@ struct MemAllocTests {
 
   @Test("lockdep is still on when a scenario starts: what the kernel said booting did not turn it off")
   func lockdepOn() throws {
-    let plan = try Self.plan("ext4-write-fsync")
+    let plan = try Self.plan("ext4-alloc-fail")
     let kernel = try LinuxKernel.locate(explicit: nil)
     let setup = try LinuxSetup(plan.setup)
     let m = try MachinePool.shared.take(kernel: kernel, setup: setup)
