@@ -6,8 +6,8 @@ import FaultKit
 /// pass fails) or to its delay for that operation (persistent: for the rest of the plan). The tag
 /// is the mount's, so it fires for whatever passes it during the operation (the operation's task
 /// and the workers it wakes). XFS says when it fires (`Injecting error at file F, line L` or
-/// `Injecting N ms delay at file F, line L`): a tag armed for an operation that never passed it
-/// did not fire, and the scenario says so (unjudged).
+/// `Injecting N ms delay at file F, line L`, rate-limited to 10 a call site per 5 s): a tag armed
+/// for an operation with no such line is unjudged (never passed, or the line held back).
 struct XfsErrortag: Sendable {
   let tag: String
   let kind: FaultPointKind
@@ -121,7 +121,7 @@ final class ErrortagArming: @unchecked Sendable {
         harness.unjudged(
           Unjudged(
             .placement, moment: "\(t.point) hits",
-            "\(t.point) was armed for \(harness.scheduler.currentOp), and XFS never passed it (no `Injecting` line in the kernel log): the fault did not fire"
+            "\(t.point) was armed for \(harness.scheduler.currentOp), and XFS printed no `Injecting` line from \(t.site): it never passed the tag, or the line's rate limit (10 a site per 5 s, across scenarios) held it back; not counted as tested"
           ))
       }
       if armed.contains(t.tag) && !persistent.contains(t.tag) { try set(machine, t, on: false) }

@@ -53,7 +53,9 @@ struct XfsErrortagTests {
     plan.faults = [FaultSpec(point: "xfs.free_extent", trigger: .nth(1), action: .fail(.io))]
     let r = try ScenarioRunner(registry: BuiltinEngines.registry).run(plan)
     #expect(
-      (r.unjudged ?? []).contains { $0.kind == .placement && $0.reason.contains("XFS never passed it") },
+      (r.unjudged ?? []).contains {
+        $0.kind == .placement && $0.reason.contains("printed no `Injecting` line from xfs_alloc.c")
+      },
       "\(r.unjudged ?? [])")
   }
 }
