@@ -51,6 +51,81 @@ typedef struct task {
   int busy;  /* inside an operation (or closing files) */
 } task;
 
+/* mem.alloc: the kernel's fail-nth of the task thread running an operation. The host asks for
+ * counting (nth=0) or for the Kth injectable allocation of the operation to fail (nth=K). The
+ * thread writes the number to its own /proc/thread-self/fail-nth just before the operation's
+ * system call and reads it back just after: the kernel counts down once per allocation that
+ * failslab or fail_page_alloc may fail (the engine configures both so that fail-nth applies to
+ * every allocation that is allowed to fail), and fails the allocation at which it reaches 0. The
+ * difference is the operation's count; after the failed call counting stops (fail-nth is 0). */
+#define FAIL_COUNT_ONLY 1000000000u
+typedef struct fail_nth {
+  int requested; /* the host asked: count (and maybe fail) this operation's allocations */
+  unsigned want; /* 0: count only */
+  unsigned written;
+  int fd; /* /proc/thread-self/fail-nth, opened on first use; -1: unavailable */
+  int opened;
+  int begun;        /* fail_begin ran for this operation, fail_end not yet */
+  long long allocs; /* counted; -1: could not count */
+  int failed;
+} fail_nth;
+static __thread fail_nth fnth;
+
+/* Just before the operation's system call. */
+static void fail_begin(void) {
+  if (!fnth.requested) return;
+  if (!fnth.opened) {
+    fnth.opened = 1;
+    fnth.fd = open("/proc/thread-self/fail-nth", O_RDWR | O_CLOEXEC);
+  }
+  fnth.allocs = -1;
+  fnth.failed = 0;
+  if (fnth.fd < 0) return;
+  char buf[32];
+  fnth.written = fnth.want ? fnth.want : FAIL_COUNT_ONLY;
+  int n = snprintf(buf, sizeof buf, "%u", fnth.written);
+  fnth.begun = pwrite(fnth.fd, buf, (size_t)n, 0) == n;
+}
+
+/* Just after it: what the kernel counted, and fail-nth back to 0 (nothing else of the thread's
+ * is counted or failed). */
+static void fail_end(void) {
+  if (!fnth.begun) return;
+  fnth.begun = 0;
+  char buf[32];
+  ssize_t n = pread(fnth.fd, buf, sizeof buf - 1, 0);
+  if (pwrite(fnth.fd, "0", 1, 0) != 1) { /* the next fail_begin writes it again */
+  }
+  if (n <= 0) return;
+  buf[n] = 0;
+  unsigned long left = strtoul(buf, NULL, 10);
+  if (left > fnth.written) return;
+  fnth.failed = left == 0 && fnth.want != 0;
+  fnth.allocs = (long long)(fnth.written - left);
+}
+
+/* ` allocs=C failed=F` for the reply, or nothing when the host did not ask. */
+static void fail_fields(char *out, size_t n) {
+  if (!fnth.requested) {
+    out[0] = 0;
+  } else if (fnth.allocs < 0) {
+    snprintf(out, n, " allocs=none");
+  } else {
+    snprintf(out, n, " allocs=%lld failed=%d", fnth.allocs, fnth.failed);
+  }
+}
+
+/* A system call of the operation, its allocations counted (errno kept across the read back). */
+#define COUNTED(call)              \
+  ({                               \
+    fail_begin();                  \
+    long counted_r = (long)(call); \
+    int counted_e = errno;         \
+    fail_end();                    \
+    errno = counted_e;             \
+    counted_r;                     \
+  })
+
 static task tasks[MAX_TASKS];
 static int n_tasks;
 static pthread_mutex_t tasks_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -132,6 +207,7 @@ static int stamped_write(int fd, const char *path, unsigned long long off, unsig
   if (posix_memalign((void **)&buf, PAGE, len ? len : 1) != 0) return ENOMEM;
   fl_stamp_fill(buf, len, off, fl_stamp_file_id(path), gen, (uint8_t)pattern);
   int rc = 0;
+  fail_begin();
   unsigned long long done = 0;
   /* A short write goes on where it stopped; bounded by the bytes left. */
   while (done < len) {
@@ -153,30 +229,37 @@ static int stamped_write(int fd, const char *path, unsigned long long off, unsig
       break;
     }
   }
+  fail_end();
   free(buf);
   return rc;
 }
 
 static void reply_read(const char *id, int fd, unsigned long long off, long long want, int direct) {
   struct stat st;
+  char counted[64];
+  fail_fields(counted, sizeof counted); /* nothing counted before the read */
   if (fstat(fd, &st) != 0) {
-    fl_send("DONE id=%s rc=%d", id, errno);
+    fl_send("DONE id=%s rc=%d%s", id, errno, counted);
     return;
   }
   unsigned long long size = (unsigned long long)st.st_size;
   unsigned long long len = want >= 0 ? (unsigned long long)want : (size > off ? size - off : 0);
   if (direct) len = (len + PAGE - 1) / PAGE * PAGE;
   if (len > MAX_IO) {
-    fl_send("DONE id=%s rc=%d", id, EFBIG);
+    fl_send("DONE id=%s rc=%d%s", id, EFBIG, counted);
     return;
   }
   uint8_t *buf = NULL;
   if (posix_memalign((void **)&buf, PAGE, len ? len : 1) != 0) {
-    fl_send("DONE id=%s rc=%d", id, ENOMEM);
+    fl_send("DONE id=%s rc=%d%s", id, ENOMEM, counted);
     return;
   }
+  /* Touched now, so the read's count holds the kernel's allocations, not the faults of a fresh
+   * buffer. */
+  memset(buf, 0, len ? len : 1);
   unsigned long long got = 0;
   int rc = 0;
+  fail_begin();
   while (got < len) {
     ssize_t n = pread(fd, buf + got, len - got, (off_t)(off + got));
     if (n < 0 && errno == EINTR) continue;
@@ -188,11 +271,13 @@ static void reply_read(const char *id, int fd, unsigned long long off, long long
     got += (unsigned long long)n;
     if (direct) break;
   }
+  fail_end();
   /* O_DIRECT reads whole blocks: hand back no more than the file holds. */
   if (direct && off + got > size) got = size > off ? size - off : 0;
   fl_settle();
-  char head[64];
-  snprintf(head, sizeof head, "DONE id=%s rc=%d", id, rc);
+  char head[128];
+  fail_fields(counted, sizeof counted);
+  snprintf(head, sizeof head, "DONE id=%s rc=%d%s", id, rc, counted);
   if (rc) {
     fl_send("%s", head);
   } else {
@@ -211,8 +296,13 @@ static int mmap_store(int fd, const char *path, unsigned long long off, unsigned
   if (off + len > (unsigned long long)st.st_size) return EFAULT;
   unsigned long long start = off / PAGE * PAGE;
   size_t maplen = (size_t)(off + len - start);
+  fail_begin();
   uint8_t *m = mmap(NULL, maplen, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)start);
-  if (m == MAP_FAILED) return errno;
+  if (m == MAP_FAILED) {
+    int e = errno;
+    fail_end();
+    return e;
+  }
   sigjmp_buf jump;
   int rc = 0;
   if (sigsetjmp(jump, 1) == 0) {
@@ -224,6 +314,7 @@ static int mmap_store(int fd, const char *path, unsigned long long off, unsigned
   }
   bus_jump = NULL;
   munmap(m, maplen);
+  fail_end();
   return rc;
 }
 
@@ -257,32 +348,41 @@ static void perform(task *t, fl_msg *m) {
   int pattern = (int)fl_get_u64(m, "pattern", 0xA5);
   char full[512];
   full_path(full, sizeof full, path);
+  /* nth=K: count this operation's allocations, and fail the Kth (0: only count). */
+  const char *nth = fl_get(m, "nth");
+  fnth.requested = nth != NULL;
+  fnth.want = nth ? (unsigned)strtoul(nth, NULL, 10) : 0;
+  fnth.allocs = 0;
+  fnth.failed = 0;
+  fnth.begun = 0;
   int rc = 0;
   int fd;
   if (strcmp(kind, "create") == 0) {
     forget(t, path);
+    fail_begin();
     fd = open(full, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     rc = fd < 0 ? errno : (close(fd), 0);
+    fail_end();
   } else if (strcmp(kind, "mkdir") == 0) {
-    rc = mkdir(full, 0755) ? errno : 0;
+    rc = COUNTED(mkdir(full, 0755)) ? errno : 0;
   } else if (strcmp(kind, "unlink") == 0) {
     forget(t, path);
-    rc = unlink(full) ? errno : 0;
+    rc = COUNTED(unlink(full)) ? errno : 0;
   } else if (strcmp(kind, "rename") == 0 || strcmp(kind, "link") == 0 || strcmp(kind, "symlink") == 0) {
     const char *target = fl_get(m, "target");
     char tfull[512];
     if (!target) {
       rc = EINVAL;
     } else if (strcmp(kind, "symlink") == 0) {
-      rc = symlink(target, full) ? errno : 0;
+      rc = COUNTED(symlink(target, full)) ? errno : 0;
     } else {
       full_path(tfull, sizeof tfull, target);
       if (strcmp(kind, "rename") == 0) {
         forget(t, path);
         forget(t, target);
-        rc = rename(full, tfull) ? errno : 0;
+        rc = COUNTED(rename(full, tfull)) ? errno : 0;
       } else {
-        rc = link(tfull, full) ? errno : 0;
+        rc = COUNTED(link(tfull, full)) ? errno : 0;
       }
     }
   } else if (strcmp(kind, "setxattr") == 0 || strcmp(kind, "removexattr") == 0) {
@@ -290,9 +390,9 @@ static void perform(task *t, fl_msg *m) {
     if (!name) {
       rc = EINVAL;
     } else if (kind[0] == 's') {
-      rc = setxattr(full, name, value ? value : "", value ? strlen(value) : 0, 0) ? errno : 0;
+      rc = COUNTED(setxattr(full, name, value ? value : "", value ? strlen(value) : 0, 0)) ? errno : 0;
     } else {
-      rc = removexattr(full, name) ? errno : 0;
+      rc = COUNTED(removexattr(full, name)) ? errno : 0;
     }
   } else {
     int direct = strcmp(kind, "dio-write") == 0 || strcmp(kind, "dio-read") == 0;
@@ -308,29 +408,31 @@ static void perform(task *t, fl_msg *m) {
       reply_read(id, fd, off, fl_get(m, "length") ? (long long)len : -1, direct);
       return;
     } else if (strcmp(kind, "fsync") == 0) {
-      rc = fsync(fd) ? errno : 0;
+      rc = COUNTED(fsync(fd)) ? errno : 0;
     } else if (strcmp(kind, "writeback") == 0) {
       unsigned flags = SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER;
-      rc = sync_file_range(fd, (off_t)off, (off_t)len, flags) ? errno : 0;
+      rc = COUNTED(sync_file_range(fd, (off_t)off, (off_t)len, flags)) ? errno : 0;
     } else if (strcmp(kind, "punch") == 0) {
-      rc = fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len) ? errno : 0;
+      rc = COUNTED(fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len)) ? errno : 0;
     } else if (strcmp(kind, "zero-range") == 0) {
-      rc = fallocate(fd, FALLOC_FL_ZERO_RANGE, (off_t)off, (off_t)len) ? errno : 0;
+      rc = COUNTED(fallocate(fd, FALLOC_FL_ZERO_RANGE, (off_t)off, (off_t)len)) ? errno : 0;
     } else if (strcmp(kind, "fallocate") == 0) {
       int mode = fallocate_mode(fl_get(m, "mode"));
-      rc = mode < 0 ? EOPNOTSUPP : fallocate(fd, mode, (off_t)off, (off_t)len) ? errno : 0;
+      rc = mode < 0 ? EOPNOTSUPP : COUNTED(fallocate(fd, mode, (off_t)off, (off_t)len)) ? errno : 0;
     } else if (strcmp(kind, "truncate") == 0) {
-      rc = ftruncate(fd, (off_t)fl_get_u64(m, "size", 0)) ? errno : 0;
+      rc = COUNTED(ftruncate(fd, (off_t)fl_get_u64(m, "size", 0))) ? errno : 0;
     } else if (strcmp(kind, "mmap-write") == 0 || strcmp(kind, "page-mkwrite") == 0) {
       rc = mmap_store(fd, path, off, len, gen, pattern);
     } else if (strcmp(kind, "drop-caches") == 0) {
-      rc = posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+      rc = (int)COUNTED(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED));
     } else {
       rc = EOPNOTSUPP;
     }
   }
   fl_settle();
-  fl_send("DONE id=%s rc=%d", id, rc);
+  char counted[64];
+  fail_fields(counted, sizeof counted);
+  fl_send("DONE id=%s rc=%d%s", id, rc, counted);
 }
 
 static void *task_main(void *arg) {

@@ -29,6 +29,14 @@ final class LinuxEngine: Engine, ExternalCompletions, @unchecked Sendable {
   private var verified = false
   private var poweredOff = false
   private var debugCount = 0
+  /// XFS errortags armed for the running operation (xfs plans only).
+  private let errortags = ErrortagArming()
+  /// Lockdep reported during this scenario (and is off until the machine boots again).
+  private var lockdepSpent = false
+  /// Operations in the guest whose allocations are being counted (`mem.alloc`).
+  private var counting = 0
+  /// What was said unjudged about `mem.alloc` already (said once a scenario).
+  private var memAllocSaid: Set<String> = []
 
   /// Seconds an operation may take in the guest before its task counts as hung.
   static var opSeconds: Double {
@@ -51,6 +59,9 @@ final class LinuxEngine: Engine, ExternalCompletions, @unchecked Sendable {
 
   deinit {
     if !outstanding.isEmpty { machine.state = .broken("operations still running in the guest at the end") }
+    if lockdepSpent {
+      machine.state = .broken("lockdep reported and turned itself off: the next scenario needs a fresh boot")
+    }
     MachinePool.shared.give(machine)
   }
 
@@ -87,7 +98,13 @@ final class LinuxEngine: Engine, ExternalCompletions, @unchecked Sendable {
     if let v = op.name { fields.append(("name", v)) }
     if let v = op.value { fields.append(("value", v)) }
     if let v = op.mode { fields.append(("mode", v)) }
+    let nth = memAllocRequest()
+    if let nth { fields.append(("nth", "\(nth)")) }
+    let tagging = setupConfig.fs == .xfs && harness.injecting
+    if tagging { try errortags.before(harness, machine, concurrent: !outstanding.isEmpty) }
     let id = try machine.channel.send("OP", fields)
+    if nth != nil { counting += 1 }
+    defer { if nth != nil { counting -= 1 } }
     let what = "guest: \(op.kind.rawValue) \(op.path)"
     outstanding[id] = what
     var reply: GuestReply?
@@ -101,8 +118,11 @@ final class LinuxEngine: Engine, ExternalCompletions, @unchecked Sendable {
       try await harness.scheduler.block(on: Self.key(id), what: what, external: true)
     }
     outstanding[id] = nil
-    let injected = collectHits()
-    try collectKernelLog()
+    var injected = (nth != nil ? memAllocHits(reply!, asked: nth!) : []) + collectHits()
+    let log = try collectKernelLog()
+    if tagging {
+      injected += try errortags.after(harness, machine, log: log)
+    }
     guard let rc = reply!.rcField else {
       throw LinuxEngineError.broken("the agent answered \(what) without an errno: \(reply!.fields.keys.sorted())")
     }
@@ -118,8 +138,11 @@ final class LinuxEngine: Engine, ExternalCompletions, @unchecked Sendable {
     var error: FSError?
     if rc != 0 {
       let e = Errno(rawValue: rc)
-      // An error the disk's injected failure explains is marked as injected.
-      if let hit = injected.last, e == .io {
+      // An error an injected failure hands on is marked as injected: an errno its point declares
+      // (EIO from the disk's, ENOMEM from an allocation's, an errortag's own).
+      let catalog = harness.injector.catalog
+      if let hit = injected.last(where: { h in catalog.points.first { $0.name == h.point }?.errnos.contains(e) == true }
+      ) {
         error = FSError(e, injected: HitRef(point: hit.point, hit: hit.hit))
       } else {
         error = FSError(e)
@@ -145,6 +168,7 @@ final class LinuxEngine: Engine, ExternalCompletions, @unchecked Sendable {
     do {
       _ = collectHits()
       try machine.powerCut()
+      errortags.mountGone()
       try machine.mount()
       try collectKernelLog()
     } catch {
@@ -181,7 +205,7 @@ final class LinuxEngine: Engine, ExternalCompletions, @unchecked Sendable {
       let cause = report.detail.split(separator: "\n").first.map(String.init) ?? report.detail
       s.unreadable = s.unreadable.map { "\($0), after the filesystem's error report: \(cause)" }
     }
-    s.assertions = reports + delallocAfterFsync(s)
+    s.assertions = reports + delallocAfterFsync(s) + pagesUnsettled(s)
     reportsInSnapshot = reports.count
     s.normalize()
     return s
@@ -192,6 +216,10 @@ final class LinuxEngine: Engine, ExternalCompletions, @unchecked Sendable {
   func verify() async throws -> [Finding] {
     verified = true
     guard case .dirty = machine.state else {
+      // A guest stuck in an operation: what the kernel reported before the engine gave up on it
+      // (a hung task with its stack, a lockdep report) is the finding; the rest cannot be checked.
+      let found = reportFindings()
+      if !found.isEmpty { return found }
       throw UnreadableState(.verify, "the guest cannot be asked: \(machine.state)")
     }
     guard machine.flushesReachHost else {
@@ -276,7 +304,9 @@ final class LinuxEngine: Engine, ExternalCompletions, @unchecked Sendable {
       }
     }
     // Nothing answered in time: the guest is stuck (its tasks hang); the machine cannot serve
-    // another scenario.
+    // another scenario. What the kernel said first (the hung-task detector's report, with the
+    // stuck task's stack and the locks held) is read while the agent's query thread still answers.
+    _ = try? collectKernelLog(seconds: 20)
     machine.state = .broken(
       "operations did not return within \(Int(Self.opSeconds)) s: \(outstanding.values.sorted().joined(separator: "; "))"
     )
@@ -327,6 +357,7 @@ final class LinuxEngine: Engine, ExternalCompletions, @unchecked Sendable {
   /// is checked against what the injector decided, hits after the plan included (a fault firing
   /// during the snapshot's reads would otherwise go unseen).
   private func endArming() {
+    if !harness.injecting { errortags.disarmAll(machine) }
     guard armed && !harness.injecting else { return }
     armed = false
     machine.ubd.disarm()
@@ -365,11 +396,104 @@ final class LinuxEngine: Engine, ExternalCompletions, @unchecked Sendable {
     return fired
   }
 
+  // MARK: mem.alloc: the kernel's fail-nth
+
+  static let memAlloc = "mem.alloc"
+
+  private func sayOnce(_ key: String, _ why: String) {
+    guard memAllocSaid.insert(key).inserted else { return }
+    harness.unjudged(Unjudged(.placement, moment: "arming \(Self.memAlloc)", why))
+  }
+
+  /// What the operation about to be sent asks of the guest for `mem.alloc`: nil (nothing: not
+  /// injecting, or a kernel without fail-nth), 0 (count its allocations), K (also fail its Kth).
+  /// Hits are numbered per scenario in the order operations return; the plan's `nth: N` fires in
+  /// the operation that reaches hit N, as the guest's Nth-from-now of that operation. While
+  /// another counted operation is still in the guest, where hit N falls is not known: said so.
+  private func memAllocRequest() -> Int? {
+    guard harness.injecting, let pid = harness.injector.catalog.index(of: Self.memAlloc) else { return nil }
+    let specs = harness.farFaults(FaultPointID(pid))
+    guard setupConfig.failNth else {
+      if !specs.isEmpty {
+        sayOnce(
+          "not-asked",
+          "\(Self.memAlloc) is counted only in plans whose setup says fail-nth: true (allocation counts follow the kernel's timing, so they stay out of other plans' traces)"
+        )
+      }
+      return nil
+    }
+    guard machine.failNth else {
+      if !specs.isEmpty {
+        sayOnce(
+          "no-fail-nth",
+          "this kernel has no fail-nth with failslab and fail_page_alloc in debugfs (CONFIG_FAULT_INJECTION, CONFIG_FAILSLAB, CONFIG_FAIL_PAGE_ALLOC, CONFIG_FAULT_INJECTION_DEBUG_FS): \(Self.memAlloc) cannot be counted or fired"
+        )
+      }
+      return nil
+    }
+    let task = harness.scheduler.currentName
+    let op = harness.scheduler.currentOp
+    var ask = 0
+    for f in specs {
+      guard case .nth(let n) = f.trigger, f.mode == .transient else {
+        sayOnce(
+          "trigger \(f)",
+          "the kernel's fail-nth fails one chosen allocation of an operation: \(f) cannot be fired there (nth only, transient)"
+        )
+        continue
+      }
+      if let t = f.task, t != task { continue }
+      if let o = f.op, o != op { continue }
+      let matched = harness.injector.hits.reduce(0) { k, h in
+        k
+          + (h.point == Self.memAlloc && (f.task.map { $0 == h.task } ?? true) && (f.op.map { $0 == h.op } ?? true)
+            ? 1 : 0)
+      }
+      guard n > matched else { continue }
+      if counting > 0 {
+        sayOnce(
+          "concurrent \(f)",
+          "\(f) cannot be placed exactly: another operation whose allocations are counted was still in the guest when \(task)'s \(op) started, and which of them reaches hit \(n) first is the guest's scheduling"
+        )
+        continue
+      }
+      ask = ask == 0 ? n - matched : min(ask, n - matched)
+    }
+    return ask
+  }
+
+  /// The operation's allocations as the guest counted them, through the injector; checks the
+  /// kernel failed one exactly when the injector decided one fires. Returns the hits that fired.
+  private func memAllocHits(_ reply: GuestReply, asked: Int) -> [Hit] {
+    guard let pid = harness.injector.catalog.index(of: Self.memAlloc) else { return [] }
+    guard let text = reply.fields["allocs"], let allocs = Int(text), allocs >= 0 else {
+      sayOnce(
+        "uncounted",
+        "the guest could not count an operation's allocations (fail-nth unreadable): \(Self.memAlloc) hits are missing")
+      return []
+    }
+    let failed = reply.fields["failed"] == "1"
+    let point = FaultPointID(pid)
+    let fired = harness.farHits(point, total: harness.injector.count(point) + allocs)
+    // A failed allocation explains the filesystem's error reports after it, as a disk fault does.
+    firedSoFar += fired.count
+    if failed != !fired.isEmpty || (failed && allocs != asked) {
+      let decided = fired.map { "#\($0.hit)" }.joined(separator: ", ")
+      harness.unjudged(
+        Unjudged(
+          .placement, moment: "\(Self.memAlloc) hits",
+          "the kernel \(failed ? "failed allocation \(allocs) of \(harness.scheduler.currentOp)" : "failed no allocation of \(harness.scheduler.currentOp)") (asked: \(asked == 0 ? "count only" : "fail the \(asked)th")), the injector decided \(decided.isEmpty ? "none fires" : decided)"
+        ))
+    }
+    return fired
+  }
+
   // MARK: What the kernel said
 
-  private func collectKernelLog() throws {
+  @discardableResult
+  private func collectKernelLog(seconds: Double = LinuxMachine.querySeconds) throws -> [KernelMessage] {
     let lostBefore = machine.logLost
-    let new = try machine.drainKernelLog()
+    let new = try machine.drainKernelLog(seconds: seconds)
     if machine.logLost > lostBefore {
       harness.unjudged(
         Unjudged(
@@ -377,29 +501,45 @@ final class LinuxEngine: Engine, ExternalCompletions, @unchecked Sendable {
           "\(machine.logLost - lostBefore) kernel message(s) were overwritten before they were read: a report among them would go unseen"
         ))
     }
+    // What fail-nth failed, as the kernel said it (verbose 1: which allocator, no stack).
+    for m in new where m.text.hasPrefix("FAULT_INJECTION: forcing a failure") {
+      harness.trace.append(.note("kernel: \(m.text.replacingOccurrences(of: "\\x0a", with: " "))"))
+    }
+    // An XFS errortag that fired, where (it explains the filesystem's error reports after it).
+    for m in new where m.text.contains("Injecting ") && m.text.contains(" at file ") {
+      harness.trace.append(.note("kernel: \(m.text)"))
+      firedSoFar += 1
+    }
     for r in KernelReport.reports(in: new) {
       let text = r.lines.joined(separator: "\n")
       if r.kind.isKernelCheck {
-        reports.append(AssertionRecord(rule: LinuxModel.kernelClean.rawValue, detail: "\(r.kind.rawValue): \(text)"))
+        reports.append(
+          AssertionRecord(rule: LinuxModel.invariant(for: r.kind).rawValue, detail: "\(r.kind.rawValue): \(text)"))
+        // Lockdep reports once and then turns itself off (debug_locks_off) for the rest of the
+        // boot: this machine cannot judge locks for another scenario.
+        if r.kind == .lockdep { lockdepSpent = true }
       } else if r.kind == .fsError {
         let rule = firedSoFar > 0 ? LinuxModel.fsErrorsReported : LinuxModel.fsErrorExplained
         reports.append(AssertionRecord(rule: rule.rawValue, detail: text))
       }
       harness.trace.append(.note("kernel: \(r.kind.rawValue): \(r.lines[0])"))
     }
+    return new
   }
 
   /// Kernel reports seen after the snapshot at rest (recovery, fsck) as findings: those before
   /// it are in the snapshot's assertions already.
   private func reportFindings() -> [Finding] {
-    reports[min(reportsInSnapshot, reports.count)...].filter {
-      $0.rule == LinuxModel.kernelClean.rawValue || $0.rule == LinuxModel.fsErrorExplained.rawValue
-    }
-    .map { a in
-      let lines = a.detail.split(separator: "\n").map(String.init)
-      return Finding(
-        invariant: InvariantName(rawValue: a.rule), message: lines.first ?? "", evidence: Array(lines.dropFirst()))
-    }
+    let judged: Set<String> = [
+      LinuxModel.kernelClean.rawValue, LinuxModel.fsErrorExplained.rawValue, InvariantName.locksReleased.rawValue,
+      InvariantName.noHang.rawValue,
+    ]
+    return reports[min(reportsInSnapshot, reports.count)...].filter { judged.contains($0.rule) }
+      .map { a in
+        let lines = a.detail.split(separator: "\n").map(String.init)
+        return Finding(
+          invariant: InvariantName(rawValue: a.rule), message: lines.first ?? "", evidence: Array(lines.dropFirst()))
+      }
   }
 
   private func note(_ path: String) { if !known.contains(path) { known.append(path) } }
@@ -413,6 +553,31 @@ final class LinuxEngine: Engine, ExternalCompletions, @unchecked Sendable {
     }
   }
 
+  /// Pages of the page cache (cachestat) that must not be so at rest: under writeback with the
+  /// disk idle (the agent waited for completions), or dirty in a file whose last data operation
+  /// was a successful fsync. `PagesSettled` judges them at rest only.
+  private func pagesUnsettled(_ s: Snapshot) -> [AssertionRecord] {
+    var out: [AssertionRecord] = []
+    for f in Set(s.pages.map(\.file)).sorted() {
+      let pages = s.pages.filter { $0.file == f }
+      let writeback = pages.filter { $0.flags.contains(.writeback) }.map(\.index)
+      if !writeback.isEmpty {
+        out.append(
+          AssertionRecord(
+            rule: LinuxModel.pagesSettled.rawValue,
+            detail: "\(f): \(PageList(writeback)) under writeback with the disk idle: its writeback never ended"))
+      }
+      let dirty = pages.filter { $0.flags.contains(.dirty) }.map(\.index)
+      if synced.contains(f) && !dirty.isEmpty {
+        out.append(
+          AssertionRecord(
+            rule: LinuxModel.pagesSettled.rawValue,
+            detail: "\(f): \(PageList(dirty)) dirty after fsync returned success"))
+      }
+    }
+    return out
+  }
+
   /// Delalloc the kernel still reports over a file whose last data operation was a successful
   /// fsync: fsync returned with data not on disk.
   private func delallocAfterFsync(_ s: Snapshot) -> [AssertionRecord] {
@@ -421,5 +586,23 @@ final class LinuxEngine: Engine, ExternalCompletions, @unchecked Sendable {
         rule: LinuxModel.delallocFlushed.rawValue,
         detail: "\($0.file) \($0.range) is still delalloc after fsync returned success")
     }
+  }
+}
+
+/// Page indexes as a reader takes them in: `page 3`, `pages 0-15`, `pages 0-3, 8`.
+struct PageList: CustomStringConvertible {
+  let indexes: [UInt64]
+  init(_ indexes: [UInt64]) { self.indexes = indexes.sorted() }
+  var description: String {
+    var runs: [String] = []
+    var i = 0
+    // Each pass consumes one run.
+    while i < indexes.count {
+      var j = i
+      while j + 1 < indexes.count && indexes[j + 1] == indexes[j] + 1 { j += 1 }
+      runs.append(i == j ? "\(indexes[i])" : "\(indexes[i])-\(indexes[j])")
+      i = j + 1
+    }
+    return (indexes.count == 1 ? "page " : "pages ") + runs.joined(separator: ", ")
   }
 }

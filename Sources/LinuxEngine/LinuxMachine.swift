@@ -39,6 +39,9 @@ final class LinuxMachine: @unchecked Sendable {
   /// Without that nothing the guest makes durable can be told from what it only wrote, and power
   /// cuts cannot be judged (Kernel/patches/0001 fixes UML's ubd, which drops every flush).
   private(set) var flushesReachHost = false
+  /// The kernel fails the Nth allocation of a task on request (`/proc/<pid>/task/<tid>/fail-nth`,
+  /// with failslab and fail_page_alloc in debugfs): `mem.alloc` can be counted and fired.
+  private(set) var failNth = false
 
   /// The guest's device and where the plan's filesystem is mounted.
   static let device = "/dev/ubda"
@@ -108,6 +111,7 @@ final class LinuxMachine: @unchecked Sendable {
       // and not on a machine that had written (two traces for one plan and seed). A floor of
       // half the limit holds it at the same place on every machine.
       try must("write", [("path", "/sys/block/ubda/bdi/min_ratio"), ("value", "50")])
+      failNth = try configureFailNth()
       try makeGolden()
     } catch {
       let console = consoleTail()
@@ -154,8 +158,8 @@ final class LinuxMachine: @unchecked Sendable {
 
   /// Kernel messages that arrived since the last call, also kept in `messages`.
   @discardableResult
-  func drainKernelLog() throws -> [KernelMessage] {
-    let r = try must("kmsg")
+  func drainKernelLog(seconds: Double = querySeconds) throws -> [KernelMessage] {
+    let r = try must("kmsg", seconds: seconds)
     guard let text = r.fields["out"] == nil ? "" : r.text("out") else {
       throw LinuxEngineError.broken("the kernel log the agent sent does not decode")
     }
@@ -225,6 +229,7 @@ final class LinuxMachine: @unchecked Sendable {
         try op(task: "setup", ["kind": "write", "path": f.path, "offset": "0", "length": "\(f.size)", "pattern": "90"])
       }
     }
+    try warmUp()
     if setup.fragmentRun != nil || setup.fillPercent != nil {
       var args = [("path", Self.mountPoint + "/.filler"), ("fill", "\(setup.fillPercent ?? 100)")]
       if let r = setup.fragmentRun { args.append(("run", "\(r)")) }
@@ -238,6 +243,42 @@ final class LinuxMachine: @unchecked Sendable {
     ubd.disarmAndZero()
     ubd.recording = true
     state = .golden
+  }
+
+  /// Sets failslab and fail_page_alloc up so that a task's fail-nth counts (and may fail) every
+  /// allocation that is allowed to fail: by default both skip allocations that may sleep to
+  /// reclaim (GFP_KERNEL, most of a filesystem's), fail_page_alloc also highmem-capable ones
+  /// (page cache pages) and single pages (min-order 1). __GFP_NOFAIL allocations are never
+  /// counted (they cannot fail). Probability stays 0: nothing fails but what fail-nth picks.
+  /// Verbose 1: one line per injected failure (`FAULT_INJECTION: forcing a failure. name
+  /// failslab ...`), which names the allocator, without the stack dump of verbose 2, which would
+  /// flood the kernel log and run into the body of any report it follows. False when the kernel
+  /// has none of this (no fault-injection debugfs).
+  private func configureFailNth() throws -> Bool {
+    let knobs = [
+      ("failslab/ignore-gfp-wait", "N"), ("failslab/verbose", "1"), ("fail_page_alloc/ignore-gfp-wait", "N"),
+      ("fail_page_alloc/ignore-gfp-highmem", "N"), ("fail_page_alloc/min-order", "0"),
+      ("fail_page_alloc/verbose", "1"),
+    ]
+    for (knob, value) in knobs {
+      let r = try query("write", [("path", "/sys/kernel/debug/" + knob), ("value", value)])
+      guard r.rc == 0 else { return false }
+    }
+    return true
+  }
+
+  /// Things the kernel sets up the first time after boot that a filesystem writes and syncs (and
+  /// keeps across unmounts) are set up here, before the golden point: otherwise a machine's first
+  /// scenario makes allocations its later ones do not (ext4's fsync: 28 on a fresh machine, 26
+  /// after), and `mem.alloc` hits would be numbered differently on a fresh machine and a reused
+  /// one. A scratch file is written, fsync'd, read and unlinked by a task of its own.
+  private func warmUp() throws {
+    let path = "/.faultline-warm"
+    try op(task: "warm", ["kind": "create", "path": path])
+    try op(task: "warm", ["kind": "write", "path": path, "offset": "0", "length": "65536", "pattern": "90"])
+    try op(task: "warm", ["kind": "fsync", "path": path])
+    try op(task: "warm", ["kind": "read", "path": path])
+    try op(task: "warm", ["kind": "unlink", "path": path])
   }
 
   /// An operation outside a scenario (setup's files): must succeed.

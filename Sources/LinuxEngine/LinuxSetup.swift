@@ -13,6 +13,7 @@ import FaultKit
 ///   fragment: { run: 16KiB, fill: 90% }  # free space in runs of 16KiB, the disk 90% full
 ///   kernel: /path/to/linux    # a UML kernel of your own (default: FAULTLINE_KERNEL, the cache)
 ///   memory: 256MiB            # the guest's memory
+///   fail-nth: true            # count (and fail) each operation's kernel allocations: mem.alloc
 /// ```
 public struct LinuxSetup: Sendable, Hashable {
   public enum FS: String, Sendable, Hashable, CaseIterable {
@@ -71,6 +72,11 @@ public struct LinuxSetup: Sendable, Hashable {
   public var fillPercent: Int?
   public var kernel: String?
   public var memoryBytes: UInt64 = 256 << 20
+  /// `fail-nth: true`: every operation's kernel allocations are counted (`mem.alloc` hits) and
+  /// can be failed. Off by default: how many allocations an operation makes depends on the
+  /// kernel's timing (a journal commit that ran or not), so a plan's trace is then not
+  /// byte-identical from run to run under load.
+  public var failNth = false
 
   /// - Throws: `PlanError` with the place in the plan and what was expected.
   public init(_ value: PlanValue?) throws {
@@ -80,7 +86,8 @@ public struct LinuxSetup: Sendable, Hashable {
         expected: "a setup with fs: ext4, btrfs or xfs", found: "no setup")
     }
     let m = try PlanMap(
-      value, path: "setup", keys: ["fs", "device", "mkfs", "mount", "files", "fragment", "kernel", "memory"])
+      value, path: "setup",
+      keys: ["fs", "device", "mkfs", "mount", "files", "fragment", "kernel", "memory", "fail-nth"])
     let fsName = try m.require("fs", "ext4, btrfs or xfs")
     guard case .scalar(let name, _) = fsName, let fs = FS(rawValue: name) else {
       throw PlanError(
@@ -138,6 +145,7 @@ public struct LinuxSetup: Sendable, Hashable {
       }
     }
     kernel = try m.string("kernel")
+    failNth = try m.bool("fail-nth") ?? false
     if let mem = try m.size("memory") {
       guard mem >= 64 << 20, mem <= 4 << 30 else {
         throw PlanError(

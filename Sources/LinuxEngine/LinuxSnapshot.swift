@@ -1,9 +1,10 @@
 import FaultKit
 import Foundation
 
-/// The guest's `snap` answer (statfs, and per file its size and FIEMAP extents) in the common
-/// snapshot model: files, extents (tree with their disk blocks in the filesystem's block size,
-/// delalloc, unwritten, shared), space. What it could not read is in `unreadable`.
+/// The guest's `snap` answer (statfs, and per file its size, FIEMAP extents and page-cache state)
+/// in the common snapshot model: files, extents (tree with their disk blocks in the filesystem's
+/// block size, delalloc, unwritten, shared), pages (those dirty or under writeback, from
+/// cachestat), space. What it could not read is in `unreadable`.
 enum LinuxSnapshot {
   struct Raw: Decodable {
     struct StatFS: Decodable {
@@ -20,6 +21,12 @@ enum LinuxSnapshot {
       let fiemapErrno: Int32?
       let extentsCut: Bool?
       let extents: [[UInt64]]?
+      /// cachestat of the whole file: cached, dirty, writeback pages.
+      let cache: [UInt64]?
+      let cacheErrno: Int32?
+      /// Each dirty or writeback page: index, dirty (0/1), writeback (0/1).
+      let pages: [[UInt64]]?
+      let pagesCut: Bool?
     }
     let statfs: StatFS
     let files: [File]
@@ -55,6 +62,19 @@ enum LinuxSnapshot {
       s.files.append(FileRecord(path: f.path, size: f.size ?? 0))
       if let e = f.fiemapErrno { s.unreadable.append("\(f.path): FIEMAP failed: \(Errno(rawValue: e).name)") }
       if f.extentsCut == true { s.unreadable.append("\(f.path): more extents than the agent reads (65536)") }
+      // A kernel without cachestat (before 6.5) says nothing of its pages: not a reading that failed.
+      if let e = f.cacheErrno, e != ENOSYS {
+        s.unreadable.append("\(f.path): cachestat failed: \(Errno(rawValue: e).name)")
+      }
+      if f.pagesCut == true {
+        s.unreadable.append("\(f.path): dirty or writeback pages past the 16384 the agent reads")
+      }
+      for p in f.pages ?? [] where p.count == 3 {
+        var flags: PageFlags = []
+        if p[1] != 0 { flags.insert(.dirty) }
+        if p[2] != 0 { flags.insert(.writeback) }
+        s.pages.append(PageRecord(file: f.path, index: p[0], flags: flags))
+      }
       for e in f.extents ?? [] where e.count == 4 {
         let (logical, physical, length, flags) = (e[0], e[1], e[2], e[3])
         let range = ByteRange(start: logical, length: length)

@@ -200,6 +200,21 @@ struct DataOracleTests {
     #expect(o.checkCache(ok([UInt8](repeating: 0, count: 16))).isEmpty)
   }
 
+  @Test("a reported writeback error takes the size the lost writes made with them; a later fsync acknowledges neither")
+  func lostExtension() {
+    var o = DataOracle()
+    o.record(write(0, 16, 0xAA), .ok)
+    o.record(Operation(.writeback, path: "/a"), .error(FSError(.noMemory)))
+    o.record(Operation(.fsync, path: "/a"), .ok)
+    // The file as before the write (empty), or as written: both allowed after recover.
+    #expect(o.checkDurable(ok([])).isEmpty)
+    #expect(o.checkDurable(ok(stamp(0xAA, 0, 16))).isEmpty)
+    // Written again after the loss, and fsync'd: that size and those bytes are acknowledged.
+    o.record(write(0, 16, 0xBB), .ok)
+    o.record(Operation(.fsync, path: "/a"), .ok)
+    #expect(o.checkDurable(ok([])).first?.invariant == .dataDurable)
+  }
+
   @Test("a failed write may leave old or new bytes, nothing else")
   func failedWrite() {
     var o = DataOracle()

@@ -249,9 +249,14 @@ struct DataOracle {
 
   /// A writeback or fsync error: some bytes written since the last successful fsync may be gone,
   /// and the error does not say which. Each of them may now read as at that fsync, or as any
-  /// earlier write left it (whatever reached the disk before), until it is written again.
+  /// earlier write left it (whatever reached the disk before), until it is written again. The
+  /// size those writes extended the file to may be gone with them: filesystems write a size to
+  /// disk only over data that reached it (btrfs's disk_i_size, ext4's i_disksize, xfs's di_size
+  /// at I/O completion), so a later fsync, which reports nothing new to a caller already told of
+  /// the loss, makes the size at the last successful fsync durable, not the cached one.
   private static func markLoss(_ m: inout FileModel, _ seq: Int) {
     m.lastErrorSeq = seq
+    m.minSize = min(m.minSize, m.durableMinSize)
     // Bytes past today's size count too: a later extension brings them back into the file.
     let furthest = m.writes.filter { $0.range.end < UInt64.max / 2 }.map(\.range.end).max() ?? 0
     let n = max(UInt64(max(m.expected.count, m.durable.count)), furthest)
