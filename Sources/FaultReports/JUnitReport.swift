@@ -64,6 +64,7 @@ public enum JUnitReport {
     let faults = f.faultWords
     m += faults.isEmpty ? " with no fault fired" : " after " + faults.joined(separator: " + ")
     m += " (\(f.count) scenario\(f.count == 1 ? "" : "s"))"
+    if let reruns = f.reruns, let k = f.reproduced { m += "; reproduced \(k) of \(reruns) reruns" }
     return m
   }
 
@@ -71,6 +72,7 @@ public enum JUnitReport {
     var out = ""
     if let r = f.result { out += TextReport.render(r) } else { out += "\(f.kind.rawValue): \(f.detail ?? "")\n" }
     out += "schedule: \(f.scheduleWords)\n"
+    if let w = f.rerunWords { out += "reruns: \(w)\n" }
     if let repro = f.repro { out += "repro: \(repro)\n" }
     return out
   }

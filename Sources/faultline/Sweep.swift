@@ -44,6 +44,12 @@ struct SweepCommand: ParsableCommand {
   @Option(help: "Worker processes running scenarios; an engine that crashes or hangs costs one scenario.")
   var jobs = 1
 
+  @Option(
+    help:
+      "Run each failure of an engine that is not deterministic (linux) this many times again and report how often it reproduced."
+  )
+  var reruns = 3
+
   @Flag(help: "Run scenarios in this process instead (faster to debug; a crash ends the sweep).")
   var inProcess = false
 
@@ -82,6 +88,7 @@ struct SweepCommand: ParsableCommand {
     guard timeout > 0 else {
       throw BadInput(description: "--timeout \(timeout): expected a positive number of seconds")
     }
+    guard (0...100).contains(reruns) else { throw BadInput(description: "--reruns \(reruns): expected 0 to 100") }
     let plans = try loadPlans(paths)
     let registry = BuiltinEngines.registry
     var configs: [SweepConfig] = []
@@ -203,8 +210,13 @@ struct SweepCommand: ParsableCommand {
     }
     let progress = Progress(
       quiet: quiet, total: initial.count + undecided.count + already, done: already)
+    // Plans of engines whose scheduling is not ours: their failures run again.
+    var rerunsByPlan: [String: Int] = [:]
+    for p in plans where registry.descriptor(named: p.engine)?.deterministic == false { rerunsByPlan[p.file] = reruns }
     let executor: any ScenarioExecutor =
-      inProcess ? InProcessExecutor(registry: registry) : WorkerPool(jobs: workers, timeoutSeconds: timeout)
+      inProcess
+      ? InProcessExecutor(registry: registry, reruns: reruns)
+      : WorkerPool(jobs: workers, timeoutSeconds: timeout, reruns: rerunsByPlan)
     var journalError: Error?
     var budgetReached = clock.expired
     func finished(_ o: SweepOutcome) -> [SweepScenario]? {
@@ -328,7 +340,7 @@ func finishReports(
   var names = ReproFileNames()
   for (f, repro) in zip(failures, repros) {
     let name = names.path(for: repro.name)
-    try dir.write(name, Data(repro.yaml.utf8))
+    try dir.write(name, Data((reproHeader(group(f), engine: f.plan.engine) + repro.yaml).utf8))
     results.plans[f.k].failures[f.i].repro = name
     results.plans[f.k].failures[f.i].shrunk = repro.shrunk
     results.plans[f.k].failures[f.i].notShrunk = repro.notShrunk
@@ -345,6 +357,14 @@ func finishReports(
   let color = isatty(STDOUT_FILENO) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
   FileHandle.standardOutput.write(Data(SummaryReport.render(results, dir: dir.path, color: color).utf8))
   if results.unexpectedFailures > 0 { throw ExitCode(ExitStatus.failed) }
+}
+
+/// The comment a repro plan starts with: for a failure that was rerun (an engine that is not
+/// deterministic), how often it reproduced, so whoever replays it knows what to expect.
+func reproHeader(_ g: FailureGroup, engine: String) -> String {
+  guard let words = g.rerunWords else { return "" }
+  let text = "Engine \(engine) is not deterministic (its scheduling is not ours): in the sweep this failure \(words)."
+  return "# " + text.split(whereSeparator: \.isNewline).joined(separator: " ") + "\n"
 }
 
 /// Progress: a live line on a terminal; a plain line every few seconds otherwise (CI logs).

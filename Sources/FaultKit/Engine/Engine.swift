@@ -103,6 +103,10 @@ public struct EngineDescriptor: Sendable {
   /// I/O error, which libext2fs cannot roll back). A sweep reports failures that violate only
   /// these separately and does not fail on them.
   public var expectedInvariants: Set<InvariantName> = []
+  /// The same scenario always runs the same way: the engine's scheduling is ours (the model
+  /// engines, libext2fs). An engine whose code schedules itself (a kernel) says false, and a sweep
+  /// runs each of its failures again (`--reruns`) and reports how often it reproduced.
+  public var deterministic = true
   public let make: @Sendable (EngineContext) throws -> any Engine
 
   public init(
