@@ -301,6 +301,9 @@ struct Points: ParsableCommand {
         )
         print("  \(String(repeating: " ", count: width))  \(t(p.about))")
       }
+      // The engine's far side as it would run with no plan: the kernel --kernel, FAULTLINE_KERNEL
+      // or the cache names.
+      if let f = e.features?(nil) { for line in f.lines { print("  " + t(line)) } }
     }
   }
 }

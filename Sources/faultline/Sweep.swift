@@ -119,6 +119,9 @@ struct SweepCommand: ParsableCommand {
         throw BadInput(description: "--bug \(b): engine \(plan.engine) has no such bug switch")
       }
     }
+    // What the engines' far sides have (a kernel's options), said before anything runs.
+    let features = engineFeatures(plans)
+    if !quiet { for f in features { for line in f.lines { say(line) } } }
     let theShard: Shard
     if let shard {
       guard let s = Shard(parsing: shard) else {
@@ -256,9 +259,10 @@ struct SweepCommand: ParsableCommand {
     var builder = SweepReportBuilder(meta: meta, catalogs: catalogs(), spill: dir)
     try SweepJournal.forEach(journalURL) { try builder.add($0) }
     let (planResults, planTimes) = builder.finish()
-    let results = RunResults(
+    var results = RunResults(
       command: "sweep", bugs: meta.bugs, shard: theShard, complete: !budgetReached, plans: planResults,
       catalogs: catalogs())
+    results.features = features.isEmpty ? nil : features
     let timings = RunTimings(
       wallSeconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9, jobs: inProcess ? 0 : workers,
       plans: planTimes)
@@ -274,6 +278,18 @@ struct SweepCommand: ParsableCommand {
     let cores = max(1, ProcessInfo.processInfo.activeProcessorCount)
     return min(jobs, cores)
   }
+}
+
+/// The far-side features of the plans' engines (a kernel's options), each kernel once, in plan order.
+func engineFeatures(_ plans: [Plan]) -> [EngineFeatures] {
+  var out: [EngineFeatures] = []
+  for p in plans {
+    guard let f = BuiltinEngines.registry.descriptor(named: p.engine)?.features?(p.setup), !out.contains(f) else {
+      continue
+    }
+    out.append(f)
+  }
+  return out
 }
 
 /// Engine name → the invariants it calls expected behaviour, for `RunResults.markExpected`.

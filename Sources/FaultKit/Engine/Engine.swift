@@ -107,6 +107,9 @@ public struct EngineDescriptor: Sendable {
   /// engines, libext2fs). An engine whose code schedules itself (a kernel) says false, and a sweep
   /// runs each of its failures again (`--reruns`) and reports how often it reproduced.
   public var deterministic = true
+  /// What the engine's far side has for a plan's `setup:` (a kernel's options) and what that
+  /// leaves unavailable; nil for engines that are all here.
+  public var features: (@Sendable (PlanValue?) -> EngineFeatures?)?
   public let make: @Sendable (EngineContext) throws -> any Engine
 
   public init(

@@ -22,6 +22,9 @@ public struct RunResults: Sendable, Codable {
   public var missingShards: [Shard]?
   public var engines: [EngineResults]
   public var plans: [PlanResults]
+  /// What the engines' far sides had (a kernel's options) and what that left unavailable, as
+  /// said before the run (`EngineFeatures`); absent for engines that are all here.
+  public var features: [EngineFeatures]?
 
   public init(
     command: String, bugs: [String], shard: Shard = .all, complete: Bool = true, plans: [PlanResults],
@@ -173,6 +176,10 @@ public struct RunResults: Sendable, Codable {
       command: head.command, bugs: head.bugs, shard: .all, complete: done.count == count, plans: plans,
       catalogs: catalogs)
     if !missing.isEmpty { merged.missingShards = missing }
+    // Each shard said what its kernels had: each once, in the order the shards name them.
+    var features: [EngineFeatures] = []
+    for r in runs { for f in r.features ?? [] where !features.contains(f) { features.append(f) } }
+    merged.features = features.isEmpty ? nil : features
     return merged
   }
 
