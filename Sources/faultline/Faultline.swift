@@ -161,7 +161,7 @@ struct Run: ParsableCommand {
       case .text: print(TextReport.render(r), terminator: "")
       }
     }
-    try writeReports(planResults)
+    try writeReports(planResults, loaded: plans)
     switch format {
     case .json:
       json.finish()
@@ -177,9 +177,11 @@ struct Run: ParsableCommand {
   }
 
   /// With --report-dir: results.json and the reports made from it.
-  func writeReports(_ plans: [PlanResults]) throws {
+  func writeReports(_ plans: [PlanResults], loaded loadedPlans: [Plan]) throws {
     guard let reportDir else { return }
     var results = RunResults(command: "run", bugs: bugs.sorted(), plans: plans, catalogs: catalogs())
+    let features = engineFeatures(loadedPlans)
+    results.features = features.isEmpty ? nil : features
     results.markExpected(expectedInvariants())
     try ReportDirectory(URL(fileURLWithPath: reportDir)).writeReports(results)
   }
@@ -234,7 +236,7 @@ extension Run {
       }
       planResults.append(.ofRuns(plan, bugs: bugs, runs: runs, reached: reached))
     }
-    try writeReports(planResults)
+    try writeReports(planResults, loaded: plans)
     switch format {
     case .json:
       var data = try JSONReport.encode(shown)

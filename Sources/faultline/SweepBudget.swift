@@ -87,6 +87,8 @@ extension SweepCommand {
       command: "sweep", bugs: meta.bugs, shard: shard, complete: false,
       plans: SweepDriver.reports(meta: meta, outcomes: outcomes), catalogs: catalogs())
     results.complete = false
+    let features = engineFeatures(plans)
+    results.features = features.isEmpty ? nil : features
     let timings = RunTimings(
       wallSeconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9, jobs: inProcess ? 0 : workers,
       plans: plans.map { ($0.name, $0.file) }, outcomes: outcomes)

@@ -92,7 +92,8 @@ public struct SweepOutcome: Sendable, Codable {
   /// are different failures.
   public var cause: String?
   /// Crashed or timed-out scenarios whose second run, in a fresh worker, ended otherwise (the
-  /// detail says how): not a reproducible failure (nil: false).
+  /// detail says how); for an engine that is not deterministic, any failure none of whose reruns
+  /// ended the same way: not a reproducible failure, still reported (nil: false).
   public var flaky: Bool?
   /// Failures of an engine that is not deterministic: how many times the scenario ran again
   /// (`--reruns`), and how many of those ended the same way (the same signature). nil: not rerun.
