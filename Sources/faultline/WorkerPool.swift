@@ -5,7 +5,9 @@ import Foundation
 /// thread per job; the sweep passes no more jobs than cores). A worker that dies costs the scenario it was running,
 /// recorded as crashed with what ended it; one that does not answer within the timeout is killed
 /// and its scenario recorded as timed out. Either is confirmed once in a fresh worker first; one
-/// that does not happen again is recorded as flaky, with both outcomes. `WorkerSlot` has the
+/// that does not happen again is recorded as flaky, with both outcomes. A plan of an engine that
+/// is not deterministic has each failure, crash or timeout run `reruns` more times, counting how
+/// often it ended the same way (`SweepOutcome.withReruns`). `WorkerSlot` has the
 /// rest of the rules (workers that die between scenarios, workers killed from outside).
 final class WorkerPool: ScenarioExecutor, @unchecked Sendable {
   let jobs: Int

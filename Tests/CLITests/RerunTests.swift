@@ -71,6 +71,19 @@ struct RerunTests {
     #expect(f.first?["reruns"] as? Int == 2 && f.first?["reproduced"] as? Int == 0, "\(f)")
   }
 
+  @Test("--in-process reruns too")
+  func inProcess() throws {
+    let dir = try CLITests.scratch("rerun-in-process")
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let counter = dir.appendingPathComponent("count").path
+    let p = try Self.plan(
+      dir, "here", engine: "planted-flaky-model",
+      ["violate: true", "violate-in: { counter: \(counter), runs: [1, 2] }"])
+    let r = try IsolationTests.sweep([p], dir.appendingPathComponent("out"), extra: ["--in-process"])
+    #expect(r.status == 1, "\(r.stdout)\(r.stderr)")
+    #expect(r.stdout.contains("   reruns: reproduced 1 of 3 reruns; the others passed, passed\n"), "\(r.stdout)")
+  }
+
   @Test("a crash of an engine that is not deterministic is rerun --reruns times in fresh workers")
   func flakyCrash() throws {
     let dir = try CLITests.scratch("rerun-crash")
