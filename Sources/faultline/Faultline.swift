@@ -87,6 +87,7 @@ func loadPlans(_ paths: [String]) throws -> [Plan] {
       errors.append(e.description)
     }
   }
+  errors += PlanLoader.duplicateNames(plans).map(\.description)
   if !errors.isEmpty { throw BadInput(description: errors.joined(separator: "\n")) }
   return plans
 }

@@ -59,7 +59,7 @@ struct SweepCommand: ParsableCommand {
 
   @Option(
     help:
-      "Take part i of n of the space (i/n). Default: from FAULTLINE_SHARD, Kubernetes JOB_COMPLETION_INDEX with FAULTLINE_SHARD_COUNT, or Slurm SLURM_ARRAY_TASK_ID/COUNT."
+      "Take part i of n of the space (i/n). Default: from FAULTLINE_SHARD, Kubernetes JOB_COMPLETION_INDEX with FAULTLINE_SHARD_COUNT, or a Slurm array's SLURM_ARRAY_TASK_ID/COUNT/MIN/STEP; a bad value there is bad input."
   )
   var shard: String?
 
@@ -129,7 +129,11 @@ struct SweepCommand: ParsableCommand {
       }
       theShard = s
     } else {
-      theShard = Shard.fromEnvironment(ProcessInfo.processInfo.environment) ?? .all
+      do {
+        theShard = try Shard.fromEnvironment(ProcessInfo.processInfo.environment) ?? .all
+      } catch let e as ShardEnvironmentError {
+        throw BadInput(description: e.description)
+      }
     }
     if !inProcess && workers < jobs {
       FileHandle.standardError.write(

@@ -22,11 +22,12 @@ struct ReproFileTests {
     """
   }
 
-  @Test("names that sanitize alike, the same name twice and a 200-byte name: one repro file each")
+  @Test("names that sanitize alike and a 200-byte name: one repro file each")
   func unique() throws {
     let dir = try CLITests.scratch("repro-names")
     defer { try? FileManager.default.removeItem(at: dir) }
-    let names = ["x 1", "x<1", "x>1", "x 1", String(repeating: "é", count: 100)]
+    // (The same name twice is refused before anything runs: PlanNameTests.)
+    let names = ["x 1", "x<1", "x>1", "x_1", String(repeating: "é", count: 100)]
     var files: [String] = []
     for (i, n) in names.enumerated() {
       let f = dir.appendingPathComponent("p\(i).yaml")

@@ -57,4 +57,24 @@ struct ErrseqOracleTests {
     o.end(task: "b", index: 1, op: fsync, outcome: .ok)
     #expect(o.violations.isEmpty)
   }
+
+  @Test("a rename carries a file's errors to its new name and retires the replaced file's")
+  func rename() {
+    let h = harness()
+    let o = ErrseqOracle(harness: h)
+    h.writebackError(file: "/b", FSError(.noSpace))
+    h.writebackError(file: "/a", FSError(.io))
+    o.begin(task: "a")
+    o.end(task: "a", index: 1, op: Operation(.rename, path: "/a", target: "/b"), outcome: .ok)
+    // /a is gone: nothing to report on it.
+    o.begin(task: "b")
+    o.end(task: "b", index: 1, op: fsync, outcome: .ok)
+    #expect(o.violations.isEmpty)
+    // /b is the old /a: its EIO is owed; the replaced /b's ENOSPC is no one's.
+    o.begin(task: "b")
+    o.end(task: "b", index: 2, op: Operation(.fsync, path: "/b"), outcome: .ok)
+    #expect(o.violations.count == 1)
+    #expect(o.violations.first?.evidence.count == 1)
+    #expect(o.violations.first?.evidence.first?.hasPrefix("EIO recorded on /b") == true)
+  }
 }

@@ -2,6 +2,8 @@
 public struct Plan: Sendable, Hashable {
   public var name: String
   public var file: String
+  /// Where the `plan:` name was written, for errors about the name (nil for plans made in code).
+  public var nameLocation: SourceLocation?
   public var engine: String
   public var about: String
   /// Historical-bug switches the plan itself turns on (usually none; `catches` and `--bug` do).
@@ -25,9 +27,11 @@ public struct Plan: Sendable, Hashable {
     name: String, file: String = "<memory>", engine: String, about: String = "", bugs: [String] = [],
     seed: UInt64 = 0, setup: PlanValue? = nil, tasks: [PlanTask], faults: [FaultSpec] = [],
     expect: Expectations = Expectations(), catches: [Catch] = [], sweep: SweepSettings? = nil,
-    schedule: ScheduleSpec = .fifo, preemptions: [FaultSpec] = [], limits: Limits = Limits()
+    schedule: ScheduleSpec = .fifo, preemptions: [FaultSpec] = [], limits: Limits = Limits(),
+    nameLocation: SourceLocation? = nil
   ) {
     self.name = name
+    self.nameLocation = nameLocation
     self.file = file
     self.engine = engine
     self.about = about

@@ -57,6 +57,34 @@ public struct PlanLoader: Sendable {
     return try PlanReader.read(root, file: file, registry: registry)
   }
 
+  /// Plans that take a name an earlier plan of `plans` has: an error at each such `plan:` naming
+  /// where the first one is. A plan's name keys everything a run makes of it (its results, its
+  /// JUnit testsuite, its repro files, `--compare` and the known-failures list), so two plans of
+  /// one name would be one plan there.
+  public static func duplicateNames(_ plans: [Plan]) -> [PlanError] {
+    // Where each name was first given (looked up, never iterated: the errors follow `plans`).
+    var first: [String: SourceLocation] = [:]
+    var errors: [PlanError] = []
+    for plan in plans {
+      let here = plan.nameLocation ?? SourceLocation(file: plan.file, line: 1, column: 1)
+      guard let earlier = first[plan.name] else {
+        first[plan.name] = here
+        continue
+      }
+      // The folder the file is in, as written (`Plans/ext4/x.yaml` → `ext4`; none for `x.yaml`).
+      let dir = plan.file.split(separator: "/").dropLast().last.map(String.init) ?? ""
+      errors.append(
+        PlanError(
+          here, key: "plan",
+          expected:
+            "a name no other plan has (results, reports, repro files and known failures know a plan by its name)",
+          found: "'\(plan.name)', the name of the plan at \(earlier) too",
+          hint: dir.isEmpty || dir == "."
+            ? "rename one of them" : "rename one, e.g. '\(dir)-\(plan.name)'"))
+    }
+    return errors
+  }
+
   /// The file name a directory scan skips: `Plans/known-failures.yaml` is the nightly sweep's
   /// list of accepted failures, not a plan.
   public static let knownFailuresFile = "known-failures.yaml"

@@ -60,7 +60,7 @@ struct PlanReader {
       setup: setup,
       tasks: reader.tasks, faults: faults, expect: expect, catches: catches, sweep: sweep,
       schedule: schedule, preemptions: preemptions,
-      limits: limits)
+      limits: limits, nameLocation: nameValue.location)
   }
 
   static func readEngine(_ top: PlanMap, registry: EngineRegistry) throws -> EngineDescriptor {

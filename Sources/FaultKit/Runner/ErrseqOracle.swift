@@ -12,6 +12,9 @@
 /// checked: such an fsync may miss it, and the task's next fsync must report it. An fsync that
 /// returned an error has seen every error recorded before it returned.
 ///
+/// A rename carries a file's recorded errors to its new name (they are the inode's, and so are
+/// the tasks' file descriptions) and retires those of the file it replaced.
+///
 /// Does not check: errors the engine never records on the mapping (lost data nobody recorded is
 /// the data oracle's business), fsync reporting an error more than once (errors from other
 /// causes are legitimate), file descriptions opened after an error (every task opens at the
@@ -19,7 +22,8 @@
 /// Sendable: the tasks of a scenario run one at a time on one thread.
 final class ErrseqOracle: @unchecked Sendable {
   struct Recorded {
-    let file: String
+    /// The file's name now: a rename moves it with the inode.
+    var file: String
     let error: FSError
     /// The oracle's clock when it was recorded.
     let at: Int
@@ -59,6 +63,13 @@ final class ErrseqOracle: @unchecked Sendable {
     case (.create, .ok), (.unlink, .ok):
       // Another file from now on: what was recorded on the old one is no one's to report.
       for i in recorded.indices where recorded[i].file == op.path { retired.insert(i) }
+    case (.rename, .ok):
+      // The inode moves to `target`, its errors with it; the file it replaced is gone.
+      guard let target = op.target, target != op.path else { return }
+      for i in recorded.indices where recorded[i].file == target { retired.insert(i) }
+      for i in recorded.indices where recorded[i].file == op.path && !retired.contains(i) {
+        recorded[i].file = target
+      }
     case (.fsync, .error):
       for i in recorded.indices where recorded[i].file == op.path { told[task, default: []].insert(i) }
     case (.fsync, .ok):

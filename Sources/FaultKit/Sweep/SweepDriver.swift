@@ -75,47 +75,6 @@ public struct InProcessExecutor: ScenarioExecutor {
   }
 }
 
-/// Which part of the space this run takes: depth-1 scenario `i` (and its depth-2 children) goes to
-/// shard `i % count`.
-public struct Shard: Sendable, Hashable, Codable, CustomStringConvertible {
-  public let index: Int
-  public let count: Int
-  public init(index: Int, count: Int) {
-    self.index = index
-    self.count = count
-  }
-  public static let all = Shard(index: 0, count: 1)
-  public func owns(_ i: Int) -> Bool { i % count == index }
-  public var description: String { "\(index)/\(count)" }
-
-  /// `i/n` with 0 ≤ i < n.
-  public init?(parsing s: String) {
-    let parts = s.split(separator: "/")
-    guard parts.count == 2, let i = Int(parts[0]), let n = Int(parts[1]), n >= 1, i >= 0, i < n else { return nil }
-    self.init(index: i, count: n)
-  }
-
-  /// The shard the job-array system this process runs under says it is, if any:
-  /// `FAULTLINE_SHARD=i/n` (any CI matrix), Kubernetes Indexed Jobs (`JOB_COMPLETION_INDEX` with
-  /// `FAULTLINE_SHARD_COUNT`, since Kubernetes does not export the completion count), Slurm job
-  /// arrays (`SLURM_ARRAY_TASK_ID` and `SLURM_ARRAY_TASK_COUNT`, offset by `SLURM_ARRAY_TASK_MIN`).
-  public static func fromEnvironment(_ env: [String: String]) -> Shard? {
-    if let s = env["FAULTLINE_SHARD"] { return Shard(parsing: s) }
-    if let i = env["JOB_COMPLETION_INDEX"].flatMap(Int.init), let n = env["FAULTLINE_SHARD_COUNT"].flatMap(Int.init),
-      n >= 1, i >= 0, i < n
-    {
-      return Shard(index: i, count: n)
-    }
-    if let id = env["SLURM_ARRAY_TASK_ID"].flatMap(Int.init), let n = env["SLURM_ARRAY_TASK_COUNT"].flatMap(Int.init),
-      n >= 1
-    {
-      let i = id - (env["SLURM_ARRAY_TASK_MIN"].flatMap(Int.init) ?? 0)
-      if i >= 0 && i < n { return Shard(index: i, count: n) }
-    }
-    return nil
-  }
-}
-
 /// What a sweep run directory records about itself, for resume and merge.
 public struct SweepMeta: Sendable, Codable, Hashable {
   public struct PlanEntry: Sendable, Codable, Hashable {
