@@ -23,7 +23,7 @@ public enum BuiltinEngines {
   static let loaded: (registry: EngineRegistry, errors: [String]) = {
     let env = ProcessInfo.processInfo.environment
     var engines = [BtrfsModel.descriptor, Ext4Model.descriptor, XfsModel.descriptor, LinuxModel.descriptor]
-    if env["FAULTLINE_PLANTED"] == "1" { engines.append(PlantedEngine.descriptor) }
+    if env["FAULTLINE_PLANTED"] == "1" { engines += [PlantedEngine.descriptor, PlantedEngine.flakyDescriptor] }
     var errors: [String] = []
     do {
       var ext2fs = try CEngines.descriptor(fl_ext2fs_engine())

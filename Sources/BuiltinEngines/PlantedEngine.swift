@@ -13,6 +13,8 @@ import Foundation
 ///   misbehave: { do: crash, in: shrink, below-ops: 2 }  # at rest, when fewer than 2 ops ran
 ///   misbehave: { do: hang, in: report }            # when run again for the report's snapshots
 ///   violate: true   # a failed planted.step breaks the rule planted-clean: a judged failure
+///   violate-in: { counter: PATH, runs: [1, 3] }  # only in these runs: each run in which
+///                   # planted.step fails adds one to the count in PATH (across processes)
 /// ```
 enum PlantedEngine {
   static let catalog = FaultCatalog([
@@ -28,6 +30,18 @@ enum PlantedEngine {
     operations: [.write], bugs: [], invariants: [.noHang, clean], ownInvariants: [PlantedClean()],
     checkSetup: { try PlantedMisbehaviour.read($0) },
     make: { ctx in Instance(ctx.harness, try PlantedMisbehaviour.read(ctx.setup)) })
+
+  /// Engine `planted-flaky-model`: the same fixture, declared not deterministic, so a sweep
+  /// reruns its failures; `violate-in:` makes a failure that happens in some runs only.
+  static let flakyDescriptor: EngineDescriptor = {
+    var d = EngineDescriptor(
+      name: "planted-flaky-model", about: "test fixture: planted misbehaviour, an engine that is not deterministic",
+      catalog: catalog, operations: [.write], bugs: [], invariants: [.noHang, clean], ownInvariants: [PlantedClean()],
+      checkSetup: { try PlantedMisbehaviour.read($0) },
+      make: { ctx in Instance(ctx.harness, try PlantedMisbehaviour.read(ctx.setup)) })
+    d.deterministic = false
+    return d
+  }()
 
   final class Instance: Engine, @unchecked Sendable {
     let harness: Harness
@@ -49,7 +63,9 @@ enum PlantedEngine {
         try await harness.check(FaultPointID(0))
       } catch {
         if let h = harness.lastHit { plant.onFired(hit: h.hit) }
-        if plant.violate { broken.append(AssertionRecord(rule: clean.rawValue, detail: "\(op.path): EIO kept")) }
+        if plant.violate && plant.violatesThisRun() {
+          broken.append(AssertionRecord(rule: clean.rawValue, detail: "\(op.path): EIO kept"))
+        }
         throw error
       }
       if case .fail = try await harness.hit(FaultPointID(1)) { fatalError("planted crash in \(op.path)") }
@@ -110,6 +126,9 @@ struct PlantedMisbehaviour: Sendable {
   }
   var rules: [Rule] = []
   var violate = false
+  /// `violate-in`: the counter file and the runs (1-based) in which `violate` holds.
+  var counter: String?
+  var violateRuns: [Int] = []
 
   static let actions = ["crash", "abort", "segv", "exit", "hang", "print", "close-protocol"]
   static let phases = ["record", "scenario", "shrink", "report", "replay", "any"]
@@ -118,8 +137,15 @@ struct PlantedMisbehaviour: Sendable {
   static func read(_ setup: PlanValue?) throws -> PlantedMisbehaviour {
     var m = PlantedMisbehaviour()
     guard let setup else { return m }
-    let top = try PlanMap(setup, path: "setup", keys: ["misbehave", "violate"])
+    let top = try PlanMap(setup, path: "setup", keys: ["misbehave", "violate", "violate-in"])
     m.violate = try top.bool("violate") ?? false
+    if let v = top.value("violate-in") {
+      let map = try PlanMap(v, path: "setup.violate-in", keys: ["counter", "runs"])
+      m.counter = try map.string("counter")
+      if case .seq(let runs, _) = map.value("runs") {
+        m.violateRuns = runs.compactMap { if case .scalar(let s, _) = $0 { Int(s) } else { nil } }
+      }
+    }
     guard let v = top.value("misbehave") else { return m }
     let items: [PlanValue]
     if case .seq(let list, _) = v { items = list } else { items = [v] }
@@ -145,6 +171,27 @@ struct PlantedMisbehaviour: Sendable {
       m.rules.append(r)
     }
     return m
+  }
+
+  /// Whether `violate` holds in this run: always, without `violate-in`; otherwise this run is
+  /// counted in the counter file (an exclusive lock, so processes count in turn) and the count
+  /// must be one of the runs listed.
+  func violatesThisRun() -> Bool {
+    guard let counter else { return true }
+    let fd = open(counter, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+    guard fd >= 0 else { return false }
+    defer { close(fd) }
+    guard flock(fd, LOCK_EX) == 0 else { return false }
+    var buffer = [UInt8](repeating: 0, count: 32)
+    let n = pread(fd, &buffer, buffer.count, 0)
+    let count =
+      (n > 0
+        ? Int(String(decoding: buffer[0..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0 : 0)
+      + 1
+    let text = Array("\(count)\n".utf8)
+    _ = ftruncate(fd, 0)
+    _ = pwrite(fd, text, text.count, 0)
+    return violateRuns.contains(count)
   }
 
   /// At every operation: `print`, and rules with neither `hit` nor `below-ops`.

@@ -102,6 +102,7 @@ public enum HTMLReport {
     h += "</h2>"
     h += "<p class=\"meta\">plan <b>\(e(p.plan))</b> (<code>\(e(p.file))</code>, engine \(e(p.engine))) · "
     h += "\(f.count) scenario(s) · schedule: \(e(f.scheduleWords))"
+    if let w = f.rerunWords { h += " · \(e(w))" }
     if let command { h += " · repro: <code>\(e(command))</code>" }
     h += "</p>"
     guard let r = f.result else {

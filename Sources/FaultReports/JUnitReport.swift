@@ -67,6 +67,7 @@ public enum JUnitReport {
     let faults = f.faultWords
     m += faults.isEmpty ? " with no fault fired" : " after " + faults.joined(separator: " + ")
     m += " (\(f.count) scenario\(f.count == 1 ? "" : "s"))"
+    if let reruns = f.reruns, let k = f.reproduced { m += "; reproduced \(k) of \(reruns) reruns" }
     return m
   }
 
@@ -81,6 +82,7 @@ public enum JUnitReport {
       if let reproduce { out += "reproduce: \(reproduce)\n" }
     }
     out += "schedule: \(f.scheduleWords)\n"
+    if let w = f.rerunWords { out += "reruns: \(w)\n" }
     return out
   }
 }

@@ -34,6 +34,7 @@ public enum SummaryReport {
             + t(f.faultWords.isEmpty ? "no fault" : f.faultWords.joined(separator: " + ")))
         out.append("   plan \(t(p.plan)) (\(t(p.engine))), \(f.count) scenario(s); schedule: \(t(f.scheduleWords))")
         if let d = f.detail { out.append("   \(t(d))") }
+        if let w = f.rerunWords { out.append("   reruns: \(t(w))") }
         if let v = f.result?.violations.first { out.append("   \(t(v.invariant.rawValue)): \(t(v.message))") }
         out.append("   signature: \(t(f.signature))")
         if let repro = f.repro {

@@ -104,9 +104,17 @@ public enum LinuxModel {
         "the real Linux kernel's ext4, btrfs or xfs in User-Mode Linux (a kernel from scripts/build-kernel or --kernel)",
       catalog: catalog, operations: operations, bugs: [],
       invariants: [.dataDurable, .errorsReported] + own.map(\.name), ownInvariants: own,
-      checkSetup: { _ = try LinuxSetup($0) },
+      checkSetup: {
+        _ = try LinuxSetup($0)
+        try LinuxKernel.checkFilesystem($0)
+      },
       make: { try LinuxEngine($0) })
     d.verifies = true
+    // The guest kernel schedules its own threads, writeback and workers.
+    d.deterministic = false
+    let points = catalog.points.map(\.name)
+    let invariants = d.invariants.map(\.rawValue)
+    d.features = { LinuxKernel.features(setup: $0, points: points, invariants: invariants) }
     return d
   }()
 }

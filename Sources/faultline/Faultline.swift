@@ -170,7 +170,7 @@ struct Run: ParsableCommand {
       case .text: print(TextReport.render(r, reproduce: reproduce(r, scheduleSeed: scheduleSeed)), terminator: "")
       }
     }
-    try writeReports(planResults)
+    try writeReports(planResults, loaded: plans)
     switch format {
     case .json:
       json.finish()
@@ -186,10 +186,12 @@ struct Run: ParsableCommand {
   }
 
   /// With --report-dir: results.json and the reports made from it.
-  func writeReports(_ plans: [PlanResults]) throws {
+  func writeReports(_ plans: [PlanResults], loaded loadedPlans: [Plan]) throws {
     guard let reportDir else { return }
     var results = RunResults(command: "run", bugs: bugs.sorted(), plans: plans, catalogs: catalogs())
     results.engineOptions = plugins.engineOptions
+    let features = engineFeatures(loadedPlans)
+    results.features = features.isEmpty ? nil : features
     results.markExpected(expectedInvariants())
     try ReportDirectory(URL(fileURLWithPath: reportDir)).writeReports(results)
   }
@@ -251,7 +253,7 @@ extension Run {
       }
       planResults.append(.ofRuns(plan, bugs: bugs, runs: runs, reached: reached))
     }
-    try writeReports(planResults)
+    try writeReports(planResults, loaded: plans)
     switch format {
     case .json:
       var data = try JSONReport.encode(shown)
@@ -326,6 +328,9 @@ struct Points: ParsableCommand {
         )
         print("  \(String(repeating: " ", count: width))  \(t(p.about))")
       }
+      // The engine's far side as it would run with no plan: the kernel --kernel, FAULTLINE_KERNEL
+      // or the cache names.
+      if let f = e.features?(nil) { for line in f.lines { print("  " + t(line)) } }
     }
   }
 }

@@ -44,6 +44,12 @@ struct SweepCommand: ParsableCommand {
   @Option(help: "Worker processes running scenarios; an engine that crashes or hangs costs one scenario.")
   var jobs = 1
 
+  @Option(
+    help:
+      "Run each failure of an engine that is not deterministic (linux) this many times again and report how often it reproduced."
+  )
+  var reruns = 3
+
   @Flag(help: "Run scenarios in this process instead (faster to debug; a crash ends the sweep).")
   var inProcess = false
 
@@ -102,6 +108,7 @@ struct SweepCommand: ParsableCommand {
         description:
           "--rotation with --resume: a rotation starts each sweep afresh where the last one stopped; give one")
     }
+    guard (0...100).contains(reruns) else { throw BadInput(description: "--reruns \(reruns): expected 0 to 100") }
     let plans = try loadPlans(paths)
     let registry = BuiltinEngines.registry
     var configs: [SweepConfig] = []
@@ -132,6 +139,9 @@ struct SweepCommand: ParsableCommand {
         throw BadInput(description: "--bug \(b): engine \(plan.engine) has no such bug switch")
       }
     }
+    // What the engines' far sides have (a kernel's options), said before anything runs.
+    let features = engineFeatures(plans)
+    if !quiet { for f in features { for line in f.lines { say(line) } } }
     let theShard: Shard
     if let shard {
       guard let s = Shard(parsing: shard) else {
@@ -235,8 +245,13 @@ struct SweepCommand: ParsableCommand {
     }
     let progress = Progress(
       quiet: quiet, total: initial.count + undecided.count + already, done: already, failed: resumed.failed)
+    // Plans of engines whose scheduling is not ours: their failures run again.
+    var rerunsByPlan: [String: Int] = [:]
+    for p in plans where registry.descriptor(named: p.engine)?.deterministic == false { rerunsByPlan[p.file] = reruns }
     let executor: any ScenarioExecutor =
-      inProcess ? InProcessExecutor(registry: registry) : WorkerPool(jobs: workers, timeoutSeconds: timeout)
+      inProcess
+      ? InProcessExecutor(registry: registry, reruns: reruns)
+      : WorkerPool(jobs: workers, timeoutSeconds: timeout, reruns: rerunsByPlan)
     var journalError: Error?
     var budgetReached = clock.expired
     func finished(_ o: SweepOutcome) -> [SweepScenario]? {
@@ -289,6 +304,7 @@ struct SweepCommand: ParsableCommand {
       command: "sweep", bugs: meta.bugs, shard: theShard, complete: !budgetReached, plans: planResults,
       catalogs: catalogs())
     results.engineOptions = plugins.engineOptions
+    results.features = features.isEmpty ? nil : features
     let timings = RunTimings(
       wallSeconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9, jobs: inProcess ? 0 : workers,
       plans: planTimes)
@@ -329,6 +345,18 @@ struct SweepCommand: ParsableCommand {
     let cores = max(1, ProcessInfo.processInfo.activeProcessorCount)
     return min(jobs, cores)
   }
+}
+
+/// The far-side features of the plans' engines (a kernel's options), each kernel once, in plan order.
+func engineFeatures(_ plans: [Plan]) -> [EngineFeatures] {
+  var out: [EngineFeatures] = []
+  for p in plans {
+    guard let f = BuiltinEngines.registry.descriptor(named: p.engine)?.features?(p.setup), !out.contains(f) else {
+      continue
+    }
+    out.append(f)
+  }
+  return out
 }
 
 /// Engine name → the invariants it calls expected behaviour, for `RunResults.markExpected`.
@@ -395,7 +423,7 @@ func finishReports(
   var names = ReproFileNames()
   for (f, repro) in zip(failures, repros) {
     let name = names.path(for: repro.name)
-    try dir.write(name, Data(repro.yaml.utf8))
+    try dir.write(name, Data((reproHeader(group(f), engine: f.plan.engine) + repro.yaml).utf8))
     results.plans[f.k].failures[f.i].repro = name
     results.plans[f.k].failures[f.i].shrunk = repro.shrunk
     results.plans[f.k].failures[f.i].notShrunk = repro.notShrunk
@@ -412,6 +440,14 @@ func finishReports(
   let color = isatty(STDOUT_FILENO) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
   FileHandle.standardOutput.write(Data(SummaryReport.render(results, dir: dir.path, color: color).utf8))
   if results.unexpectedFailures > 0 { throw ExitCode(ExitStatus.failed) }
+}
+
+/// The comment a repro plan starts with: for a failure that was rerun (an engine that is not
+/// deterministic), how often it reproduced, so whoever replays it knows what to expect.
+func reproHeader(_ g: FailureGroup, engine: String) -> String {
+  guard let words = g.rerunWords else { return "" }
+  let text = "Engine \(engine) is not deterministic (its scheduling is not ours): in the sweep this failure \(words)."
+  return "# " + text.split(whereSeparator: \.isNewline).joined(separator: " ") + "\n"
 }
 
 /// Progress, on standard error (standard output stays the summary, for a pipe or a file): a

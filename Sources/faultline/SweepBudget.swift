@@ -88,6 +88,8 @@ extension SweepCommand {
       plans: SweepDriver.reports(meta: meta, outcomes: outcomes), catalogs: catalogs())
     results.complete = false
     results.engineOptions = plugins.engineOptions
+    let features = engineFeatures(plans)
+    results.features = features.isEmpty ? nil : features
     let timings = RunTimings(
       wallSeconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9, jobs: inProcess ? 0 : workers,
       plans: plans.map { ($0.name, $0.file) }, outcomes: outcomes)

@@ -5,11 +5,16 @@ import Foundation
 /// thread per job; the sweep passes no more jobs than cores). A worker that dies costs the scenario it was running,
 /// recorded as crashed with what ended it; one that does not answer within the timeout is killed
 /// and its scenario recorded as timed out. Either is confirmed once in a fresh worker first; one
-/// that does not happen again is recorded as flaky, with both outcomes. `WorkerSlot` has the
+/// that does not happen again is recorded as flaky, with both outcomes. A plan of an engine that
+/// is not deterministic has each failure, crash or timeout run `reruns` more times, counting how
+/// often it ended the same way (`SweepOutcome.withReruns`). `WorkerSlot` has the
 /// rest of the rules (workers that die between scenarios, workers killed from outside).
 final class WorkerPool: ScenarioExecutor, @unchecked Sendable {
   let jobs: Int
   let timeoutSeconds: Double
+  /// Plan file → how many times a failure of it runs again: `--reruns` for plans of an engine
+  /// that is not deterministic; absent for the rest (a crash or timeout is confirmed once).
+  let reruns: [String: Int]
   private let lock = NSCondition()
   private var queue = ScenarioQueue([])
   private var inFlight = 0
@@ -18,9 +23,10 @@ final class WorkerPool: ScenarioExecutor, @unchecked Sendable {
   /// Set when the callback asked to stop: nothing more is started.
   private var stopped = false
 
-  init(jobs: Int, timeoutSeconds: Double) {
+  init(jobs: Int, timeoutSeconds: Double, reruns: [String: Int] = [:]) {
     self.jobs = jobs
     self.timeoutSeconds = timeoutSeconds
+    self.reruns = reruns
   }
 
   func run(_ initial: [SweepScenario], onOutcome: (SweepOutcome) -> [SweepScenario]?) throws {
@@ -83,8 +89,10 @@ final class WorkerPool: ScenarioExecutor, @unchecked Sendable {
     let decoder = JSONDecoder()
     while let sc = take() {
       let confirmed: WorkerSlot.Confirmed<SweepOutcome>
+      let reruns = self.reruns[sc.plan] ?? 0
       do {
-        confirmed = try slot.confirmed(try WorkerRequest.scenario(sc).encoded()) { data in
+        confirmed = try slot.confirmed(try WorkerRequest.scenario(sc).encoded(), reruns: reruns, rerun: \.rerunnable) {
+          data in
           let answer = try WorkerReportedError.check(data)
           var o = try decoder.decode(SweepOutcome.self, from: answer)
           o.encoded = answer
@@ -99,35 +107,56 @@ final class WorkerPool: ScenarioExecutor, @unchecked Sendable {
         lock.unlock()
         return
       }
-      finish(Self.outcome(sc, confirmed, timeoutSeconds: timeoutSeconds), callback)
+      finish(Self.outcome(sc, confirmed, timeoutSeconds: timeoutSeconds, reruns: reruns), callback)
     }
   }
 
   /// A scenario's outcome from its attempts: the answer; or the crash or timeout, confirmed by a
   /// second run in a fresh worker (the same cause again), or flaky (the second run ended
-  /// otherwise; the detail says how).
-  static func outcome(_ sc: SweepScenario, _ c: WorkerSlot.Confirmed<SweepOutcome>, timeoutSeconds: Double)
-    -> SweepOutcome
-  {
+  /// otherwise; the detail says how). With `reruns` (an engine that is not deterministic), a
+  /// failure or crash carries how many of its reruns ended the same way; none: flaky.
+  static func outcome(
+    _ sc: SweepScenario, _ c: WorkerSlot.Confirmed<SweepOutcome>, timeoutSeconds: Double, reruns: Int = 0
+  ) -> SweepOutcome {
     var o: SweepOutcome
     switch c.first {
-    case .answer(let answered): return answered
+    case .answer(let answered):
+      guard reruns > 0, !c.reruns.isEmpty else { return answered }
+      return answered.withReruns(
+        c.reruns.map { a in
+          switch a {
+          case .answer(let b): answered.isReproduced(by: b) ? nil : b.endWords
+          case .crashed(let d): "crashed (\(d.description))"
+          case .timedOut: "timed out (no answer within \(timeoutSeconds)s)"
+          }
+        })
     case .crashed(let d):
       o = SweepOutcome(scenario: sc, kind: .crashed, detail: d.description)
       o.cause = d.cause
     case .timedOut:
       o = SweepOutcome(scenario: sc, kind: .timedOut, detail: "no answer within \(timeoutSeconds)s")
     }
-    guard let again = c.again else { return o }
-    let second: String
-    switch again {
-    case .crashed(let d) where d.cause == o.cause && o.kind == .crashed: return o
-    case .timedOut where o.kind == .timedOut: return o
-    case .crashed(let d): second = d.description
-    case .timedOut: second = "timed out (no answer within \(timeoutSeconds)s)"
-    case .answer(let a):
-      second = a.unjudged == true ? "was unjudged" : a.failed ? "failed (\(a.signature))" : "passed"
+    let ends: [String?] = c.reruns.map { again in
+      switch again {
+      case .crashed(let d) where d.cause == o.cause && o.kind == .crashed: nil
+      case .timedOut where o.kind == .timedOut: nil
+      case .crashed(let d): d.description
+      case .timedOut: "timed out (no answer within \(timeoutSeconds)s)"
+      case .answer(let a):
+        a.unjudged == true ? "was unjudged" : a.failed ? "failed (\(a.signature))" : "passed"
+      }
     }
+    if reruns > 0 {
+      if !ends.isEmpty && ends.allSatisfy({ $0 != nil }) {
+        let cause = o.cause
+        o = SweepOutcome(
+          scenario: sc, kind: o.kind,
+          detail: (o.detail ?? "") + "; run again \(ends.count) time(s) in fresh workers, it never did so again")
+        o.cause = cause
+      }
+      return o.withReruns(ends)
+    }
+    guard let first = ends.first, let second = first else { return o }
     o = SweepOutcome(
       scenario: sc, kind: o.kind, detail: (o.detail ?? "") + "; run again in a fresh worker, it " + second)
     o.cause = c.first.cause

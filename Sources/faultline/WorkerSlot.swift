@@ -30,10 +30,20 @@ struct WorkerSlot {
     var failed: Bool { if case .answer = self { false } else { true } }
   }
 
-  /// A request's first attempt and, when that crashed or timed out, its second in a fresh worker.
+  /// A request's first attempt and its reruns: when it crashed or timed out, at least one in a
+  /// fresh worker; for an engine that is not deterministic, `--reruns` of a failure.
   struct Confirmed<T> {
     let first: Attempt<T>
-    let again: Attempt<T>?
+    let reruns: [Attempt<T>]
+    /// The first rerun, if any.
+    var again: Attempt<T>? { reruns.first }
+
+    init(first: Attempt<T>, reruns: [Attempt<T>]) {
+      self.first = first
+      self.reruns = reruns
+    }
+
+    init(first: Attempt<T>, again: Attempt<T>?) { self.init(first: first, reruns: again.map { [$0] } ?? []) }
   }
 
   /// Sends `request` to this slot's worker (starting one when there is none) and decodes the
@@ -80,13 +90,22 @@ struct WorkerSlot {
     }
   }
 
-  /// `attempt`, and when it crashed or timed out, once more in a fresh worker.
-  mutating func confirmed<T>(_ request: Data, heartbeat: Bool = false, decode: (Data) throws -> T) throws
-    -> Confirmed<T>
-  {
+  /// `attempt`, and when it crashed or timed out, once more in a fresh worker (`reruns` times,
+  /// when more); when it answered and `rerun` says the answer is a failure to run again, `reruns`
+  /// more times, each an `attempt` of its own (a worker that dies is replaced as ever).
+  mutating func confirmed<T>(
+    _ request: Data, heartbeat: Bool = false, reruns: Int = 0, rerun: (T) -> Bool = { _ in false },
+    decode: (Data) throws -> T
+  ) throws -> Confirmed<T> {
     let first = try attempt(request, heartbeat: heartbeat, decode: decode)
-    guard first.failed else { return Confirmed(first: first, again: nil) }
-    return Confirmed(first: first, again: try attempt(request, heartbeat: heartbeat, decode: decode))
+    let n: Int
+    switch first {
+    case .answer(let a): n = rerun(a) ? reruns : 0
+    case .crashed, .timedOut: n = max(1, reruns)
+    }
+    var again: [Attempt<T>] = []
+    for _ in 0..<n { again.append(try attempt(request, heartbeat: heartbeat, decode: decode)) }
+    return Confirmed(first: first, reruns: again)
   }
 
   /// Lets the worker go.

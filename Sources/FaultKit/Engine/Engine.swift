@@ -106,6 +106,13 @@ public struct EngineDescriptor: Sendable {
   /// I/O error, which libext2fs cannot roll back). A sweep reports failures that violate only
   /// these separately and does not fail on them.
   public var expectedInvariants: Set<InvariantName> = []
+  /// The same scenario always runs the same way: the engine's scheduling is ours (the model
+  /// engines, libext2fs). An engine whose code schedules itself (a kernel) says false, and a sweep
+  /// runs each of its failures again (`--reruns`) and reports how often it reproduced.
+  public var deterministic = true
+  /// What the engine's far side has for a plan's `setup:` (a kernel's options) and what that
+  /// leaves unavailable; nil for engines that are all here.
+  public var features: (@Sendable (PlanValue?) -> EngineFeatures?)?
   public let make: @Sendable (EngineContext) throws -> any Engine
 
   public init(

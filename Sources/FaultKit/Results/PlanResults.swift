@@ -117,8 +117,24 @@ public struct FailureGroup: Sendable, Codable {
   /// Its scenarios found nothing but could not be judged (`ScenarioResult.unjudged` says what
   /// was not read): counted apart from failures, never as passed. nil: false.
   public var unjudged: Bool?
+  /// An engine that is not deterministic: how many times its first scenario ran again, how many
+  /// of those ended the same way, and how the others ended (`SweepOutcome.reruns`). nil: not rerun.
+  public var reruns: Int?
+  public var reproduced: Int?
+  public var rerunEnds: [String]?
 
   public var isUnjudged: Bool { unjudged == true }
+
+  /// `reproduced 1 of 3 reruns (flaky …)`, for a group that was rerun.
+  public var rerunWords: String? {
+    guard let reruns, let reproduced else { return nil }
+    var w = "reproduced \(reproduced) of \(reruns) rerun\(reruns == 1 ? "" : "s")"
+    if reproduced == 0 { w += " (flaky: it happened once)" }
+    if let ends = rerunEnds, !ends.isEmpty {
+      w += "; the other\(ends.count == 1 ? "" : "s") " + ends.joined(separator: ", ")
+    }
+    return w
+  }
 
   public init(
     signature: String, count: Int, first: String, placements: [Placement], kind: SweepOutcome.Kind = .judged,

@@ -25,6 +25,9 @@ public struct RunResults: Sendable, Codable {
   /// The options that load the run's engines (`--engine-plugin /abs/x.so`, `--kernel /abs/linux`),
   /// absolute: what a command reproducing one of its failures must pass too. nil: none.
   public var engineOptions: [String]?
+  /// What the engines' far sides had (a kernel's options) and what that left unavailable, as
+  /// said before the run (`EngineFeatures`); absent for engines that are all here.
+  public var features: [EngineFeatures]?
 
   public init(
     command: String, bugs: [String], shard: Shard = .all, complete: Bool = true, plans: [PlanResults],
@@ -177,6 +180,10 @@ public struct RunResults: Sendable, Codable {
       catalogs: catalogs)
     if !missing.isEmpty { merged.missingShards = missing }
     merged.engineOptions = head.engineOptions
+    // Each shard said what its kernels had: each once, in the order the shards name them.
+    var features: [EngineFeatures] = []
+    for r in runs { for f in r.features ?? [] where !features.contains(f) { features.append(f) } }
+    merged.features = features.isEmpty ? nil : features
     return merged
   }
 

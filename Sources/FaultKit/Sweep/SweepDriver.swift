@@ -12,9 +12,13 @@ public protocol ScenarioExecutor {
 public struct InProcessExecutor: ScenarioExecutor {
   let runner: ScenarioRunner
   let loader: PlanLoader
-  public init(registry: EngineRegistry) {
+  /// How many times a failure of an engine that is not deterministic runs again (`--reruns`).
+  public var reruns: Int
+
+  public init(registry: EngineRegistry, reruns: Int = 0) {
     runner = ScenarioRunner(registry: registry)
     loader = PlanLoader(registry: registry)
+    self.reruns = reruns
   }
 
   public func run(_ initial: [SweepScenario], onOutcome: (SweepOutcome) -> [SweepScenario]?) throws {
@@ -23,7 +27,17 @@ public struct InProcessExecutor: ScenarioExecutor {
     while let sc = queue.take() {
       let plan = try plans[sc.plan] ?? loader.load(file: sc.plan)
       plans[sc.plan] = plan
-      guard let more = onOutcome(try Self.execute(sc, plan, runner)) else { return }
+      var o = try Self.execute(sc, plan, runner)
+      let deterministic = runner.registry.descriptor(named: plan.engine)?.deterministic ?? true
+      if !deterministic && reruns > 0 && o.rerunnable {
+        let first = o
+        o = o.withReruns(
+          try (0..<reruns).map { _ in
+            let again = try Self.execute(sc, plan, runner)
+            return first.isReproduced(by: again) ? nil : again.endWords
+          })
+      }
+      guard let more = onOutcome(o) else { return }
       queue.add(more)
     }
   }

@@ -63,10 +63,14 @@ public struct SweepReportBuilder {
   }
 
   private static func group(_ o: SweepOutcome, _ e: ScenarioEntry, _ sig: String) -> FailureGroup {
-    FailureGroup(
+    var g = FailureGroup(
       signature: sig, count: 1, first: e.key, placements: o.scenario.placements, kind: o.kind, result: o.result,
       detail: o.detail, scheduleSeed: o.scenario.scheduleSeed, explored: o.scenario.prefix != nil,
       unjudged: o.unjudged == true)
+    g.reruns = o.reruns
+    g.reproduced = o.reproduced
+    g.rerunEnds = o.rerunEnds
+    return g
   }
 
   /// The plans' results (with their coverage; `scenarios` empty and `streamed` set unless

@@ -92,11 +92,19 @@ public struct SweepOutcome: Sendable, Codable {
   /// are different failures.
   public var cause: String?
   /// Crashed or timed-out scenarios whose second run, in a fresh worker, ended otherwise (the
-  /// detail says how): not a reproducible failure (nil: false).
+  /// detail says how); for an engine that is not deterministic, any failure none of whose reruns
+  /// ended the same way: not a reproducible failure, still reported (nil: false).
   public var flaky: Bool?
+  /// Failures of an engine that is not deterministic: how many times the scenario ran again
+  /// (`--reruns`), and how many of those ended the same way (the same signature). nil: not rerun.
+  public var reruns: Int?
+  public var reproduced: Int?
+  /// How each rerun that did not reproduce ended instead (`passed`, `failed (SIGNATURE)` …).
+  public var rerunEnds: [String]?
 
   enum CodingKeys: String, CodingKey {
     case scenario, kind, result, children, schedules, pruned, detail, fired, steps, nanos, unjudged, cause, flaky
+    case reruns, reproduced, rerunEnds
     case slimSignature = "signature"
   }
 
