@@ -83,6 +83,12 @@ struct SweepCommand: ParsableCommand {
 
   @Option(
     help:
+      "Stop starting scenarios once this many have run in this command (a budget the machine's speed does not change; exact with --jobs 1)."
+  )
+  var maxScenarios: Int?
+
+  @Option(
+    help:
       "A rotation state file (JSON; made if missing): sweep the space round-robin across plans from where the last sweep with this file stopped, and record where this one stops (nightlies with --budget)."
   )
   var rotation: String?
@@ -100,6 +106,9 @@ struct SweepCommand: ParsableCommand {
     try plugins.activate()
     if let depth, !(1...2).contains(depth) { throw BadInput(description: "--depth \(depth): expected 1 or 2") }
     guard jobs >= 1 else { throw BadInput(description: "--jobs \(jobs): expected at least 1") }
+    if let maxScenarios, maxScenarios < 1 {
+      throw BadInput(description: "--max-scenarios \(maxScenarios): expected a positive number of scenarios")
+    }
     guard timeout > 0 else {
       throw BadInput(description: "--timeout \(timeout): expected a positive number of seconds")
     }
@@ -265,7 +274,7 @@ struct SweepCommand: ParsableCommand {
       ran += 1
       let more = children(o)
       progress.step(failed: o.failed, added: more.count)
-      if clock.expired {
+      if clock.expired || maxScenarios.map({ ran >= $0 }) == true {
         budgetReached = true
         tracker.finished(o.scenario, more: more.count, started: false)
         return nil
@@ -284,7 +293,8 @@ struct SweepCommand: ParsableCommand {
     }
     if budgetReached {
       say(
-        "budget of \(seconds(budget!))s reached: \(already + ran) scenarios ran; "
+        (clock.expired ? "budget of \(seconds(budget!))s" : "--max-scenarios \(maxScenarios!)")
+          + " reached: \(already + ran) scenarios ran; "
           + (rotation == nil
             ? SweepInterrupt.resumeCommand(CommandLine.arguments, directory: reports.path) + " continues"
             : "the next sweep with --rotation \(rotation!.path) continues where this one stopped"))
