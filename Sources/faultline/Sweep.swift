@@ -1,5 +1,5 @@
 import ArgumentParser
-import BuiltinEngines
+import FaultlineEngines
 import FaultKit
 import FaultReports
 import Foundation
@@ -83,7 +83,7 @@ struct SweepCommand: ParsableCommand {
       throw BadInput(description: "--timeout \(timeout): expected a positive number of seconds")
     }
     let plans = try loadPlans(paths)
-    let registry = BuiltinEngines.registry
+    let registry = FaultlineEngines.registry
     var configs: [SweepConfig] = []
     for plan in plans {
       var config = SweepConfig(plan: plan)
@@ -267,14 +267,14 @@ struct SweepCommand: ParsableCommand {
 /// Engine name → the invariants it calls expected behaviour, for `RunResults.markExpected`.
 func expectedInvariants() -> [String: Set<InvariantName>] {
   var out: [String: Set<InvariantName>] = [:]
-  for e in BuiltinEngines.registry.all { out[e.name] = e.expectedInvariants }
+  for e in FaultlineEngines.registry.all { out[e.name] = e.expectedInvariants }
   return out
 }
 
 /// Engine name → declared fault points, for coverage.
 func catalogs() -> [String: [FaultPoint]] {
   var out: [String: [FaultPoint]] = [:]
-  for e in BuiltinEngines.registry.all { out[e.name] = e.catalog.points }
+  for e in FaultlineEngines.registry.all { out[e.name] = e.catalog.points }
   return out
 }
 
@@ -304,7 +304,7 @@ func finishReports(
     repros = failures.map { f in
       Repro(
         made: SweepRepro.make(
-          f.plan, group(f), number: f.i + 1, bugs: f.bugs, registry: BuiltinEngines.registry, shrink: false))
+          f.plan, group(f), number: f.i + 1, bugs: f.bugs, registry: FaultlineEngines.registry, shrink: false))
     }
   } else if let isolation {
     let pictured = failures.filter { f in
@@ -315,14 +315,14 @@ func finishReports(
     for (f, g) in zip(pictured, groups) { results.plans[f.k].failures[f.i] = g }
     repros = try isolation.repros(failures.map { ($0.plan, $0.bugs, group($0), $0.i + 1) }, deadline: deadline)
   } else {
-    let runner = ScenarioRunner(registry: BuiltinEngines.registry)
+    let runner = ScenarioRunner(registry: FaultlineEngines.registry)
     for f in failures {
       results.plans[f.k].failures[f.i] = group(f).withSnapshots(f.plan, bugs: f.bugs, runner: runner)
     }
     repros = failures.map { f in
       Repro(
         made: SweepRepro.make(
-          f.plan, group(f), number: f.i + 1, bugs: f.bugs, registry: BuiltinEngines.registry, deadline: deadline))
+          f.plan, group(f), number: f.i + 1, bugs: f.bugs, registry: FaultlineEngines.registry, deadline: deadline))
     }
   }
   var names = ReproFileNames()
@@ -414,7 +414,7 @@ struct Replay: ParsableCommand {
       throw BadInput(description: "--timeout \(timeout): expected a positive number of seconds")
     }
     let plans = try loadPlans([repro])
-    let runner = ScenarioRunner(registry: BuiltinEngines.registry)
+    let runner = ScenarioRunner(registry: FaultlineEngines.registry)
     var slot = WorkerSlot(timeoutSeconds: timeout, inheritOutput: true)
     defer { slot.close() }
     var failed = false
