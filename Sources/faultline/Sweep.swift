@@ -1,7 +1,7 @@
 import ArgumentParser
-import FaultlineEngines
 import FaultKit
 import FaultReports
+import FaultlineEngines
 import Foundation
 
 struct SweepCommand: ParsableCommand {
@@ -72,6 +72,12 @@ struct SweepCommand: ParsableCommand {
   @Option(help: "Stop starting scenarios after this many seconds (nightly runs); the report says how much ran.")
   var budget: Double?
 
+  @Option(
+    help:
+      "A known-failures file (plan + signature each; Plans/known-failures.yaml is the baseline of Plans/): failures it lists are known, not new, and exit 1 means something new."
+  )
+  var known: String?
+
   func run() throws {
     // The budget covers the whole command, plan loading and reports included.
     let started = DispatchTime.now().uptimeNanoseconds
@@ -83,6 +89,7 @@ struct SweepCommand: ParsableCommand {
       throw BadInput(description: "--timeout \(timeout): expected a positive number of seconds")
     }
     let plans = try loadPlans(paths)
+    let baseline = try known.map { try KnownFailures(file: $0) }
     let registry = FaultlineEngines.registry
     var configs: [SweepConfig] = []
     for plan in plans {
@@ -253,7 +260,7 @@ struct SweepCommand: ParsableCommand {
     try reports.write("timings.json", try JSONEncoder.sorted.encode(timings))
     try finishReports(
       results, plans: plans, dir: reports, isolation: inProcess ? nil : isolation, lines: builder.lines,
-      deadline: clock.deadline)
+      deadline: clock.deadline, closing: true, known: baseline)
   }
 
   /// Worker processes that run at once: `--jobs`, but no more than the cores (the pool runs one
@@ -280,12 +287,15 @@ func catalogs() -> [String: [FaultPoint]] {
 
 /// Writes a repro plan per distinct failure (shrunk), then results.json, junit.xml and
 /// report.html; prints the summary; exit status 1 when anything failed or could not be judged.
+/// With `closing` (a sweep), the summary ends with `SweepClosing`'s lines and it sets the status:
+/// 1 only when a failure is neither expected by its engine nor in the `--known` baseline.
 /// With `isolation`, the engine runs this needs (each failure's snapshots, shrinking) run in
 /// worker processes; nil runs them here. After `deadline` (uptime nanoseconds) nothing is re-run
 /// or shrunk: the repros are written as found and the results marked incomplete.
 func finishReports(
   _ results: RunResults, plans: [Plan], dir: ReportDirectory, comparison: RunComparison? = nil,
-  isolation: EngineIsolation? = .standard, lines: ScenarioLines? = nil, deadline: UInt64? = nil
+  isolation: EngineIsolation? = .standard, lines: ScenarioLines? = nil, deadline: UInt64? = nil,
+  closing: Bool = false, known: KnownFailures? = nil
 )
   throws
 {
@@ -344,6 +354,13 @@ func finishReports(
   }
   let color = isatty(STDOUT_FILENO) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
   FileHandle.standardOutput.write(Data(SummaryReport.render(results, dir: dir.path, color: color).utf8))
+  if closing {
+    let end = SweepClosing(results, dir: dir.path, known: known)
+    say("")
+    for line in end.lines { say(line) }
+    if end.failed { throw ExitCode(ExitStatus.failed) }
+    return
+  }
   if results.unexpectedFailures > 0 { throw ExitCode(ExitStatus.failed) }
 }
 
