@@ -16,7 +16,8 @@ struct SweepClosingTests {
   /// The lines after the summary's totals line.
   func closing(_ out: String) -> [String] {
     let lines = out.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-    guard let i = lines.lastIndex(where: { $0.contains(" passed, ") && $0.contains(" failed") && !$0.hasPrefix("swept ") })
+    guard
+      let i = lines.lastIndex(where: { $0.contains(" passed, ") && $0.contains(" failed") && !$0.hasPrefix("swept ") })
     else { return [] }
     return Array(lines[(i + 1)...]).filter { !$0.isEmpty }
   }
