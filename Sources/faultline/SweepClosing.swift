@@ -41,16 +41,30 @@ struct SweepClosing {
 
     let all = results.plans.flatMap { p in p.failures.map { (plan: p, group: $0) } }
     let expected = all.filter { $0.group.expected }
+    // What holds the exit status: judged failures and groups that could not be judged.
     let findings = all.filter { !$0.group.expected }
+    let judged = findings.filter { !$0.group.isUnjudged }
+    let unjudged = findings.filter { $0.group.isUnjudged }
+    func byEngine(_ groups: [(plan: PlanResults, group: FailureGroup)], whose: Bool) {
+      var count: [String: Int] = [:]
+      for f in groups { count[f.plan.engine, default: 0] += 1 }
+      for e in count.keys.sorted() {
+        out.append("  \(count[e]!) in \(t(e))" + (whose ? Self.findingsIn[e].map { ", \($0)" } ?? "" : ""))
+      }
+    }
     if findings.isEmpty {
       out.append("no failure beyond what the engines call expected behaviour")
-    } else {
-      var byEngine: [String: Int] = [:]
-      for f in findings { byEngine[f.plan.engine, default: 0] += 1 }
-      out.append("\(findings.count) distinct failure(s), unjudged groups included:")
-      for e in byEngine.keys.sorted() {
-        out.append("  \(byEngine[e]!) in \(t(e))" + (Self.findingsIn[e].map { ", \($0)" } ?? ""))
-      }
+    }
+    if !judged.isEmpty {
+      out.append("\(judged.count) distinct failure(s):")
+      byEngine(judged, whose: true)
+    }
+    if !unjudged.isEmpty {
+      let scenarios = unjudged.reduce(0) { $0 + $1.group.count }
+      out.append(
+        "\(unjudged.count) group(s) of unjudged scenarios (\(scenarios)): the oracles could not read the state, so they did not pass:"
+      )
+      byEngine(unjudged, whose: false)
     }
     if !expected.isEmpty {
       out.append("\(expected.count) more the engines call expected behaviour, listed apart (not bugs)")
