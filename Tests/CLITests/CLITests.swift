@@ -290,7 +290,8 @@ struct CLITests {
     ])
     #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
     let lines = r.stdout.split(separator: "\n").map(String.init)
-    let totals = lines.last { $0.hasSuffix(" passed, 0 failed") } ?? ""
+    // The summary's totals line (the closing "swept …" line after it ends the same way).
+    let totals = lines.last { $0.hasSuffix(" passed, 0 failed") && !$0.hasPrefix("swept ") } ?? ""
     #expect(!totals.isEmpty, "\(r.stdout)")
     let passed = Int(totals.split(separator: " ").first ?? "") ?? 0
     #expect(passed > 3000)
