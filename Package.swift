@@ -1,9 +1,10 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
+// Linux only: the harness and the engines use memfd, /proc, User-Mode Linux and glibc, so no other
+// platform is declared, and a build elsewhere stops with FaultKit saying so (LinuxOnly.swift).
 let package = Package(
   name: "Faultline",
-  platforms: [.macOS(.v15)],
   products: [
     .executable(name: "faultline", targets: ["faultline"]),
     .library(name: "FaultKit", targets: ["FaultKit"]),
@@ -11,8 +12,10 @@ let package = Package(
     // Fault plans as Swift Testing cases, for a user's own package.
     .library(name: "FaultKitTesting", targets: ["FaultKitTesting"]),
     // The model engines (btrfs-model, xfs-model, ext4-model) by name, for packages that test plans
-    // against them.
+    // against them. Links no system library: not libext2fs, not the linux engine.
     .library(name: "BuiltinEngines", targets: ["BuiltinEngines"]),
+    // Engine `ext2fs` (the system's libext2fs: apt-get install libext2fs-dev e2fsprogs).
+    .library(name: "Ext2fsEngine", targets: ["Ext2fsEngine"]),
     // The linux engine's disk shim, preloaded into User-Mode Linux (never linked into faultline).
     .library(name: "FaultlineUbdShim", type: .dynamic, targets: ["CUbdShim"]),
     // The linux engine's guest agent: init of the User-Mode Linux guest.
@@ -56,19 +59,22 @@ let package = Package(
     .target(name: "XfsModel", dependencies: ["ModelKernel", "FaultKit"], exclude: ["README.md"]),
     // Engine `ext4-model`.
     .target(name: "Ext4Model", dependencies: ["ModelKernel", "FaultKit"], exclude: ["README.md"]),
-    // The engines this build knows, by name: what the CLI, the plan tests and the bench share.
-    .target(
-      name: "BuiltinEngines",
-      dependencies: ["FaultKit", "CEngineKit", "CExt2fsEngine", "BtrfsModel", "XfsModel", "Ext4Model", "LinuxEngine"]),
+    // The model engines by name, and C engine plugins: what a user's package registers.
+    .target(name: "BuiltinEngines", dependencies: ["FaultKit", "CEngineKit", "BtrfsModel", "XfsModel", "Ext4Model"]),
+    // Engine `ext2fs` as a descriptor: the one target above libext2fs that Swift code imports.
+    .target(name: "Ext2fsEngine", dependencies: ["FaultKit", "CEngineKit", "CExt2fsEngine"]),
+    // Every engine the faultline tool knows (models, ext2fs, linux): what the CLI, the plan tests
+    // and the bench share.
+    .target(name: "FaultlineEngines", dependencies: ["FaultKit", "BuiltinEngines", "Ext2fsEngine", "LinuxEngine"]),
     .executableTarget(
       name: "faultline",
       dependencies: [
-        "FaultKit", "FaultReports", "BuiltinEngines", "CFaultlineSupport",
+        "FaultKit", "FaultReports", "FaultlineEngines", "CFaultlineSupport",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .executableTarget(
       name: "faultline-bench",
-      dependencies: ["FaultKit", "BuiltinEngines", "CEngineKit", "CExt2fsEngine", "CBenchEngine", "LinuxEngine"],
+      dependencies: ["FaultKit", "FaultlineEngines", "CEngineKit", "CExt2fsEngine", "CBenchEngine", "LinuxEngine"],
       path: "Benchmarks/faultline-bench"),
     // A C engine whose one operation passes its one point N times: the armed C hit's cost.
     .target(name: "CBenchEngine", dependencies: ["CFaultline"], path: "Benchmarks/CBenchEngine"),
@@ -87,8 +93,8 @@ let package = Package(
     .testTarget(
       name: "ModelEngineTests", dependencies: ["BtrfsModel", "XfsModel", "Ext4Model", "ModelKernel", "FaultKit"]),
     .testTarget(name: "CLITests", dependencies: ["faultline", "FaultKit"]),
-    .testTarget(name: "LinuxEngineTests", dependencies: ["LinuxEngine", "FaultKit", "BuiltinEngines"]),
-    .testTarget(name: "PlanTests", dependencies: ["FaultKit", "FaultReports", "FaultKitTesting", "BuiltinEngines"]),
+    .testTarget(name: "LinuxEngineTests", dependencies: ["LinuxEngine", "FaultKit", "FaultlineEngines"]),
+    .testTarget(name: "PlanTests", dependencies: ["FaultKit", "FaultReports", "FaultKitTesting", "FaultlineEngines"]),
   ],
   swiftLanguageModes: [.v6]
 )

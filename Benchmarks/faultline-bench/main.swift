@@ -1,17 +1,17 @@
-// faultline-bench: the figures sweeps live by, measured side by side in one process.
-// Build and run with scripts/bench (release). Prints medians of several rounds and their ratios.
-import BuiltinEngines
 import CBenchEngine
 import CEngineKit
 import CExt2fsEngine
 import FaultKit
+// faultline-bench: the figures sweeps live by, measured side by side in one process.
+// Build and run with scripts/bench (release). Prints medians of several rounds and their ratios.
+import FaultlineEngines
 import Foundation
 import LinuxEngine
 
 ProcessTuning.keepHeap()
 let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
   .deletingLastPathComponent()
-let registry = BuiltinEngines.registry
+let registry = FaultlineEngines.registry
 let loader = PlanLoader(registry: registry)
 let rounds = Int(ProcessInfo.processInfo.environment["BENCH_ROUNDS"] ?? "") ?? 7
 let roundSeconds = Double(ProcessInfo.processInfo.environment["BENCH_SECONDS"] ?? "") ?? 0.5

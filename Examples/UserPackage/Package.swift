@@ -6,9 +6,8 @@ import PackageDescription
 
 let package = Package(
   name: "UserPackage",
-  platforms: [.macOS(.v15)],
   dependencies: [
-    // In a real package: .package(url: "https://github.com/<org>/faultline", from: "…")
+    // In a real package: .package(url: "https://github.com/<org>/faultline", branch: "main")
     .package(name: "Faultline", path: "../..")
   ],
   targets: [

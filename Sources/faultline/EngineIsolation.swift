@@ -1,6 +1,6 @@
-import BuiltinEngines
 import FaultKit
 import FaultReports
+import FaultlineEngines
 import Foundation
 
 /// Runs the engine calls a sweep makes outside its scenarios in worker processes, with the
@@ -147,7 +147,7 @@ struct EngineIsolation: Sendable {
     }
   }
 
-  private var registry: EngineRegistry { BuiltinEngines.registry }
+  private var registry: EngineRegistry { FaultlineEngines.registry }
 
   /// A failed attempt in words: `crashed (killed by SIGSEGV …)`, `hung (no answer within 60.0s)`.
   func describe<T>(_ a: WorkerSlot.Attempt<T>) -> (kind: SweepOutcome.Kind, cause: String?, detail: String) {

@@ -1,7 +1,7 @@
 import ArgumentParser
-import BuiltinEngines
 import FaultKit
 import FaultReports
+import FaultlineEngines
 import Foundation
 
 /// Exit statuses: 0 every expectation held, 1 a violation or unexpected outcome, 2 bad input.
@@ -29,7 +29,7 @@ struct Faultline: ParsableCommand {
     signal(SIGPIPE, SIG_IGN)
     let status = runCommand()
     // Guests the linux engine booted are powered off however the command ended.
-    BuiltinEngines.shutdownMachines()
+    FaultlineEngines.shutdownMachines()
     Foundation.exit(status)
   }
 
@@ -68,7 +68,7 @@ struct BadInput: Error, CustomStringConvertible {
 
 /// Loads every plan under `paths`; all load errors are reported, then `BadInput` is thrown.
 func loadPlans(_ paths: [String]) throws -> [Plan] {
-  let loader = PlanLoader(registry: BuiltinEngines.registry)
+  let loader = PlanLoader(registry: FaultlineEngines.registry)
   let files: [String]
   do {
     files = try PlanLoader.planFiles(in: paths)
@@ -125,7 +125,7 @@ struct Run: ParsableCommand {
   func run() throws {
     try plugins.activate()
     let plans = try loadPlans(paths)
-    let registry = BuiltinEngines.registry
+    let registry = FaultlineEngines.registry
     for plan in plans {
       let known = registry.descriptor(named: plan.engine)!.bugs.map(\.name)
       for b in bugs where !known.contains(b) {
@@ -208,7 +208,7 @@ extension Run {
   /// N seeded random schedules of each plan; failures grouped by signature, each printed once
   /// with how often it came up and the schedule seed that reproduces it.
   func runSchedules(_ plans: [Plan], _ n: Int) throws {
-    let runner = ScenarioRunner(registry: BuiltinEngines.registry)
+    let runner = ScenarioRunner(registry: FaultlineEngines.registry)
     var shown: [ScenarioResult] = []
     var totalFailed = 0
     var summaries: [String] = []
@@ -301,7 +301,7 @@ struct Points: ParsableCommand {
 
   func run() throws {
     try plugins.activate()
-    let registry = BuiltinEngines.registry
+    let registry = FaultlineEngines.registry
     var engines = registry.all
     if let a = engineName, let b = engine, a != b {
       throw BadInput(description: "points \(a) --engine \(b): two different engines; give one")
@@ -344,7 +344,7 @@ struct Engines: ParsableCommand {
   func run() throws {
     try plugins.activate()
     let t = TerminalText.visible
-    for e in BuiltinEngines.registry.all {
+    for e in FaultlineEngines.registry.all {
       print("\(t(e.name)): \(t(e.about))")
       print("  operations: \(e.operations.map(\.rawValue).joined(separator: ", "))")
       print("  invariants: \(t(e.invariants.map(\.rawValue).joined(separator: ", ")))")

@@ -1,6 +1,6 @@
 import ArgumentParser
-import BuiltinEngines
 import FaultReports
+import FaultlineEngines
 import Foundation
 
 /// `--engine-plugin PATH.so` (repeatable): C engines to load beside the built-in ones; `--kernel
@@ -50,7 +50,7 @@ struct PluginOptions: ParsableArguments {
     if !paths.isEmpty {
       setenv("FAULTLINE_ENGINE_PLUGINS", files.joined(separator: ":"), 1)
     }
-    let errors = BuiltinEngines.pluginErrors
+    let errors = FaultlineEngines.pluginErrors
     if !errors.isEmpty { throw BadInput(description: errors.joined(separator: "\n")) }
   }
 }

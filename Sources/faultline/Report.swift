@@ -1,7 +1,7 @@
 import ArgumentParser
-import BuiltinEngines
 import FaultKit
 import FaultReports
+import FaultlineEngines
 import Foundation
 
 /// `faultline report RESULTS… [--html] [--junit] [--merge] [--compare PREV] [--known FILE]`:

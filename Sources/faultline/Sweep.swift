@@ -1,7 +1,7 @@
 import ArgumentParser
-import BuiltinEngines
 import FaultKit
 import FaultReports
+import FaultlineEngines
 import Foundation
 
 struct SweepCommand: ParsableCommand {
@@ -93,6 +93,12 @@ struct SweepCommand: ParsableCommand {
   )
   var rotation: String?
 
+  @Option(
+    help:
+      "A known-failures file (plan + signature each; Plans/known-failures.yaml is the baseline of Plans/): failures it lists are known, not new, and exit 1 means something new."
+  )
+  var known: String?
+
   func run() throws {
     if paths.isEmpty {
       guard let resume else {
@@ -119,7 +125,8 @@ struct SweepCommand: ParsableCommand {
     }
     guard (0...100).contains(reruns) else { throw BadInput(description: "--reruns \(reruns): expected 0 to 100") }
     let plans = try loadPlans(paths)
-    let registry = BuiltinEngines.registry
+    let baseline = try known.map(KnownFailures.read)
+    let registry = FaultlineEngines.registry
     var configs: [SweepConfig] = []
     for plan in plans {
       var config = SweepConfig(plan: plan)
@@ -321,7 +328,7 @@ struct SweepCommand: ParsableCommand {
     try reports.write("timings.json", try JSONEncoder.sorted.encode(timings))
     try finishReports(
       results, plans: plans, dir: reports, isolation: inProcess ? nil : isolation, lines: builder.lines,
-      deadline: clock.deadline)
+      deadline: clock.deadline, closing: true, known: baseline)
   }
 
   /// `sweep --resume DIR` with no plan paths: the command `DIR/meta.json` recorded, with this
@@ -361,7 +368,7 @@ struct SweepCommand: ParsableCommand {
 func engineFeatures(_ plans: [Plan]) -> [EngineFeatures] {
   var out: [EngineFeatures] = []
   for p in plans {
-    guard let f = BuiltinEngines.registry.descriptor(named: p.engine)?.features?(p.setup), !out.contains(f) else {
+    guard let f = FaultlineEngines.registry.descriptor(named: p.engine)?.features?(p.setup), !out.contains(f) else {
       continue
     }
     out.append(f)
@@ -372,25 +379,28 @@ func engineFeatures(_ plans: [Plan]) -> [EngineFeatures] {
 /// Engine name → the invariants it calls expected behaviour, for `RunResults.markExpected`.
 func expectedInvariants() -> [String: Set<InvariantName>] {
   var out: [String: Set<InvariantName>] = [:]
-  for e in BuiltinEngines.registry.all { out[e.name] = e.expectedInvariants }
+  for e in FaultlineEngines.registry.all { out[e.name] = e.expectedInvariants }
   return out
 }
 
 /// Engine name → declared fault points, for coverage.
 func catalogs() -> [String: [FaultPoint]] {
   var out: [String: [FaultPoint]] = [:]
-  for e in BuiltinEngines.registry.all { out[e.name] = e.catalog.points }
+  for e in FaultlineEngines.registry.all { out[e.name] = e.catalog.points }
   return out
 }
 
 /// Writes a repro plan per distinct failure (shrunk), then results.json, junit.xml and
 /// report.html; prints the summary; exit status 1 when anything failed or could not be judged.
+/// With `closing` (a sweep), the summary ends with `SweepClosing`'s lines and it sets the status:
+/// 1 only when a failure is neither expected by its engine nor in the `--known` baseline.
 /// With `isolation`, the engine runs this needs (each failure's snapshots, shrinking) run in
 /// worker processes; nil runs them here. After `deadline` (uptime nanoseconds) nothing is re-run
 /// or shrunk: the repros are written as found and the results marked incomplete.
 func finishReports(
   _ results: RunResults, plans: [Plan], dir: ReportDirectory, comparison: RunComparison? = nil,
-  isolation: EngineIsolation? = .standard, lines: ScenarioLines? = nil, deadline: UInt64? = nil
+  isolation: EngineIsolation? = .standard, lines: ScenarioLines? = nil, deadline: UInt64? = nil,
+  closing: Bool = false, known: KnownFailures? = nil
 )
   throws
 {
@@ -409,7 +419,7 @@ func finishReports(
     repros = failures.map { f in
       Repro(
         made: SweepRepro.make(
-          f.plan, group(f), number: f.i + 1, bugs: f.bugs, registry: BuiltinEngines.registry, shrink: false))
+          f.plan, group(f), number: f.i + 1, bugs: f.bugs, registry: FaultlineEngines.registry, shrink: false))
     }
   } else if let isolation {
     let pictured = failures.filter { f in
@@ -420,14 +430,14 @@ func finishReports(
     for (f, g) in zip(pictured, groups) { results.plans[f.k].failures[f.i] = g }
     repros = try isolation.repros(failures.map { ($0.plan, $0.bugs, group($0), $0.i + 1) }, deadline: deadline)
   } else {
-    let runner = ScenarioRunner(registry: BuiltinEngines.registry)
+    let runner = ScenarioRunner(registry: FaultlineEngines.registry)
     for f in failures {
       results.plans[f.k].failures[f.i] = group(f).withSnapshots(f.plan, bugs: f.bugs, runner: runner)
     }
     repros = failures.map { f in
       Repro(
         made: SweepRepro.make(
-          f.plan, group(f), number: f.i + 1, bugs: f.bugs, registry: BuiltinEngines.registry, deadline: deadline))
+          f.plan, group(f), number: f.i + 1, bugs: f.bugs, registry: FaultlineEngines.registry, deadline: deadline))
     }
   }
   var names = ReproFileNames()
@@ -449,6 +459,13 @@ func finishReports(
   }
   let color = isatty(STDOUT_FILENO) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
   FileHandle.standardOutput.write(Data(SummaryReport.render(results, dir: dir.path, color: color).utf8))
+  if closing {
+    let end = SweepClosing(results, dir: dir.path, known: known)
+    say("")
+    for line in end.lines { say(line) }
+    if end.failed { throw ExitCode(ExitStatus.failed) }
+    return
+  }
   if results.unexpectedFailures > 0 { throw ExitCode(ExitStatus.failed) }
 }
 
@@ -531,7 +548,7 @@ struct Replay: ParsableCommand {
       throw BadInput(description: "--timeout \(timeout): expected a positive number of seconds")
     }
     let plans = try loadPlans([repro])
-    let runner = ScenarioRunner(registry: BuiltinEngines.registry)
+    let runner = ScenarioRunner(registry: FaultlineEngines.registry)
     var slot = WorkerSlot(timeoutSeconds: timeout, inheritOutput: true)
     defer { slot.close() }
     var failed = false

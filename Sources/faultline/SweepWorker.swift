@@ -1,7 +1,7 @@
 import ArgumentParser
-import BuiltinEngines
 import CFaultlineSupport
 import FaultKit
+import FaultlineEngines
 import Foundation
 
 /// `faultline sweep-worker`: the worker side of `WorkerRequest`. Reads requests on descriptor 3
@@ -26,14 +26,14 @@ struct SweepWorker: ParsableCommand {
     guard fcntl(3, F_SETFD, FD_CLOEXEC) == 0, fcntl(4, F_SETFD, FD_CLOEXEC) == 0 else {
       throw BadInput(description: "faultline sweep-worker: descriptors 3 and 4 are its protocol; faultline starts it")
     }
-    let errors = BuiltinEngines.pluginErrors
+    let errors = FaultlineEngines.pluginErrors
     if !errors.isEmpty { throw BadInput(description: errors.joined(separator: "\n")) }
-    var server = WorkerServer(registry: BuiltinEngines.registry)
+    var server = WorkerServer(registry: FaultlineEngines.registry)
     server.send(Data("ready".utf8))
     var reader = LineReader(fd: 3)
     while let line = reader.next() { server.handle(line) }
     // The linux engine's machines are powered off and their directories removed.
-    BuiltinEngines.shutdownMachines()
+    FaultlineEngines.shutdownMachines()
     Foundation.exit(reader.failed ? 3 : 0)
   }
 }
@@ -114,7 +114,7 @@ struct WorkerServer {
           continue
         } else {
           // The sweep is gone: so is this worker, and its machines with it.
-          BuiltinEngines.shutdownMachines()
+          FaultlineEngines.shutdownMachines()
           Foundation.exit(0)
         }
       }

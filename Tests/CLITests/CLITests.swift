@@ -289,10 +289,13 @@ struct CLITests {
       dir.path,
     ])
     #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
-    let last = r.stdout.split(separator: "\n").last.map(String.init) ?? ""
-    #expect(last.hasSuffix(" passed, 0 failed"), "\(last)")
-    let passed = Int(last.split(separator: " ").first ?? "") ?? 0
+    let lines = r.stdout.split(separator: "\n").map(String.init)
+    // The summary's totals line (the closing "swept …" line after it ends the same way).
+    let totals = lines.last { $0.hasSuffix(" passed, 0 failed") && !$0.hasPrefix("swept ") } ?? ""
+    #expect(!totals.isEmpty, "\(r.stdout)")
+    let passed = Int(totals.split(separator: " ").first ?? "") ?? 0
     #expect(passed > 3000)
+    #expect(lines.contains("no failure beyond what the engines call expected behaviour"), "\(r.stdout)")
   }
 
   @Test("two shards merged equal one unsharded run")

@@ -1,5 +1,5 @@
-import BuiltinEngines
 import FaultKit
+import FaultlineEngines
 import Foundation
 import Testing
 
@@ -12,7 +12,7 @@ struct MemAllocTests {
     .deletingLastPathComponent()
 
   static func plan(_ name: String) throws -> Plan {
-    try PlanLoader(registry: BuiltinEngines.registry).load(
+    try PlanLoader(registry: FaultlineEngines.registry).load(
       file: root.appendingPathComponent("Plans/linux/\(name).yaml").path)
   }
 
@@ -24,7 +24,7 @@ struct MemAllocTests {
   @Test("every operation's allocations are counted, the same on a fresh machine and a reused one")
   func counted() throws {
     let plan = try Self.plan("ext4-alloc-fail")
-    let runner = ScenarioRunner(registry: BuiltinEngines.registry)
+    let runner = ScenarioRunner(registry: FaultlineEngines.registry)
     let (first, hits1) = try runner.runRecordingHits(plan)
     #expect(first.passed, "\(first.violations) \(first.unjudged ?? [])")
     let (_, hits2) = try runner.runRecordingHits(plan)
@@ -40,7 +40,7 @@ struct MemAllocTests {
   @Test("a placement fails exactly that allocation of its operation, and the kernel says it did")
   func fires() throws {
     var plan = try Self.plan("ext4-alloc-fail")
-    let runner = ScenarioRunner(registry: BuiltinEngines.registry)
+    let runner = ScenarioRunner(registry: FaultlineEngines.registry)
     let (_, hits) = try runner.runRecordingHits(plan)
     let target = try #require(hits.first { $0.point == "mem.alloc" && $0.op == "fsync" })
     plan.faults = [FaultSpec(point: "mem.alloc", trigger: .nth(target.hit), action: .fail(.noMemory))]
@@ -58,7 +58,7 @@ struct MemAllocTests {
   func pastTheEnd() throws {
     var plan = try Self.plan("ext4-alloc-fail")
     plan.faults = [FaultSpec(point: "mem.alloc", trigger: .nth(100_000), action: .fail(.noMemory))]
-    let r = try ScenarioRunner(registry: BuiltinEngines.registry).run(plan)
+    let r = try ScenarioRunner(registry: FaultlineEngines.registry).run(plan)
     #expect(r.fired.isEmpty)
     #expect((r.unfired ?? []).contains { $0.fault.contains("mem.alloc") })
   }
@@ -66,7 +66,7 @@ struct MemAllocTests {
   @Test("cachestat reads the page cache: a write leaves its pages dirty, an fsync cleans them")
   func pageState() throws {
     var plan = try Self.plan("ext4-alloc-fail")
-    let runner = ScenarioRunner(registry: BuiltinEngines.registry)
+    let runner = ScenarioRunner(registry: FaultlineEngines.registry)
     let synced = try runner.run(plan)
     #expect(synced.atRest?.pages.isEmpty == true, "\(synced.atRest?.pages ?? [])")
     #expect(!synced.violations.contains { $0.invariant == LinuxModel.pagesSettled })

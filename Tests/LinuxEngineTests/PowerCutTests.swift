@@ -1,5 +1,5 @@
-import BuiltinEngines
 import FaultKit
+import FaultlineEngines
 import Foundation
 import LinuxEngine
 import Testing
@@ -16,7 +16,7 @@ struct PowerCutTests {
     "a power cut after fsync loses nothing; the unacknowledged write's loss is allowed",
     arguments: ["ext4", "btrfs", "xfs"])
   func powerCut(fs: String) throws {
-    let registry = BuiltinEngines.registry
+    let registry = FaultlineEngines.registry
     let plan = try PlanLoader(registry: registry).load(
       file: Self.root.appendingPathComponent("Plans/linux/\(fs)-power-cut.yaml").path)
     let r = try ScenarioRunner(registry: registry).run(plan)
@@ -31,7 +31,7 @@ struct PowerCutTests {
 
   @Test("a flush the disk fails: fsync says EIO, ext4 aborts its journal, and the state it then hides is unjudged")
   func failedFlush() throws {
-    let registry = BuiltinEngines.registry
+    let registry = FaultlineEngines.registry
     var plan = try PlanLoader(registry: registry).load(
       file: Self.root.appendingPathComponent("Plans/linux/ext4-write-fsync.yaml").path)
     plan.faults = [FaultSpec(point: "io.flush", trigger: .nth(1), mode: .transient, action: .fail(.io))]

@@ -1,5 +1,5 @@
-import BuiltinEngines
 import FaultKit
+import FaultlineEngines
 import Foundation
 import Testing
 
@@ -10,18 +10,18 @@ import Testing
 @Suite("linux: XFS errortags as fault points", .serialized)
 struct XfsErrortagTests {
   static func plan() throws -> Plan {
-    try PlanLoader(registry: BuiltinEngines.registry).load(
+    try PlanLoader(registry: FaultlineEngines.registry).load(
       file: MemAllocTests.root.appendingPathComponent("Plans/linux/xfs-write-fsync.yaml").path)
   }
 
   @Test("every operation of an xfs plan is a hit of each tag; none of an ext4 plan is")
   func hits() throws {
-    let runner = ScenarioRunner(registry: BuiltinEngines.registry)
+    let runner = ScenarioRunner(registry: FaultlineEngines.registry)
     let (r, hits) = try runner.runRecordingHits(try Self.plan())
     #expect(r.passed, "\(r.violations) \(r.unjudged ?? [])")
     let tags = hits.filter { $0.point.hasPrefix("xfs.") }
     #expect(tags.count == XfsErrortag.all.count * r.ops.count, "\(tags.map(\.point))")
-    let ext4 = try PlanLoader(registry: BuiltinEngines.registry).load(
+    let ext4 = try PlanLoader(registry: FaultlineEngines.registry).load(
       file: MemAllocTests.root.appendingPathComponent("Plans/linux/ext4-write-fsync.yaml").path)
     let (_, other) = try runner.runRecordingHits(ext4)
     #expect(!other.contains { $0.point.hasPrefix("xfs.") })
@@ -32,7 +32,7 @@ struct XfsErrortagTests {
     var plan = try Self.plan()
     // Hit 2: the second operation, fsync, whose writeback allocates the delalloc range.
     plan.faults = [FaultSpec(point: "xfs.bmap_alloc_minlen_extent", trigger: .nth(2), action: .short(maxBytes: nil))]
-    let r = try ScenarioRunner(registry: BuiltinEngines.registry).run(plan)
+    let r = try ScenarioRunner(registry: FaultlineEngines.registry).run(plan)
     #expect(r.fired.map { "\($0.point) \($0.op)" } == ["xfs.bmap_alloc_minlen_extent fsync"])
     #expect(
       r.trace.contains { $0.contains("Injecting error at file") && $0.contains("xfs_bmap.c") }, "\(r.trace.suffix(30))")
@@ -51,7 +51,7 @@ struct XfsErrortagTests {
     var plan = try Self.plan()
     // Nothing in a write, fsync and read frees an extent.
     plan.faults = [FaultSpec(point: "xfs.free_extent", trigger: .nth(1), action: .fail(.io))]
-    let r = try ScenarioRunner(registry: BuiltinEngines.registry).run(plan)
+    let r = try ScenarioRunner(registry: FaultlineEngines.registry).run(plan)
     #expect(
       (r.unjudged ?? []).contains {
         $0.kind == .placement && $0.reason.contains("printed no `Injecting` line from xfs_alloc.c")

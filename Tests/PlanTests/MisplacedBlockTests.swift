@@ -1,5 +1,5 @@
-import BuiltinEngines
 import FaultKit
+import FaultlineEngines
 import Testing
 
 /// An engine whose reads return a file's second block where its first belongs and the first
@@ -52,7 +52,7 @@ struct MisplacedBlockTests {
     "unchanged, the engine passes; with its first two blocks swapped in every read, data-durable fires",
     arguments: models)
   func swapped(_ engine: String, _ setup: String) throws {
-    let base = BuiltinEngines.registry
+    let base = FaultlineEngines.registry
     let loader = PlanLoader(registry: base)
     let p = try loader.parse(plan(engine, setup: setup), file: "misplaced-\(engine).yaml")
     #expect(try ScenarioRunner(registry: base).run(p).passed)

@@ -1,5 +1,5 @@
-import BuiltinEngines
 import FaultKit
+import FaultlineEngines
 import Testing
 
 /// Sizes no file can have, in plans that were never loaded (made in code): every engine answers
@@ -28,7 +28,7 @@ struct OperationRangeTests {
         FaultKit.Operation(.read, path: "/a", offset: 1 << 50, length: 1 << 50),
         FaultKit.Operation(.write, path: "/a", offset: 0, length: 4096),
       ])
-    let r = try ScenarioRunner(registry: BuiltinEngines.registry).run(p)
+    let r = try ScenarioRunner(registry: FaultlineEngines.registry).run(p)
     let outcomes = r.ops.suffix(5).map(\.outcome.description)
     #expect(outcomes == ["EINVAL", "EFBIG", "EFBIG", "EINVAL", "ok"], "\(r.ops)")
     #expect(r.passed, "\(r.violations) \(r.unjudged ?? [])")

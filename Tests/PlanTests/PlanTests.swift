@@ -1,7 +1,7 @@
-import BuiltinEngines
 import FaultKit
 import FaultKitTesting
 import FaultReports
+import FaultlineEngines
 import Foundation
 import Testing
 
@@ -11,7 +11,7 @@ import Testing
 enum Corpus {
   static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent()
-  static let registry = BuiltinEngines.registry
+  static let registry = FaultlineEngines.registry
   static let files: [String] = (try? PlanLoader.planFiles(in: [root.appendingPathComponent("Plans").path])) ?? []
 
   static func load(_ file: String) throws -> Plan {
