@@ -65,8 +65,12 @@ struct SweepClosing {
       new = findings.filter { newKeys.contains(RunComparison.Key(plan: $0.plan.plan, signature: $0.group.signature)) }
       var line =
         "against the baseline \(t(known.path)) (\(known.entries.count) entries): \(findings.count - new.count) known, \(new.count) new"
-      if !comparison.fixed.isEmpty {
-        line += "; \(comparison.fixed.count) of its entries for plans swept here not seen"
+      // Entries of plans swept here that no scenario showed: fixed (a scenario it names ran and
+      // passed) or not rechecked; entries of plans not swept here are neither.
+      let swept = Set(results.plans.map(\.plan))
+      let unseen = (comparison.fixed + comparison.unchecked).filter { swept.contains($0.plan) }
+      if !unseen.isEmpty {
+        line += "; \(unseen.count) of its entries for plans swept here not seen"
       }
       out.append(line)
       for f in new.prefix(10) {

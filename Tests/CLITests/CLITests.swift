@@ -140,7 +140,18 @@ struct CLITests {
 
   @Test("two runs with the same seed print byte-identical JSON")
   func jsonDeterministic() throws {
-    let args = ["run", "Plans", "--seed", "17", "--format", "json"]
+    // Every plan but the linux ones that count the kernel's allocations (`fail-nth: true`): how
+    // many an operation makes, and so where btrfs's allocator lands, follows the kernel's timing;
+    // PlanTests leaves them out of its determinism check for the same reason (Plans/linux/README).
+    let files = try FileManager.default.subpathsOfDirectory(atPath: CLI.root.appendingPathComponent("Plans").path)
+      .filter { $0.hasSuffix(".yaml") && $0 != "known-failures.yaml" }.sorted()
+      .map { "Plans/" + $0 }
+      .filter { f in
+        let text = try? String(contentsOf: CLI.root.appendingPathComponent(f), encoding: .utf8)
+        return text?.contains("fail-nth: true") != true
+      }
+    #expect(files.count > 40, "\(files)")
+    let args = ["run"] + files + ["--seed", "17", "--format", "json"]
     let a = try CLI.run(args)
     let b = try CLI.run(args)
     #expect(a.status == 0)
