@@ -100,7 +100,7 @@ final class LinuxEngine: Engine, ExternalCompletions, @unchecked Sendable {
     if let v = op.mode { fields.append(("mode", v)) }
     let nth = memAllocRequest()
     if let nth { fields.append(("nth", "\(nth)")) }
-    let tagging = setupConfig.fs == .xfs && harness.injecting
+    let tagging = setupConfig.fs == .xfs && setupConfig.errortags && harness.injecting
     if tagging { try errortags.before(harness, machine, concurrent: !outstanding.isEmpty) }
     let id = try machine.channel.send("OP", fields)
     if nth != nil { counting += 1 }

@@ -14,6 +14,7 @@ import FaultKit
 ///   kernel: /path/to/linux    # a UML kernel of your own (default: FAULTLINE_KERNEL, the cache)
 ///   memory: 256MiB            # the guest's memory
 ///   fail-nth: true            # count (and fail) each operation's kernel allocations: mem.alloc
+///   errortags: true           # xfs: each operation is a hit of each XFS errortag point (xfs.*)
 /// ```
 public struct LinuxSetup: Sendable, Hashable {
   public enum FS: String, Sendable, Hashable, CaseIterable {
@@ -77,6 +78,10 @@ public struct LinuxSetup: Sendable, Hashable {
   /// kernel's timing (a journal commit that ran or not), so a plan's trace is then not
   /// byte-identical from run to run under load.
   public var failNth = false
+  /// `errortags: true` (xfs): each operation is a hit of each `xfs.<tag>` point. Off by default:
+  /// a tag has no pass counter, so most of those hits are operations that never pass the tag, and
+  /// each such placement is an unjudged scenario ("never fired"), not a test.
+  public var errortags = false
 
   /// - Throws: `PlanError` with the place in the plan and what was expected.
   public init(_ value: PlanValue?) throws {
@@ -87,7 +92,7 @@ public struct LinuxSetup: Sendable, Hashable {
     }
     let m = try PlanMap(
       value, path: "setup",
-      keys: ["fs", "device", "mkfs", "mount", "files", "fragment", "kernel", "memory", "fail-nth"])
+      keys: ["fs", "device", "mkfs", "mount", "files", "fragment", "kernel", "memory", "fail-nth", "errortags"])
     let fsName = try m.require("fs", "ext4, btrfs or xfs")
     guard case .scalar(let name, _) = fsName, let fs = FS(rawValue: name) else {
       throw PlanError(
@@ -146,6 +151,12 @@ public struct LinuxSetup: Sendable, Hashable {
     }
     kernel = try m.string("kernel")
     failNth = try m.bool("fail-nth") ?? false
+    errortags = try m.bool("errortags") ?? false
+    if errortags && fs != .xfs {
+      throw PlanError(
+        m.value("errortags")?.location ?? m.location, key: "setup.errortags",
+        expected: "errortags only with fs: xfs (the tags are XFS's)", found: "fs: \(fs.rawValue)")
+    }
     if let mem = try m.size("memory") {
       guard mem >= 64 << 20, mem <= 4 << 30 else {
         throw PlanError(

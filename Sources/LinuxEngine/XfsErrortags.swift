@@ -2,7 +2,7 @@ import FaultKit
 
 /// XFS's own error injection (XFS_DEBUG: `/sys/fs/xfs/<dev>/errortag/<tag>`) as fault points
 /// `xfs.<tag>`. A tag has no pass counter the host could read, so its hits are operations: each
-/// operation of an xfs plan is one hit of each tag point; a firing hit sets the tag to 1 (every
+/// operation of an xfs plan whose setup says `errortags: true` is one hit of each tag point; a firing hit sets the tag to 1 (every
 /// pass fails) or to its delay for that operation (persistent: for the rest of the plan). The tag
 /// is the mount's, so it fires for whatever passes it during the operation (the operation's task
 /// and the workers it wakes). XFS says when it fires (`Injecting error at file F, line L` or

@@ -11,10 +11,12 @@ import Testing
 struct XfsErrortagTests {
   static func plan() throws -> Plan {
     try PlanLoader(registry: FaultlineEngines.registry).load(
-      file: MemAllocTests.root.appendingPathComponent("Plans/linux/xfs-write-fsync.yaml").path)
+      file: MemAllocTests.root.appendingPathComponent("Plans/linux/xfs-errortags.yaml").path)
   }
 
-  @Test("every operation of an xfs plan is a hit of each tag; none of an ext4 plan is")
+  @Test(
+    "every operation of an xfs plan with errortags: true is a hit of each tag; none of one without, nor of an ext4 plan"
+  )
   func hits() throws {
     let runner = ScenarioRunner(registry: FaultlineEngines.registry)
     let (r, hits) = try runner.runRecordingHits(try Self.plan())
@@ -25,6 +27,11 @@ struct XfsErrortagTests {
       file: MemAllocTests.root.appendingPathComponent("Plans/linux/ext4-write-fsync.yaml").path)
     let (_, other) = try runner.runRecordingHits(ext4)
     #expect(!other.contains { $0.point.hasPrefix("xfs.") })
+    // Without errortags: true an xfs plan places none (each would be a placement never fired).
+    let plain = try PlanLoader(registry: FaultlineEngines.registry).load(
+      file: MemAllocTests.root.appendingPathComponent("Plans/linux/xfs-write-fsync.yaml").path)
+    let (_, untagged) = try runner.runRecordingHits(plain)
+    #expect(!untagged.contains { $0.point.hasPrefix("xfs.") })
   }
 
   @Test("bmap_alloc_minlen_extent armed for fsync fires in its writeback, and XFS says where")
