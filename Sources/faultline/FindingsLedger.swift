@@ -68,14 +68,6 @@ struct FindingsLedger: Codable {
 
   /// Written to a temporary file and renamed: never half-written.
   func write(_ path: String) throws {
-    let url = URL(fileURLWithPath: path)
-    do {
-      try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-      var data = try JSONEncoder.sorted.encode(self)
-      data.append(0x0A)
-      try data.write(to: url, options: .atomic)
-    } catch {
-      throw ResultsError(message: "--findings \(path): cannot write it (\(IOFailure.reason(error)))")
-    }
+    try JSONStateFile.write(self, to: path, option: "--findings")
   }
 }

@@ -167,14 +167,6 @@ struct SweepRotation {
 
   /// Written to a temporary file and renamed.
   static func write(_ s: State, to path: String) throws {
-    let url = URL(fileURLWithPath: path)
-    do {
-      try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-      var data = try JSONEncoder.sorted.encode(s)
-      data.append(0x0A)
-      try data.write(to: url, options: .atomic)
-    } catch {
-      throw ResultsError(message: "--rotation \(path): cannot write it (\(IOFailure.reason(error)))")
-    }
+    try JSONStateFile.write(s, to: path, option: "--rotation")
   }
 }

@@ -36,14 +36,18 @@ enum CLI {
 
   /// Runs a program to its end and collects both outputs. Standard error is drained on its own
   /// thread: a program that fills that pipe while we wait on standard output would never end.
-  static func spawn(_ program: URL, _ args: [String], environment: [String: String]? = nil, directory: URL? = nil)
-    throws -> Output
-  {
+  /// `inherit: false`: the program gets exactly `environment`, nothing of the test's own.
+  static func spawn(
+    _ program: URL, _ args: [String], environment: [String: String]? = nil, directory: URL? = nil,
+    inherit: Bool = true
+  ) throws -> Output {
     let p = Process()
     p.executableURL = program
     p.arguments = args
     if let directory { p.currentDirectoryURL = directory }
-    if let environment { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
+    if let environment {
+      p.environment = inherit ? ProcessInfo.processInfo.environment.merging(environment) { $1 } : environment
+    }
     let out = Pipe()
     let err = Pipe()
     p.standardOutput = out

@@ -33,26 +33,10 @@ struct ShardExampleTests {
   /// Runs `sh ARGS` in `dir` with exactly `env` (and a PATH that finds faultline): nothing of the
   /// test's own environment, so no shard variable of the machine running the tests leaks in.
   static func sh(_ args: [String], env: [String: String], in dir: URL) throws -> CLI.Output {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/bin/sh")
-    p.arguments = args
-    p.currentDirectoryURL = dir
     var e = env
     e["PATH"] = try CLI.binary.deletingLastPathComponent().path + ":/usr/bin:/bin"
     e["HOME"] = dir.path
-    p.environment = e
-    let out = Pipe()
-    let err = Pipe()
-    p.standardOutput = out
-    p.standardError = err
-    try p.run()
-    let errData = Drain(err.fileHandleForReading)
-    let o = out.fileHandleForReading.readDataToEndOfFile()
-    let stderr = errData.wait()
-    p.waitUntilExit()
-    return CLI.Output(
-      status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
-      stderr: String(decoding: stderr, as: UTF8.self))
+    return try CLI.spawn(URL(fileURLWithPath: "/bin/sh"), args, environment: e, directory: dir, inherit: false)
   }
 
   static func data(_ dir: URL, _ file: String) throws -> Data {
