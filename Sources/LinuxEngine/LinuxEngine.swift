@@ -18,7 +18,7 @@ final class LinuxEngine: Engine, ExternalCompletions, @unchecked Sendable {
   /// Far-side faults armed for this scenario.
   private var armed = false
   /// Faults that fired so far (far side and power cut): explains the filesystem's error reports.
-  private var firedSoFar = 0
+  var firedSoFar = 0
   /// Kernel reports of this scenario, by the class of assertion they become.
   private var reports: [AssertionRecord] = []
   /// How many of `reports` the last snapshot carried as assertions.
@@ -34,9 +34,9 @@ final class LinuxEngine: Engine, ExternalCompletions, @unchecked Sendable {
   /// Lockdep reported during this scenario (and is off until the machine boots again).
   private var lockdepSpent = false
   /// Operations in the guest whose allocations are being counted (`mem.alloc`).
-  private var counting = 0
+  var counting = 0
   /// What was said unjudged about `mem.alloc` already (said once a scenario).
-  private var memAllocSaid: Set<String> = []
+  var memAllocSaid: Set<String> = []
 
   /// Seconds an operation may take in the guest before its task counts as hung.
   static var opSeconds: Double {
@@ -393,98 +393,6 @@ final class LinuxEngine: Engine, ExternalCompletions, @unchecked Sendable {
       }
     }
     firedSoFar += fired.count
-    return fired
-  }
-
-  // MARK: mem.alloc: the kernel's fail-nth
-
-  static let memAlloc = "mem.alloc"
-
-  private func sayOnce(_ key: String, _ why: String) {
-    guard memAllocSaid.insert(key).inserted else { return }
-    harness.unjudged(Unjudged(.placement, moment: "arming \(Self.memAlloc)", why))
-  }
-
-  /// What the operation about to be sent asks of the guest for `mem.alloc`: nil (nothing: not
-  /// injecting, or a kernel without fail-nth), 0 (count its allocations), K (also fail its Kth).
-  /// Hits are numbered per scenario in the order operations return; the plan's `nth: N` fires in
-  /// the operation that reaches hit N, as the guest's Nth-from-now of that operation. While
-  /// another counted operation is still in the guest, where hit N falls is not known: said so.
-  private func memAllocRequest() -> Int? {
-    guard harness.injecting, let pid = harness.injector.catalog.index(of: Self.memAlloc) else { return nil }
-    let specs = harness.farFaults(FaultPointID(pid))
-    guard setupConfig.failNth else {
-      if !specs.isEmpty {
-        sayOnce(
-          "not-asked",
-          "\(Self.memAlloc) is counted only in plans whose setup says fail-nth: true (allocation counts follow the kernel's timing, so they stay out of other plans' traces)"
-        )
-      }
-      return nil
-    }
-    guard machine.failNth else {
-      if !specs.isEmpty {
-        sayOnce(
-          "no-fail-nth",
-          "this kernel has no fail-nth with failslab and fail_page_alloc in debugfs (CONFIG_FAULT_INJECTION, CONFIG_FAILSLAB, CONFIG_FAIL_PAGE_ALLOC, CONFIG_FAULT_INJECTION_DEBUG_FS): \(Self.memAlloc) cannot be counted or fired"
-        )
-      }
-      return nil
-    }
-    let task = harness.scheduler.currentName
-    let op = harness.scheduler.currentOp
-    var ask = 0
-    for f in specs {
-      guard case .nth(let n) = f.trigger, f.mode == .transient else {
-        sayOnce(
-          "trigger \(f)",
-          "the kernel's fail-nth fails one chosen allocation of an operation: \(f) cannot be fired there (nth only, transient)"
-        )
-        continue
-      }
-      if let t = f.task, t != task { continue }
-      if let o = f.op, o != op { continue }
-      let matched = harness.injector.hits.reduce(0) { k, h in
-        k
-          + (h.point == Self.memAlloc && (f.task.map { $0 == h.task } ?? true) && (f.op.map { $0 == h.op } ?? true)
-            ? 1 : 0)
-      }
-      guard n > matched else { continue }
-      if counting > 0 {
-        sayOnce(
-          "concurrent \(f)",
-          "\(f) cannot be placed exactly: another operation whose allocations are counted was still in the guest when \(task)'s \(op) started, and which of them reaches hit \(n) first is the guest's scheduling"
-        )
-        continue
-      }
-      ask = ask == 0 ? n - matched : min(ask, n - matched)
-    }
-    return ask
-  }
-
-  /// The operation's allocations as the guest counted them, through the injector; checks the
-  /// kernel failed one exactly when the injector decided one fires. Returns the hits that fired.
-  private func memAllocHits(_ reply: GuestReply, asked: Int) -> [Hit] {
-    guard let pid = harness.injector.catalog.index(of: Self.memAlloc) else { return [] }
-    guard let text = reply.fields["allocs"], let allocs = Int(text), allocs >= 0 else {
-      sayOnce(
-        "uncounted",
-        "the guest could not count an operation's allocations (fail-nth unreadable): \(Self.memAlloc) hits are missing")
-      return []
-    }
-    let failed = reply.fields["failed"] == "1"
-    let point = FaultPointID(pid)
-    let fired = harness.farHits(point, total: harness.injector.count(point) + allocs)
-    // A failed allocation explains the filesystem's error reports after it, as a disk fault does.
-    firedSoFar += fired.count
-    if failed != !fired.isEmpty || (failed && allocs != asked) {
-      let decided = fired.map { "#\($0.hit)" }.joined(separator: ", ")
-      harness.unjudged(
-        Unjudged(
-          .placement, moment: "\(Self.memAlloc) hits",
-          "the kernel \(failed ? "failed allocation \(allocs) of \(harness.scheduler.currentOp)" : "failed no allocation of \(harness.scheduler.currentOp)") (asked: \(asked == 0 ? "count only" : "fail the \(asked)th")), the injector decided \(decided.isEmpty ? "none fires" : decided)"
-        ))
-    }
     return fired
   }
 
