@@ -260,7 +260,8 @@ struct SweepCommand: ParsableCommand {
       say(line)
     }
     let progress = Progress(
-      quiet: quiet, total: initial.count + undecided.count + already, done: already, failed: resumed.failed)
+      quiet: quiet, total: initial.count + undecided.count + already, done: already, failed: resumed.failed,
+      unjudged: resumed.unjudged)
     // Plans of engines whose scheduling is not ours: their failures run again.
     var rerunsByPlan: [String: Int] = [:]
     for p in plans where registry.descriptor(named: p.engine)?.deterministic == false { rerunsByPlan[p.file] = reruns }
@@ -280,7 +281,7 @@ struct SweepCommand: ParsableCommand {
       }
       ran += 1
       let more = children(o)
-      progress.step(failed: o.failed, added: more.count)
+      progress.step(o, added: more.count)
       if clock.expired || maxScenarios.map({ ran >= $0 }) == true {
         budgetReached = true
         tracker.finished(o.scenario, more: more.count, started: false)
@@ -485,22 +486,26 @@ final class Progress {
   var total: Int
   var done: Int
   var failed: Int
+  /// Scenarios that found nothing but could not be judged: counted apart, as the summary does.
+  var unjudged: Int
   let start = DispatchTime.now().uptimeNanoseconds
   var last: UInt64 = 0
 
   /// - Parameters:
-  ///   - done: scenarios a resumed sweep's journal holds already; `failed`: how many of them failed.
-  init(quiet: Bool, total: Int, done: Int, failed: Int = 0) {
+  ///   - done: scenarios a resumed sweep's journal holds already; `failed`, `unjudged`: how many
+  ///     of them failed, and how many could not be judged.
+  init(quiet: Bool, total: Int, done: Int, failed: Int = 0, unjudged: Int = 0) {
     self.quiet = quiet
     self.total = total
     self.done = done
     self.failed = failed
+    self.unjudged = unjudged
   }
 
-  func step(failed f: Bool, added: Int) {
+  func step(_ o: SweepOutcome, added: Int) {
     done += 1
     total += added
-    if f { failed += 1 }
+    if o.unjudged == true { unjudged += 1 } else if o.failed { failed += 1 }
     guard !quiet else { return }
     let now = DispatchTime.now().uptimeNanoseconds
     guard now - last >= (tty ? 100_000_000 : 5_000_000_000) || done == total else { return }
@@ -508,7 +513,8 @@ final class Progress {
     let secs = Double(now - start) / 1e9
     let rate = secs > 0 ? Double(done) / secs : 0
     let eta = rate > 0 ? Double(total - done) / rate : 0
-    let text = String(format: "%d/%d scenarios, %.0f/s, ETA %.0fs, %d failed", done, total, rate, eta, failed)
+    var text = String(format: "%d/%d scenarios, %.0f/s, ETA %.0fs, %d failed", done, total, rate, eta, failed)
+    if unjudged > 0 { text += ", \(unjudged) unjudged" }
     FileHandle.standardError.write(Data((tty ? "\r\(text)" : "\(text)\n").utf8))
   }
 

@@ -24,8 +24,10 @@ struct SweepResume {
   private(set) var done = Set<KeyHash>()
   var firstResults = FirstResults()
   private(set) var count = 0
-  /// How many of them failed (what the progress line counts on from).
+  /// How many of them failed, and how many could not be judged (what the progress line counts
+  /// on from).
   private(set) var failed = 0
+  private(set) var unjudged = 0
   let url: URL
 
   init(journal url: URL) throws {
@@ -34,16 +36,18 @@ struct SweepResume {
     var first = FirstResults()
     var count = 0
     var failed = 0
+    var unjudged = 0
     try SweepJournal.forEach(url) { o in
       done.insert(KeyHash(o.scenario.key))
       _ = first.keep(o)
       count += 1
-      if o.failed { failed += 1 }
+      if o.unjudged == true { unjudged += 1 } else if o.failed { failed += 1 }
     }
     self.done = done
     firstResults = first
     self.count = count
     self.failed = failed
+    self.unjudged = unjudged
   }
 
   func isDone(_ key: String) -> Bool { !done.isEmpty && done.contains(KeyHash(key)) }

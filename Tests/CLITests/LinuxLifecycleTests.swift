@@ -28,6 +28,27 @@ struct LinuxLifecycleTests {
     #expect(Self.machineDirs(r.pids).isEmpty, "left in /tmp: \(Self.machineDirs(r.pids))")
   }
 
+  /// The progress line counts what the summary counts: a scenario the oracles could not judge
+  /// is unjudged there too, not failed (it said "18 failed" above "0 failed, 18 unjudged").
+  @Test("the progress line counts unjudged scenarios apart from failures, as results.json does")
+  func progressUnjudged() throws {
+    let dir = try CLITests.scratch("linux-progress")
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let r = try Supervised.run(
+      ["sweep", Self.plan, "--points", "io.write", "--jobs", "2", "--report-dir", dir.path], seconds: 300)
+    // Exit 1: with no baseline (--known) the unjudged groups count as new.
+    #expect(!r.hung && r.status == 1, "\(r.stdout)\(r.stderr)")
+    let results =
+      try JSONSerialization.jsonObject(
+        with: Data(contentsOf: dir.appendingPathComponent("results.json"))) as? [String: Any]
+    let plans = results?["plans"] as? [[String: Any]] ?? []
+    let groups = plans.flatMap { $0["failures"] as? [[String: Any]] ?? [] }
+    let unjudged = groups.filter { $0["unjudged"] as? Bool == true }.reduce(0) { $0 + ($1["count"] as? Int ?? 0) }
+    #expect(unjudged > 0, "the io.write sweep of \(Self.plan) has unjudged scenarios (shut-down filesystem)")
+    let last = r.stderr.split(separator: "\n").last { $0.contains(" scenarios, ") }.map(String.init) ?? ""
+    #expect(last.hasSuffix(" 0 failed, \(unjudged) unjudged"), "\(last)")
+  }
+
   @Test("kill -9 of the sweep's group while its machines run leaves none running")
   func killedWhileBooted() throws {
     let dir = try CLITests.scratch("linux-kill")
