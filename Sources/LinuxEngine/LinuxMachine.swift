@@ -27,6 +27,7 @@ final class LinuxMachine: @unchecked Sendable {
   let image: String
   let ubd: UbdControl
   let channel: GuestChannel
+  /// The machine's keeper (fl_uml_spawn), which ends the machine's process group with it.
   let pid: pid_t
   /// `uname -r` of the guest.
   private(set) var release = "?"
@@ -340,16 +341,25 @@ final class LinuxMachine: @unchecked Sendable {
 
   // MARK: Lifetime
 
-  /// Powers the guest off, then kills the whole process group, reaps it and removes the machine's
-  /// directory. Bounded: a guest that does not stop in 5 s is killed.
+  /// Ends the machine and removes its directory. `pid` is the machine's keeper (fl_uml_spawn): a
+  /// SIGTERM has it kill the machine's whole process group and reap it, then exit. Bounded: a
+  /// keeper not gone in 5 s is killed (the machine then dies of its parent-death signal).
   func shutdown() {
     guard !stopped else { return }
     stopped = true
     // Its disk is deleted next: nothing of the guest needs to reach it, so no orderly power-off.
-    kill(-pid, SIGKILL)
+    kill(pid, SIGTERM)
     var status: Int32 = 0
-    // Reaped here, so no zombie stays for the life of the process (EINTR retried, bounded).
-    for _ in 0..<100 where waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    // Reaped here, so no zombie stays for the life of the process: 500 polls of 10 ms.
+    var reaped = false
+    for _ in 0..<500 where !reaped {
+      let r = waitpid(pid, &status, WNOHANG)
+      if r == pid || (r < 0 && errno != EINTR) { reaped = true } else { usleep(10_000) }
+    }
+    if !reaped {
+      kill(pid, SIGKILL)
+      for _ in 0..<100 where waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    }
     try? FileManager.default.removeItem(at: dir)
   }
   private var stopped = false

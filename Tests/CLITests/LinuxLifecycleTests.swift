@@ -14,13 +14,43 @@ struct LinuxLifecycleTests {
     return names.filter { n in pids.contains { n.hasPrefix("faultline-uml-\($0)-") } }
   }
 
-  @Test("a sweep of a linux plan in two workers ends with every machine gone")
+  /// The process groups of the machines (User-Mode Linux processes, `linux` by name) among what
+  /// the run started so far. UML's helpers (a guest process's host process, ptraced) are in them.
+  static func machineGroups(_ s: Supervised) -> Set<Int32> {
+    Set(
+      s.scan().keys.compactMap { pid -> Int32? in
+        let comm = (try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8)) ?? ""
+        return comm.hasPrefix("linux") ? Proc.stat(pid)?.pgrp : nil
+      })
+  }
+
+  /// What is still alive in these groups, after a few seconds' grace (150 polls of 20 ms).
+  static func groupLeftovers(_ groups: Set<Int32>) -> [String] {
+    var left = Proc.members(ofGroups: groups)
+    for _ in 0..<150 where !left.isEmpty {
+      usleep(20_000)
+      left = Proc.members(ofGroups: groups)
+    }
+    return left
+  }
+
+  @Test("a sweep of a linux plan in two workers ends with every machine gone, helpers and all")
   func sweepEnds() throws {
     let dir = try CLITests.scratch("linux-sweep")
     defer { try? FileManager.default.removeItem(at: dir) }
+    var groups: Set<Int32> = []
     let r = try Supervised.run(
       ["sweep", Self.plan, "--points", "power-cut", "--jobs", "2", "--quiet", "--report-dir", dir.path],
-      seconds: 300)
+      seconds: 300
+    ) { s in
+      // Bounded: 3000 polls of 100 ms, past the run's own bound.
+      for _ in 0..<3000 where s.process.isRunning {
+        groups.formUnion(Self.machineGroups(s))
+        usleep(100_000)
+      }
+    }
+    #expect(!groups.isEmpty, "no User-Mode Linux process appeared")
+    #expect(Self.groupLeftovers(groups).isEmpty, "left in the machines' groups: \(Self.groupLeftovers(groups))")
     #expect(!r.hung, "\(r.stdout)\(r.stderr)")
     #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
     #expect(r.stdout.contains(" passed, 0 failed"), "\(r.stdout)")
@@ -53,21 +83,23 @@ struct LinuxLifecycleTests {
   func killedWhileBooted() throws {
     let dir = try CLITests.scratch("linux-kill")
     defer { try? FileManager.default.removeItem(at: dir) }
-    var sawMachine = false
+    var groups: Set<Int32> = []
     let r = try Supervised.run(
       ["sweep", Self.plan, "--jobs", "2", "--quiet", "--report-dir", dir.path], seconds: 300
     ) { s in
-      // Bounded: 600 polls of 100 ms.
-      for _ in 0..<600 where !sawMachine {
-        sawMachine = s.scan().keys.contains { pid in
-          (try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8))?.hasPrefix("linux") ?? false
-        }
-        if !sawMachine { usleep(100_000) }
+      // Bounded: 600 polls of 100 ms until both workers' machines run and their guests have
+      // started processes (a guest process is a host helper in its machine's group).
+      for _ in 0..<600 where groups.count < 2 || Proc.members(ofGroups: groups).count < 4 {
+        groups.formUnion(Self.machineGroups(s))
+        usleep(100_000)
       }
       kill(-s.group, SIGKILL)
     }
-    #expect(sawMachine, "no User-Mode Linux process appeared")
+    #expect(!groups.isEmpty, "no User-Mode Linux process appeared")
     #expect(!r.hung)
     #expect(r.leftovers.isEmpty, "left running after kill -9: \(r.leftovers)")
+    // What a parent-death SIGKILL of the machine alone left once: a stopped helper, reparented
+    // to init, still in the machine's group. The keeper kills the group.
+    #expect(Self.groupLeftovers(groups).isEmpty, "left in the machines' groups: \(Self.groupLeftovers(groups))")
   }
 }

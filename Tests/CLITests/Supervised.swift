@@ -196,6 +196,15 @@ enum Proc {
     return Stat(state: String(f[0]), ppid: ppid, pgrp: pgrp, start: String(f[19]))
   }
 
+  /// Live processes (not zombies) in any of these process groups, each `pid state cmdline`.
+  static func members(ofGroups groups: Set<Int32>) -> [String] {
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+    return names.compactMap { name -> String? in
+      guard let p = Int32(name), let st = stat(p), groups.contains(st.pgrp), st.state != "Z" else { return nil }
+      return "\(p) \(st.state) \(cmdline(p))"
+    }.sorted()
+  }
+
   static func cmdline(_ pid: Int32) -> String {
     let d = (try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline"))) ?? Data()
     return String(decoding: d.map { $0 == 0 ? 0x20 : $0 }, as: UTF8.self)
