@@ -64,6 +64,8 @@ final class BtrfsEngine: Engine, @unchecked Sendable {
       inode.size = f.size
     }
     commitRoot()
+    // `cached: true`: read through the engine's own read path (no fault is armed in setup).
+    for path in setupConfig.common.cachedPaths { _ = try await perform(Operation(.read, path: path)) }
   }
 
   func perform(_ op: Operation) async throws -> [UInt8]? {

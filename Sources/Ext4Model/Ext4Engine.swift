@@ -67,6 +67,8 @@ final class Ext4Engine: Engine, @unchecked Sendable {
       inode.size = f.size
     }
     commit()
+    // `cached: true`: read through the engine's own read path (no fault is armed in setup).
+    for path in setupConfig.common.cachedPaths { _ = try await perform(Operation(.read, path: path)) }
   }
 
   func perform(_ op: Operation) async throws -> [UInt8]? {
@@ -89,7 +91,11 @@ final class Ext4Engine: Engine, @unchecked Sendable {
       try await punch(op.path, offset: op.offset ?? 0, length: op.length ?? 0)
     case .truncate:
       try await truncate(op.path, size: op.size ?? 0)
-    case .dioWrite, .dioRead, .mmapWrite, .migratePage, .dropCaches, .corrupt, .pageMkwrite, .append, .fallocate,
+    case .dropCaches:
+      // POSIX_FADV_DONTNEED: clean, unlocked pages not under writeback go; the next read or
+      // partial write of them reads the device (ext4_mpage_readpages, io.read).
+      try lookup(op.path).mapping.dropClean()
+    case .dioWrite, .dioRead, .mmapWrite, .migratePage, .corrupt, .pageMkwrite, .append, .fallocate,
       .mkdir,
       .link, .symlink, .setxattr, .removexattr, .zeroRange, .rename:
       // Not in ext4-model's operation list: the plan loader rejects plans that use them.

@@ -85,7 +85,7 @@ public enum Ext4Model {
     about:
       "ext4 delalloc data path: journal handles with credits and restarts, extent tree and extent-status cache, punch hole, truncate, recovery",
     catalog: catalog,
-    operations: [.create, .write, .writeback, .fsync, .read, .unlink, .punch, .truncate],
+    operations: [.create, .write, .writeback, .fsync, .read, .unlink, .punch, .truncate, .dropCaches],
     bugs: bugs,
     invariants: [
       .locksReleased, .noHang, .spaceBalanced, .extentCacheCoherent, .delallocBacked, .noDoubleAllocation,

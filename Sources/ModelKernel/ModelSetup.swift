@@ -9,6 +9,9 @@ public struct ModelSetup: Sendable {
   public var runBlocks: UInt64?
   /// Files to create: empty, or pre-written with `size` bytes of 0x5A and committed.
   public var files: [(path: String, size: UInt64)] = []
+  /// The files whose data setup leaves in the page cache (`cached: true`), in plan order; the
+  /// others start cold: their first read or partial write reads the device.
+  public var cachedPaths: [String] = []
   /// The section itself, for the engine's own keys (nil when the plan has no setup).
   public let map: PlanMap?
 
@@ -51,7 +54,7 @@ public struct ModelSetup: Sendable {
     if let fl = m.value("files") {
       var seen = Set<String>()
       for (i, item) in try fl.list("setup.files").enumerated() {
-        let fm = try PlanMap(item, path: "setup.files[\(i)]", keys: ["path", "size"])
+        let fm = try PlanMap(item, path: "setup.files[\(i)]", keys: ["path", "size", "cached"])
         guard let p = try fm.string("path"), p.hasPrefix("/") else {
           throw PlanError(
             fm.location, key: "setup.files[\(i)].path", expected: "an absolute path like /a",
@@ -73,6 +76,7 @@ public struct ModelSetup: Sendable {
             found: Size.format(size))
         }
         files.append((p, size))
+        if try fm.bool("cached") == true { cachedPaths.append(p) }
       }
     }
   }

@@ -50,6 +50,8 @@ final class XfsEngine: Engine, @unchecked Sendable {
       inode.size = f.size
     }
     commit()
+    // `cached: true`: read through the engine's own read path (no fault is armed in setup).
+    for path in setupConfig.cachedPaths { _ = try await perform(Operation(.read, path: path)) }
   }
 
   func perform(_ op: Operation) async throws -> [UInt8]? {

@@ -140,7 +140,9 @@ public struct ScenarioRunner: Sendable {
     }
     let baselineRead = snapshot("after setup")
     let baseline = baselineRead ?? Snapshot()
-    // The data oracle starts from what setup made (committed, so durable): read back once.
+    // The data oracle starts from what setup made (committed, so durable): from the device where
+    // the engine can say its blocks (`StoredContents`), so setup's files stay as cold as setup
+    // left them; read back through the engine where it cannot.
     let wantsCache = checkedNames.contains(.errorsReported)
     let wantsDurable = checkedNames.contains(.dataDurable)
     let oracleOn = (wantsCache || wantsDurable) && baselineRead != nil
@@ -150,8 +152,14 @@ public struct ScenarioRunner: Sendable {
       // most of an ext2fs sweep's time.
       let named = Self.namedPaths(plan)
       let files = baseline.files.filter { named.contains($0.path) }
-      let withData = files.filter { $0.size > 0 }.map(\.path)
-      let contents = readAll(withData, engine, scheduler)
+      var contents: [String: Result<[UInt8], FSError>] = [:]
+      for f in files where f.size > 0 {
+        if let bytes = StoredContents.read(f.path, size: f.size, in: baseline, block: engine.blockBytes) {
+          contents[f.path] = .success(bytes)
+        }
+      }
+      let unsaid = files.filter { $0.size > 0 && contents[$0.path] == nil }.map(\.path)
+      contents.merge(readAll(unsaid, engine, scheduler)) { stored, _ in stored }
       collectTaskErrors("reading the files setup made")
       for f in files {
         if f.size > 0 && contents[f.path] == nil {
