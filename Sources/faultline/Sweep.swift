@@ -265,10 +265,19 @@ struct SweepCommand: ParsableCommand {
     // Plans of engines whose scheduling is not ours: their failures run again.
     var rerunsByPlan: [String: Int] = [:]
     for p in plans where registry.descriptor(named: p.engine)?.deterministic == false { rerunsByPlan[p.file] = reruns }
-    let executor: any ScenarioExecutor =
-      inProcess
-      ? InProcessExecutor(registry: registry, reruns: reruns)
-      : WorkerPool(jobs: workers, timeoutSeconds: timeout, reruns: rerunsByPlan)
+    // A rotation's units (a depth-1 scenario and its children) stay whole, in its order; else a
+    // depth-2 sweep runs pairs of every plan first (`ScenarioQueue`).
+    let order: ScenarioQueue.Order? = rotation == nil ? nil : .depthFirst
+    let executor: any ScenarioExecutor
+    if inProcess {
+      var e = InProcessExecutor(registry: registry, reruns: reruns)
+      e.order = order
+      executor = e
+    } else {
+      let pool = WorkerPool(jobs: workers, timeoutSeconds: timeout, reruns: rerunsByPlan)
+      pool.order = order
+      executor = pool
+    }
     var journalError: Error?
     var budgetReached = clock.expired
     func finished(_ o: SweepOutcome) -> [SweepScenario]? {
@@ -302,7 +311,7 @@ struct SweepCommand: ParsableCommand {
     if budgetReached {
       say(
         (clock.expired ? "budget of \(seconds(budget!))s" : "--max-scenarios \(maxScenarios!)")
-          + " reached: \(already + ran) scenarios ran; "
+          + " reached: \(already + ran) scenarios ran, the first of the sweep's fixed order (only where it stopped is the clock's); "
           + (rotation == nil
             ? SweepInterrupt.resumeCommand(CommandLine.arguments, directory: reports.path) + " continues"
             : "the next sweep with --rotation \(rotation!.path) continues where this one stopped"))

@@ -17,11 +17,22 @@ final class WorkerPool: ScenarioExecutor, @unchecked Sendable {
   let reruns: [String: Int]
   private let lock = NSCondition()
   private var queue = ScenarioQueue([])
+  /// The order scenarios start in (nil: `ScenarioQueue`'s choice).
+  var order: ScenarioQueue.Order?
   private var inFlight = 0
   private var running = 0
   private var failure: Error?
   /// Set when the callback asked to stop: nothing more is started.
   private var stopped = false
+  /// Scenarios handed out so far; each is numbered by when it started.
+  private var started = 0
+  /// Children of finished scenarios, by start number, not yet added to the queue; and the start
+  /// number whose children are added next. Children join the queue in start order, and the
+  /// scenario started k-th is chosen from the children of exactly the first k - jobs + 1 started
+  /// (waiting for them if need be): which scenarios run, and in what order, then depends on the
+  /// outcomes alone, never on which worker finished first. Only the budget's cut is the clock's.
+  private var unreleased: [Int: (more: [SweepScenario], parent: SweepScenario, state: String?)] = [:]
+  private var released = 0
 
   init(jobs: Int, timeoutSeconds: Double, reruns: [String: Int] = [:]) {
     self.jobs = jobs
@@ -30,7 +41,8 @@ final class WorkerPool: ScenarioExecutor, @unchecked Sendable {
   }
 
   func run(_ initial: [SweepScenario], onOutcome: (SweepOutcome) -> [SweepScenario]?) throws {
-    queue = ScenarioQueue(initial)
+    queue = ScenarioQueue(initial, order: order)
+    (started, released, unreleased) = (0, 0, [:])
     withoutActuallyEscaping(onOutcome) { callback in
       let box = CallbackBox(callback)
       lock.lock()
@@ -61,20 +73,45 @@ final class WorkerPool: ScenarioExecutor, @unchecked Sendable {
     if let failure { throw IsolationError.badInput(failure) }
   }
 
-  /// Takes the next scenario, waiting while others may still add children; nil when all is done.
-  private func take() -> SweepScenario? {
+  /// Takes the next scenario and its start number, waiting while others may still add children;
+  /// nil when all is done.
+  private func take() -> (SweepScenario, Int)? {
     lock.lock()
     defer { lock.unlock() }
-    while queue.isEmpty && inFlight > 0 && failure == nil && !stopped { lock.wait() }
+    let need = max(0, started - jobs + 1)
+    // Each wait ends when a scenario in flight finishes (bounded by the timeout) or the sweep stops.
+    while failure == nil && !stopped {
+      releaseInOrder(upTo: need)
+      if released < need {
+        lock.wait()
+        continue
+      }
+      guard queue.isEmpty && released < started else { break }
+      // Nothing to run yet: the next started scenario's children, when it finishes.
+      if unreleased[released] == nil {
+        lock.wait()
+      } else {
+        releaseInOrder(upTo: released + 1)
+      }
+    }
     guard failure == nil, !stopped, let sc = queue.take() else { return nil }
     inFlight += 1
-    return sc
+    started += 1
+    return (sc, started - 1)
   }
 
-  private func finish(_ o: SweepOutcome, _ callback: (SweepOutcome) -> [SweepScenario]?) {
+  /// Adds the children of finished scenarios to the queue, in start order, up to start `end`.
+  private func releaseInOrder(upTo end: Int) {
+    while released < end, let r = unreleased.removeValue(forKey: released) {
+      queue.add(r.more, after: r.parent, state: r.state)
+      released += 1
+    }
+  }
+
+  private func finish(_ o: SweepOutcome, seq: Int, _ callback: (SweepOutcome) -> [SweepScenario]?) {
     lock.lock()
     if let more = callback(o) {
-      queue.add(more)
+      unreleased[seq] = (more, o.scenario, o.state)
     } else {
       stopped = true
     }
@@ -87,7 +124,7 @@ final class WorkerPool: ScenarioExecutor, @unchecked Sendable {
     var slot = WorkerSlot(timeoutSeconds: timeoutSeconds)
     defer { slot.close() }
     let decoder = JSONDecoder()
-    while let sc = take() {
+    while let (sc, seq) = take() {
       let confirmed: WorkerSlot.Confirmed<SweepOutcome>
       let reruns = self.reruns[sc.plan] ?? 0
       do {
@@ -107,7 +144,7 @@ final class WorkerPool: ScenarioExecutor, @unchecked Sendable {
         lock.unlock()
         return
       }
-      finish(Self.outcome(sc, confirmed, timeoutSeconds: timeoutSeconds, reruns: reruns), callback)
+      finish(Self.outcome(sc, confirmed, timeoutSeconds: timeoutSeconds, reruns: reruns), seq: seq, callback)
     }
   }
 

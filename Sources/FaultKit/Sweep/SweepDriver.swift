@@ -14,6 +14,8 @@ public struct InProcessExecutor: ScenarioExecutor {
   let loader: PlanLoader
   /// How many times a failure of an engine that is not deterministic runs again (`--reruns`).
   public var reruns: Int
+  /// The order scenarios start in (nil: `ScenarioQueue`'s choice).
+  public var order: ScenarioQueue.Order?
 
   public init(registry: EngineRegistry, reruns: Int = 0) {
     runner = ScenarioRunner(registry: registry)
@@ -22,7 +24,7 @@ public struct InProcessExecutor: ScenarioExecutor {
   }
 
   public func run(_ initial: [SweepScenario], onOutcome: (SweepOutcome) -> [SweepScenario]?) throws {
-    var queue = ScenarioQueue(initial)
+    var queue = ScenarioQueue(initial, order: order)
     var plans: [String: Plan] = [:]
     while let sc = queue.take() {
       let plan = try plans[sc.plan] ?? loader.load(file: sc.plan)
@@ -38,7 +40,7 @@ public struct InProcessExecutor: ScenarioExecutor {
           })
       }
       guard let more = onOutcome(o) else { return }
-      queue.add(more)
+      queue.add(more, after: sc, state: o.state)
     }
   }
 
@@ -68,6 +70,7 @@ public struct InProcessExecutor: ScenarioExecutor {
     var o = SweepOutcome(
       scenario: sc, kind: .judged, result: Sweeper.keeps(r) ? kept : nil, children: children, schedules: schedules)
     if Sweeper.unjudged(r) { o.unjudged = true }
+    if expand != nil { o.state = StateDigest.of(r) }
     o.fired = r.fired.map { FiredFault(point: $0.point, hit: $0.hit, decision: $0.decision) }
     o.steps = r.steps
     o.nanos = DispatchTime.now().uptimeNanoseconds - started

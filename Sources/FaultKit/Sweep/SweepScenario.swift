@@ -101,10 +101,13 @@ public struct SweepOutcome: Sendable, Codable {
   public var reproduced: Int?
   /// How each rerun that did not reproduce ended instead (`passed`, `failed (SIGNATURE)` …).
   public var rerunEnds: [String]?
+  /// Depth-1 scenarios of a depth-2 sweep: a digest of where the run ended (`StateDigest`), so
+  /// the sweep runs pairs under first faults that led somewhere new before the others.
+  public var state: String?
 
   enum CodingKeys: String, CodingKey {
     case scenario, kind, result, children, schedules, pruned, detail, fired, steps, nanos, unjudged, cause, flaky
-    case reruns, reproduced, rerunEnds
+    case reruns, reproduced, rerunEnds, state
     case slimSignature = "signature"
   }
 
