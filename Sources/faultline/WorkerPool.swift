@@ -27,12 +27,17 @@ final class WorkerPool: ScenarioExecutor, @unchecked Sendable {
   /// Scenarios handed out so far; each is numbered by when it started.
   private var started = 0
   /// Children of finished scenarios, by start number, not yet added to the queue; and the start
-  /// number whose children are added next. Children join the queue in start order, and the
-  /// scenario started k-th is chosen from the children of exactly the first k - jobs + 1 started
-  /// (waiting for them if need be): which scenarios run, and in what order, then depends on the
-  /// outcomes alone, never on which worker finished first. Only the budget's cut is the clock's.
+  /// number whose children are added next. When scenarios can have children (depth 2, schedule
+  /// exploration), children join the queue in start order, and the k-th scenario is chosen from
+  /// the children of exactly the first k - (2 jobs - 2) started (waiting for them if need be;
+  /// the slack lets a worker start while the others' scenarios run): which scenarios run, and in
+  /// what order, then depends on the outcomes alone, never on which worker finished first. Only
+  /// the budget's cut is the clock's. Without children the order is the initial one anyway and
+  /// nothing waits.
   private var unreleased: [Int: (more: [SweepScenario], parent: SweepScenario, state: String?)] = [:]
   private var released = 0
+  /// Scenarios may have children: the order waits for them as above.
+  private var ordered = false
 
   init(jobs: Int, timeoutSeconds: Double, reruns: [String: Int] = [:]) {
     self.jobs = jobs
@@ -43,6 +48,7 @@ final class WorkerPool: ScenarioExecutor, @unchecked Sendable {
   func run(_ initial: [SweepScenario], onOutcome: (SweepOutcome) -> [SweepScenario]?) throws {
     queue = ScenarioQueue(initial, order: order)
     (started, released, unreleased) = (0, 0, [:])
+    ordered = initial.contains { $0.expand != nil || $0.delayBound != nil || $0.child >= 0 }
     withoutActuallyEscaping(onOutcome) { callback in
       let box = CallbackBox(callback)
       lock.lock()
@@ -78,9 +84,11 @@ final class WorkerPool: ScenarioExecutor, @unchecked Sendable {
   private func take() -> (SweepScenario, Int)? {
     lock.lock()
     defer { lock.unlock() }
-    let need = max(0, started - jobs + 1)
     // Each wait ends when a scenario in flight finishes (bounded by the timeout) or the sweep stops.
     while failure == nil && !stopped {
+      // Another worker may have started one while this one waited: the decision is for the
+      // scenario `started` numbers now.
+      let need = ordered ? max(0, started - 2 * jobs + 2) : 0
       releaseInOrder(upTo: need)
       if released < need {
         lock.wait()
