@@ -2,8 +2,8 @@
 /// the initial list and the sequence of `add` calls, so an executor that adds in a fixed order
 /// (the order scenarios were started) starts the same scenarios in the same order every time.
 ///
-/// Depth 1 (no initial scenario places children): the initial order, children first (depth
-/// first), as a sweep always ran them.
+/// Depth 1 (no initial scenario places children), and `Order.depthFirst` (`--rotation`): the
+/// initial order, children first (depth first), as a sweep always ran them.
 ///
 /// Depth 2: one lane per plan, taken round-robin, so a budget cut leaves every plan some pairs. A
 /// pair becomes runnable as soon as its first fault's depth-1 scenario has finished. Within a
@@ -12,7 +12,8 @@
 /// brings more pairs), then pairs under first faults that led to a state already seen. So a
 /// budgeted depth-2 sweep spends its time on pairs, and first on the ones most likely to differ.
 /// While a lane holds `heldPairsBound` pairs of seen states, it runs those before more depth-1
-/// scenarios: the queue never holds more than that many plus one scenario's children per plan.
+/// scenarios: a plan's lane holds about that many pairs plus the children of its scenarios in
+/// flight, never its whole second level.
 public struct ScenarioQueue: Sendable {
   /// One plan's scenarios.
   struct Lane: Sendable {
