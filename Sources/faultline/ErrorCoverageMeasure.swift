@@ -17,7 +17,7 @@ struct ErrorCoverageMeasure {
 
   /// The command that builds a faultline able to measure.
   static let buildCommand =
-    "scripts/faultline --error-coverage … (it builds .build-cov/release/faultline with swift build -c release --enable-code-coverage)"
+    "scripts/faultline --error-coverage … (it builds .build-cov/release/faultline with swift build -c release --enable-code-coverage -Xcc -fprofile-instr-generate -Xcc -fcoverage-mapping)"
 
   /// Ready to measure `engines`, or `BadInput` saying what is missing (exit 2): a build without
   /// counters, no llvm tools, sources missing or changed since the build.
@@ -67,6 +67,12 @@ struct ErrorCoverageMeasure {
   func reachedHandlerIDs(profiles folder: URL, engine: String) throws -> Set<String> {
     guard let inventory = try sources.inventory(of: engine) else { return [] }
     let counts = try segments(profiles: folder, engine: engine)
+    // A file with handlers but no counters was built without them (a C target without clang's
+    // flags): its handlers are not measured, not unreached.
+    for file in Set(inventory.map(\.file)).sorted() where counts.files[sources.root + "/" + file] == nil {
+      throw ResultsError(
+        message: "\(file) has no coverage counters in \(binary) (built without them?); rebuild: \(Self.buildCommand)")
+    }
     var reached = Set<String>()
     for site in inventory {
       if let n = counts.count(file: sources.root + "/" + site.file, line: site.line, column: site.column), n > 0 {

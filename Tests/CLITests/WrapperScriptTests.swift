@@ -101,7 +101,7 @@ struct WrapperScriptTests {
     #expect(
       calls
         == ["faultline", "fl-agent", "FaultlineUbdShim"].map {
-          "swift build -c release --product \($0) --package-path \(s.root.path) --enable-code-coverage --scratch-path \(s.root.path)/.build-cov"
+          "swift build -c release --product \($0) --package-path \(s.root.path) --enable-code-coverage -Xcc -fprofile-instr-generate -Xcc -fcoverage-mapping --scratch-path \(s.root.path)/.build-cov"
         } + ["coverage faultline sweep plans/models --error-coverage profile=/dev/null"])
   }
 

@@ -136,4 +136,30 @@ struct ErrorHandlerInventoryTests {
     #expect(one.words == "error paths reached: 1 of 3 (33%)")
     #expect(not.words == "error paths not measured: x")
   }
+
+  @Test(
+    "merged results: each engine's reached sets united; an engine a run did not measure is not measured; none measured, none said"
+  )
+  func mergedResults() throws {
+    let sites = [
+      ErrorHandlerSite(file: "A", line: 1, column: 1, kind: .throwStatement),
+      ErrorHandlerSite(file: "A", line: 2, column: 1, kind: .catchClause),
+    ]
+    func run(_ shard: Int, reached: Set<String>?) -> RunResults {
+      let plan = PlanResults(
+        plan: "p", file: "p.yaml", engine: "e", bugs: [], depth: 1, space: 0, pruned: 0, prunedChildren: 0,
+        reached: [], scenarios: [], failures: [])
+      var r = RunResults(
+        command: "sweep", bugs: [], shard: Shard(index: shard, count: 2), plans: [plan], catalogs: [:])
+      r.errorCoverage = reached.map { [EngineErrorCoverage(engine: "e", inventory: sites, reachedIDs: $0)] }
+      return r
+    }
+    let both = try RunResults.merge([run(0, reached: ["A:1:1"]), run(1, reached: ["A:2:1"])])
+    #expect(both.errorCoverage?.map(\.reached) == [2])
+    #expect(both.errorCoverage?.first?.unreached == [])
+    let one = try RunResults.merge([run(0, reached: ["A:1:1"]), run(1, reached: nil)])
+    #expect(one.errorCoverage?.first?.measured == false)
+    let none = try RunResults.merge([run(0, reached: nil), run(1, reached: nil)])
+    #expect(none.errorCoverage == nil)
+  }
 }
