@@ -172,8 +172,16 @@ struct ErrorCoverageTests {
     #expect(c.total == inventory.count)
     #expect(c.reached > 0 && c.reached < c.total)
     #expect(c.reached + c.unreached.count == c.total)
-    // The reserve.data failure's throw in the buffered write is reached.
-    #expect(c.reachedIDs.contains { $0.hasPrefix("Sources/BtrfsModel/BtrfsEngine.swift:") })
+    // The injected reserve.data failure's throw in the buffered write is reached; the real
+    // ENOSPC check after it (the plan leaves plenty of space) is not.
+    let file = "Sources/BtrfsModel/BtrfsEngine.swift"
+    let lines = try String(contentsOf: CLI.root.appendingPathComponent(file), encoding: .utf8)
+      .split(separator: "\n", omittingEmptySubsequences: false)
+    let start = try #require(lines.firstIndex { $0.contains("func bufferedWrite(") })
+    let injected = try #require(
+      lines[start...].firstIndex { $0.contains("harness.hit(BtrfsModel.Point.reserveData) { throw e }") })
+    #expect(c.reachedIDs.contains { $0.hasPrefix("\(file):\(injected + 1):") }, "\(c.reachedIDs)")
+    #expect(c.unreached.contains { $0.words == "\(file):\(injected + 2) throw" }, "\(c.unreached)")
     #expect(out.stdout.contains("btrfs-model: error paths reached: \(c.reached) of \(c.total)"), "\(out.stdout)")
     #expect(out.stdout.contains("  unreached:"))
     let html = try String(contentsOf: dir.appendingPathComponent("report.html"), encoding: .utf8)
