@@ -131,7 +131,7 @@ struct ErrorCoverageTests {
 
   @Test("--error-coverage without a coverage build: exit 2 naming the command that builds one, nothing written")
   func refusedWithoutCounters() throws {
-    guard fl_instrumented(try CLI.binary) == false else { return }
+    guard carriesProfileRuntime(try CLI.binary) == false else { return }
     let dir = try Self.scratch("errcov-refused")
     defer { try? FileManager.default.removeItem(at: dir) }
     let reports = dir.appendingPathComponent("r")
@@ -191,7 +191,7 @@ struct ErrorCoverageTests {
 }
 
 /// Whether `binary` carries the profile runtime (a coverage build).
-private func fl_instrumented(_ binary: URL) -> Bool {
+private func carriesProfileRuntime(_ binary: URL) -> Bool {
   guard let data = FileManager.default.contents(atPath: binary.path) else { return false }
   return data.range(of: Data("__llvm_profile_runtime".utf8)) != nil
 }
