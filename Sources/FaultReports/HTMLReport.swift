@@ -50,6 +50,7 @@ public enum HTMLReport {
     h += signatures(groups)
     if let c = comparison { h += compare(c) }
     h += coverage(results)
+    h += ErrorCoverageSection.html(results)
     h += plans(results)
     h +=
       "</main><footer>results.json schema \(e(results.schema)); regenerate with <code>faultline report</code>.</footer>"

@@ -82,6 +82,7 @@ public enum SummaryReport {
         out.append(paint.yellow("  reached by no plan: \(t(e.unreached.joined(separator: ", ")))"))
       }
     }
+    out += ErrorCoverageSection.lines(results, paint: paint)
     let passed = results.passed
     out.append("")
     out.append("reports in \(t(dir))/: results.json, junit.xml, report.html")

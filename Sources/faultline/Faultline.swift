@@ -19,7 +19,7 @@ struct Faultline: ParsableCommand {
       "Fault injection for filesystem error paths: run fault plans against an engine and judge locks, extents and data.",
     subcommands: [
       Run.self, SweepCommand.self, Replay.self, ReportCommand.self, Validate.self, Points.self, Engines.self,
-      SweepWorker.self,
+      ErrorHandlers.self, SweepWorker.self,
     ])
 
   static func main() {

@@ -99,6 +99,12 @@ struct SweepCommand: ParsableCommand {
   )
   var known: String?
 
+  @Flag(
+    help:
+      "Count which error handlers of each engine the sweep executed (needs a coverage build: scripts/faultline --error-coverage …): results.json, the summary and report.html list the unreached ones."
+  )
+  var errorCoverage = false
+
   func run() throws {
     if paths.isEmpty {
       guard let resume else {
@@ -125,6 +131,12 @@ struct SweepCommand: ParsableCommand {
     }
     guard (0...100).contains(reruns) else { throw BadInput(description: "--reruns \(reruns): expected 0 to 100") }
     let plans = try loadPlans(paths)
+    let engineNames = Array(Set(plans.map(\.engine))).sorted()
+    if errorCoverage && inProcess {
+      throw BadInput(
+        description: "--error-coverage with --in-process: the counters are kept per engine by worker processes")
+    }
+    let measure = errorCoverage ? try ErrorCoverageMeasure.ready(for: engineNames) : nil
     let baseline = try known.map(KnownFailures.read)
     let registry = FaultlineEngines.registry
     var configs: [SweepConfig] = []
@@ -184,6 +196,12 @@ struct SweepCommand: ParsableCommand {
     defer { run.release() }
     let reports = run.reports
     let dir = reports.url
+    // Before any worker starts (their environment is taken at the first): where they write counters.
+    let profiles = dir.appendingPathComponent("error-coverage")
+    if measure != nil {
+      try FileManager.default.createDirectory(at: profiles, withIntermediateDirectories: true)
+      setenv(ProfileAttribution.environmentKey, profiles.path, 1)
+    }
     let driver = SweepDriver(registry: registry)
     let space: [[SweepScenario]]
     let pruned: [Int]
@@ -332,6 +350,14 @@ struct SweepCommand: ParsableCommand {
       catalogs: catalogs())
     results.engineOptions = plugins.engineOptions
     results.features = features.isEmpty ? nil : features
+    if let measure {
+      // Every worker has ended (and written its counters) by now.
+      results.errorCoverage = measure.coverage(
+        profiles: profiles, engines: engineNames,
+        note: already > 0
+          ? "after a resume: handlers reached only by scenarios running when the sweep was interrupted may be missing"
+          : nil)
+    }
     let timings = RunTimings(
       wallSeconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9, jobs: inProcess ? 0 : workers,
       plans: planTimes)

@@ -32,6 +32,7 @@ struct SweepWorker: ParsableCommand {
     server.send(Data("ready".utf8))
     var reader = LineReader(fd: 3)
     while let line = reader.next() { server.handle(line) }
+    server.profiles.request(of: nil)
     // The linux engine's machines are powered off and their directories removed.
     FaultlineEngines.shutdownMachines()
     Foundation.exit(reader.failed ? 3 : 0)
@@ -44,6 +45,8 @@ struct WorkerServer {
   let runner: ScenarioRunner
   let loader: PlanLoader
   var plans: [String: Plan] = [:]
+  /// Coverage counters per engine, for `sweep --error-coverage`.
+  var profiles = ProfileAttribution()
 
   init(registry: EngineRegistry) {
     self.registry = registry
@@ -55,11 +58,21 @@ struct WorkerServer {
     do {
       let request = try JSONDecoder().decode(WorkerRequest.self, from: line)
       setenv("FAULTLINE_PHASE", request.kind.phase, 1)
+      if profiles.directory != nil { profiles.request(of: engine(of: request)) }
       send(try answer(request))
     } catch {
       var out = Data([WorkerReportedError.mark])
       out.append(Data("\(error)".utf8))
       send(out)
+    }
+  }
+
+  /// The engine of a sweep's own runs (a scenario, a recording); nil for anything else.
+  private mutating func engine(of r: WorkerRequest) -> String? {
+    switch r.kind {
+    case .scenario: return r.scenario.flatMap { try? plan($0.plan).engine }
+    case .record: return try? plan(r.plan).engine
+    case .shrink, .snapshots, .replay: return nil
     }
   }
 

@@ -16,7 +16,7 @@ struct WrapperScriptTests {
     init() throws {
       root = FileManager.default.temporaryDirectory.appendingPathComponent("wrapper-\(UUID().uuidString)")
       let fm = FileManager.default
-      for d in ["bin", "scripts", ".build/release", "plans/linux", "plans/models"] {
+      for d in ["bin", "scripts", ".build/release", ".build-cov/release", "plans/linux", "plans/models"] {
         try fm.createDirectory(at: root.appendingPathComponent(d), withIntermediateDirectories: true)
       }
       try fm.copyItem(
@@ -44,6 +44,9 @@ struct WrapperScriptTests {
         ".build/release/faultline",
         "echo \"faultline $* kernel=${FAULTLINE_KERNEL:-none}\" >>\(log)\necho \"faultline output\"\nexit ${FAKE_STATUS:-0}"
       )
+      try write(
+        ".build-cov/release/faultline",
+        "echo \"coverage faultline $* profile=${LLVM_PROFILE_FILE:-unset}\" >>\(log)\nexit ${FAKE_STATUS:-0}")
       try "plan: l\nengine: linux\n".write(
         to: root.appendingPathComponent("plans/linux/l.yaml"), atomically: true, encoding: .utf8)
       try "plan: m\nengine: btrfs-model\n# engine: linux in a comment is no linux plan\n".write(
@@ -84,6 +87,22 @@ struct WrapperScriptTests {
         == ["faultline", "fl-agent", "FaultlineUbdShim"].map {
           "swift build -c release --product \($0) --package-path \(s.root.path)"
         } + ["faultline sweep plans/models --jobs 2 kernel=none"])
+  }
+
+  @Test(
+    "--error-coverage: a release build with coverage counters in .build-cov, run from there, writing no default.profraw"
+  )
+  func errorCoverageBuild() throws {
+    let s = try Scratch()
+    defer { s.remove() }
+    let (out, calls) = try s.run(["sweep", "plans/models", "--error-coverage"])
+    #expect(out.status == 0, "\(out.stderr)")
+    #expect(out.stderr.contains("with coverage counters"))
+    #expect(
+      calls
+        == ["faultline", "fl-agent", "FaultlineUbdShim"].map {
+          "swift build -c release --product \($0) --package-path \(s.root.path) --enable-code-coverage -Xcc -fprofile-instr-generate -Xcc -fcoverage-mapping --scratch-path \(s.root.path)/.build-cov"
+        } + ["coverage faultline sweep plans/models --error-coverage profile=/dev/null"])
   }
 
   @Test("a missing package: apt-get update once, then install only what is missing")

@@ -28,6 +28,9 @@ public struct RunResults: Sendable, Codable {
   /// What the engines' far sides had (a kernel's options) and what that left unavailable, as
   /// said before the run (`EngineFeatures`); absent for engines that are all here.
   public var features: [EngineFeatures]?
+  /// Error-handler coverage per engine of the run's plans, sorted by engine (`sweep
+  /// --error-coverage`); absent when it was not asked for.
+  public var errorCoverage: [EngineErrorCoverage]?
 
   public init(
     command: String, bugs: [String], shard: Shard = .all, complete: Bool = true, plans: [PlanResults],
@@ -184,7 +187,26 @@ public struct RunResults: Sendable, Codable {
     var features: [EngineFeatures] = []
     for r in runs { for f in r.features ?? [] where !features.contains(f) { features.append(f) } }
     merged.features = features.isEmpty ? nil : features
+    merged.errorCoverage = mergedErrorCoverage(runs)
     return merged
+  }
+
+  /// The runs' error-handler coverage united per engine (`EngineErrorCoverage.merge`); an engine
+  /// some run did not measure is not measured; nil when no run measured any.
+  static func mergedErrorCoverage(_ runs: [RunResults]) -> [EngineErrorCoverage]? {
+    guard runs.contains(where: { $0.errorCoverage != nil }) else { return nil }
+    var engines: [String] = []
+    for r in runs { for e in r.plans.map(\.engine) where !engines.contains(e) { engines.append(e) } }
+    return engines.sorted().compactMap { engine in
+      var parts: [EngineErrorCoverage] = []
+      for r in runs {
+        guard let c = r.errorCoverage?.first(where: { $0.engine == engine }) else {
+          return EngineErrorCoverage(engine: engine, notMeasured: "a run merged did not measure error paths")
+        }
+        parts.append(c)
+      }
+      return EngineErrorCoverage.merge(parts)
+    }
   }
 
   /// Why the run is not complete, in words (nil when it is).

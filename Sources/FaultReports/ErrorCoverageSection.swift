@@ -1,0 +1,45 @@
+import FaultKit
+
+/// Error-handler coverage (`RunResults.errorCoverage`) as the terminal summary and report.html
+/// show it: a line per engine, "error paths reached: N of M", then the unreached handlers by file
+/// and line.
+enum ErrorCoverageSection {
+  /// Terminal lines: per engine its numbers, then a line per file of unreached handlers.
+  static func lines(_ results: RunResults, paint: Paint) -> [String] {
+    guard let all = results.errorCoverage, !all.isEmpty else { return [] }
+    let t = TerminalText.visible
+    var out: [String] = [""]
+    for c in all {
+      out.append("\(t(c.engine)): \(t(c.words))")
+      if let note = c.note { out.append(paint.yellow("  \(t(note))")) }
+      guard c.measured, !c.unreached.isEmpty else { continue }
+      out.append("  unreached:")
+      for (file, sites) in c.unreachedByFile {
+        out.append(paint.yellow("    \(t(file)): \(t(sites.joined(separator: ", ")))"))
+      }
+    }
+    return out
+  }
+
+  /// The report.html section (empty when the run did not count error handlers).
+  static func html(_ results: RunResults) -> String {
+    guard let all = results.errorCoverage, !all.isEmpty else { return "" }
+    func e(_ s: String) -> String { Markup.escape(s) }
+    var h = "<section id=\"error-coverage\"><h2>Error-handler coverage</h2>"
+    h += "<p class=\"note\">The error-handling sites of each engine's source (each catch, throw, error return and "
+    h += "error branch) that the sweep's scenarios executed, per the counters of a coverage build.</p>"
+    for c in all {
+      h += "<h3>\(e(c.engine))</h3><p\(c.measured ? "" : " class=\"bad\"")>\(e(c.words))</p>"
+      if let note = c.note { h += "<p class=\"note\">\(e(note))</p>" }
+      guard c.measured, !c.unreached.isEmpty else { continue }
+      h += "<details><summary>\(c.unreached.count) unreached</summary><table class=\"cov\">"
+      h += "<tr><th>file</th><th>line</th><th>kind</th></tr>"
+      for s in c.unreached {
+        h +=
+          "<tr class=\"unreached\"><td><code>\(e(s.file))</code></td><td>\(s.line)</td><td>\(e(s.kind.rawValue))</td></tr>"
+      }
+      h += "</table></details>"
+    }
+    return h + "</section>"
+  }
+}
