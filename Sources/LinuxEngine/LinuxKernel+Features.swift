@@ -153,8 +153,7 @@ extension LinuxKernel {
       let config = kernel.knownConfig.config, let option = options.first(where: { $0.fs == s.fs })
     else { return }
     guard config["CONFIG_" + option.name] != "y" else { return }
-    let m = try PlanMap(
-      setup, path: "setup", keys: ["fs", "device", "mkfs", "mount", "files", "fragment", "kernel", "memory"])
+    let m = try PlanMap(setup, path: "setup", keys: LinuxSetup.keys)
     let fs = try m.require("fs", "ext4, btrfs or xfs")
     throw PlanError(
       fs.location, key: "setup.fs", expected: "a filesystem kernel \(kernel.path) was built with",

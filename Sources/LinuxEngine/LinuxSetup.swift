@@ -91,6 +91,11 @@ public struct LinuxSetup: Sendable, Hashable {
   /// the reason `fail-nth` is: the count follows the kernel's timing (a commit that ran or not).
   public var makeItFail = false
 
+  /// The keys a linux setup may have.
+  static let keys = [
+    "fs", "device", "mkfs", "mount", "files", "fragment", "kernel", "memory", "fail-nth", "errortags", "make-it-fail",
+  ]
+
   /// - Throws: `PlanError` with the place in the plan and what was expected.
   public init(_ value: PlanValue?) throws {
     guard let value else {
@@ -98,12 +103,7 @@ public struct LinuxSetup: Sendable, Hashable {
         SourceLocation(file: "", line: 1, column: 1), key: "setup",
         expected: "a setup with fs: ext4, btrfs or xfs", found: "no setup")
     }
-    let m = try PlanMap(
-      value, path: "setup",
-      keys: [
-        "fs", "device", "mkfs", "mount", "files", "fragment", "kernel", "memory", "fail-nth", "errortags",
-        "make-it-fail",
-      ])
+    let m = try PlanMap(value, path: "setup", keys: Self.keys)
     let fsName = try m.require("fs", "ext4, btrfs or xfs")
     guard case .scalar(let name, _) = fsName, let fs = FS(rawValue: name) else {
       throw PlanError(
