@@ -72,5 +72,7 @@ void fl_settle(void);
 
 /* Queries (query.c): run on the query thread. */
 void fl_query(fl_msg *m);
+/* io.submit (submit.c): fail_make_request on the plan's disk, counted and armed per operation. */
+void fl_submit_query(const char *id, fl_msg *m);
 
 #endif

@@ -333,7 +333,38 @@ static void fragment(const char *id, fl_msg *m) {
   unsigned long long size = 0;
   /* Bounded by the disk: every pass writes or stops. */
   int stop = 0; /* why the filling stopped: ENOSPC is the aim, anything else a failed setup */
-  for (;;) {
+  struct statfs fs;
+  /* btrfs frees a data extent only when no part of it is referenced: a filler written in large
+   * extents frees nothing when runs of it are punched. It is preallocated run by run instead,
+   * each run an extent of its own, so punching every other one leaves free space in runs. */
+  int statted = fstatfs(fd, &fs) == 0;
+  int btrfs = statted && fs.f_type == 0x9123683E;
+  /* xfs (a 300 MB disk at least): writing the filler costs most of a machine's start; its space
+   * is allocated (unwritten extents) instead, megabyte by megabyte, then block by block. */
+  if (!run && statted && fs.f_type == 0x58465342) {
+    for (unsigned long long step = 1 << 20; step >= 4096 && stop == 0; step = step == 4096 ? 0 : 4096) {
+      for (;;) {
+        if (fallocate(fd, 0, (off_t)size, (off_t)step) != 0) {
+          if (errno == EINTR) continue;
+          if (errno != ENOSPC) stop = errno;
+          break;
+        }
+        size += step;
+      }
+    }
+    if (stop == 0) stop = ENOSPC;
+  }
+  if (run && btrfs) {
+    for (;;) {
+      if (fallocate(fd, 0, (off_t)size, (off_t)run) != 0) {
+        if (errno == EINTR) continue;
+        stop = errno;
+        break;
+      }
+      size += run;
+    }
+  }
+  for (; stop == 0;) {
     ssize_t n = pwrite(fd, chunk, sizeof chunk, (off_t)size);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
@@ -364,6 +395,9 @@ static void fragment(const char *id, fl_msg *m) {
     return reply(id, e);
   }
   unsigned long long want_free = s.f_blocks * (100 - fill) / 100;
+  /* free=BYTES: that much, rather than a share of the disk. */
+  unsigned long long free_bytes = fl_get_u64(m, "free", 0);
+  if (free_bytes) want_free = (free_bytes + s.f_bsize - 1) / s.f_bsize;
   int rc = 0;
   if (run) {
     for (unsigned long long off = 0; off + run <= size; off += 2 * run) {
@@ -372,11 +406,13 @@ static void fragment(const char *id, fl_msg *m) {
         break;
       }
       if ((off / run) % 64 == 0) {
-        if (fsync(fd) != 0 || fstatfs(fd, &s) != 0) {
+        /* btrfs: what a punch frees is pinned until the transaction commits (syncfs), and its
+         * f_bfree counts unallocated space metadata may take; f_bavail is the data space. */
+        if ((btrfs ? syncfs(fd) : fsync(fd)) != 0 || fstatfs(fd, &s) != 0) {
           rc = errno;
           break;
         }
-        if (s.f_bfree >= want_free) break;
+        if ((btrfs ? s.f_bavail : s.f_bfree) >= want_free) break;
       }
     }
   } else {
@@ -456,5 +492,6 @@ void fl_query(fl_msg *m) {
   }
   if (strcmp(cmd, "reset") == 0) return reply(id, fl_ops_reset());
   if (strcmp(cmd, "fragment") == 0) return fragment(id, m);
+  if (strcmp(cmd, "submit") == 0) return fl_submit_query(id, m);
   reply(id, ENOSYS);
 }

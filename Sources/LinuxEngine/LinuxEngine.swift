@@ -37,6 +37,8 @@ final class LinuxEngine: Engine, ExternalCompletions, @unchecked Sendable {
   var counting = 0
   /// What was said unjudged about `mem.alloc` already (said once a scenario).
   var memAllocSaid: Set<String> = []
+  /// `io.submit` (fail_make_request) in this scenario.
+  var submit = IoSubmitState()
 
   /// Seconds an operation may take in the guest before its task counts as hung.
   static var opSeconds: Double {
@@ -98,6 +100,7 @@ final class LinuxEngine: Engine, ExternalCompletions, @unchecked Sendable {
     if let v = op.name { fields.append(("name", v)) }
     if let v = op.value { fields.append(("value", v)) }
     if let v = op.mode { fields.append(("mode", v)) }
+    try ioSubmitBefore()
     let nth = memAllocRequest()
     if let nth { fields.append(("nth", "\(nth)")) }
     let tagging = setupConfig.fs == .xfs && setupConfig.errortags && harness.injecting
@@ -119,6 +122,7 @@ final class LinuxEngine: Engine, ExternalCompletions, @unchecked Sendable {
     }
     outstanding[id] = nil
     var injected = (nth != nil ? memAllocHits(reply!, asked: nth!) : []) + collectHits()
+    injected += try ioSubmitAfter(othersInGuest: !outstanding.isEmpty)
     let log = try collectKernelLog()
     if tagging {
       injected += try errortags.after(harness, machine, log: log)
@@ -357,7 +361,10 @@ final class LinuxEngine: Engine, ExternalCompletions, @unchecked Sendable {
   /// is checked against what the injector decided, hits after the plan included (a fault firing
   /// during the snapshot's reads would otherwise go unseen).
   private func endArming() {
-    if !harness.injecting { errortags.disarmAll(machine) }
+    if !harness.injecting {
+      errortags.disarmAll(machine)
+      ioSubmitEnd()
+    }
     guard armed && !harness.injecting else { return }
     armed = false
     machine.ubd.disarm()

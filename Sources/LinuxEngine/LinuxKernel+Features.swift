@@ -22,10 +22,16 @@ extension LinuxKernel {
     Option(name: "EXT4_FS", gives: "ext4 (setup fs: ext4)", fs: .ext4),
     Option(name: "BTRFS_FS", gives: "btrfs (setup fs: btrfs)", fs: .btrfs),
     Option(name: "XFS_FS", gives: "xfs (setup fs: xfs)", fs: .xfs),
-    Option(name: "FAULT_INJECTION", gives: "the kernel's fault-injection framework", points: ["mem.alloc"]),
+    Option(
+      name: "FAULT_INJECTION", gives: "the kernel's fault-injection framework", points: ["mem.alloc", "io.submit"]),
     Option(name: "FAILSLAB", gives: "failing slab allocations (failslab)", points: ["mem.alloc"]),
     Option(name: "FAIL_PAGE_ALLOC", gives: "failing page allocations (fail_page_alloc)", points: ["mem.alloc"]),
-    Option(name: "FAIL_MAKE_REQUEST", gives: "failing block requests inside the guest (fail_make_request)"),
+    Option(
+      name: "FAIL_MAKE_REQUEST", gives: "failing block requests inside the guest (fail_make_request)",
+      points: ["io.submit"]),
+    Option(
+      name: "EVENT_TRACING", gives: "trace events (the block tracepoints that count a disk's bios)",
+      points: ["io.submit"]),
     Option(
       name: "PROVE_LOCKING", gives: "lockdep's reports (lock order, locks held, RCU)",
       invariants: ["locks-released"]),
@@ -147,8 +153,7 @@ extension LinuxKernel {
       let config = kernel.knownConfig.config, let option = options.first(where: { $0.fs == s.fs })
     else { return }
     guard config["CONFIG_" + option.name] != "y" else { return }
-    let m = try PlanMap(
-      setup, path: "setup", keys: ["fs", "device", "mkfs", "mount", "files", "fragment", "kernel", "memory"])
+    let m = try PlanMap(setup, path: "setup", keys: LinuxSetup.keys)
     let fs = try m.require("fs", "ext4, btrfs or xfs")
     throw PlanError(
       fs.location, key: "setup.fs", expected: "a filesystem kernel \(kernel.path) was built with",

@@ -43,6 +43,9 @@ final class LinuxMachine: @unchecked Sendable {
   /// The kernel fails the Nth allocation of a task on request (`/proc/<pid>/task/<tid>/fail-nth`,
   /// with failslab and fail_page_alloc in debugfs): `mem.alloc` can be counted and fired.
   private(set) var failNth = false
+  /// The kernel has fail_make_request with make-it-fail on the disk, and the block tracepoints
+  /// that count its bios: `io.submit` can be counted and fired.
+  private(set) var failMakeRequest = false
 
   /// The guest's device and where the plan's filesystem is mounted.
   static let device = "/dev/ubda"
@@ -113,6 +116,7 @@ final class LinuxMachine: @unchecked Sendable {
       // half the limit holds it at the same place on every machine.
       try must("write", [("path", "/sys/block/ubda/bdi/min_ratio"), ("value", "50")])
       failNth = try configureFailNth()
+      failMakeRequest = try hasFailMakeRequest()
       try makeGolden()
     } catch {
       let console = consoleTail()
@@ -231,9 +235,10 @@ final class LinuxMachine: @unchecked Sendable {
       }
     }
     try warmUp()
-    if setup.fragmentRun != nil || setup.fillPercent != nil {
+    if setup.fragmentRun != nil || setup.fillPercent != nil || setup.freeBytes != nil {
       var args = [("path", Self.mountPoint + "/.filler"), ("fill", "\(setup.fillPercent ?? 100)")]
       if let r = setup.fragmentRun { args.append(("run", "\(r)")) }
+      if let f = setup.freeBytes { args.append(("free", "\(f)")) }
       try must("fragment", args, seconds: 600)
     }
     try must("sync")
@@ -265,6 +270,17 @@ final class LinuxMachine: @unchecked Sendable {
       let r = try query("write", [("path", "/sys/kernel/debug/" + knob), ("value", value)])
       guard r.rc == 0 else { return false }
     }
+    return true
+  }
+
+  /// Whether fail_make_request and the block tracepoints are there (`io.submit`).
+  private func hasFailMakeRequest() throws -> Bool {
+    let files = [
+      "/sys/kernel/debug/fail_make_request/interval", "/sys/block/ubda/make-it-fail",
+      "/sys/kernel/debug/tracing/events/block/block_bio_queue/enable",
+      "/sys/kernel/debug/tracing/events/block/block_split/enable",
+    ]
+    for f in files where try query("read", [("path", f)]).rc != 0 { return false }
     return true
   }
 

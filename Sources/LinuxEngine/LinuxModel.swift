@@ -42,6 +42,11 @@ public enum LinuxModel {
           "an allocation the kernel makes for an operation, in the task that runs it (slab and page allocations that may fail, __GFP_NOFAIL ones not; not those of workers the operation hands work to): the kernel's fail-nth fails the chosen one, the operation's later allocations are then not counted; counted in plans whose setup says fail-nth: true; needs FAILSLAB, FAIL_PAGE_ALLOC and FAULT_INJECTION_DEBUG_FS"
       ),
       FaultPoint(
+        "io.submit", kind: .io, errnos: [.io], actions: [.fail], modes: [.transient],
+        about:
+          "a bio submitted to the guest's disk inside the guest (submit_bio_noacct, by any task: the operation's, writeback, the filesystem's workers; empty flushes and the rest of a split bio too), while an operation is in the guest: the kernel's fail_make_request fails the chosen one with EIO before it reaches the driver; counted in plans whose setup says make-it-fail: true; needs FAIL_MAKE_REQUEST, FAULT_INJECTION_DEBUG_FS and EVENT_TRACING"
+      ),
+      FaultPoint(
         "power-cut", kind: .power, errnos: [], actions: [.crash],
         about:
           "after an operation returns: the machine loses power (every write since the last flush that reached the disk is gone), the plan's tasks stop, and the filesystem recovers from the disk when mounted again"

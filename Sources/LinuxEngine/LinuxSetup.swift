@@ -11,10 +11,12 @@ import FaultKit
 ///   mount: "data=ordered"     # mount options
 ///   files: [ { path: /a, size: 64KiB } ]
 ///   fragment: { run: 16KiB, fill: 90% }  # free space in runs of 16KiB, the disk 90% full
+///   fragment: { free: 512KiB }           # the disk full but for this much (ENOSPC within reach)
 ///   kernel: /path/to/linux    # a UML kernel of your own (default: FAULTLINE_KERNEL, the cache)
 ///   memory: 256MiB            # the guest's memory
 ///   fail-nth: true            # count (and fail) each operation's kernel allocations: mem.alloc
 ///   errortags: true           # xfs: each operation is a hit of each XFS errortag point (xfs.*)
+///   make-it-fail: true        # count (and fail) the bios submitted to the disk: io.submit
 /// ```
 public struct LinuxSetup: Sendable, Hashable {
   public enum FS: String, Sendable, Hashable, CaseIterable {
@@ -71,6 +73,8 @@ public struct LinuxSetup: Sendable, Hashable {
   public var fragmentRun: UInt64?
   /// How full the disk is after setup, in percent of its blocks (nil: only the files).
   public var fillPercent: Int?
+  /// How much stays free after setup, in bytes (instead of `fillPercent`: less than 1% of a disk).
+  public var freeBytes: UInt64?
   public var kernel: String?
   public var memoryBytes: UInt64 = 256 << 20
   /// `fail-nth: true`: every operation's kernel allocations are counted (`mem.alloc` hits) and
@@ -82,6 +86,15 @@ public struct LinuxSetup: Sendable, Hashable {
   /// a tag has no pass counter, so most of those hits are operations that never pass the tag, and
   /// each such placement is an unjudged scenario ("never fired"), not a test.
   public var errortags = false
+  /// `make-it-fail: true`: the bios submitted to the disk while an operation is in the guest are
+  /// counted (`io.submit` hits) and one can be failed (fail_make_request). Off by default for
+  /// the reason `fail-nth` is: the count follows the kernel's timing (a commit that ran or not).
+  public var makeItFail = false
+
+  /// The keys a linux setup may have.
+  static let keys = [
+    "fs", "device", "mkfs", "mount", "files", "fragment", "kernel", "memory", "fail-nth", "errortags", "make-it-fail",
+  ]
 
   /// - Throws: `PlanError` with the place in the plan and what was expected.
   public init(_ value: PlanValue?) throws {
@@ -90,9 +103,7 @@ public struct LinuxSetup: Sendable, Hashable {
         SourceLocation(file: "", line: 1, column: 1), key: "setup",
         expected: "a setup with fs: ext4, btrfs or xfs", found: "no setup")
     }
-    let m = try PlanMap(
-      value, path: "setup",
-      keys: ["fs", "device", "mkfs", "mount", "files", "fragment", "kernel", "memory", "fail-nth", "errortags"])
+    let m = try PlanMap(value, path: "setup", keys: Self.keys)
     let fsName = try m.require("fs", "ext4, btrfs or xfs")
     guard case .scalar(let name, _) = fsName, let fs = FS(rawValue: name) else {
       throw PlanError(
@@ -132,7 +143,7 @@ public struct LinuxSetup: Sendable, Hashable {
       }
     }
     if let f = m.value("fragment") {
-      let fm = try PlanMap(f, path: "setup.fragment", keys: ["run", "fill"])
+      let fm = try PlanMap(f, path: "setup.fragment", keys: ["run", "fill", "free"])
       if let r = try fm.size("run") {
         guard r >= 4096, r % 4096 == 0, r <= 64 << 20 else {
           throw PlanError(
@@ -148,10 +159,20 @@ public struct LinuxSetup: Sendable, Hashable {
         }
         fillPercent = n
       }
+      if let free = try fm.size("free") {
+        guard fillPercent == nil, free >= 4096, free <= deviceBytes / 2 else {
+          throw PlanError(
+            fm.keyLocation("free"), key: "setup.fragment.free",
+            expected: "either fill or free, and free from 4KiB to half the disk (\(Size.format(deviceBytes / 2)))",
+            found: Size.format(free))
+        }
+        freeBytes = free
+      }
     }
     kernel = try m.string("kernel")
     failNth = try m.bool("fail-nth") ?? false
     errortags = try m.bool("errortags") ?? false
+    makeItFail = try m.bool("make-it-fail") ?? false
     if errortags && fs != .xfs {
       throw PlanError(
         m.value("errortags")?.location ?? m.location, key: "setup.errortags",
@@ -170,7 +191,10 @@ public struct LinuxSetup: Sendable, Hashable {
   public var key: String {
     var parts = [fs.rawValue, "\(deviceBytes)", mkfsOptions.joined(separator: " "), mountOptions]
     parts += files.map { "\($0.path)=\($0.size)" }
-    parts += ["run=\(fragmentRun ?? 0)", "fill=\(fillPercent ?? 0)", "mem=\(memoryBytes)", kernel ?? ""]
+    parts += [
+      "run=\(fragmentRun ?? 0)", "fill=\(fillPercent ?? 0)", "free=\(freeBytes ?? 0)", "mem=\(memoryBytes)",
+      kernel ?? "",
+    ]
     return parts.joined(separator: "|")
   }
 

@@ -144,14 +144,16 @@ struct CLITests {
 
   @Test("two runs with the same seed print byte-identical JSON")
   func jsonDeterministic() throws {
-    // Every plan but the linux ones that count the kernel's allocations (`fail-nth: true`): how
-    // many an operation makes, and so where btrfs's allocator lands, follows the kernel's timing;
-    // PlanTests leaves them out of its determinism check for the same reason (Plans/linux/README).
+    // Every plan but the linux ones that count the kernel's allocations (`fail-nth: true`) or the
+    // disk's bios (`make-it-fail: true`): how many an operation makes, and so where btrfs's
+    // allocator lands, follows the kernel's timing; PlanTests leaves them out of its determinism
+    // check for the same reason (Plans/linux/README).
     let all = try FileManager.default.subpathsOfDirectory(atPath: CLI.root.appendingPathComponent("Plans").path)
       .filter { $0.hasSuffix(".yaml") && $0 != "known-failures.yaml" }.sorted()
       .map { "Plans/" + $0 }
     let counting = all.filter { f in
-      (try? String(contentsOf: CLI.root.appendingPathComponent(f), encoding: .utf8))?.contains("fail-nth: true") == true
+      let text = (try? String(contentsOf: CLI.root.appendingPathComponent(f), encoding: .utf8)) ?? ""
+      return text.contains("fail-nth: true") || text.contains("make-it-fail: true")
     }
     let files = all.filter { !counting.contains($0) }
     #expect(files.count > 40, "\(files)")

@@ -40,6 +40,8 @@ struct LinuxFeaturesTests {
       engine: linux
       setup:
         fs: xfs
+        fail-nth: true
+        make-it-fail: true
       tasks:
         - name: a
           ops:

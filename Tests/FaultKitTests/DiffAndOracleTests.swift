@@ -215,6 +215,28 @@ struct DataOracleTests {
     #expect(o.checkDurable(ok([])).first?.invariant == .dataDurable)
   }
 
+  @Test("a failed direct write reports the loss of the buffered writes it wrote back first")
+  func failedDirectWrite() {
+    var o = DataOracle()
+    o.record(write(0, 16, 0x11, g: 1), .ok)
+    o.record(Operation(.fsync, path: "/a"), .ok)
+    o.record(write(0, 16, 0x22, g: 2), .ok)
+    // Its writeback of the 0x22 page failed (EIO): the direct write did not happen, and what the
+    // disk holds (0x11, as fsync left it) reads back; nobody was lied to.
+    o.record(write(0, 16, 0x33, g: 3, kind: .dioWrite), .error(FSError(.io)))
+    #expect(o.checkCache(ok(stamp(0x11, 0, 16, g: 1))).isEmpty)
+    #expect(o.checkCache(ok(stamp(0x22, 0, 16, g: 2))).isEmpty)
+    #expect(o.checkCache(ok(stamp(0x33, 0, 16, g: 3))).isEmpty)
+    #expect(!o.checkCache(ok(stamp(0x44, 0, 16, g: 4))).isEmpty)
+    // A buffered write's failure says nothing of earlier writes.
+    var b = DataOracle()
+    b.record(write(0, 16, 0x11, g: 1), .ok)
+    b.record(Operation(.fsync, path: "/a"), .ok)
+    b.record(write(0, 16, 0x22, g: 2), .ok)
+    b.record(write(0, 16, 0x33, g: 3), .error(FSError(.io)))
+    #expect(b.checkCache(ok(stamp(0x11, 0, 16, g: 1))).first?.invariant == .errorsReported)
+  }
+
   @Test("a failed write may leave old or new bytes, nothing else")
   func failedWrite() {
     var o = DataOracle()

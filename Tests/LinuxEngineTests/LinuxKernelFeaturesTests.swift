@@ -35,7 +35,8 @@ struct LinuxKernelFeaturesTests {
     defer { try? FileManager.default.removeItem(at: dir) }
     let k = LinuxKernel(at: dir.appendingPathComponent("linux").path)
     let f = k.features(
-      points: ["io.write", "mem.alloc", "power-cut"], invariants: ["locks-released", "no-hang", "kernel-clean"])
+      points: ["io.write", "mem.alloc", "io.submit", "power-cut"],
+      invariants: ["locks-released", "no-hang", "kernel-clean"])
     #expect(f.unknown == nil)
     #expect(f.source == "kernel \(k.path) (config: \(dir.path)/.config)")
     let has = f.features.filter { $0.present == true }.map(\.name)
@@ -44,12 +45,14 @@ struct LinuxKernelFeaturesTests {
     #expect(
       f.unavailable == [
         "point mem.alloc: needs FAIL_PAGE_ALLOC",
+        "point io.submit: needs FAIL_MAKE_REQUEST, EVENT_TRACING",
         "invariant locks-released: sees nothing of lockdep's reports (lock order, locks held, RCU) (needs PROVE_LOCKING)",
         "setup fs: xfs: needs XFS_FS",
       ])
     #expect(
       f.lines.contains(
-        "  lacks: XFS_FS FAIL_PAGE_ALLOC FAIL_MAKE_REQUEST PROVE_LOCKING XFS_DEBUG BTRFS_ASSERT PROC_PAGE_MONITOR"))
+        "  lacks: XFS_FS FAIL_PAGE_ALLOC FAIL_MAKE_REQUEST EVENT_TRACING PROVE_LOCKING XFS_DEBUG BTRFS_ASSERT PROC_PAGE_MONITOR"
+      ))
   }
 
   @Test("no .config beside it: the config the binary embeds (IKCONFIG), found by its markers")

@@ -119,6 +119,11 @@ struct DataOracle {
     let failed = outcome.status == .error
     let ok = outcome.status == .ok
     if failed { m.errorSinceSync = true }
+    // O_DIRECT I/O writes the range's cached pages back and waits first (Linux: iomap_dio_rw's
+    // kiocb_write_and_wait, generic_file_direct_write's filemap_write_and_wait_range), and a
+    // failure there is the call's error: a failed direct read or write reports a writeback
+    // error, as a failed fsync does (the buffered writes before it may be gone).
+    if failed && (op.kind == .dioWrite || op.kind == .dioRead) { markLoss(&m, seq) }
     switch op.kind {
     case .create:
       if ok {
