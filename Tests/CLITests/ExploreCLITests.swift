@@ -1,0 +1,163 @@
+import FaultKit
+import Foundation
+import Testing
+
+/// `faultline explore` as a user runs it: generated plans swept, the same seed giving the same
+/// plans, results and corpus byte for byte, resumption, the corpus reaching what the run reached,
+/// and bad arguments refused with status 2. Tiny budgets (`--max-plans`) keep it to seconds.
+@Suite(.serialized) struct ExploreCLITests {
+  static func scratch(_ name: String) throws -> URL {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "faultline-explore-\(name)-\(getpid())")
+    try? FileManager.default.removeItem(at: url)
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return url
+  }
+
+  /// Every file under `dir` (relative path → bytes), less the sweeps' own directories (their
+  /// timings and journals hold wall time and absolute paths).
+  static func files(_ dir: URL, skippingSweeps: Bool = true) throws -> [String: Data] {
+    var out: [String: Data] = [:]
+    let base = dir.standardizedFileURL.path
+    guard let e = FileManager.default.enumerator(atPath: base) else { return out }
+    for case let rel as String in e {
+      if skippingSweeps && (rel.contains("/sweep/") || rel.hasSuffix("/sweep") || rel.hasSuffix("sweep.log")) {
+        continue
+      }
+      var isDir: ObjCBool = false
+      guard FileManager.default.fileExists(atPath: base + "/" + rel, isDirectory: &isDir), !isDir.boolValue else {
+        continue
+      }
+      if rel.hasPrefix(".") || rel.contains("/.") { continue }
+      out[rel] = try Data(contentsOf: URL(fileURLWithPath: base + "/" + rel))
+    }
+    return out
+  }
+
+  static let small = ["--engine", "btrfs-model", "--length", "1", "--batch", "3", "--jobs", "1", "--quiet"]
+
+  @Test func theSameSeedGivesTheSamePlansResultsAndCorpus() throws {
+    let root = try Self.scratch("determinism")
+    defer { try? FileManager.default.removeItem(at: root) }
+    var outputs: [[String: Data]] = []
+    for run in ["a", "b"] {
+      let dir = root.appendingPathComponent(run)
+      let r = try CLI.run(
+        ["explore"] + Self.small + [
+          "--seed", "5", "--max-plans", "6", "--report-dir", dir.path, "--corpus",
+          dir.appendingPathComponent("corpus").path,
+        ])
+      #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+      outputs.append(try Self.files(dir))
+    }
+    #expect(outputs[0].keys.sorted() == outputs[1].keys.sorted())
+    for k in outputs[0].keys.sorted() { #expect(outputs[0][k] == outputs[1][k], "\(k) differs between two runs") }
+    #expect(outputs[0]["explore.json"] != nil)
+    #expect(outputs[0].keys.contains { $0.hasPrefix("corpus/") })
+    #expect(outputs[0].keys.filter { $0.hasPrefix("g0002/plans/") }.count == 3)
+    // The sweeps' results agree too (absolute paths aside).
+    func results(_ run: String) throws -> String {
+      let url = root.appendingPathComponent("\(run)/g0001/sweep/results.json")
+      return try String(contentsOf: url, encoding: .utf8).replacingOccurrences(of: root.path + "/\(run)", with: "")
+    }
+    #expect(try results("a") == results("b"))
+  }
+
+  @Test func aResumedExplorationEndsWhereAStraightOneDoes() throws {
+    let root = try Self.scratch("resume")
+    defer { try? FileManager.default.removeItem(at: root) }
+    let straight = root.appendingPathComponent("straight")
+    let split = root.appendingPathComponent("split")
+    var r = try CLI.run(["explore"] + Self.small + ["--max-plans", "6", "--report-dir", straight.path])
+    #expect(r.status == 0, "\(r.stderr)")
+    r = try CLI.run(["explore"] + Self.small + ["--max-plans", "3", "--report-dir", split.path])
+    #expect(r.status == 0, "\(r.stderr)")
+    r = try CLI.run(["explore", "--resume", split.path, "--max-plans", "3", "--quiet"])
+    #expect(r.status == 0, "\(r.stderr)")
+    #expect(r.stdout.contains("2 in all (6 plans"), "\(r.stdout)")
+    let a = try Self.files(straight)
+    let b = try Self.files(split)
+    #expect(a["explore.json"] == b["explore.json"])
+    #expect(a["explore-state.json"] == b["explore-state.json"])
+  }
+
+  @Test func theCorpusReachesEverythingTheExplorationReachedAndStaysInBounds() throws {
+    let root = try Self.scratch("corpus")
+    defer { try? FileManager.default.removeItem(at: root) }
+    let dir = root.appendingPathComponent("x")
+    let corpus = root.appendingPathComponent("corpus")
+    let r = try CLI.run(
+      ["explore", "--engine", "xfs-model", "--length", "1", "--batch", "4", "--max-plans", "8", "--quiet"]
+        + ["--report-dir", dir.path, "--corpus", corpus.path])
+    #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+    let state = try JSONDecoder().decode(
+      ExploreState.self, from: Data(contentsOf: dir.appendingPathComponent("explore-state.json")))
+    #expect(state.plansRun == 8)
+    #expect(!state.reached.isEmpty)
+    // Every generated plan loads and keeps to the bounds: at most 6 operations, 1 or 2 tasks.
+    let v = try CLI.run([
+      "validate", dir.appendingPathComponent("g0001/plans").path, dir.appendingPathComponent("g0002/plans").path,
+    ])
+    #expect(v.status == 0, "\(v.stderr)")
+    for (name, data) in try Self.files(dir) where name.hasSuffix(".yaml") && name.contains("/plans/") {
+      let text = String(decoding: data, as: UTF8.self)
+      let ops = text.split(separator: "\n").filter { $0.hasPrefix("      - ") }.count
+      let tasks = text.split(separator: "\n").filter { $0.hasPrefix("  - name: ") }.count
+      #expect((1...6).contains(ops), "\(name)")
+      #expect((1...2).contains(tasks), "\(name)")
+    }
+    // Swept again on their own, the corpus plans reach every item the exploration reached.
+    let again = root.appendingPathComponent("again")
+    let s = try CLI.run(["sweep", corpus.path, "--report-dir", again.path, "--quiet"])
+    #expect(s.status == 0, "\(s.stdout)\(s.stderr)")
+    let results = try JSONDecoder().decode(
+      RunResults.self, from: Data(contentsOf: again.appendingPathComponent("results.json")))
+    var items = Set<String>()
+    for p in results.plans { items.formUnion(SweepCoverage().items(of: p, runDirectory: again.path)) }
+    #expect(items == Set(state.reached))
+    #expect(results.plans.count < 8)
+    // Each corpus plan says what it reaches.
+    for (_, data) in try Self.files(corpus) {
+      let text = String(decoding: data, as: UTF8.self)
+      #expect(text.hasPrefix("# Generated by faultline explore (engine xfs-model, seed 0"))
+      #expect(text.contains("#   "))
+    }
+  }
+
+  @Test(arguments: [
+    (["explore"], "expected --engine ENGINE (or --resume DIR)"),
+    (["explore", "--engine", "btrfs"], "--engine btrfs: expected an engine explore has a profile for"),
+    (["explore", "--engine", "btrfs-model", "--max-plans", "0"], "--max-plans 0: expected at least 1"),
+    (["explore", "--engine", "btrfs-model", "--budget", "0"], "--budget 0.0: expected a positive number"),
+    (["explore", "--engine", "btrfs-model", "--length", "9"], "--length 9: expected 1 to 4"),
+    (["explore", "--engine", "btrfs-model", "--batch", "0"], "--batch 0: expected 1 to 256"),
+    (["explore", "--engine", "btrfs-model", "--depth", "3"], "--depth 3: expected 1 or 2"),
+    (["explore", "--engine", "btrfs-model", "--shard", "2/2"], "--shard 2/2: expected i/n"),
+    (["explore", "--engine", "btrfs-model", "--signal", "gcov"], "--signal gcov: expected one of sweep-points"),
+    (["explore", "--resume", "/nonexistent/explore"], "--resume /nonexistent/explore: no explore-state.json"),
+    (
+      ["explore", "--engine", "btrfs-model", "--compare", "/nonexistent/results.json"],
+      "--compare /nonexistent/results.json: cannot read it"
+    ),
+  ])
+  func badArgumentsExitTwoSayingWhat(args: [String], message: String) throws {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("faultline-explore-bad-\(getpid())")
+    let r = try CLI.run(args + (args.contains("--resume") ? [] : ["--report-dir", dir.path]))
+    #expect(!FileManager.default.fileExists(atPath: dir.path), "bad input left \(dir.path) behind")
+    #expect(r.status == 2, "\(r.stdout)\(r.stderr)")
+    #expect(r.stderr.contains(message), "\(r.stderr)")
+  }
+
+  @Test func aReportDirectoryHoldingAnExplorationIsNotStartedAfresh() throws {
+    let root = try Self.scratch("twice")
+    defer { try? FileManager.default.removeItem(at: root) }
+    var r = try CLI.run(["explore"] + Self.small + ["--max-plans", "1", "--report-dir", root.path])
+    #expect(r.status == 0, "\(r.stderr)")
+    r = try CLI.run(["explore"] + Self.small + ["--max-plans", "1", "--report-dir", root.path])
+    #expect(r.status == 2)
+    #expect(r.stderr.contains("it holds an exploration already; continue it with --resume \(root.path)"), "\(r.stderr)")
+    r = try CLI.run(["explore", "--resume", root.path, "--engine", "xfs-model"])
+    #expect(r.status == 2)
+    #expect(r.stderr.contains("leave out --engine and --shard"), "\(r.stderr)")
+  }
+}
