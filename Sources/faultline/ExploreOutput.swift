@@ -12,6 +12,14 @@ struct ExploreOutput {
   let signal: any CoverageSignal
   let dir: ReportDirectory
   let baseline: (results: RunResults, dir: String)?
+  /// Signatures a `--known` file lists: a failure with one of them is known, not new.
+  let known: Set<String>
+
+  /// A failure as explore.json lists it.
+  struct FailureEntry: Codable, Hashable {
+    let failure: ExploreState.Failure
+    let known: Bool
+  }
 
   /// A corpus plan as written.
   struct CorpusPlan: Codable, Hashable {
@@ -46,7 +54,7 @@ struct ExploreOutput {
     let systematicDone: Int
     let generations: [ExploreState.Generation]
     let corpus: [CorpusPlan]
-    let failures: [ExploreState.Failure]
+    let failures: [FailureEntry]
     let comparison: Comparison?
   }
 
@@ -115,7 +123,8 @@ struct ExploreOutput {
       engine: state.engine, seed: state.seed, signal: signal.name, shard: state.shard, plans: state.plansRun,
       scenarios: state.scenariosRun, reached: state.reached.count, systematic: generator.systematicCount,
       systematicDone: min(state.systematicNext, generator.systematicCount), generations: state.generations,
-      corpus: corpus, failures: state.failures, comparison: comparison)
+      corpus: corpus, failures: state.failures.map { FailureEntry(failure: $0, known: known.contains($0.signature)) },
+      comparison: comparison)
     var data = try JSONEncoder.sorted.encode(r)
     data.append(0x0A)
     return data
@@ -139,11 +148,16 @@ struct ExploreOutput {
         "compared with \(c.results): it reaches \(c.baseline) items; the exploration \(c.both) of them and \(c.explored - c.both) more (\(c.missed.count) not: explore.json lists them)"
       )
     }
-    if state.failures.isEmpty {
-      lines.append("failures: none")
+    let new = state.failures.filter { !known.contains($0.signature) }
+    let knownCount = state.failures.count - new.count
+    if new.isEmpty {
+      lines.append("failures: none" + (knownCount > 0 ? " new (\(knownCount) known, by signature)" : ""))
     } else {
-      lines.append("failures: \(state.failures.count) distinct (per plan):")
-      for f in state.failures {
+      lines.append(
+        "failures: \(new.count) distinct (per plan)"
+          + (knownCount > 0 ? ", and \(knownCount) known (by signature)" : "")
+          + ":")
+      for f in new {
         lines.append("  \(f.invariants.joined(separator: ", ")) in \(f.plan): \(f.signature)")
         lines.append("    repro: \(f.repro.map { dir.path + "/" + $0 } ?? "none written")")
       }

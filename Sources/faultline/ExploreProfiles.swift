@@ -142,9 +142,9 @@ enum ExploreProfiles {
           "size: 2MiB\nblock-size: 1024\nfeatures: [extents, 64bit, ext_attr]\nfragment: { run: 1 }\nfiles: [ { path: /a, size: 8KiB }, { path: /b } ]\n"
       ),
       .init(
-        name: "nearly-full", about: "a 2 MiB image that /z nearly fills",
+        name: "nearly-full", about: "a 2 MiB image that /z fills but for about 26 KiB",
         yaml:
-          "size: 2MiB\nblock-size: 1024\nfeatures: [extents, 64bit, ext_attr]\nfiles: [ { path: /z, size: 1800KiB }, { path: /a, size: 4KiB }, { path: /b } ]\n"
+          "size: 2MiB\nblock-size: 1024\nfeatures: [extents, 64bit, ext_attr]\nfiles: [ { path: /z, size: 1920KiB }, { path: /a, size: 4KiB }, { path: /b } ]\n"
       ),
       .init(
         name: "journal-csum", about: "with a journal and metadata checksums; /a 8 KiB",

@@ -71,7 +71,6 @@ struct Explorer {
     let g = state.generations.count + 1
     let (phase, workloads, origins, next) = nextBatch(limit: limit)
     guard !workloads.isEmpty else { return nil }
-    if let budget, budget < 1 { return nil }
     let folder = String(format: "g%04d", g)
     var names: [String] = []
     let loader = PlanLoader(registry: FaultlineEngines.registry)

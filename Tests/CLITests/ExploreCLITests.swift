@@ -1,6 +1,10 @@
 import FaultKit
+import FaultReports
+import FaultlineEngines
 import Foundation
 import Testing
+
+@testable import faultline
 
 /// `faultline explore` as a user runs it: generated plans swept, the same seed giving the same
 /// plans, results and corpus byte for byte, resumption, the corpus reaching what the run reached,
@@ -139,6 +143,10 @@ import Testing
       ["explore", "--engine", "btrfs-model", "--compare", "/nonexistent/results.json"],
       "--compare /nonexistent/results.json: cannot read it"
     ),
+    (
+      ["explore", "--engine", "btrfs-model", "--known", "/nonexistent/known.yaml"],
+      "/nonexistent/known.yaml:1:1: error: cannot read the known-failures file"
+    ),
   ])
   func badArgumentsExitTwoSayingWhat(args: [String], message: String) throws {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("faultline-explore-bad-\(getpid())")
@@ -159,5 +167,67 @@ import Testing
     r = try CLI.run(["explore", "--resume", root.path, "--engine", "xfs-model"])
     #expect(r.status == 2)
     #expect(r.stderr.contains("leave out --engine and --shard"), "\(r.stderr)")
+  }
+}
+
+/// The explore profiles against the engines they are for: every setup with every template loads
+/// through the normal loader (the engine checks its setup and operations), so the generator never
+/// makes a plan the engine refuses; the systematic phase and guided batches keep to the bounds.
+@Suite struct ExploreProfileTests {
+  @Test(arguments: ExploreProfiles.engines)
+  func everySetupWithEveryTemplateLoads(engine: String) throws {
+    let profile = try #require(ExploreProfiles.profile(engine))
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("faultline-profile-\(engine)-\(getpid())")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let loader = PlanLoader(registry: FaultlineEngines.registry)
+    var workloads: [Workload] = []
+    for s in profile.setups.indices {
+      // Every template once, in one task, then all of them over two tasks.
+      workloads.append(Workload(setup: s, tasks: [Array(profile.templates.indices)]))
+      let half = profile.templates.count / 2
+      workloads.append(
+        Workload(
+          setup: s,
+          tasks: [Array(profile.templates.indices.prefix(half)), Array(profile.templates.indices.dropFirst(half))]))
+    }
+    for (k, w) in workloads.enumerated() {
+      let plan = try profile.plan(w, name: "p\(k)", origin: "test")
+      let file = dir.appendingPathComponent("p\(k).yaml")
+      try PlanWriter.yaml(plan).write(to: file, atomically: true, encoding: .utf8)
+      let loaded = try loader.load(file: file.path)
+      #expect(loaded.tasks.map { $0.ops.count } == w.tasks.map(\.count))
+    }
+  }
+
+  @Test(arguments: ExploreProfiles.engines)
+  func generationKeepsToTheProfilesBounds(engine: String) throws {
+    let profile = try #require(ExploreProfiles.profile(engine))
+    let g = WorkloadGenerator(profile: profile, length: 2)
+    let systematic = (0..<g.systematicCount).map(g.systematic)
+    #expect(systematic.allSatisfy(profile.admits))
+    var made = Set(systematic)
+    let guided = g.guided(count: 64, seed: 1, batch: 0, parents: Array(systematic.suffix(10)), made: &made)
+    #expect(guided.count == 64)
+    #expect(guided.allSatisfy { profile.admits($0) && $0.opCount <= profile.maxOps && $0.tasks.count <= 2 })
+  }
+
+  @Test func shardsTakeDisjointSystematicWorkloads() throws {
+    let profile = try #require(ExploreProfiles.profile("btrfs-model"))
+    var taken: [[Workload]] = []
+    for i in 0..<2 {
+      let state = ExploreState(
+        engine: "btrfs-model", seed: 0, length: 1, batch: 8, signal: "sweep-points", shard: Shard(index: i, count: 2))
+      let x = Explorer(
+        profile: profile, state: state, signal: SweepCoverage(), dir: ReportDirectory(path: "/nonexistent"), depth: 1,
+        jobs: 1, timeout: 1, quiet: true)
+      let batch = x.nextBatch(limit: 100)
+      #expect(batch.phase == "systematic")
+      taken.append(batch.workloads)
+      #expect(x.planName(generation: 1, 0) == "explore-btrfs-model-s0-shard\(i)of2-g1-1")
+    }
+    let g = WorkloadGenerator(profile: profile, length: 1)
+    #expect(Set(taken[0]).isDisjoint(with: taken[1]))
+    #expect(Set(taken[0] + taken[1]) == Set((0..<g.systematicCount).map(g.systematic)))
   }
 }
