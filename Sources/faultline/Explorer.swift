@@ -1,3 +1,4 @@
+import CFaultlineSupport
 import FaultKit
 import FaultReports
 import FaultlineEngines
@@ -159,28 +160,10 @@ struct Explorer {
     if let budget { args += ["--budget", String(format: "%.3f", budget)] }
     let log = URL(fileURLWithPath: into).deletingLastPathComponent().appendingPathComponent("sweep.log")
     try IOFailure.makeDirectory(log.deletingLastPathComponent().path)
-    guard FileManager.default.createFile(atPath: log.path, contents: nil),
-      let out = FileHandle(forWritingAtPath: log.path)
-    else { throw ResultsError(message: "\(log.path): cannot write the sweep's log") }
-    defer { try? out.close() }
-    let p = Process()
-    p.executableURL = URL(
-      fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
-        ?? CommandLine.arguments[0])
-    p.arguments = args
-    p.standardOutput = out
-    p.standardError = out
-    p.standardInput = FileHandle.nullDevice
-    do { try p.run() } catch {
-      throw ResultsError(message: "explore: cannot start faultline sweep: \(error)")
-    }
-    p.waitUntilExit()
-    let status = p.terminationStatus
-    guard p.terminationReason == .exit, status == ExitStatus.ok || status == ExitStatus.failed else {
+    let status = try Self.spawnSweep(args, log: log.path)
+    guard status == ExitStatus.ok || status == ExitStatus.failed else {
       throw ResultsError(
-        message:
-          "explore: the sweep of \(plans) ended with \(p.terminationReason == .exit ? "status" : "signal") \(status); its output is in \(log.path)"
-      )
+        message: "explore: the sweep of \(plans) ended with \(Self.words(status)); its output is in \(log.path)")
     }
     guard let data = FileManager.default.contents(atPath: resultsPath) else {
       throw ResultsError(message: "explore: the sweep of \(plans) left no results.json; its output is in \(log.path)")
@@ -190,5 +173,47 @@ struct Explorer {
       throw ResultsError(message: "\(resultsPath): cannot read the sweep's results (\(error))")
     }
     return r.complete ? r : nil
+  }
+
+  /// Runs this binary with `args`, its output to `log`, in this process's group (so a Ctrl-C at
+  /// the terminal or a kill of the group reaches the sweep and its workers too), and waits.
+  /// Returns the exit status, or 128 + the signal that ended it.
+  /// - Throws: `ResultsError` when it cannot start.
+  static func spawnSweep(_ args: [String], log: String) throws -> Int32 {
+    let executable =
+      (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    let out = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+    guard out >= 0 else {
+      throw ResultsError(message: "\(log): cannot write the sweep's log (\(IOFailure.text(errno)))")
+    }
+    defer { close(out) }
+    let null = open("/dev/null", O_RDWR | O_CLOEXEC)
+    guard null >= 0 else { throw ResultsError(message: "/dev/null: \(IOFailure.text(errno))") }
+    defer { close(null) }
+    var argv: [UnsafeMutablePointer<CChar>?] = ([executable] + args).map { strdup($0) } + [nil]
+    var env = ProcessInfo.processInfo.environment
+    if env["SWIFT_BACKTRACE"] == nil { env["SWIFT_BACKTRACE"] = "enable=no" }
+    let pairs: [String] = env.map { "\($0.key)=\($0.value)" }.sorted()
+    var envp: [UnsafeMutablePointer<CChar>?] = pairs.map { strdup($0) } + [nil]
+    defer {
+      for p in argv { free(p) }
+      for p in envp { free(p) }
+    }
+    let pid = fl_spawn_worker(executable, &argv, &envp, null, null, out)
+    guard pid > 0 else {
+      throw ResultsError(message: "explore: cannot start \(executable) sweep: \(IOFailure.text(errno))")
+    }
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) < 0 {
+      guard errno == EINTR else {
+        throw ResultsError(message: "explore: waiting for the sweep: \(IOFailure.text(errno))")
+      }
+    }
+    // WIFEXITED / WEXITSTATUS / WTERMSIG, which Swift does not import.
+    return status & 0x7F == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
+  }
+
+  static func words(_ status: Int32) -> String {
+    status > 128 ? "signal \(status - 128)" : "status \(status)"
   }
 }

@@ -114,6 +114,12 @@ import Testing
       ])
   }
 
+  @Test func surfacedErrorsAreTheOperationKindAndHowItEnded() {
+    #expect(SweepCoverage.kindAndEnd("t1/2 fsync: EIO") == "fsync:EIO")
+    #expect(SweepCoverage.kindAndEnd("t1/1 write { path: /a, offset: 0, length: 4KiB }: ENOSPC") == "write:ENOSPC")
+    #expect(SweepCoverage.kindAndEnd("t2/3 dio-write: hung") == "dio-write:hung")
+  }
+
   @Test func planOfAWorkloadNamesItsTasksAndSaysWhatItHolds() throws {
     let w = Workload(setup: 1, tasks: [[0, 1], [3]])
     let plan = try Self.profile.plan(w, name: "x", origin: "Made here")

@@ -38,11 +38,7 @@ public struct SweepCoverage: CoverageSignal {
       case .crashed, .timedOut: end = s.outcome.rawValue
       case .failed: end = Self.violated(s.signature)
       }
-      let errors = (s.errors ?? []).map { e in
-        // `t1/2 fsync: EIO` → `fsync:EIO`: which operation kinds failed how, not which task.
-        let words = e.split(separator: " ", maxSplits: 1)
-        return (words.count == 2 ? String(words[1]) : e).replacingOccurrences(of: ": ", with: ":")
-      }
+      let errors = (s.errors ?? []).map(Self.kindAndEnd)
       let surfaced = errors.isEmpty ? "" : errors.joined(separator: ",") + "; "
       for f in s.fired where !f.decision.hasPrefix("yield") {
         let action = f.decision.replacingOccurrences(of: ": ", with: ":")
@@ -51,6 +47,15 @@ public struct SweepCoverage: CoverageSignal {
       }
     }
     return out
+  }
+
+  /// `t1/2 fsync: EIO` → `fsync:EIO`: which kind of operation failed how, not which task or
+  /// which of its operations (an argument list after the kind, `write { … }: EIO`, is dropped).
+  static func kindAndEnd(_ e: String) -> String {
+    let rest = e.split(separator: " ", maxSplits: 1).dropFirst().first ?? Substring(e)
+    let kind = rest.prefix { $0 != " " && $0 != ":" }
+    guard let colon = e.range(of: ": ", options: .backwards) else { return String(kind) }
+    return "\(kind):\(e[colon.upperBound...])"
   }
 
   /// The violated part of a sweep signature (before its first `|`), or `failed`.

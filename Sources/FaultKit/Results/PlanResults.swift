@@ -89,8 +89,11 @@ public struct ScenarioEntry: Sendable, Codable, Hashable {
 
   /// The operations of `ops` that did not succeed, as `TASK/N OP: OUTCOME`; nil when none.
   public static func errors(_ ops: [OpRecord]) -> [String]? {
-    let out = ops.filter { $0.outcome.status != .ok }.map {
-      "\($0.task)/\($0.index) \($0.op): \($0.outcome.status == .error ? $0.outcome.errno!.name : $0.outcome.status.rawValue)"
+    let out = ops.filter { $0.outcome.status != .ok }.map { r in
+      // The record names the op with its arguments (`write { path: /a … }`): its kind is the first word.
+      let kind = r.op.prefix { $0 != " " }
+      let end = r.outcome.status == .error ? r.outcome.errno?.name ?? "error" : r.outcome.status.rawValue
+      return "\(r.task)/\(r.index) \(kind): \(end)"
     }
     return out.isEmpty ? nil : out
   }
