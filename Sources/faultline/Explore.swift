@@ -14,8 +14,8 @@ struct ExploreCommand: ParsableCommand {
   @Option(help: "The engine to explore: \(ExploreProfiles.engines.joined(separator: ", ")).")
   var engine: String?
 
-  @Option(help: "The seed of generation (the same seed gives the same plans and results).")
-  var seed: UInt64 = 0
+  @Option(help: "The seed of generation (the same seed gives the same plans and results; default 0).")
+  var seed: UInt64?
 
   @Option(help: "Stop starting generations after this many seconds (a generation cut short runs again on resume).")
   var budget: Double?
@@ -23,14 +23,14 @@ struct ExploreCommand: ParsableCommand {
   @Option(help: "Stop after this many generated plans in this command (a budget the machine's speed does not change).")
   var maxPlans: Int?
 
-  @Option(help: "The longest operation sequence of the systematic phase (every one up to it runs first).")
-  var length = 2
+  @Option(help: "The longest operation sequence of the systematic phase (every one up to it runs first; default 2).")
+  var length: Int?
 
-  @Option(help: "Plans per generation: each generation is one sweep of that many plans.")
-  var batch = 8
+  @Option(help: "Plans per generation: each generation is one sweep of that many plans (default 8).")
+  var batch: Int?
 
-  @Option(help: "Depth of each plan's sweep: 1 (one fault per scenario) or 2 (pairs).")
-  var depth = 1
+  @Option(help: "Depth of each plan's sweep: 1 (one fault per scenario, the default) or 2 (pairs).")
+  var depth: Int?
 
   @Option(help: "Worker processes each sweep runs scenarios in.")
   var jobs = 1
@@ -56,7 +56,7 @@ struct ExploreCommand: ParsableCommand {
   )
   var reportDir: String?
 
-  @Option(help: "Continue the exploration in this directory (its engine, seed, length, batch and shard).")
+  @Option(help: "Continue the exploration in this directory (its engine, seed, length, batch, depth and shard).")
   var resume: String?
 
   @Option(
@@ -93,9 +93,9 @@ struct ExploreCommand: ParsableCommand {
       throw BadInput(description: "--budget \(budget): expected a positive number of seconds")
     }
     if let maxPlans, maxPlans < 1 { throw BadInput(description: "--max-plans \(maxPlans): expected at least 1") }
-    guard (1...4).contains(length) else { throw BadInput(description: "--length \(length): expected 1 to 4") }
-    guard (1...256).contains(batch) else { throw BadInput(description: "--batch \(batch): expected 1 to 256") }
-    guard (1...2).contains(depth) else { throw BadInput(description: "--depth \(depth): expected 1 or 2") }
+    if let length, !(1...4).contains(length) { throw BadInput(description: "--length \(length): expected 1 to 4") }
+    if let batch, !(1...256).contains(batch) { throw BadInput(description: "--batch \(batch): expected 1 to 256") }
+    if let depth, !(1...2).contains(depth) { throw BadInput(description: "--depth \(depth): expected 1 or 2") }
     guard jobs >= 1 else { throw BadInput(description: "--jobs \(jobs): expected at least 1") }
     guard timeout > 0 else {
       throw BadInput(description: "--timeout \(timeout): expected a positive number of seconds")
@@ -106,9 +106,11 @@ struct ExploreCommand: ParsableCommand {
     let dir: ReportDirectory
     var state: ExploreState
     if let resume {
-      if engine != nil || shard != nil {
+      if engine != nil || shard != nil || seed != nil || length != nil || batch != nil || depth != nil {
         throw BadInput(
-          description: "--resume \(resume): the exploration keeps its engine and shard; leave out --engine and --shard")
+          description:
+            "--resume \(resume): the exploration keeps its engine, seed, length, batch, depth and shard; leave out --engine, --seed, --length, --batch, --depth and --shard"
+        )
       }
       if let reportDir, !SweepRunDirectory.sameDirectory(resume, reportDir) {
         throw BadInput(
@@ -145,7 +147,8 @@ struct ExploreCommand: ParsableCommand {
       dir =
         try reportDir.map { ReportDirectory(path: $0) } ?? ReportDirectory.fresh(under: "Reports", command: "explore")
       state = ExploreState(
-        engine: engine, seed: seed, length: length, batch: batch, signal: signal.name, shard: theShard)
+        engine: engine, seed: seed ?? 0, length: length ?? 2, batch: batch ?? 8, depth: depth ?? 1, signal: signal.name,
+        shard: theShard)
     }
     let baseline = try compare.map { try Self.readResults($0) }
     let knownSignatures = Set(try known.map(KnownFailures.read)?.entries.map(\.key.signature) ?? [])
@@ -154,7 +157,7 @@ struct ExploreCommand: ParsableCommand {
     let lock = try ReportDirectoryLock.take(dir)
     defer { lock.release() }
     var explorer = Explorer(
-      profile: profile, state: state, signal: signal, dir: dir, depth: depth, jobs: jobs, timeout: timeout,
+      profile: profile, state: state, signal: signal, dir: dir, depth: state.depth, jobs: jobs, timeout: timeout,
       quiet: quiet)
     let before = explorer.state.reached.count
     var ranPlans = 0

@@ -171,7 +171,9 @@ import Testing
     #expect(r.stderr.contains("it holds an exploration already; continue it with --resume \(root.path)"), "\(r.stderr)")
     r = try CLI.run(["explore", "--resume", root.path, "--engine", "xfs-model"])
     #expect(r.status == 2)
-    #expect(r.stderr.contains("leave out --engine and --shard"), "\(r.stderr)")
+    #expect(r.stderr.contains("leave out --engine, --seed, --length, --batch, --depth and --shard"), "\(r.stderr)")
+    r = try CLI.run(["explore", "--resume", root.path, "--seed", "3"])
+    #expect(r.status == 2)
   }
 }
 

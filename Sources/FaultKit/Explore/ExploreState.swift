@@ -12,6 +12,8 @@ public struct ExploreState: Sendable, Codable, Hashable {
   /// The longest systematic sequence (`--length`) and the plans per generation (`--batch`).
   public var length: Int
   public var batch: Int
+  /// The depth of each generation's sweep (`--depth`).
+  public var depth: Int
   /// The coverage signal's name (`CoverageSignal.name`).
   public var signal: String
   public var shard: Shard
@@ -27,7 +29,10 @@ public struct ExploreState: Sendable, Codable, Hashable {
   public var generations: [Generation] = []
   public var failures: [Failure] = []
 
-  public init(engine: String, seed: UInt64, length: Int, batch: Int, signal: String, shard: Shard) {
+  public init(
+    engine: String, seed: UInt64, length: Int, batch: Int, depth: Int = 1, signal: String, shard: Shard
+  ) {
+    self.depth = depth
     self.engine = engine
     self.seed = seed
     self.length = length
