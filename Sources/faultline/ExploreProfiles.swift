@@ -30,6 +30,19 @@ enum ExploreProfiles {
 
   private static let KiB: UInt64 = 1024
 
+  /// A profile whose systematic alphabet is given by template names.
+  private static func make(
+    _ engine: String, setups: [ExploreProfile.Setup], templates: [ExploreProfile.Template], alphabet: [String]
+  ) -> ExploreProfile {
+    let names = templates.map(\.name)
+    precondition(Set(names).count == names.count, "\(engine): two templates of one name")
+    let indices = alphabet.map { a in
+      guard let i = names.firstIndex(of: a) else { preconditionFailure("\(engine): no template \(a)") }
+      return i
+    }
+    return ExploreProfile(engine: engine, setups: setups, templates: templates, alphabet: indices)
+  }
+
   /// The model engines' shared setups (4 KiB blocks; the first 16 blocks are metadata).
   private static func modelSetups(extra: String = "") -> [ExploreProfile.Setup] {
     [
@@ -67,8 +80,8 @@ enum ExploreProfiles {
     .init("fsync-b", op(.fsync, "/b")),
   ]
 
-  static let btrfs = ExploreProfile(
-    engine: "btrfs-model", setups: modelSetups(),
+  static let btrfs = make(
+    "btrfs-model", setups: modelSetups(),
     templates: modelCommon + [
       .init("dio-write", op(.dioWrite, offset: 0, length: 8 * KiB, pattern: 0x55)),
       .init("dio-read", op(.dioRead)),
@@ -76,12 +89,15 @@ enum ExploreProfiles {
       .init("migrate-page", op(.migratePage, offset: 0)),
       .init("drop-caches", op(.dropCaches)),
       .init("corrupt", op(.corrupt, offset: 0)),
+      // A read that reaches the device (io.read): the cached pages dropped first.
+      .init("cold-read", ops: [op(.dropCaches), op(.read)]),
+      // A page dirtied behind btrfs's back, then written back: the fixup worker's path.
+      .init("mmap-writeback", ops: [op(.mmapWrite, offset: 0, length: 4 * KiB, pattern: 0x66), op(.writeback)]),
     ],
-    // write-unaligned, write-large, writeback, fsync, dio-write
-    alphabet: [1, 3, 4, 5, 10])
+    alphabet: ["write-unaligned", "write-large", "fsync", "dio-write", "cold-read"])
 
-  static let xfs = ExploreProfile(
-    engine: "xfs-model", setups: modelSetups(),
+  static let xfs = make(
+    "xfs-model", setups: modelSetups(),
     templates: modelCommon + [
       .init("punch", op(.punch, offset: 4 * KiB, length: 8 * KiB)),
       .init("punch-unaligned", op(.punch, offset: 2 * KiB, length: 3 * KiB)),
@@ -89,12 +105,12 @@ enum ExploreProfiles {
       .init("truncate-grow", op(.truncate, size: 128 * KiB)),
       .init("page-mkwrite", op(.pageMkwrite, offset: 0, length: 4 * KiB, pattern: 0x66)),
       .init("drop-caches", op(.dropCaches)),
+      .init("cold-read", ops: [op(.dropCaches), op(.read)]),
     ],
-    // write-unaligned, writeback, fsync, punch, page-mkwrite
-    alphabet: [1, 4, 5, 10, 14])
+    alphabet: ["write-unaligned", "fsync", "punch", "page-mkwrite", "cold-read"])
 
-  static let ext4 = ExploreProfile(
-    engine: "ext4-model",
+  static let ext4 = make(
+    "ext4-model",
     setups: modelSetups(extra: "extent-tree: { leaf-capacity: 4 }\n") + [
       .init(
         name: "deep-tree",
@@ -115,11 +131,10 @@ enum ExploreProfiles {
       .init("truncate-shrink", op(.truncate, size: 6 * KiB)),
       .init("truncate-grow", op(.truncate, size: 128 * KiB)),
     ],
-    // write-unaligned, write-large, writeback, fsync, punch
-    alphabet: [1, 3, 4, 5, 10])
+    alphabet: ["write-unaligned", "write-large", "fsync", "punch", "truncate-shrink"])
 
-  static let ext2fs = ExploreProfile(
-    engine: "ext2fs",
+  static let ext2fs = make(
+    "ext2fs",
     setups: [
       .init(
         name: "empty", about: "a 2 MiB image of 1 KiB blocks; /a and /b empty",
@@ -172,6 +187,5 @@ enum ExploreProfiles {
       .init("removexattr", op(.removexattr, name: "user.x")),
       .init("write-b", op(.write, "/b", offset: 0, length: 8 * KiB, pattern: 0x77)),
     ],
-    // write-unaligned, append, punch, fallocate, truncate-shrink
-    alphabet: [1, 3, 7, 8, 5])
+    alphabet: ["write-unaligned", "append", "punch", "fallocate", "truncate-shrink"])
 }

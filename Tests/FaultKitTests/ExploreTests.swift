@@ -130,5 +130,17 @@ import Testing
     #expect(!Self.profile.admits(Workload(setup: 0, tasks: [[0, 0, 0, 0, 0]])))
     #expect(!Self.profile.admits(Workload(setup: 0, tasks: [[0], [0], [0]])))
     #expect(!Self.profile.admits(Workload(setup: 0, tasks: [[]])))
+    // A template of two operations counts two against the bound.
+    let pairs = ExploreProfile(
+      engine: "toy", setups: Self.profile.setups,
+      templates: [.init("cold-read", ops: [Operation(.dropCaches, path: "/a"), Operation(.read, path: "/a")])],
+      alphabet: [0], maxOps: 3)
+    #expect(pairs.opCount(Workload(setup: 0, tasks: [[0], [0]])) == 4)
+    #expect(!pairs.admits(Workload(setup: 0, tasks: [[0], [0]])))
+    #expect(pairs.admits(Workload(setup: 0, tasks: [[0]])))
+    #expect(
+      try pairs.plan(Workload(setup: 0, tasks: [[0]]), name: "c", origin: "o").tasks[0].ops.map(\.kind) == [
+        .dropCaches, .read,
+      ])
   }
 }

@@ -19,7 +19,7 @@ public protocol CoverageSignal: Sendable {
 /// The default signal, from what every sweep reports: the points the fault-free run reached
 /// (`reach io.write`), and for each scenario each fault that fired: the point, its hit (1st, 2nd,
 /// or a later one: a loop's later iterations), the action, the operation it fired in, the
-/// operations that then failed and how the scenario ended
+/// kinds of operation that then failed (distinct, sorted) and how the scenario ended
 /// (`fire io.write#1:fail:EIO in fsync -> fsync:EIO; passed`; a failure ends in its violated
 /// invariants: `-> writeback:ENOSPC; locks-released@rest no-hang@rest`). Distinct tuples of
 /// those: a fault in another operation or iteration, an error surfacing elsewhere or swallowed,
@@ -38,7 +38,9 @@ public struct SweepCoverage: CoverageSignal {
       case .crashed, .timedOut: end = s.outcome.rawValue
       case .failed: end = Self.violated(s.signature)
       }
-      let errors = (s.errors ?? []).map(Self.kindAndEnd)
+      // Distinct and sorted: which kinds of operation failed how, not how often (a longer plan
+      // repeats them) nor in which order.
+      let errors = Set((s.errors ?? []).map(Self.kindAndEnd)).sorted()
       let surfaced = errors.isEmpty ? "" : errors.joined(separator: ",") + "; "
       for f in s.fired where !f.decision.hasPrefix("yield") {
         let action = f.decision.replacingOccurrences(of: ": ", with: ":")

@@ -18,13 +18,19 @@ public struct ExploreProfile: Sendable {
     }
   }
 
-  /// One operation a workload may contain, named for the corpus comments (`write-unaligned`).
+  /// One step a workload may contain, named for the corpus comments (`write-unaligned`): an
+  /// operation, or a few that only make sense together (`drop-caches` then `read`: a cold read).
   public struct Template: Sendable, Hashable {
     public let name: String
-    public let op: Operation
+    public let ops: [Operation]
     public init(_ name: String, _ op: Operation) {
       self.name = name
-      self.op = op
+      ops = [op]
+    }
+    public init(_ name: String, ops: [Operation]) {
+      precondition(!ops.isEmpty, "a template without operations")
+      self.name = name
+      self.ops = ops
     }
   }
 
@@ -59,7 +65,7 @@ public struct ExploreProfile: Sendable {
     let setup = setups[w.setup]
     let value = try PlanValue.parse(setup.yaml, file: "<explore \(engine) setup \(setup.name)>")
     let tasks = w.tasks.enumerated().map { k, steps in
-      PlanTask(name: "t\(k + 1)", ops: steps.map { templates[$0].op })
+      PlanTask(name: "t\(k + 1)", ops: steps.flatMap { templates[$0].ops })
     }
     return Plan(
       name: name, engine: engine, about: "\(origin). \(describe(w)).", setup: value, tasks: tasks)
@@ -76,7 +82,12 @@ public struct ExploreProfile: Sendable {
   /// Whether `w` lies within the profile's bounds (indices, operation and task counts).
   public func admits(_ w: Workload) -> Bool {
     setups.indices.contains(w.setup) && (1...maxTasks).contains(w.tasks.count)
-      && w.tasks.allSatisfy { !$0.isEmpty && $0.allSatisfy(templates.indices.contains) } && w.opCount <= maxOps
+      && w.tasks.allSatisfy { !$0.isEmpty && $0.allSatisfy(templates.indices.contains) } && opCount(w) <= maxOps
+  }
+
+  /// The operations `w`'s plan holds, all tasks together (a template may hold several).
+  public func opCount(_ w: Workload) -> Int {
+    w.tasks.reduce(0) { $0 + $1.reduce(0) { $0 + (templates.indices.contains($1) ? templates[$1].ops.count : 0) } }
   }
 }
 
@@ -88,6 +99,7 @@ public struct Workload: Sendable, Hashable, Codable, Comparable {
     self.setup = setup
     self.tasks = tasks
   }
+  /// The templates it strings together, all tasks together.
   public var opCount: Int { tasks.reduce(0) { $0 + $1.count } }
 
   /// A total order (for deterministic tie-breaks): setup, then the tasks' templates.
