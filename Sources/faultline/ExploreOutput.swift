@@ -106,15 +106,16 @@ struct ExploreOutput {
       missed: items.subtracting(reached).sorted())
   }
 
-  /// The compared results' file name as given is not known here; its plans' folder names it.
+  /// What the compared sweep swept (`Plans/btrfs`): the folders of its plans of this engine, as
+  /// its results name them (not where the results file lies, which differs between machines).
   private var compareName: String {
     guard let b = baseline else { return "" }
     let folders = Set(
-      b.results.plans.filter { $0.engine == state.engine }.map {
-        URL(fileURLWithPath: $0.file).deletingLastPathComponent().lastPathComponent
+      b.results.plans.filter { $0.engine == state.engine }.map { p in
+        p.file.range(of: "/", options: .backwards).map { String(p.file[..<$0.lowerBound]) } ?? "."
       }
     ).sorted()
-    return folders.joined(separator: ", ")
+    return folders.isEmpty ? "a sweep without \(state.engine) plans" : "the sweep of " + folders.joined(separator: ", ")
   }
 
   func resultsJSON(corpus: [CorpusPlan]) throws -> Data {
