@@ -92,6 +92,10 @@ struct ExploreCommand: ParsableCommand {
     if let budget, budget <= 0 {
       throw BadInput(description: "--budget \(budget): expected a positive number of seconds")
     }
+    if budget == nil && maxPlans == nil {
+      throw BadInput(
+        description: "explore: expected --budget SECONDS or --max-plans N (an exploration has no end of its own)")
+    }
     if let maxPlans, maxPlans < 1 { throw BadInput(description: "--max-plans \(maxPlans): expected at least 1") }
     if let length, !(1...4).contains(length) { throw BadInput(description: "--length \(length): expected 1 to 4") }
     if let batch, !(1...256).contains(batch) { throw BadInput(description: "--batch \(batch): expected 1 to 256") }

@@ -134,22 +134,32 @@ import Testing
   }
 
   @Test(arguments: [
-    (["explore"], "expected --engine ENGINE (or --resume DIR)"),
-    (["explore", "--engine", "btrfs"], "--engine btrfs: expected an engine explore has a profile for"),
+    (["explore", "--max-plans", "1"], "expected --engine ENGINE (or --resume DIR)"),
+    (["explore", "--engine", "btrfs-model"], "explore: expected --budget SECONDS or --max-plans N"),
+    (
+      ["explore", "--engine", "btrfs", "--max-plans", "1"],
+      "--engine btrfs: expected an engine explore has a profile for"
+    ),
     (["explore", "--engine", "btrfs-model", "--max-plans", "0"], "--max-plans 0: expected at least 1"),
     (["explore", "--engine", "btrfs-model", "--budget", "0"], "--budget 0.0: expected a positive number"),
-    (["explore", "--engine", "btrfs-model", "--length", "9"], "--length 9: expected 1 to 4"),
-    (["explore", "--engine", "btrfs-model", "--batch", "0"], "--batch 0: expected 1 to 256"),
-    (["explore", "--engine", "btrfs-model", "--depth", "3"], "--depth 3: expected 1 or 2"),
-    (["explore", "--engine", "btrfs-model", "--shard", "2/2"], "--shard 2/2: expected i/n"),
-    (["explore", "--engine", "btrfs-model", "--signal", "gcov"], "--signal gcov: expected one of sweep-points"),
-    (["explore", "--resume", "/nonexistent/explore"], "--resume /nonexistent/explore: no explore-state.json"),
+    (["explore", "--engine", "btrfs-model", "--max-plans", "1", "--length", "9"], "--length 9: expected 1 to 4"),
+    (["explore", "--engine", "btrfs-model", "--max-plans", "1", "--batch", "0"], "--batch 0: expected 1 to 256"),
+    (["explore", "--engine", "btrfs-model", "--max-plans", "1", "--depth", "3"], "--depth 3: expected 1 or 2"),
+    (["explore", "--engine", "btrfs-model", "--max-plans", "1", "--shard", "2/2"], "--shard 2/2: expected i/n"),
     (
-      ["explore", "--engine", "btrfs-model", "--compare", "/nonexistent/results.json"],
+      ["explore", "--engine", "btrfs-model", "--max-plans", "1", "--signal", "gcov"],
+      "--signal gcov: expected one of sweep-points"
+    ),
+    (
+      ["explore", "--resume", "/nonexistent/explore", "--max-plans", "1"],
+      "--resume /nonexistent/explore: no explore-state.json"
+    ),
+    (
+      ["explore", "--engine", "btrfs-model", "--max-plans", "1", "--compare", "/nonexistent/results.json"],
       "--compare /nonexistent/results.json: cannot read it"
     ),
     (
-      ["explore", "--engine", "btrfs-model", "--known", "/nonexistent/known.yaml"],
+      ["explore", "--engine", "btrfs-model", "--max-plans", "1", "--known", "/nonexistent/known.yaml"],
       "/nonexistent/known.yaml:1:1: error: cannot read the known-failures file"
     ),
   ])
@@ -169,10 +179,10 @@ import Testing
     r = try CLI.run(["explore"] + Self.small + ["--max-plans", "1", "--report-dir", root.path])
     #expect(r.status == 2)
     #expect(r.stderr.contains("it holds an exploration already; continue it with --resume \(root.path)"), "\(r.stderr)")
-    r = try CLI.run(["explore", "--resume", root.path, "--engine", "xfs-model"])
+    r = try CLI.run(["explore", "--resume", root.path, "--engine", "xfs-model", "--max-plans", "1"])
     #expect(r.status == 2)
     #expect(r.stderr.contains("leave out --engine, --seed, --length, --batch, --depth and --shard"), "\(r.stderr)")
-    r = try CLI.run(["explore", "--resume", root.path, "--seed", "3"])
+    r = try CLI.run(["explore", "--resume", root.path, "--seed", "3", "--max-plans", "1"])
     #expect(r.status == 2)
   }
 }
