@@ -92,7 +92,7 @@ public struct ExploreProfile: Sendable {
 }
 
 /// A generated workload: a setup of the profile and, per task, the templates it runs in order.
-public struct Workload: Sendable, Hashable, Codable, Comparable {
+public struct Workload: Sendable, Hashable, Codable {
   public var setup: Int
   public var tasks: [[Int]]
   public init(setup: Int, tasks: [[Int]]) {
@@ -102,11 +102,4 @@ public struct Workload: Sendable, Hashable, Codable, Comparable {
   /// The templates it strings together, all tasks together.
   public var opCount: Int { tasks.reduce(0) { $0 + $1.count } }
 
-  /// A total order (for deterministic tie-breaks): setup, then the tasks' templates.
-  public static func < (a: Workload, b: Workload) -> Bool {
-    if a.setup != b.setup { return a.setup < b.setup }
-    let ka = a.tasks.map { $0 + [-1] }.flatMap { $0 }
-    let kb = b.tasks.map { $0 + [-1] }.flatMap { $0 }
-    return ka.lexicographicallyPrecedes(kb)
-  }
 }
