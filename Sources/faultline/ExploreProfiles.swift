@@ -85,13 +85,16 @@ enum ExploreProfiles {
     templates: modelCommon + [
       .init("dio-write", op(.dioWrite, offset: 0, length: 8 * KiB, pattern: 0x55)),
       .init("dio-read", op(.dioRead)),
-      .init("mmap-write", op(.mmapWrite, offset: 0, length: 4 * KiB, pattern: 0x66)),
       .init("migrate-page", op(.migratePage, offset: 0)),
       .init("drop-caches", op(.dropCaches)),
-      .init("corrupt", op(.corrupt, offset: 0)),
+      // Media rot, then a read from the device (checksums): corrupt alone leaves the cached page
+      // differing from the disk, which pagecache-coherent rightly reports.
+      .init("corrupt-cold-read", ops: [op(.corrupt, offset: 0), op(.dropCaches), op(.read)]),
       // A read that reaches the device (io.read): the cached pages dropped first.
       .init("cold-read", ops: [op(.dropCaches), op(.read)]),
-      // A page dirtied behind btrfs's back, then written back: the fixup worker's path.
+      // A page dirtied behind btrfs's back (seed 002), then written back: the fixup worker's
+      // path. Never alone: a page so dirtied has no reservation until write-back queues the
+      // fixup, which delalloc-backed rightly reports at rest.
       .init("mmap-writeback", ops: [op(.mmapWrite, offset: 0, length: 4 * KiB, pattern: 0x66), op(.writeback)]),
     ],
     alphabet: ["write-unaligned", "write-large", "fsync", "dio-write", "cold-read"])
