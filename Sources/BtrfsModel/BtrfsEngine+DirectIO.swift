@@ -169,6 +169,9 @@ extension BtrfsEngine {
     var out: [UInt8] = []
     do {
       try await flushAndWait(inode, range)
+      // filemap_write_and_wait_range's error is the read's (kiocb_write_and_wait): a read that
+      // went on would return what the failed write-back left on disk, and nobody told.
+      if let e = inode.mapping.checkErrors() { throw e }
       try await lockRangeWaitingOrdered(inode, range)
       do {
         out.reserveCapacity(Int(range.length))
