@@ -23,7 +23,10 @@ struct ExploreCommand: ParsableCommand {
   @Option(help: "Stop after this many generated plans in this command (a budget the machine's speed does not change).")
   var maxPlans: Int?
 
-  @Option(help: "The longest operation sequence of the systematic phase (every one up to it runs first; default 2).")
+  @Option(
+    help:
+      "The longest operation sequence of the systematic phase (every one up to it runs first; default 1: mutation starts after 20-30 plans; 2: every pair, 220-330 plans)."
+  )
   var length: Int?
 
   @Option(help: "Plans per generation: each generation is one sweep of that many plans (default 8).")
@@ -151,7 +154,7 @@ struct ExploreCommand: ParsableCommand {
       dir =
         try reportDir.map { ReportDirectory(path: $0) } ?? ReportDirectory.fresh(under: "Reports", command: "explore")
       state = ExploreState(
-        engine: engine, seed: seed ?? 0, length: length ?? 2, batch: batch ?? 8, depth: depth ?? 1, signal: signal.name,
+        engine: engine, seed: seed ?? 0, length: length ?? 1, batch: batch ?? 8, depth: depth ?? 1, signal: signal.name,
         shard: theShard)
     }
     let baseline = try compare.map { try Self.readResults($0) }
