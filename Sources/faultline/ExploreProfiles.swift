@@ -28,7 +28,7 @@ enum ExploreProfiles {
       value: value, mode: mode)
   }
 
-  private static let KiB: UInt64 = 1024
+  private static let kib: UInt64 = 1024
 
   /// A profile whose systematic alphabet is given by template names.
   private static func make(
@@ -68,22 +68,22 @@ enum ExploreProfiles {
 
   /// Writes, writeback, fsync, read and unlink of /a (and a write of /b): what every model engine has.
   private static let modelCommon: [ExploreProfile.Template] = [
-    .init("write-head", op(.write, offset: 0, length: 8 * KiB, pattern: 0x11)),
-    .init("write-unaligned", op(.write, offset: 6 * KiB, length: 5 * KiB, pattern: 0x22)),
-    .init("write-past-eof", op(.write, offset: 64 * KiB, length: 4 * KiB, pattern: 0x33)),
-    .init("write-large", op(.write, offset: 0, length: 96 * KiB, pattern: 0x44)),
+    .init("write-head", op(.write, offset: 0, length: 8 * kib, pattern: 0x11)),
+    .init("write-unaligned", op(.write, offset: 6 * kib, length: 5 * kib, pattern: 0x22)),
+    .init("write-past-eof", op(.write, offset: 64 * kib, length: 4 * kib, pattern: 0x33)),
+    .init("write-large", op(.write, offset: 0, length: 96 * kib, pattern: 0x44)),
     .init("writeback", op(.writeback)),
     .init("fsync", op(.fsync)),
     .init("read", op(.read)),
     .init("unlink", op(.unlink)),
-    .init("write-b", op(.write, "/b", offset: 0, length: 8 * KiB, pattern: 0x77)),
+    .init("write-b", op(.write, "/b", offset: 0, length: 8 * kib, pattern: 0x77)),
     .init("fsync-b", op(.fsync, "/b")),
   ]
 
   static let btrfs = make(
     "btrfs-model", setups: modelSetups(),
     templates: modelCommon + [
-      .init("dio-write", op(.dioWrite, offset: 0, length: 8 * KiB, pattern: 0x55)),
+      .init("dio-write", op(.dioWrite, offset: 0, length: 8 * kib, pattern: 0x55)),
       .init("dio-read", op(.dioRead)),
       .init("migrate-page", op(.migratePage, offset: 0)),
       .init("drop-caches", op(.dropCaches)),
@@ -95,18 +95,18 @@ enum ExploreProfiles {
       // A page dirtied behind btrfs's back (seed 002), then written back: the fixup worker's
       // path. Never alone: a page so dirtied has no reservation until write-back queues the
       // fixup, which delalloc-backed rightly reports at rest.
-      .init("mmap-writeback", ops: [op(.mmapWrite, offset: 0, length: 4 * KiB, pattern: 0x66), op(.writeback)]),
+      .init("mmap-writeback", ops: [op(.mmapWrite, offset: 0, length: 4 * kib, pattern: 0x66), op(.writeback)]),
     ],
     alphabet: ["write-unaligned", "write-large", "fsync", "dio-write", "cold-read"])
 
   static let xfs = make(
     "xfs-model", setups: modelSetups(),
     templates: modelCommon + [
-      .init("punch", op(.punch, offset: 4 * KiB, length: 8 * KiB)),
-      .init("punch-unaligned", op(.punch, offset: 2 * KiB, length: 3 * KiB)),
-      .init("truncate-shrink", op(.truncate, size: 6 * KiB)),
-      .init("truncate-grow", op(.truncate, size: 128 * KiB)),
-      .init("page-mkwrite", op(.pageMkwrite, offset: 0, length: 4 * KiB, pattern: 0x66)),
+      .init("punch", op(.punch, offset: 4 * kib, length: 8 * kib)),
+      .init("punch-unaligned", op(.punch, offset: 2 * kib, length: 3 * kib)),
+      .init("truncate-shrink", op(.truncate, size: 6 * kib)),
+      .init("truncate-grow", op(.truncate, size: 128 * kib)),
+      .init("page-mkwrite", op(.pageMkwrite, offset: 0, length: 4 * kib, pattern: 0x66)),
       .init("drop-caches", op(.dropCaches)),
       .init("cold-read", ops: [op(.dropCaches), op(.read)]),
     ],
@@ -129,10 +129,10 @@ enum ExploreProfiles {
       ),
     ],
     templates: modelCommon + [
-      .init("punch", op(.punch, offset: 4 * KiB, length: 16 * KiB)),
-      .init("punch-unaligned", op(.punch, offset: 2 * KiB, length: 3 * KiB)),
-      .init("truncate-shrink", op(.truncate, size: 6 * KiB)),
-      .init("truncate-grow", op(.truncate, size: 128 * KiB)),
+      .init("punch", op(.punch, offset: 4 * kib, length: 16 * kib)),
+      .init("punch-unaligned", op(.punch, offset: 2 * kib, length: 3 * kib)),
+      .init("truncate-shrink", op(.truncate, size: 6 * kib)),
+      .init("truncate-grow", op(.truncate, size: 128 * kib)),
     ],
     alphabet: ["write-unaligned", "write-large", "fsync", "punch", "truncate-shrink"])
 
@@ -171,16 +171,16 @@ enum ExploreProfiles {
       ),
     ],
     templates: [
-      .init("write-head", op(.write, offset: 0, length: 8 * KiB, pattern: 0x11)),
+      .init("write-head", op(.write, offset: 0, length: 8 * kib, pattern: 0x11)),
       .init("write-unaligned", op(.write, offset: 1500, length: 3000, pattern: 0x22)),
-      .init("write-past-eof", op(.write, offset: 64 * KiB, length: 2 * KiB, pattern: 0x33)),
-      .init("append", op(.append, length: 3 * KiB, pattern: 0x44)),
+      .init("write-past-eof", op(.write, offset: 64 * kib, length: 2 * kib, pattern: 0x33)),
+      .init("append", op(.append, length: 3 * kib, pattern: 0x44)),
       .init("read", op(.read)),
       .init("truncate-shrink", op(.truncate, size: 1000)),
-      .init("truncate-grow", op(.truncate, size: 100 * KiB)),
-      .init("punch", op(.punch, offset: 2 * KiB, length: 4 * KiB)),
-      .init("fallocate", op(.fallocate, offset: 0, length: 16 * KiB)),
-      .init("fallocate-keep-size", op(.fallocate, offset: 32 * KiB, length: 8 * KiB, mode: "keep-size")),
+      .init("truncate-grow", op(.truncate, size: 100 * kib)),
+      .init("punch", op(.punch, offset: 2 * kib, length: 4 * kib)),
+      .init("fallocate", op(.fallocate, offset: 0, length: 16 * kib)),
+      .init("fallocate-keep-size", op(.fallocate, offset: 32 * kib, length: 8 * kib, mode: "keep-size")),
       .init("fsync", op(.fsync)),
       .init("unlink", op(.unlink)),
       .init("mkdir", op(.mkdir, "/d")),
@@ -188,7 +188,7 @@ enum ExploreProfiles {
       .init("symlink-long", op(.symlink, "/s", target: "/" + String(repeating: "long-target/", count: 8) + "a")),
       .init("setxattr", op(.setxattr, name: "user.x", value: String(repeating: "v", count: 200))),
       .init("removexattr", op(.removexattr, name: "user.x")),
-      .init("write-b", op(.write, "/b", offset: 0, length: 8 * KiB, pattern: 0x77)),
+      .init("write-b", op(.write, "/b", offset: 0, length: 8 * kib, pattern: 0x77)),
     ],
     alphabet: ["write-unaligned", "append", "punch", "fallocate", "truncate-shrink"])
 }
