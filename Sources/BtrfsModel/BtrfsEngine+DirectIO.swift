@@ -25,11 +25,14 @@ extension BtrfsEngine {
         // -ENOTBLK: let the buffered path write this range.
         inode.ioTree.unlock(range)
         try await bufferedWrite(inode, offset: offset, length: length, payload: payload)
-        // As btrfs does after -ENOTBLK: write the range out and wait, so O_DIRECT stays direct.
+        // As btrfs does after -ENOTBLK: write the range out and wait, so O_DIRECT stays direct,
+        // and return what filemap_write_and_wait_range returns: a write-back error of the mapping
+        // is the direct write's error (fsync reports it again: the errseq cursors stay).
         try await flushAndWait(inode, range)
         for oe in inode.ordered where oe.range.overlaps(range) {
           try await oe.completion.wait("ordered extent \(inode.path) \(oe.range)")
         }
+        if let e = inode.mapping.checkErrors() { throw e }
       } else {
         try await directWrite(inode, range, payload: payload)
       }
@@ -166,6 +169,9 @@ extension BtrfsEngine {
     var out: [UInt8] = []
     do {
       try await flushAndWait(inode, range)
+      // filemap_write_and_wait_range's error is the read's (kiocb_write_and_wait): a read that
+      // went on would return what the failed write-back left on disk, and nobody told.
+      if let e = inode.mapping.checkErrors() { throw e }
       try await lockRangeWaitingOrdered(inode, range)
       do {
         out.reserveCapacity(Int(range.length))

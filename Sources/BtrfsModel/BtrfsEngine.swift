@@ -155,11 +155,12 @@ final class BtrfsEngine: Engine, @unchecked Sendable {
     }
     let pages = try await lockPagesAndRange(inode, range)
     let ps = kernel.pageSize
+    // prepare_pages: the partial pages over existing data are read in before anything is copied,
+    // so a read that fails leaves no page dirtied whose reservation the error path returns.
     for page in pages {
       let pageStart = page.index * ps
       let partial = offset > pageStart || offset + length < pageStart + ps
       if !page.flags.contains(.uptodate) && partial && pageStart < inode.size {
-        // A partial page over existing data: read it in first.
         do {
           try await fill(page, inode)
         } catch let e as FSError {
@@ -170,6 +171,8 @@ final class BtrfsEngine: Engine, @unchecked Sendable {
           throw e
         }
       }
+    }
+    for page in pages {
       page.store(payload, over: ByteRange(start: offset, length: length))
       page.flags.formUnion([.uptodate, .dirty])
     }

@@ -44,7 +44,9 @@ extension Ext4Engine {
     let first = (offset + blockSize - 1) / blockSize
     let stop = end / blockSize
     try await zeroPartial(inode, from: offset, to: min(end, first * blockSize))
-    if first < stop { try await zeroPartial(inode, from: stop * blockSize, to: end) }
+    // ext4_zero_partial_blocks: the end's partial block too whenever the range crosses into it,
+    // also when no whole block lies between (a punch of [2KiB, 5KiB) zeroes [4KiB, 5KiB)).
+    if end > first * blockSize { try await zeroPartial(inode, from: stop * blockSize, to: end) }
     try await evictPages(inode, from: (offset + ps - 1) / ps, to: end / ps)
     guard first < stop else { return }
     let h = try await startHandle(Ext4Engine.startCredits)

@@ -94,9 +94,10 @@ public struct ExtentAllocator: Sendable {
     free.replaceSubrange(i...i, with: parts)
   }
 
-  /// Allocates and writes a setup file's pre-written contents (`bytes` of 0x5A, rounded up to whole
-  /// blocks) straight to the device, outside any page cache or transaction, and charges them to
-  /// `space.used`. The engine maps the returned runs into its own tree and commits.
+  /// Allocates and writes a setup file's pre-written contents (`bytes` of 0x5A in whole blocks,
+  /// the last block's bytes past `bytes` zero, as write-back leaves a page past EOF) straight to
+  /// the device, outside any page cache or transaction, and charges them to `space.used`. The
+  /// engine maps the returned runs into its own tree and commits.
   /// - Returns: the runs in file order, each as (first file block, disk blocks).
   /// - Throws: ENOSPC when the device cannot hold the file.
   public mutating func prewrite(
@@ -109,7 +110,13 @@ public struct ExtentAllocator: Sendable {
     // Each allocation returns at least one block, so `blocks` iterations always suffice.
     for _ in 0..<blocks where cur < blocks {
       guard let got = allocate(want: blocks - cur) else { throw FSError(.noSpace) }
-      for b in 0..<got.count { device.write(got.start + b, fill[...]) }
+      for b in 0..<got.count {
+        let fileOffset = (cur + b) * device.blockSize
+        let tail = bytes - fileOffset < device.blockSize ? Int(bytes - fileOffset) : fill.count
+        var block = fill
+        for i in tail..<block.count { block[i] = 0 }
+        device.write(got.start + b, block[...])
+      }
       runs.append((cur, got))
       space.used += got.count * device.blockSize
       cur += got.count

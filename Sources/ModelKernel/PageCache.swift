@@ -91,6 +91,15 @@ public final class AddressSpace: @unchecked Sendable {
     return lastError
   }
 
+  /// `filemap_check_errors` since errseq (what filemap_write_and_wait_range returns): the error
+  /// if the flag is set, clearing the flag; the tasks' errseq cursors are left alone, so each
+  /// task's fsync still reports it.
+  public func checkErrors() -> FSError? {
+    guard legacyFlag else { return nil }
+    legacyFlag = false
+    return lastError
+  }
+
   /// The newest error no task has been told of yet (what a snapshot reports as pending).
   public var unreported: FSError? {
     errorSeq > (seenBy.values.max() ?? 0) ? lastError : nil

@@ -18,8 +18,8 @@ struct Faultline: ParsableCommand {
     abstract:
       "Fault injection for filesystem error paths: run fault plans against an engine and judge locks, extents and data.",
     subcommands: [
-      Run.self, SweepCommand.self, Replay.self, ReportCommand.self, Validate.self, Points.self, Engines.self,
-      ErrorHandlers.self, SweepWorker.self,
+      Run.self, SweepCommand.self, ExploreCommand.self, Replay.self, ReportCommand.self, Validate.self, Points.self,
+      Engines.self, ErrorHandlers.self, SweepWorker.self,
     ])
 
   static func main() {

@@ -38,7 +38,7 @@ struct DocsCoverageTests {
   func options() throws {
     let readme = try Self.text("README.md")
     var missing: [String] = []
-    for command in ["run", "sweep", "report", "replay", "validate", "points", "engines"] {
+    for command in ["run", "sweep", "explore", "report", "replay", "validate", "points", "engines"] {
       let help = try CLI.run([command, "--help"])
       #expect(help.status == 0)
       let options = help.stdout.split(separator: "\n").compactMap { line -> String? in

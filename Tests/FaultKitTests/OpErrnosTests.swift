@@ -39,4 +39,10 @@ struct OpErrnosTests {
     #expect(v.count == 1)
     #expect(v.first?.message.hasPrefix("t op 1 fsync returned EIO with no fault fired before it") == true)
   }
+
+  @Test("an O_DIRECT read may fail with its write-back's ENOSPC; a buffered read may not")
+  func directReadWriteBack() throws {
+    #expect(try #require(OpErrnos.allowed(.dioRead)).isSuperset(of: [.noSpace, .quota, .io]))
+    #expect(try #require(OpErrnos.allowed(.read)).isDisjoint(with: [.noSpace, .quota]))
+  }
 }

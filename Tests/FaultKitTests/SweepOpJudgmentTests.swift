@@ -1,5 +1,9 @@
 import Testing
 
+import class Foundation.FileManager
+import struct Foundation.URL
+import func Foundation.getpid
+
 @testable import FaultKit
 
 /// A tiny engine whose fsync lies in the ways sweeps used to let pass.
@@ -73,5 +77,22 @@ struct SweepOpJudgmentTests {
     // Without the bug, the same placement passes.
     let ok = try ScenarioRunner(registry: registry).run(try plan(), RunOptions(faults: [yield.spec]))
     #expect(!Sweeper.failed(ok))
+  }
+
+  @Test("a sweep's scenario lines say which op each fault fired in and which ops then failed")
+  func firedOpAndErrors() throws {
+    // The in-process executor loads plans from their files.
+    let file = FileManager.default.temporaryDirectory.appendingPathComponent("faultline-liar-\(getpid()).yaml")
+    try PlanWriter.yaml(try plan()).write(to: file, atomically: true, encoding: .utf8)
+    defer { try? FileManager.default.removeItem(at: file) }
+    let loaded = try PlanLoader(registry: registry).load(file: file.path)
+    let results = try SweepDriver(registry: registry).sweepInProcess(
+      [loaded], configs: [SweepConfig(plan: loaded)], bugs: ["fsync-eexist"])
+    let lines = try #require(results.first).scenarios
+    let fired = try #require(lines.first { !$0.fired.isEmpty })
+    #expect(fired.fired.map(\.op) == ["write"])
+    #expect(fired.errors == ["app/1 write: EIO", "app/2 fsync: EEXIST"])
+    // The fault-free scenario: only the bug's fsync error.
+    #expect(lines.first { $0.fired.isEmpty }?.errors == ["app/2 fsync: EEXIST"])
   }
 }

@@ -66,8 +66,13 @@ struct ModelKernelTests {
       ])
     #expect(space.used.value == 11 * 512)
     for r in runs {
-      for b in r.disk.start..<r.disk.end { #expect(try d.read(b) == Array(repeating: 0x5A, count: 512)) }
+      for b in r.disk.start..<r.disk.end where b != 34 {
+        #expect(try d.read(b) == Array(repeating: 0x5A, count: 512))
+      }
     }
+    // The last block holds the file's last byte; past EOF it is zero, as write-back leaves it
+    // (a stale tail past EOF read back as data once the file grows: explore found one).
+    #expect(try d.read(34) == [0x5A] + Array(repeating: 0, count: 511))
     #expect(try a.prewrite(bytes: 0, device: d, space: &space).isEmpty)
     #expect(throws: FSError(.noSpace)) { try a.prewrite(bytes: 14 * 512, device: d, space: &space) }
   }

@@ -17,7 +17,8 @@ extension PlanResults {
         ScenarioEntry(
           key: key, index: i, child: -1, faults: r.faults, scheduleSeed: run.scheduleSeed, explored: nil,
           outcome: r.passed ? .passed : r.failed ? .failed : .unjudged, signature: sig, steps: r.steps,
-          fired: r.fired.map { FiredFault(point: $0.point, hit: $0.hit, decision: $0.decision) }))
+          fired: r.fired.map { FiredFault(point: $0.point, hit: $0.hit, decision: $0.decision, op: $0.op) },
+          errors: ScenarioEntry.errors(r.ops)))
       guard let sig else { continue }
       if let k = failures.firstIndex(where: { $0.signature == sig }) {
         failures[k].count += 1

@@ -24,10 +24,14 @@ public struct FiredFault: Sendable, Codable, Hashable {
   public let point: String
   public let hit: Int
   public let decision: String
-  public init(point: String, hit: Int, decision: String) {
+  /// The kind of operation the hit was made in (`fsync`, a worker's `finish_ordered_io`); nil
+  /// in results written before it was recorded.
+  public let op: String?
+  public init(point: String, hit: Int, decision: String, op: String? = nil) {
     self.point = point
     self.hit = hit
     self.decision = decision
+    self.op = op
   }
 
   /// The errno a `fail` decision injected.
@@ -62,11 +66,15 @@ public struct ScenarioEntry: Sendable, Codable, Hashable {
   /// The plan tasks' schedule steps (nil when the worker crashed or timed out).
   public let steps: Int?
   public let fired: [FiredFault]
+  /// The plan tasks' operations that did not succeed, in plan order (`t1/2 fsync: EIO`); nil
+  /// when every one succeeded, or in results written before it was recorded.
+  public let errors: [String]?
 
   public init(
     key: String, index: Int, child: Int, faults: [String], scheduleSeed: UInt64?, explored: [Int]?,
-    outcome: Outcome, signature: String?, steps: Int?, fired: [FiredFault]
+    outcome: Outcome, signature: String?, steps: Int?, fired: [FiredFault], errors: [String]? = nil
   ) {
+    self.errors = errors
     self.key = key
     self.index = index
     self.child = child
@@ -77,6 +85,17 @@ public struct ScenarioEntry: Sendable, Codable, Hashable {
     self.signature = signature
     self.steps = steps
     self.fired = fired
+  }
+
+  /// The operations of `ops` that did not succeed, as `TASK/N OP: OUTCOME`; nil when none.
+  public static func errors(_ ops: [OpRecord]) -> [String]? {
+    let out = ops.filter { $0.outcome.status != .ok }.map { r in
+      // The record names the op with its arguments (`write { path: /a … }`): its kind is the first word.
+      let kind = r.op.prefix { $0 != " " }
+      let end = r.outcome.status == .error ? r.outcome.errno?.name ?? "error" : r.outcome.status.rawValue
+      return "\(r.task)/\(r.index) \(kind): \(end)"
+    }
+    return out.isEmpty ? nil : out
   }
 
   /// Space order: what "first" means for a signature, and the order results list scenarios in.

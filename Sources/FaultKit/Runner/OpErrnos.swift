@@ -37,6 +37,10 @@ public enum OpErrnos {
   ]
   /// read(2).
   static let read: Set<Errno> = [.again, .badFile, .fault, .interrupted, .invalid, .io, .isDirectory]
+  /// An O_DIRECT read(2) writes back the cached dirty pages of its range first and returns that
+  /// write-back's error (iomap_dio_rw → kiocb_write_and_wait → filemap_write_and_wait_range): a
+  /// filesystem that allocates at writeback can fail it with ENOSPC or EDQUOT.
+  static let dioRead: Set<Errno> = read.union([.noSpace, .quota])
   /// fsync(2): EDQUOT and ENOSPC are listed for filesystems that allocate at writeback.
   static let fsync: Set<Errno> = [.badFile, .interrupted, .io, .readOnly, .invalid, .noSpace, .quota]
   /// sync_file_range(2) (the `writeback` op); EDQUOT as for fsync.
@@ -92,7 +96,8 @@ public enum OpErrnos {
     let base: Set<Errno>
     switch kind {
     case .write, .append, .dioWrite: base = write.union(modifies)
-    case .read, .dioRead: base = read
+    case .read: base = read
+    case .dioRead: base = dioRead
     case .fsync: base = fsync
     case .writeback: base = syncFileRange.union(modifies)
     case .mmapWrite, .pageMkwrite: base = store

@@ -71,8 +71,9 @@ public struct InProcessExecutor: ScenarioExecutor {
       scenario: sc, kind: .judged, result: Sweeper.keeps(r) ? kept : nil, children: children, schedules: schedules)
     if Sweeper.unjudged(r) { o.unjudged = true }
     if expand != nil { o.state = StateDigest.of(r) }
-    o.fired = r.fired.map { FiredFault(point: $0.point, hit: $0.hit, decision: $0.decision) }
+    o.fired = r.fired.map { FiredFault(point: $0.point, hit: $0.hit, decision: $0.decision, op: $0.op) }
     o.steps = r.steps
+    o.errors = ScenarioEntry.errors(r.ops)
     o.nanos = DispatchTime.now().uptimeNanoseconds - started
     return o
   }
@@ -305,7 +306,7 @@ extension SweepOutcome {
     return ScenarioEntry(
       key: scenario.key, index: scenario.index, child: scenario.child, faults: scenario.placements.map(\.description),
       scheduleSeed: scenario.scheduleSeed, explored: scenario.prefix, outcome: outcome,
-      signature: failed ? signature : nil, steps: steps, fired: fired ?? [])
+      signature: failed ? signature : nil, steps: steps, fired: fired ?? [], errors: errors)
   }
 }
 

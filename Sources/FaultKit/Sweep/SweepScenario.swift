@@ -77,6 +77,10 @@ public struct SweepOutcome: Sendable, Codable {
   public var fired: [FiredFault]?
   /// Schedule steps the plan's tasks took (judged scenarios): the run's logical time.
   public var steps: Int?
+  /// The plan tasks' operations that did not succeed, in plan order (`t1/2 fsync: EIO`), judged
+  /// scenarios only; nil when every one succeeded. Where an error surfaced: what coverage-guided
+  /// exploration tells paths apart by.
+  public var errors: [String]?
   /// Wall-clock nanoseconds the scenario took where it ran. The only clock reading in a sweep's
   /// records; it goes to timings.json, never into results.json.
   public var nanos: UInt64?
@@ -106,7 +110,8 @@ public struct SweepOutcome: Sendable, Codable {
   public var state: String?
 
   enum CodingKeys: String, CodingKey {
-    case scenario, kind, result, children, schedules, pruned, detail, fired, steps, nanos, unjudged, cause, flaky
+    case scenario, kind, result, children, schedules, pruned, detail, fired, steps, errors, nanos, unjudged, cause
+    case flaky
     case reruns, reproduced, rerunEnds, state
     case slimSignature = "signature"
   }
