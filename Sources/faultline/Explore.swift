@@ -47,7 +47,8 @@ struct ExploreCommand: ParsableCommand {
 
   @Option(
     help:
-      "The coverage that guides generation and chooses the corpus: \(Self.signalNames.joined(separator: ", ")).")
+      "The coverage that guides generation and chooses the corpus: \(Self.signalNames.joined(separator: ", ")) (error-handlers needs a coverage build: scripts/faultline explore … --signal error-handlers; it sweeps one plan at a time)."
+  )
   var signal = "sweep-points"
 
   @Option(help: "Write the corpus here: the fewest generated plans that together reach all that was reached.")
@@ -77,14 +78,17 @@ struct ExploreCommand: ParsableCommand {
   @Flag(help: "No progress output.")
   var quiet = false
 
-  /// The coverage signals `--signal` may name. A new signal (error-handler coverage from an
-  /// instrumented build) is added here and in `signal(named:)`.
-  static let signalNames = ["sweep-points"]
+  /// The coverage signals `--signal` may name (a new one is added here and in `signal(named:)`):
+  /// what sweeps report (`sweep-points`), error-handler coverage from a coverage build
+  /// (`error-handlers`, one plan per sweep), or both.
+  static let signalNames = ["sweep-points", "error-handlers", "error-handlers+sweep-points"]
 
   /// The signal `--signal` names, or nil.
   static func signal(named name: String) -> (any CoverageSignal)? {
     switch name {
     case "sweep-points": SweepCoverage()
+    case "error-handlers": ErrorHandlerSignal()
+    case "error-handlers+sweep-points": ExploreCoverage.Union([ErrorHandlerSignal(), SweepCoverage()])
     default: nil
     }
   }
@@ -109,6 +113,16 @@ struct ExploreCommand: ParsableCommand {
     }
     guard let signal = Self.signal(named: signal) else {
       throw BadInput(description: "--signal \(signal): expected one of \(Self.signalNames.joined(separator: ", "))")
+    }
+    if signal.wholeSweep, let batch, batch != 1 {
+      throw BadInput(
+        description:
+          "--batch \(batch): --signal \(signal.name) is counted per sweep, not per plan, so each plan is swept alone (--batch 1)"
+      )
+    }
+    if signal.sweepArguments.contains("--error-coverage") {
+      // A build without counters, or missing llvm tools, is bad input now, not a failed sweep later.
+      _ = try ErrorCoverageMeasure.ready(for: engine.map { [$0] } ?? [])
     }
     let dir: ReportDirectory
     var state: ExploreState
@@ -154,7 +168,8 @@ struct ExploreCommand: ParsableCommand {
       dir =
         try reportDir.map { ReportDirectory(path: $0) } ?? ReportDirectory.fresh(under: "Reports", command: "explore")
       state = ExploreState(
-        engine: engine, seed: seed ?? 0, length: length ?? 1, batch: batch ?? 8, depth: depth ?? 1, signal: signal.name,
+        engine: engine, seed: seed ?? 0, length: length ?? 1, batch: batch ?? (signal.wholeSweep ? 1 : 8),
+        depth: depth ?? 1, signal: signal.name,
         shard: theShard)
     }
     let baseline = try compare.map { try Self.readResults($0) }

@@ -155,6 +155,7 @@ struct Explorer {
       args = ["sweep", "--resume", into]
     } else {
       args = ["sweep", plans, "--report-dir", into, "--depth", String(depth), "--timeout", String(timeout)]
+      args += signal.sweepArguments
     }
     args += ["--jobs", String(jobs), "--quiet"]
     if let budget { args += ["--budget", String(format: "%.3f", budget)] }

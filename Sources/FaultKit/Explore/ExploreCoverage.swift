@@ -14,6 +14,17 @@ public protocol CoverageSignal: Sendable {
   ///   - plan: the plan's results in the sweep's results.json.
   ///   - runDirectory: the sweep's report directory (results.json and anything else it wrote).
   func items(of plan: PlanResults, runDirectory: String) -> Set<String>
+  /// Arguments the sweep of a generation needs for this signal to read anything
+  /// (`--error-coverage`); none by default.
+  var sweepArguments: [String] { get }
+  /// The signal is a property of a whole sweep, not of each plan in it (error-handler coverage is
+  /// counted per engine): explore then sweeps one plan at a time, so each plan's items are its own.
+  var wholeSweep: Bool { get }
+}
+
+extension CoverageSignal {
+  public var sweepArguments: [String] { [] }
+  public var wholeSweep: Bool { false }
 }
 
 /// The default signal, from what every sweep reports: the points the fault-free run reached
@@ -87,6 +98,12 @@ public enum ExploreCoverage {
     public let signals: [any CoverageSignal]
     public init(_ signals: [any CoverageSignal]) { self.signals = signals }
     public var name: String { signals.map(\.name).joined(separator: "+") }
+    public var sweepArguments: [String] {
+      var out: [String] = []
+      for s in signals { for a in s.sweepArguments where !out.contains(a) { out.append(a) } }
+      return out
+    }
+    public var wholeSweep: Bool { signals.contains { $0.wholeSweep } }
     public func items(of plan: PlanResults, runDirectory: String) -> Set<String> {
       var out = Set<String>()
       for s in signals { for i in s.items(of: plan, runDirectory: runDirectory) { out.insert("\(s.name): \(i)") } }
