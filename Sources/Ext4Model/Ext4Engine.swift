@@ -91,7 +91,7 @@ final class Ext4Engine: Engine, @unchecked Sendable {
       try await truncate(op.path, size: op.size ?? 0)
     case .dioWrite, .dioRead, .mmapWrite, .migratePage, .dropCaches, .corrupt, .pageMkwrite, .append, .fallocate,
       .mkdir,
-      .link, .symlink, .setxattr, .removexattr, .zeroRange, .rename:
+      .link, .symlink, .setxattr, .removexattr, .zeroRange, .rename, .control:
       // Not in ext4-model's operation list: the plan loader rejects plans that use them.
       throw FSError(.invalid)
     }
