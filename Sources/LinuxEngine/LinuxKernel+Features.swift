@@ -35,8 +35,12 @@ extension LinuxKernel {
     Option(name: "XFS_DEBUG", gives: "xfs's own assertions (ASSERT) reported in the kernel log"),
     Option(name: "BTRFS_ASSERT", gives: "btrfs's own assertions reported in the kernel log"),
     Option(
-      name: "PROC_PAGE_MONITOR", gives: "/proc/kpageflags (the page cache's page flags)",
-      invariants: ["pages-settled"]),
+      name: "PROC_PAGE_MONITOR", gives: "/proc/kpageflags (every page frame's flags: locked, writeback)",
+      invariants: ["pages-unlocked"]),
+    Option(
+      name: "DEBUG_KMEMLEAK", gives: "kmemleak's reports of unreferenced objects (setup kmemleak: true)",
+      invariants: ["no-leak"]),
+    Option(name: "MODULES", gives: "loading kernel modules (setup modules: [PATH], the proof tests' planted defects)"),
     Option(name: "KASAN", gives: "memory-safety reports (KASAN)"),
   ]
 
@@ -147,8 +151,7 @@ extension LinuxKernel {
       let config = kernel.knownConfig.config, let option = options.first(where: { $0.fs == s.fs })
     else { return }
     guard config["CONFIG_" + option.name] != "y" else { return }
-    let m = try PlanMap(
-      setup, path: "setup", keys: ["fs", "device", "mkfs", "mount", "files", "fragment", "kernel", "memory"])
+    let m = try PlanMap(setup, path: "setup", keys: LinuxSetup.keys)
     let fs = try m.require("fs", "ext4, btrfs or xfs")
     throw PlanError(
       fs.location, key: "setup.fs", expected: "a filesystem kernel \(kernel.path) was built with",

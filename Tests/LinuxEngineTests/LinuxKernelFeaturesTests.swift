@@ -49,7 +49,8 @@ struct LinuxKernelFeaturesTests {
       ])
     #expect(
       f.lines.contains(
-        "  lacks: XFS_FS FAIL_PAGE_ALLOC FAIL_MAKE_REQUEST PROVE_LOCKING XFS_DEBUG BTRFS_ASSERT PROC_PAGE_MONITOR"))
+        "  lacks: XFS_FS FAIL_PAGE_ALLOC FAIL_MAKE_REQUEST PROVE_LOCKING XFS_DEBUG BTRFS_ASSERT PROC_PAGE_MONITOR DEBUG_KMEMLEAK MODULES"
+      ))
   }
 
   @Test("no .config beside it: the config the binary embeds (IKCONFIG), found by its markers")
