@@ -27,7 +27,10 @@ struct PageFrames: Sendable, Equatable {
     (8, "writeback"), (9, "reclaim"), (10, "buddy"), (11, "mmap"), (12, "anon"), (13, "swapcache"),
     (14, "swapbacked"), (15, "compound-head"), (16, "compound-tail"), (17, "huge"), (18, "unevictable"),
     (19, "hwpoison"), (20, "nopage"), (21, "ksm"), (22, "thp"), (23, "offline"), (24, "zero-page"), (25, "idle"),
-    (26, "pgtable"),
+    // Kernel-internal bits (include/linux/kernel-page-flags.h, 6.12): owner-2 is PG_owner_2
+    // (PG_mappedtodisk for a filesystem's page).
+    (26, "pgtable"), (32, "reserved"), (33, "mlocked"), (34, "owner-2"), (35, "private"), (36, "private-2"),
+    (37, "owner-private"), (38, "arch"), (40, "softdirty"), (41, "arch-2"), (42, "arch-3"),
   ]
 
   /// The flags in words, lowest bit first: `locked, uptodate, lru`.
@@ -78,9 +81,10 @@ struct PageFrames: Sendable, Equatable {
   }
 }
 
-/// kmemleak's report (/sys/kernel/debug/kmemleak) as findings of `no-leak`: one per unreferenced
-/// object, with its size, the task that allocated it and its backtrace. Addresses, pids, jiffies
-/// and checksums are left out: they differ from boot to boot.
+/// kmemleak's report (/sys/kernel/debug/kmemleak, read in several rounds) as findings of
+/// `no-leak`: one per unreferenced object (each once), with its size, the task that allocated it
+/// and its backtrace. Addresses, pids, jiffies and checksums are left out: they differ from boot
+/// to boot.
 enum KmemleakReport {
   static func findings(_ text: String) -> [Finding] {
     var out: [Finding] = []
@@ -113,9 +117,16 @@ enum KmemleakReport {
           evidence: evidence))
       current = []
     }
-    // At most one pass over the lines.
+    // The agent reads the report in several rounds: each object (its header names its address)
+    // once. At most one pass over the lines.
+    var seen = Set<String>()
+    var skipping = false
     for line in text.split(separator: "\n", omittingEmptySubsequences: true).map(String.init) {
-      if line.hasPrefix("unreferenced object") { flush() }
+      if line.hasPrefix("unreferenced object") {
+        flush()
+        skipping = !seen.insert(line).inserted
+      }
+      if skipping { continue }
       if line.hasPrefix("unreferenced object") || !current.isEmpty { current.append(line) }
     }
     flush()

@@ -132,13 +132,25 @@ struct PlantedDefectTests {
 
   @Test("an allocation leaked on an error path: no-leak, with kmemleak's backtrace")
   func leak() throws {
-    let r = try Self.run("leak", "defect")
+    // kmemleak is conservative: a copy of the object's address anywhere it scans counts as a
+    // reference, and it missed this leak in about 1 run in 4 on a fresh machine (6 of 8 runs of
+    // `faultline run` found it). Up to 4 runs (a later one may reuse the machine: each scenario
+    // starts by clearing what kmemleak found before), and the number it took is said; the clean
+    // mode must never report one.
+    var tries = 0
+    var r: ScenarioResult
+    repeat {
+      tries += 1
+      r = try Self.run("leak", "defect")
+    } while Self.violations(r, LinuxModel.noLeak).isEmpty && tries < 4
+    if tries > 1 { print("PlantedDefectTests.leak: kmemleak reported the leak in run \(tries)") }
     let v = Self.violations(r, LinuxModel.noLeak)
-    #expect(v.count == 1, "\(r.violations) \(r.unjudged ?? [])")
-    // The request (208 bytes) in its slab object (kmalloc-256), as kmemleak sizes it.
-    #expect(v.first?.message.contains("an object of 256 bytes") == true, "the object's size: \(v)")
-    #expect(v.first?.evidence.contains { $0.contains("leak_write") } == true, "the allocation site: \(v)")
-    #expect(v.first?.evidence.contains { $0.contains("no number here") } == true, "its bytes: \(v)")
+    #expect(v.count == 1, "after \(tries) run(s): \(r.violations) \(r.unjudged ?? [])")
+    for leak in v {
+      #expect(leak.message.contains("an object of 16384 bytes"), "the request's size: \(leak)")
+      #expect(leak.evidence.contains { $0.contains("leak_write") }, "the allocation site: \(leak)")
+      #expect(leak.evidence.contains { $0.contains("no number here") }, "its bytes: \(leak)")
+    }
     #expect(r.violations.allSatisfy { $0.invariant == LinuxModel.noLeak }, "\(r.violations)")
     Self.expectClean(try Self.run("leak", "clean"))
   }
