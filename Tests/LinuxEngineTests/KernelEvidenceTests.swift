@@ -174,6 +174,21 @@ struct KernelEvidenceTests {
     #expect(up.contains("control.path"), "\(up)")
   }
 
+  @Test("kmemleak or modules on a kernel built without them: an error at the key, naming the option")
+  func kernelLacks() throws {
+    let dir = try LinuxKernelFeaturesTests.fakeKernel("lacks", config: ["CONFIG_EXT4_FS=y"])
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let ko = dir.appendingPathComponent("m.ko").path
+    #expect(FileManager.default.createFile(atPath: ko, contents: Data()))
+    let kernel = "  kernel: \(dir.path)/linux\n"
+    let fsync = "fsync: { path: /a }"
+    let leak = Self.error(Self.plan(setup: kernel + "  kmemleak: true", op: fsync))
+    #expect(leak.contains(":7:13: error: setup.kmemleak: expected an option kernel"), "\(leak)")
+    #expect(leak.contains("no CONFIG_DEBUG_KMEMLEAK=y"), "\(leak)")
+    let modules = Self.error(Self.plan(setup: kernel + "  modules: [ \(ko) ]", op: fsync))
+    #expect(modules.contains(":7:12: error: setup.modules") && modules.contains("no CONFIG_MODULES=y"), "\(modules)")
+  }
+
   @Test("a control op names no plan file; modules and kmemleak are part of the machine's identity")
   func identity() throws {
     let p = try Self.load(Self.plan(setup: "  kmemleak: true", op: "control: { path: /sys/kernel/debug/x, value: go }"))

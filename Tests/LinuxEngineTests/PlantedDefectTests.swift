@@ -133,16 +133,17 @@ struct PlantedDefectTests {
   @Test("an allocation leaked on an error path: no-leak, with kmemleak's backtrace")
   func leak() throws {
     // kmemleak is conservative: a copy of the object's address anywhere it scans counts as a
-    // reference, and it missed this leak in about 1 run in 4 on a fresh machine (6 of 8 runs of
-    // `faultline run` found it). Up to 4 runs (a later one may reuse the machine: each scenario
-    // starts by clearing what kmemleak found before), and the number it took is said; the clean
-    // mode must never report one.
+    // reference (on UML likely a register frame of an interrupted kernel path left on the IRQ
+    // signal stack, cpu0_irqstack, which kmemleak scans with the kernel's data), and it missed
+    // this leak in 2 of 8 `faultline run`s, and in the first 3 runs of one test under load. Up
+    // to 6 runs (a later one may reuse the machine: each scenario starts by clearing what
+    // kmemleak found before), and the number it took is said; the clean mode must never report one.
     var tries = 0
     var r: ScenarioResult
     repeat {
       tries += 1
       r = try Self.run("leak", "defect")
-    } while Self.violations(r, LinuxModel.noLeak).isEmpty && tries < 4
+    } while Self.violations(r, LinuxModel.noLeak).isEmpty && tries < 6
     if tries > 1 { print("PlantedDefectTests.leak: kmemleak reported the leak in run \(tries)") }
     let v = Self.violations(r, LinuxModel.noLeak)
     #expect(v.count == 1, "after \(tries) run(s): \(r.violations) \(r.unjudged ?? [])")
