@@ -96,7 +96,7 @@ final class BtrfsEngine: Engine, @unchecked Sendable {
     case .dropCaches:
       try lookup(op.path).mapping.dropClean()
     case .punch, .truncate, .pageMkwrite, .append, .fallocate, .mkdir, .link, .symlink, .setxattr, .removexattr,
-      .zeroRange, .rename:
+      .zeroRange, .rename, .control:
       // Not in btrfs-model's operation list: the plan loader rejects plans that use them.
       throw FSError(.invalid)
     case .corrupt:

@@ -97,7 +97,7 @@ final class Ext4Engine: Engine, @unchecked Sendable {
       try lookup(op.path).mapping.dropClean()
     case .dioWrite, .dioRead, .mmapWrite, .migratePage, .corrupt, .pageMkwrite, .append, .fallocate,
       .mkdir,
-      .link, .symlink, .setxattr, .removexattr, .zeroRange, .rename:
+      .link, .symlink, .setxattr, .removexattr, .zeroRange, .rename, .control:
       // Not in ext4-model's operation list: the plan loader rejects plans that use them.
       throw FSError(.invalid)
     }

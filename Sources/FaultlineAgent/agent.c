@@ -242,7 +242,7 @@ static long long disk_activity(long long *inflight) {
   *inflight = 0;
   int fd = open("/sys/block/ubda/stat", O_RDONLY | O_CLOEXEC);
   if (fd < 0) return -1;
-  ssize_t n = read(fd, buf, sizeof buf - 1);
+  ssize_t n = pread(fd, buf, sizeof buf - 1, 0); /* no file-position lock: see the control op */
   close(fd);
   if (n <= 0) return -1;
   buf[n] = 0;

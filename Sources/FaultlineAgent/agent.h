@@ -63,6 +63,8 @@ void sb_json_string(fl_strbuf *b, const char *s);
 void fl_op_dispatch(fl_msg *m);
 /* Closes every file a task holds (between scenarios); 0, or EBUSY when a task is stuck. */
 int fl_ops_reset(void);
+/* The thread ids of the tasks not inside an operation, comma-separated (for held-lock checks). */
+void fl_ops_idle_tids(char *out, size_t n);
 
 /* Waits (bounded, about 2 s at most) until the plan's disk has no request in flight and its
  * completed-request counts stood still for a short quiet spell, so I/O an operation started

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -49,6 +50,7 @@ typedef struct task {
   int n_files;
   int reset; /* close every file before the next operation */
   int busy;  /* inside an operation (or closing files) */
+  long tid;  /* the thread's id, as the kernel's reports name it (0 until it runs) */
 } task;
 
 /* mem.alloc: the kernel's fail-nth of the task thread running an operation. The host asks for
@@ -357,7 +359,21 @@ static void perform(task *t, fl_msg *m) {
   fnth.begun = 0;
   int rc = 0;
   int fd;
-  if (strcmp(kind, "create") == 0) {
+  if (strcmp(kind, "control") == 0) {
+    /* A kernel control file (debugfs, /proc, /sys), not a plan file: the value written, in this
+     * task, as one pwrite at offset 0 (which, unlike write, takes no file-position lock around
+     * the control's code: lockdep then sees only the locks the control takes). */
+    const char *value = fl_get(m, "value");
+    fd = value ? open(path, O_WRONLY | O_CLOEXEC) : -1;
+    if (!value) {
+      rc = EINVAL;
+    } else if (fd < 0) {
+      rc = errno;
+    } else {
+      rc = pwrite(fd, value, strlen(value), 0) < 0 ? errno : 0;
+      close(fd);
+    }
+  } else if (strcmp(kind, "create") == 0) {
     forget(t, path);
     fail_begin();
     fd = open(full, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -437,6 +453,9 @@ static void perform(task *t, fl_msg *m) {
 
 static void *task_main(void *arg) {
   task *t = arg;
+  pthread_mutex_lock(&t->lock);
+  t->tid = (long)syscall(SYS_gettid);
+  pthread_mutex_unlock(&t->lock);
   for (;;) {
     pthread_mutex_lock(&t->lock);
     while (t->len == 0) pthread_cond_wait(&t->cond, &t->lock);
@@ -542,4 +561,24 @@ int fl_ops_reset(void) {
     usleep(10000);
   }
   return EBUSY;
+}
+
+/* The thread ids of the tasks that are not inside an operation (in user space, waiting for the
+ * next), comma-separated, into `out` (at most `n` bytes). */
+void fl_ops_idle_tids(char *out, size_t n) {
+  size_t used = 0;
+  out[0] = 0;
+  pthread_mutex_lock(&tasks_lock);
+  for (int i = 0; i < n_tasks; i++) {
+    task *t = &tasks[i];
+    pthread_mutex_lock(&t->lock);
+    int idle = !t->busy && t->len == 0 && t->tid != 0;
+    long tid = t->tid;
+    pthread_mutex_unlock(&t->lock);
+    if (!idle) continue;
+    int w = snprintf(out + used, n - used, "%s%ld", used ? "," : "", tid);
+    if (w < 0 || (size_t)w >= n - used) break;
+    used += (size_t)w;
+  }
+  pthread_mutex_unlock(&tasks_lock);
 }

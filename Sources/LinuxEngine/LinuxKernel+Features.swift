@@ -41,8 +41,12 @@ extension LinuxKernel {
     Option(name: "XFS_DEBUG", gives: "xfs's own assertions (ASSERT) reported in the kernel log"),
     Option(name: "BTRFS_ASSERT", gives: "btrfs's own assertions reported in the kernel log"),
     Option(
-      name: "PROC_PAGE_MONITOR", gives: "/proc/kpageflags (the page cache's page flags)",
-      invariants: ["pages-settled"]),
+      name: "PROC_PAGE_MONITOR", gives: "/proc/kpageflags (every page frame's flags: locked, writeback)",
+      invariants: ["pages-unlocked"]),
+    Option(
+      name: "DEBUG_KMEMLEAK", gives: "kmemleak's reports of unreferenced objects (setup kmemleak: true)",
+      invariants: ["no-leak"]),
+    Option(name: "MODULES", gives: "loading kernel modules (setup modules: [PATH], the proof tests' planted defects)"),
     Option(name: "KASAN", gives: "memory-safety reports (KASAN)"),
   ]
 
@@ -145,15 +149,21 @@ extension LinuxKernel {
     return kernel.features(points: points, invariants: invariants)
   }
 
-  /// Refuses a setup whose filesystem the kernel it boots was built without (a kernel whose
-  /// options are unknown, or no kernel at all, is left to boot: its errors say more).
-  /// - Throws: `PlanError` at `setup.fs`, naming the option.
+  /// Refuses a setup whose filesystem, kmemleak or modules the kernel it boots was built without
+  /// (a kernel whose options are unknown, or no kernel at all, is left to boot: its errors say more).
+  /// - Throws: `PlanError` at `setup.fs`, `setup.kmemleak` or `setup.modules`, naming the option.
   static func checkFilesystem(_ setup: PlanValue?) throws {
     guard let setup, let s = try? LinuxSetup(setup), let kernel = try? locate(explicit: s.kernel),
       let config = kernel.knownConfig.config, let option = options.first(where: { $0.fs == s.fs })
     else { return }
-    guard config["CONFIG_" + option.name] != "y" else { return }
     let m = try PlanMap(setup, path: "setup", keys: LinuxSetup.keys)
+    for (key, name, wanted) in [("kmemleak", "DEBUG_KMEMLEAK", s.kmemleak), ("modules", "MODULES", !s.modules.isEmpty)]
+    where wanted && config["CONFIG_" + name] != "y" {
+      throw PlanError(
+        m.value(key)?.location ?? m.keyLocation(key), key: "setup.\(key)",
+        expected: "an option kernel \(kernel.path) was built with", found: "its config has no CONFIG_\(name)=y")
+    }
+    guard config["CONFIG_" + option.name] != "y" else { return }
     let fs = try m.require("fs", "ext4, btrfs or xfs")
     throw PlanError(
       fs.location, key: "setup.fs", expected: "a filesystem kernel \(kernel.path) was built with",

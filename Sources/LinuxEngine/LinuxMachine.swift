@@ -78,11 +78,12 @@ final class LinuxMachine: @unchecked Sendable {
     }
     let log = open(made + "/console.log", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
     guard log >= 0 else { throw LinuxEngineError.io(made + "/console.log", errno) }
-    let args = [
-      kernel.path, "mem=\(setup.memoryBytes >> 20)M", "root=/dev/root", "rootfstype=hostfs", "rootflags=/", "ro",
-      "init=\(agent)", "ubd0=\(image)", "con=null", "ssl=null", "con1=fd:3,fd:4", "con0=null,fd:1",
-      "hung_task_panic=0",
-    ]
+    let args =
+      [
+        kernel.path, "mem=\(setup.memoryBytes >> 20)M", "root=/dev/root", "rootfstype=hostfs", "rootflags=/", "ro",
+        "init=\(agent)", "ubd0=\(image)", "con=null", "ssl=null", "con1=fd:3,fd:4", "con0=null,fd:1",
+        "hung_task_panic=0",
+      ] + (setup.kmemleak ? ["kmemleak=on"] : [])
     let env = [
       "LD_PRELOAD=\(shim)", "FAULTLINE_UBD_IMAGE=\(image)", "FAULTLINE_UBD_CONTROL=\(ubd.controlPath)",
       "FAULTLINE_UBD_UNDO=\(ubd.undoPath)", "TMPDIR=\(made)", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/",
@@ -117,6 +118,8 @@ final class LinuxMachine: @unchecked Sendable {
       try must("write", [("path", "/sys/block/ubda/bdi/min_ratio"), ("value", "50")])
       failNth = try configureFailNth()
       failMakeRequest = try hasFailMakeRequest()
+      try loadModules()
+      if setup.kmemleak { try startKmemleak() }
       try makeGolden()
     } catch {
       let console = consoleTail()
@@ -282,6 +285,37 @@ final class LinuxMachine: @unchecked Sendable {
     ]
     for f in files where try query("read", [("path", f)]).rc != 0 { return false }
     return true
+  }
+
+  /// The setup's kernel modules, loaded in order (finit_module in the guest, from the host's path).
+  /// - Throws: `LinuxEngineError` naming the module and why: a kernel without module support
+  ///   (ENOSYS), a module built for another kernel (ENOEXEC, EINVAL), one already loaded (EEXIST).
+  private func loadModules() throws {
+    for path in setup.modules {
+      let r = try query("module", [("path", path)])
+      guard r.rc != 0 else { continue }
+      let e = Errno(rawValue: r.rc)
+      let why =
+        r.rc == ENOSYS
+        ? "this kernel has no module support (CONFIG_MODULES)"
+        : r.rc == ENOEXEC || r.rc == EINVAL
+          ? "\(e.name): built for another kernel? (scripts/build-test-modules builds against the kernel's own tree)"
+          : e.name
+      throw LinuxEngineError.broken("loading the module \(path): \(why)")
+    }
+  }
+
+  /// kmemleak is on (the kernel was booted with kmemleak=on) and its scanning thread off: scans
+  /// run when the engine asks, at rest, not every 10 minutes at a moment the load decides.
+  /// - Throws: `LinuxEngineError` when the kernel has no kmemleak (CONFIG_DEBUG_KMEMLEAK) or it
+  ///   turned itself off.
+  private func startKmemleak() throws {
+    let r = try query("kmemleak", [("mode", "off-thread")])
+    guard r.rc == 0 else {
+      throw LinuxEngineError.broken(
+        "setup kmemleak: true, but /sys/kernel/debug/kmemleak refuses (\(Errno(rawValue: r.rc).name)): a kernel without CONFIG_DEBUG_KMEMLEAK, or kmemleak turned itself off"
+      )
+    }
   }
 
   /// Things the kernel sets up the first time after boot that a filesystem writes and syncs (and

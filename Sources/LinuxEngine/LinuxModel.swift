@@ -12,15 +12,19 @@ public enum LinuxModel {
   public static let fsckClean: InvariantName = "fsck-clean"
   public static let delallocFlushed: InvariantName = "delalloc-flushed"
   public static let pagesSettled: InvariantName = "pages-settled"
+  public static let pagesUnlocked: InvariantName = "pages-unlocked"
+  public static let noLeak: InvariantName = "no-leak"
 
   /// The invariant a kernel check's report breaks: lockdep's reports are about locks (one held
   /// returning to user space or at exit, freed while held, unlocked unbalanced, taken in an order
   /// that can deadlock, RCU used outside its read lock), the hung-task detector's about a task
-  /// that does not finish; every other check (WARN, BUG, Oops, KASAN, kmemleak) is kernel-clean's.
+  /// that does not finish; kmemleak's about memory nobody references (no-leak); every other check
+  /// (WARN, BUG, Oops, KASAN) is kernel-clean's.
   static func invariant(for kind: KernelReport.Kind) -> InvariantName {
     switch kind {
     case .lockdep: .locksReleased
     case .hungTask: .noHang
+    case .kmemleak: noLeak
     default: kernelClean
     }
   }
@@ -56,6 +60,7 @@ public enum LinuxModel {
   public static let operations: [OpKind] = [
     .create, .write, .append, .read, .fsync, .writeback, .dioWrite, .dioRead, .mmapWrite, .pageMkwrite, .dropCaches,
     .punch, .zeroRange, .fallocate, .truncate, .unlink, .rename, .mkdir, .link, .symlink, .setxattr, .removexattr,
+    .control,
   ]
 
   static let own: [any Invariant] = [
@@ -69,16 +74,16 @@ public enum LinuxModel {
     KernelReported(
       name: .noHang,
       checks:
-        "The kernel's hung-task detector said nothing during the scenario: no task blocked (D state) for 20 s (the guest's hung_task_timeout_secs; the engine gives up on an operation at 60 s and reads the kernel log first). Its report is the evidence: the task, its stack, and with lockdep every lock held in the system (the wait chain).",
+        "The kernel's hung-task detector said nothing during the scenario: no task blocked (D state) for 20 s (the guest's hung_task_timeout_secs; the engine gives up on an operation at 60 s and reads the kernel log first, so a plan task stuck in the guest is reported with the detector's report, not as a bare timeout). Its report is the evidence: the task, its stack (what it waits in: a page lock, a completion, a mutex), and with lockdep every lock held in the system (the wait chain).",
       doesNotCheck:
         "A task that loops or sleeps interruptibly (not D state): the operation's timeout catches it, without the kernel's stack. A kernel built without DETECT_HUNG_TASK."
     ),
     KernelReported(
       name: kernelClean,
       checks:
-        "The kernel's other checks said nothing during the scenario (from its log, /dev/kmsg): no WARN, BUG (sleeping in atomic context among them), Oops, KASAN or kmemleak report. Each report is evidence as the kernel printed it, with its stack. Messages the kernel overwrote before they were read make the scenario unjudged.",
+        "The kernel's other checks said nothing during the scenario (from its log, /dev/kmsg): no WARN, BUG (sleeping in atomic context among them), Oops or KASAN report. Each report is evidence as the kernel printed it, with its stack. Messages the kernel overwrote before they were read make the scenario unjudged.",
       doesNotCheck:
-        "What the kernel said before the scenario (booting, mkfs, the setup): baseline. Lockdep and hung-task reports (locks-released's and no-hang's). KASAN and kmemleak: faultline's kernel config builds neither enabled (their reports are classified if a kernel of yours prints them). Checks a kernel was not built with."
+        "What the kernel said before the scenario (booting, mkfs, the setup): baseline. Lockdep, hung-task and kmemleak reports (locks-released's, no-hang's and no-leak's). KASAN: faultline's kernel config does not build it (its reports are classified if a kernel of yours prints them). Checks a kernel was not built with."
     ),
     KernelReported(
       name: fsErrorExplained,
@@ -100,6 +105,14 @@ public enum LinuxModel {
         "Dirty pages without delalloc (pages-settled's), files not fsync'd."
     ),
     PagesSettled(),
+    PagesUnlocked(),
+    KernelReported(
+      name: noLeak,
+      checks:
+        "In plans whose setup says kmemleak: true (the kernel boots with kmemleak=on, its scanning thread off): kmemleak's findings are cleared when the scenario starts (after two scans, so what came before is reported and let go); at rest, after the plan and kmemleak's minimum age (5 s), two scans find no object allocated since that is referenced from nowhere. Evidence: each object's size, the task that allocated it, its first bytes and its backtrace (the allocation site), as kmemleak prints them.",
+      doesNotCheck:
+        "Plans without kmemleak: true (nothing is scanned: a scan costs seconds, and the kernel runs slower with kmemleak on). Objects allocated before the scenario, leaks still referenced from somewhere (a list nobody walks), memory not from the slab or vmalloc allocators kmemleak tracks, and leaks after the at-rest scan (recovery, fsck). kmemleak's false positives (a pointer kept only in a form it does not scan) are reported as leaks: read the backtrace; its false negatives (a stale copy of a leaked object's address anywhere it scans counts as a reference: the planted 16 KiB leak was missed in 2 of 8 runs on fresh machines) pass. A kernel without DEBUG_KMEMLEAK (the setup is refused when the machine boots)."
+    ),
   ]
 
   public static let descriptor: EngineDescriptor = {
@@ -148,15 +161,40 @@ struct PagesSettled: Invariant {
   let checks =
     "At rest: no page of a plan file is under writeback (the disk is idle and the agent waited 2 s for completions: its writeback never ended, and whoever waits on it hangs), and no page of a file whose last data operation was a successful fsync is dirty (fsync returned with data only in memory). Evidence: the pages, by index."
   let doesNotCheck =
-    "Locked pages: the page cache's lock bit is only in /proc/kpageflags, by page frame, and finding a file page's frame needs it mapped (pagemap), which waits on a locked page (a hang of the snapshot, not a finding): a page left locked shows when a task waits on it (no-hang). Uptodate and error bits (cachestat has none). Moments other than at rest (another task's writeback may be in flight). A kernel without cachestat (before 6.5): nothing is read."
+    "Locked pages (pages-unlocked's). Uptodate and error bits (cachestat has none; PG_error is gone since 6.12). Moments other than at rest (another task's writeback may be in flight). A kernel without cachestat (before 6.5): no plan file's pages are read; without PROC_PAGE_MONITOR, no frame's."
 
   func check(_ c: InvariantContext) -> [Violation] {
     guard c.moment.isAtRest else { return [] }
-    let known = Set(c.baseline.assertions.filter { $0.rule == name.rawValue }.map(\.detail))
-    return c.current.assertions.filter { $0.rule == name.rawValue && !known.contains($0.detail) }.map { a in
-      let file = a.detail.split(separator: ":", maxSplits: 1).first.map(String.init) ?? ""
+    return newAtRest(name, c).map { head, rest in
+      let file = head.split(separator: ":", maxSplits: 1).first.map(String.init) ?? ""
       return Violation(
-        name, moment: c.moment, a.detail, evidence: c.diff.lines(in: .page).filter { $0.hasPrefix("page \(file)#") })
+        name, moment: c.moment, head, evidence: rest + c.diff.lines(in: .page).filter { $0.hasPrefix("page \(file)#") })
     }
+  }
+}
+
+/// The assertions of `rule` at rest that the baseline did not have, compared by their first line
+/// (what names the page or frame; the lines after it are its flags, which may change).
+func newAtRest(_ rule: InvariantName, _ c: InvariantContext) -> [(head: String, rest: [String])] {
+  func split(_ a: AssertionRecord) -> (String, [String]) {
+    let lines = a.detail.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+    return (lines.first ?? "", Array(lines.dropFirst()))
+  }
+  let known = Set(c.baseline.assertions.filter { $0.rule == rule.rawValue }.map { split($0).0 })
+  return c.current.assertions.filter { $0.rule == rule.rawValue }.map(split).filter { !known.contains($0.0) }
+}
+
+/// `pages-unlocked`: at rest, no page frame of the guest is locked that was not at the baseline
+/// (/proc/kpageflags, every frame of memory).
+struct PagesUnlocked: Invariant {
+  let name = LinuxModel.pagesUnlocked
+  let checks =
+    "At rest (the disk idle, and over 2 s of passes): no page frame of the guest's memory is locked (/proc/kpageflags bit 0) that was not locked at the baseline, after setup. A page left locked by an error path is what a later writer, truncate, writeback or unmount waits on for ever. Evidence: the frame number and its flags (uptodate, dirty, lru, mmap …); the power cut, recovery and fsck are not run after it (unmounting would wait on the page), which is said as unjudged."
+  let doesNotCheck =
+    "Which file (or metadata) a locked frame's page belongs to: /proc/kpageflags has flags only, and the way from a file to its frames (mapping it, reading pagemap) faults the page in, which waits on its lock. Moments other than at rest (pages are locked for every read and write in flight). Pages locked for less than the 2 s the agent watches. Frames past the first 256 flagged (said as unjudged). A kernel without PROC_PAGE_MONITOR (nothing is read)."
+
+  func check(_ c: InvariantContext) -> [Violation] {
+    guard c.moment.isAtRest else { return [] }
+    return newAtRest(name, c).map { Violation(name, moment: c.moment, $0.head, evidence: $0.rest) }
   }
 }

@@ -1,4 +1,5 @@
 import FaultKit
+import Foundation
 
 /// The `setup:` of a linux plan: which filesystem, on how large a disk, made and mounted how, the
 /// files it starts with, and how its free space is cut up.
@@ -17,6 +18,8 @@ import FaultKit
 ///   fail-nth: true            # count (and fail) each operation's kernel allocations: mem.alloc
 ///   errortags: true           # xfs: each operation is a hit of each XFS errortag point (xfs.*)
 ///   make-it-fail: true        # count (and fail) the bios submitted to the disk: io.submit
+///   modules: [/path/x.ko]     # kernel modules loaded at boot, before the golden image
+///   kmemleak: true            # boot with kmemleak on; at rest, scan for leaks (no-leak)
 /// ```
 public struct LinuxSetup: Sendable, Hashable {
   public enum FS: String, Sendable, Hashable, CaseIterable {
@@ -90,10 +93,19 @@ public struct LinuxSetup: Sendable, Hashable {
   /// counted (`io.submit` hits) and one can be failed (fail_make_request). Off by default for
   /// the reason `fail-nth` is: the count follows the kernel's timing (a commit that ran or not).
   public var makeItFail = false
+  /// `modules: [PATH]`: kernel modules (host paths; the guest's root is the host's) the machine
+  /// loads after boot, before the golden image, in this order. Test-only in practice (the proof
+  /// tests' planted defects): a machine with a module loaded serves only plans that load the same.
+  public var modules: [String] = []
+  /// `kmemleak: true`: the kernel boots with kmemleak on; each scenario starts with its findings
+  /// cleared and ends with a scan at rest (`no-leak`). Off by default: a scan costs seconds
+  /// (kmemleak reports only objects older than 5 s) and kmemleak has false positives.
+  public var kmemleak = false
 
-  /// The keys a linux setup may have.
+  /// The keys a linux setup takes.
   static let keys = [
     "fs", "device", "mkfs", "mount", "files", "fragment", "kernel", "memory", "fail-nth", "errortags", "make-it-fail",
+    "modules", "kmemleak",
   ]
 
   /// - Throws: `PlanError` with the place in the plan and what was expected.
@@ -173,6 +185,27 @@ public struct LinuxSetup: Sendable, Hashable {
     failNth = try m.bool("fail-nth") ?? false
     errortags = try m.bool("errortags") ?? false
     makeItFail = try m.bool("make-it-fail") ?? false
+    kmemleak = try m.bool("kmemleak") ?? false
+    if let list = m.value("modules") {
+      for (i, item) in try list.list("setup.modules").enumerated() {
+        let path = try item.string("setup.modules[\(i)]")
+        var isDir: ObjCBool = false
+        guard path.hasPrefix("/"), path.hasSuffix(".ko"), !path.contains(","),
+          FileManager.default.fileExists(atPath: path, isDirectory: &isDir), !isDir.boolValue
+        else {
+          throw PlanError(
+            item.location, key: "setup.modules[\(i)]",
+            expected:
+              "the absolute path of a kernel module file (.ko) that exists (scripts/build-test-modules builds the proof tests' one)",
+            found: "'\(path)'")
+        }
+        guard !modules.contains(path) else {
+          throw PlanError(
+            item.location, key: "setup.modules[\(i)]", expected: "each module once", found: "\(path) again")
+        }
+        modules.append(path)
+      }
+    }
     if errortags && fs != .xfs {
       throw PlanError(
         m.value("errortags")?.location ?? m.location, key: "setup.errortags",
@@ -195,6 +228,8 @@ public struct LinuxSetup: Sendable, Hashable {
       "run=\(fragmentRun ?? 0)", "fill=\(fillPercent ?? 0)", "free=\(freeBytes ?? 0)", "mem=\(memoryBytes)",
       kernel ?? "",
     ]
+    // What the kernel runs is part of the machine: a module loaded, kmemleak on.
+    parts += ["modules=" + modules.joined(separator: ","), "kmemleak=\(kmemleak)"]
     return parts.joined(separator: "|")
   }
 

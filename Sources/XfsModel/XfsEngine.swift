@@ -85,7 +85,7 @@ final class XfsEngine: Engine, @unchecked Sendable {
       }
     case .dioWrite, .dioRead, .mmapWrite, .migratePage, .corrupt, .append, .fallocate, .mkdir, .link, .symlink,
       .setxattr,
-      .removexattr, .zeroRange, .rename:
+      .removexattr, .zeroRange, .rename, .control:
       // Not in xfs-model's operation list: the plan loader rejects plans that use them.
       throw FSError(.invalid)
     }

@@ -24,6 +24,8 @@ public enum OpKind: String, Sendable, Hashable, Codable, CaseIterable, Comparabl
   case removexattr
   case zeroRange = "zero-range"
   case rename
+  /// A write to a kernel control file (the linux engine: debugfs, /proc, /sys), not a plan file.
+  case control
 
   public static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
 
@@ -39,6 +41,7 @@ public enum OpKind: String, Sendable, Hashable, Codable, CaseIterable, Comparabl
     case .link, .symlink, .rename: ["path", "target"]
     case .setxattr: ["path", "name", "value"]
     case .removexattr: ["path", "name"]
+    case .control: ["path", "value"]
     }
   }
   public var optional: [String] {
@@ -49,7 +52,7 @@ public enum OpKind: String, Sendable, Hashable, Codable, CaseIterable, Comparabl
     case .create, .fsync, .unlink, .migratePage, .corrupt, .dropCaches: []
     case .append: ["pattern"]
     case .fallocate: ["mode"]
-    case .mkdir, .link, .symlink, .setxattr, .removexattr: []
+    case .mkdir, .link, .symlink, .setxattr, .removexattr, .control: []
     }
   }
 
@@ -85,6 +88,8 @@ public enum OpKind: String, Sendable, Hashable, Codable, CaseIterable, Comparabl
     case .removexattr: "remove extended attribute `name` of `path`"
     case .zeroRange: "zero [offset, offset+length) (fallocate ZERO_RANGE): reads as zeros, the size grows to cover it"
     case .rename: "rename `path` to `target`, replacing a file there"
+    case .control:
+      "write the string `value` to the kernel control file `path` (under /proc/ or /sys/, e.g. a debugfs file of a module the setup loads), in the task, as one write: its errno is the operation's"
     }
   }
 }
@@ -129,6 +134,9 @@ public struct Operation: Sendable, Hashable, Codable, CustomStringConvertible {
     self.mode = mode
     self.location = location
   }
+
+  /// Where the kernel control files a `control` operation writes live.
+  public static let controlPrefixes = ["/proc/", "/sys/"]
 
   /// The `fallocate` flags plans may name.
   public static let fallocateModes = ["keep-size", "zero-blocks", "force-init", "force-uninit", "init-beyond-eof"]

@@ -20,7 +20,8 @@ extension PlanReader {
     let known = made.subtracting(["/"]).sorted()
     var out: [PlanError] = []
     for (ti, t) in tasks.enumerated() {
-      for (k, op) in t.ops.enumerated() where !made.contains(op.path) {
+      // A control file is the kernel's, not the plan's.
+      for (k, op) in t.ops.enumerated() where !made.contains(op.path) && op.kind != .control {
         guard expect.outcome(task: t.name, index: k, kind: op.kind) == .ok, let at = op.location else { continue }
         out.append(
           PlanError(

@@ -337,6 +337,15 @@ struct PlanReader {
         pathValue.location, key: args.keyPath("path"), expected: "an absolute path (/a)",
         found: "'\(filePath)'")
     }
+    if kind == .control,
+      !Operation.controlPrefixes.contains(where: { filePath.hasPrefix($0) }) || filePath.contains("/../")
+    {
+      throw PlanError(
+        pathValue.location, key: args.keyPath("path"),
+        expected:
+          "a kernel control file under \(Operation.controlPrefixes.joined(separator: " or ")) (e.g. /sys/kernel/debug/…)",
+        found: "'\(filePath)'")
+    }
     let pattern = try args.int("pattern", min: 0, max: 255).map { UInt8($0) }
     let mode = try args.string("mode")
     if let mode, let m = args.value("mode") {

@@ -85,6 +85,8 @@ struct DataOracle {
   }
 
   mutating func record(_ op: Operation, _ outcome: OpOutcome) {
+    // A kernel control file is no plan file: it holds no data of the plan's.
+    if op.kind == .control { return }
     if files[op.path] == nil {
       files[op.path] = FileModel()
       paths.append(op.path)
@@ -245,7 +247,7 @@ struct DataOracle {
         m.expected.append(contentsOf: repeatElement(0, count: end - m.expected.count))
       }
       if ok { m.minSize = max(m.minSize, end) }
-    case .mkdir, .link, .symlink, .setxattr, .removexattr:
+    case .mkdir, .link, .symlink, .setxattr, .removexattr, .control:
       // No file data changes.
       break
     }

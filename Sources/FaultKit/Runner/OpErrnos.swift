@@ -12,7 +12,7 @@
 /// arguments and the interleaving and need no cause.
 ///
 /// Does not judge: harness actions that are no system call (`migrate-page`, `drop-caches`,
-/// `corrupt`), ops that succeeded or did not finish, and which of several allowed errnos is the
+/// `corrupt`), writes to kernel control files (`control`: their errnos are the control's), ops that succeeded or did not finish, and which of several allowed errnos is the
 /// right one.
 public enum OpErrnos {
   /// Errnos by number, for the ones `Errno` has no name for.
@@ -112,6 +112,8 @@ public enum OpErrnos {
     case .setxattr: base = setxattr.union(modifies)
     case .removexattr: base = removexattr.union(modifies)
     case .migratePage, .dropCaches, .corrupt: return nil
+    // A control file's write returns whatever its kernel code decides.
+    case .control: return nil
     }
     return base.union(always).union(path)
   }
@@ -153,6 +155,7 @@ public enum OpErrnos {
     case .setxattr: "setxattr(2)"
     case .removexattr: "removexattr(2)"
     case .migratePage, .dropCaches, .corrupt: "no system call"
+    case .control: "write(2) to a kernel control file"
     }
   }
 }

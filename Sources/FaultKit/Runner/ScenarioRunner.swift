@@ -469,7 +469,7 @@ public struct ScenarioRunner: Sendable {
       }
     }
     for t in plan.tasks {
-      for op in t.ops {
+      for op in t.ops where op.kind != .control {
         out.insert(op.path)
         if let target = op.target { out.insert(target) }
       }
