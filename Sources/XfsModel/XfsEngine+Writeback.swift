@@ -117,7 +117,31 @@ extension XfsEngine {
   }
 
   /// truncate_pagecache_range: whole pages go, the part of a partial page inside `r` is zeroed.
+  /// A partial page over data that is not cached (or not uptodate) is read in first, as iomap_zero_range (under
+  /// xfs_free_file_space) and iomap_truncate_page do: zeroing only cached pages left the old bytes
+  /// on disk when the page was cold (found by `faultline explore`, a punch inside a cold file).
   private func dropPages(_ inode: XfsInode, _ r: ByteRange) async throws {
+    var partial: [UInt64] = []
+    if r.start % pageSize != 0 { partial.append(r.start / pageSize) }
+    if r.end % pageSize != 0, r.end < UInt64.max / 2, !partial.contains(r.end / pageSize) {
+      partial.append(r.end / pageSize)
+    }
+    for index in partial where !(inode.mapping.lookup(index)?.flags.contains(.uptodate) ?? false) {
+      guard let cut = ByteRange(start: index * pageSize, length: pageSize).intersection(r),
+        hasData(inode, cut)
+      else { continue }
+      // Absent, or cached but not uptodate (a read-in that failed leaves such a page).
+      let page = inode.mapping.findOrCreate(index)
+      try await inode.mapping.lock(page)
+      do {
+        if !page.flags.contains(.uptodate) { try await fill(page, inode) }
+      } catch let e as FSError {
+        inode.mapping.unlock(page)
+        inode.mapping.remove(page)
+        throw e
+      }
+      inode.mapping.unlock(page)
+    }
     for index in inode.mapping.indexes {
       let pr = ByteRange(start: index * pageSize, length: pageSize)
       guard pr.overlaps(r), let page = inode.mapping.lookup(index) else { continue }
@@ -129,9 +153,17 @@ extension XfsEngine {
         // The block stays; its zeroed part must reach the disk like any other change.
         let lo = Int(cut.start - pr.start)
         page.data.replaceSubrange(lo..<lo + Int(cut.length), with: repeatElement(0, count: Int(cut.length)))
-        if page.flags.contains(.uptodate) && inode.extent(at: cut.start) != nil { page.flags.insert(.dirty) }
+        if page.flags.contains(.uptodate) && hasData(inode, cut) { page.flags.insert(.dirty) }
       }
       inode.mapping.unlock(page)
+    }
+  }
+
+  /// Whether a block of `r` is mapped (written, unwritten or delalloc): zeroing there must reach
+  /// the file. Bounded by the blocks of `r` (a page's part).
+  private func hasData(_ inode: XfsInode, _ r: ByteRange) -> Bool {
+    stride(from: r.start / blockSize * blockSize, to: r.end, by: Int(blockSize)).contains {
+      inode.extent(at: $0) != nil
     }
   }
 
