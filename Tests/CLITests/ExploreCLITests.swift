@@ -155,6 +155,15 @@ import Testing
       "--signal gcov: expected one of sweep-points"
     ),
     (
+      ["explore", "--engine", "xfs-model", "--max-plans", "1", "--signal", "error-handlers", "--batch", "4"],
+      "--batch 4: --signal error-handlers is counted per sweep, not per plan"
+    ),
+    // The tests' faultline is a plain build: no coverage counters to read.
+    (
+      ["explore", "--engine", "xfs-model", "--max-plans", "1", "--signal", "error-handlers+sweep-points"],
+      "this faultline has no coverage counters; build one that has: scripts/faultline"
+    ),
+    (
       ["explore", "--resume", "/nonexistent/explore", "--max-plans", "1"],
       "--resume /nonexistent/explore: no explore-state.json"
     ),
@@ -173,6 +182,40 @@ import Testing
     #expect(!FileManager.default.fileExists(atPath: dir.path), "bad input left \(dir.path) behind")
     #expect(r.status == 2, "\(r.stdout)\(r.stderr)")
     #expect(r.stderr.contains(message), "\(r.stderr)")
+  }
+
+  /// The error-handlers signal reads the handlers a sweep ran from its results.json, by the plan's
+  /// engine, and nothing from an engine the sweep could not measure (never a guess).
+  @Test func theErrorHandlerSignalReadsTheSweepsHandlersOfThePlansEngine() throws {
+    let dir = try Self.scratch("handlers")
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let r = try CLI.run(["sweep", "Plans/xfs/write-enospc-at-reserve.yaml", "--quiet", "--report-dir", dir.path])
+    #expect(r.status == 0, "\(r.stderr)")
+    let path = dir.appendingPathComponent("results.json")
+    var json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: path)) as? [String: Any])
+    func coverage(_ engine: String, measured: Bool, _ ids: [String]) -> [String: Any] {
+      [
+        "engine": engine, "measured": measured, "total": 9, "reached": ids.count, "unreached": [] as [Any],
+        "reachedIDs": ids,
+      ]
+    }
+    json["errorCoverage"] = [
+      coverage("ext4-model", measured: true, ["Sources/Ext4Model/Ext4Engine.swift:1:1"]),
+      coverage(
+        "xfs-model", measured: true, ["Sources/XfsModel/XfsEngine.swift:36:39", "Sources/ModelKernel/X.swift:2:3"]),
+    ]
+    try JSONSerialization.data(withJSONObject: json).write(to: path)
+    let run = try JSONDecoder().decode(RunResults.self, from: Data(contentsOf: path))
+    let plan = try #require(run.plans.first)
+    #expect(
+      ErrorHandlerSignal().items(of: plan, runDirectory: dir.path)
+        == ["handler Sources/XfsModel/XfsEngine.swift:36:39", "handler Sources/ModelKernel/X.swift:2:3"])
+    json["errorCoverage"] = [coverage("xfs-model", measured: false, ["Sources/XfsModel/XfsEngine.swift:36:39"])]
+    try JSONSerialization.data(withJSONObject: json).write(to: path)
+    #expect(ErrorHandlerSignal().items(of: plan, runDirectory: dir.path).isEmpty)
+    // The union keeps each signal's items apart by name.
+    let both = ExploreCoverage.Union([ErrorHandlerSignal(), SweepCoverage()])
+    #expect(both.sweepArguments == ["--error-coverage"] && both.wholeSweep)
   }
 
   @Test func aReportDirectoryHoldingAnExplorationIsNotStartedAfresh() throws {
