@@ -35,6 +35,12 @@ extension BtrfsEngine {
         if let e = inode.mapping.checkErrors() { throw e }
       } else {
         try await directWrite(inode, range, payload: payload)
+        // kiocb_invalidate_post_direct_write: pages a buffered read cached while the write was in
+        // flight (it mapped the old extents: the new ones are in the tree only after
+        // finish_ordered_io) are dropped again, so no stale page outlives the write. Best effort,
+        // as in the kernel: a page that will not go stays. Before, such a page was later partly
+        // overwritten and written back over the direct write's data (found by faultline explore).
+        _ = try await invalidate(inode, range)
       }
     } catch let e as FSError {
       inode.rwsem.unlock()

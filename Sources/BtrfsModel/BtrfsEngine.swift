@@ -219,6 +219,14 @@ final class BtrfsEngine: Engine, @unchecked Sendable {
   /// Reads a page's blocks from the device (or zeros for holes) and marks it uptodate.
   func fill(_ page: Page, _ inode: BtrfsInode) async throws {
     let ps = kernel.pageSize
+    // btrfs_lock_and_flush_ordered_range: a read-in waits out ordered extents over its page, so
+    // it maps the extents they put in the tree, not the old ones (a read racing a direct write
+    // cached the old bytes). Bounded: each wait ends one extent.
+    let pageRange = ByteRange(start: page.index * ps, length: ps)
+    for _ in 0..<WorkQueue.maxItems {
+      guard let oe = inode.ordered.first(where: { $0.range.overlaps(pageRange) }) else { break }
+      try await oe.completion.wait("ordered extent \(inode.path) \(oe.range)")
+    }
     for b in 0..<(ps / blockSize) {
       let off = page.index * ps + b * blockSize
       guard let e = inode.extent(at: off) else {
