@@ -144,16 +144,31 @@ struct ErrorCoverageTests {
     #expect(!FileManager.default.fileExists(atPath: reports.path))
   }
 
-  /// A coverage build of faultline: `FAULTLINE_COVERAGE_BINARY`, or .build-cov/release/faultline.
+  /// A coverage build of faultline: `FAULTLINE_COVERAGE_BINARY`, or .build-cov/release/faultline
+  /// when it is newer than every source file (an older one is refused by faultline itself, rightly:
+  /// its counters' lines are not the source's; that says nothing of this test's subject).
   static var coverageBinary: URL? {
-    let env = ProcessInfo.processInfo.environment["FAULTLINE_COVERAGE_BINARY"]
-    let path = env ?? CLI.root.appendingPathComponent(".build-cov/release/faultline").path
-    return FileManager.default.isExecutableFile(atPath: path) ? URL(fileURLWithPath: path) : nil
+    if let env = ProcessInfo.processInfo.environment["FAULTLINE_COVERAGE_BINARY"] {
+      return FileManager.default.isExecutableFile(atPath: env) ? URL(fileURLWithPath: env) : nil
+    }
+    let path = CLI.root.appendingPathComponent(".build-cov/release/faultline").path
+    guard FileManager.default.isExecutableFile(atPath: path),
+      let built = (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date
+    else { return nil }
+    let sources = CLI.root.appendingPathComponent("Sources").path
+    let files = (FileManager.default.enumerator(atPath: sources)?.allObjects as? [String]) ?? []
+    for f in files where f.hasSuffix(".swift") || f.hasSuffix(".c") || f.hasSuffix(".h") {
+      let changed = (try? FileManager.default.attributesOfItem(atPath: sources + "/" + f))?[.modificationDate] as? Date
+      if let changed, changed > built { return nil }
+    }
+    return URL(fileURLWithPath: path)
   }
 
   @Test(
     "sweep --error-coverage of one small plan: per engine N of M in results.json, the summary and report.html",
-    .enabled(if: coverageBinary != nil, "needs a coverage build (scripts/faultline --error-coverage builds one)"))
+    .enabled(
+      if: coverageBinary != nil,
+      "needs a coverage build newer than the sources (scripts/faultline --error-coverage builds one)"))
   func sweepMeasures() throws {
     let bin = try #require(Self.coverageBinary)
     let dir = try Self.scratch("errcov-sweep")
