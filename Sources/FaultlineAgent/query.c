@@ -301,19 +301,24 @@ static void write_value(const char *id, fl_msg *m) {
   reply(id, rc);
 }
 
+/* Appends what `fd` holds to `out`: at most 1024 reads of 8 KiB (8 MiB), EINTR retried. */
+static void sb_read_all(fl_strbuf *out, int fd) {
+  char buf[8192];
+  for (int k = 0; k < 1024; k++) {
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    sb_put(out, buf, (size_t)n);
+  }
+}
+
 static void read_file(const char *id, fl_msg *m) {
   const char *path = fl_get(m, "path");
   if (!path) return reply(id, EINVAL);
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return reply(id, errno);
   fl_strbuf out = {0};
-  char buf[8192];
-  for (int k = 0; k < 1024; k++) {
-    ssize_t n = read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    sb_put(&out, buf, (size_t)n);
-  }
+  sb_read_all(&out, fd);
   close(fd);
   reply_out(id, 0, NULL, &out);
   free(out.p);
@@ -598,14 +603,7 @@ static void kmemleak(const char *id, fl_msg *m) {
       free(out.p);
       return reply(id, errno);
     }
-    char buf[8192];
-    /* At most 1024 reads (8 MiB) a round. */
-    for (int k = 0; k < 1024; k++) {
-      ssize_t n = read(fd, buf, sizeof buf);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;
-      sb_put(&out, buf, (size_t)n);
-    }
+    sb_read_all(&out, fd);
     close(fd);
   }
   reply_out(id, 0, NULL, &out);
