@@ -65,14 +65,16 @@ public struct ModelSetup: Sendable {
             fm.keyLocation("path"), key: "setup.files[\(i)].path", expected: "each file once", found: "\(p) again")
         }
         let size = try fm.size("size") ?? 0
-        // Files are written whole at setup: what the data area cannot hold is an error here,
-        // not a setup that runs out of space (or runs for hours) later.
-        let room = (blocks - ModelSetup.reservedBlocks) * blockSize - files.reduce(0) { $0 + $1.size }
+        // Files are written whole at setup, each in whole blocks of the free space (which a
+        // fragmented setup halves): what that cannot hold is an error here, not a setup that
+        // runs out of space (or runs for hours) later.
+        let taken = files.reduce(UInt64(0)) { $0 + ($1.size + blockSize - 1) / blockSize }
+        let room = (freeBlocks - min(taken, freeBlocks)) * blockSize
         if size > room {
           throw PlanError(
             fm.value("size")?.location ?? fm.location, key: "setup.files[\(i)].size",
             expected:
-              "at most \(Size.format(room)), what the device's data area (\(blocks - ModelSetup.reservedBlocks) blocks of \(Size.format(blockSize))) has left",
+              "at most \(Size.format(room)), what the device's free space (\(freeBlocks) blocks of \(Size.format(blockSize))\(runBlocks == nil ? "" : " in runs of \(runBlocks!)")) has left",
             found: Size.format(size))
         }
         files.append((p, size))
@@ -95,6 +97,14 @@ public struct ModelSetup: Sendable {
     }
     let (bytes, overflow) = blocks.multipliedReportingOverflow(by: blockSize)
     return overflow ? nil : bytes
+  }
+
+  /// The blocks a fresh device of this setup has free: the data area, or with `run-blocks` R the
+  /// free runs of R blocks that alternate with R used ones (as `ExtentAllocator` lays them out).
+  public var freeBlocks: UInt64 {
+    let data = blocks - ModelSetup.reservedBlocks
+    guard let r = runBlocks else { return data }
+    return data / (2 * r) * r + min(data % (2 * r), r)
   }
 
   /// The allocator a fresh device of this setup starts with.

@@ -42,6 +42,16 @@ struct BoundedInputTests {
         ":3:37: error: setup.files[0].size", "found 900GiB"
       ),
       (
+        // 240 data blocks in runs of 1 free, 1 used: 120 free, 480 KiB, not the data area's 960.
+        "fragmented-setup",
+        Self.plan(
+          setup:
+            "{ device: { blocks: 256, block-size: 4KiB }, free-space: { run-blocks: 1 }, files: [ { path: /a, size: 600KiB } ] }",
+          op: "fsync: { path: /a }"),
+        ":3:",
+        "setup.files[0].size: expected at most 480KiB, what the device's free space (120 blocks of 4KiB in runs of 1)"
+      ),
+      (
         "device", Self.plan(setup: "{ device: { blocks: 16777216, block-size: 64KiB } }", op: "fsync: { path: /a }"),
         ":3:18: error: setup.device", "a device of at most 1GiB"
       ),
