@@ -153,6 +153,10 @@ extension BtrfsEngine {
     case .short(let m): maxBlocks = max(1, (m ?? (want * blockSize / 2)) / blockSize)
     default: break
     }
+    // unreachable error path: a reservation (reserve.data: the buffered write's, the fixup
+    // worker's or the direct write's) holds the space of every block allocated here, so the
+    // allocator runs dry only when the space counters are miscounted, which space-balanced
+    // reports at rest.
     guard let got = allocator.allocate(want: want, maxBlocks: maxBlocks) else { throw FSError(.noSpace) }
     return got
   }

@@ -97,7 +97,8 @@ final class BtrfsEngine: Engine, @unchecked Sendable {
       try lookup(op.path).mapping.dropClean()
     case .punch, .truncate, .pageMkwrite, .append, .fallocate, .mkdir, .link, .symlink, .setxattr, .removexattr,
       .zeroRange, .rename, .control:
-      // Not in btrfs-model's operation list: the plan loader rejects plans that use them.
+      // not an error path: the operations not in btrfs-model's list, which the plan loader rejects
+      // (bad input, exit 2), so no plan runs them.
       throw FSError(.invalid)
     case .corrupt:
       let inode = try lookup(op.path)

@@ -82,6 +82,9 @@ extension Ext4Engine {
     case .short(let m): maxBlocks = max(1, (m ?? (want * blockSize / 2)) / blockSize)
     default: break
     }
+    // unreachable error path: the delayed-allocation reservation (reserve.data, at write time)
+    // holds the space of every block allocated here, so the allocator runs dry only when the
+    // space counters are miscounted, which space-balanced reports at rest.
     guard let got = allocator.allocate(want: want, maxBlocks: maxBlocks) else { throw FSError(.noSpace) }
     data.used += got.count * blockSize
     allocating.append(got)

@@ -40,9 +40,13 @@ extension Ext4Engine {
           // The bug: look the next page's block up before taking its lock.
           do {
             _ = try await mapBlocks(inode, index, 1, create: false, handle: nil, caller: "writeback lookahead")
+            // unreachable error path: a lookup without `create` hits no fault point; it throws only
+            // when taking i_data_sem ends the run (the scheduler's hang or step bound), which is
+            // not an FSError. And it runs only under the bug switch map-blocks-without-lock.
           } catch let e as FSError {
             for p in run { inode.mapping.unlock(p) }
             journal.stop(h)
+            // unreachable error path: the catch above is.
             throw e
           }
         }

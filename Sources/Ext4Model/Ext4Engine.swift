@@ -98,7 +98,8 @@ final class Ext4Engine: Engine, @unchecked Sendable {
     case .dioWrite, .dioRead, .mmapWrite, .migratePage, .corrupt, .pageMkwrite, .append, .fallocate,
       .mkdir,
       .link, .symlink, .setxattr, .removexattr, .zeroRange, .rename, .control:
-      // Not in ext4-model's operation list: the plan loader rejects plans that use them.
+      // not an error path: the operations not in ext4-model's list, which the plan loader rejects
+      // (bad input, exit 2), so no plan runs them.
       throw FSError(.invalid)
     }
     return nil

@@ -109,6 +109,8 @@ public struct ExtentAllocator: Sendable {
     var cur: UInt64 = 0
     // Each allocation returns at least one block, so `blocks` iterations always suffice.
     for _ in 0..<blocks where cur < blocks {
+      // not an error path: ModelSetup checks at load time that setup's files fit the free
+      // space (a plan that does not is bad input, exit 2), and setup runs before any fault.
       guard let got = allocate(want: blocks - cur) else { throw FSError(.noSpace) }
       for b in 0..<got.count {
         let fileOffset = (cur + b) * device.blockSize

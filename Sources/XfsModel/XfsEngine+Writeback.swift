@@ -87,6 +87,9 @@ extension XfsEngine {
       case .short(let m): maxBlocks = max(1, (m ?? want * blockSize / 2) / blockSize)
       default: break
       }
+      // unreachable error path: the buffered write's reservation (reserve.delalloc) holds the
+      // space of every block allocated here, so the allocator runs dry only when the space
+      // counters are miscounted, which space-balanced reports at rest.
       guard let got = allocator.allocate(want: want, maxBlocks: maxBlocks) else { throw FSError(.noSpace) }
       let r = ByteRange(start: cur, length: got.count * blockSize)
       inode.replace(r, with: ForkExtent(range: r, disk: got), blockSize: blockSize)

@@ -86,7 +86,8 @@ final class XfsEngine: Engine, @unchecked Sendable {
     case .dioWrite, .dioRead, .mmapWrite, .migratePage, .corrupt, .append, .fallocate, .mkdir, .link, .symlink,
       .setxattr,
       .removexattr, .zeroRange, .rename, .control:
-      // Not in xfs-model's operation list: the plan loader rejects plans that use them.
+      // not an error path: the operations not in xfs-model's list, which the plan loader rejects
+      // (bad input, exit 2), so no plan runs them.
       throw FSError(.invalid)
     }
     return nil

@@ -62,10 +62,25 @@ struct ErrorHandlerSources: Sendable {
     return out.sorted()
   }
 
-  /// The error-handling sites of `engine`'s sources, sorted by file and position; nil for an
-  /// engine with no inventory.
+  /// The error-handling sites of `engine`'s sources, sorted by file and position, without those
+  /// a marker calls not an error path for it (`notErrorPaths`); nil for an engine with no
+  /// inventory.
   /// - Throws: `BadInput` when a source cannot be read.
   func inventory(of engine: String) throws -> [ErrorHandlerSite]? {
+    try allSites(of: engine)?.filter { !Self.notAnErrorPath($0, engine) }
+  }
+
+  /// The sites of `engine`'s sources a marker calls not an error path (`ErrorPathMarker`), which
+  /// the inventory leaves out.
+  func notErrorPaths(of engine: String) throws -> [ErrorHandlerSite] {
+    try allSites(of: engine)?.filter { Self.notAnErrorPath($0, engine) } ?? []
+  }
+
+  static func notAnErrorPath(_ s: ErrorHandlerSite, _ engine: String) -> Bool {
+    s.marker.map { $0.verdict == .notAnErrorPath && $0.applies(to: engine) } ?? false
+  }
+
+  private func allSites(of engine: String) throws -> [ErrorHandlerSite]? {
     guard let files = try files(of: engine) else { return nil }
     var sites: [ErrorHandlerSite] = []
     for f in files {

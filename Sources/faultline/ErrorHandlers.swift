@@ -31,8 +31,20 @@ struct ErrorHandlers: ParsableCommand {
     }
     for e in engines {
       let sites = try ErrorHandlerSources.builtIn.inventory(of: e) ?? []
-      say("\(e): \(sites.count) error handlers")
-      for s in sites { say("  \(s.id) \(s.kind.rawValue)") }
+      let marked = sites.filter { $0.unreachableReason(for: e) != nil }.count
+      say("\(e): \(sites.count) error handlers" + (marked > 0 ? " (\(marked) marked unreachable)" : ""))
+      for s in sites {
+        say("  \(s.id) \(s.kind.rawValue)" + (s.unreachableReason(for: e).map { " (unreachable: \($0))" } ?? ""))
+      }
+      let excluded = try ErrorHandlerSources.builtIn.notErrorPaths(of: e)
+      if !excluded.isEmpty {
+        say("  not counted, each marked not an error path:")
+        for s in excluded { say("    \(s.id) \(s.kind.rawValue): \(s.marker?.reason ?? "")") }
+      }
+      for (file, why) in ErrorHandlerSources.builtIn.excluded.sorted(by: { $0.key < $1.key })
+      where ErrorHandlerSources.builtIn.folders[e]?.contains(where: { file.hasPrefix($0 + "/") }) == true {
+        say("  not counted, the whole file \(file): \(why)")
+      }
     }
   }
 }

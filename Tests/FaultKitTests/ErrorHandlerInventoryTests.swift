@@ -162,4 +162,93 @@ struct ErrorHandlerInventoryTests {
     let none = try RunResults.merge([run(0, reached: nil), run(1, reached: nil)])
     #expect(none.errorCoverage == nil)
   }
+
+  @Test("markers: over a site or on its line, the reason running over the comment block, engines named or all")
+  func markers() {
+    let source = """
+      func f() throws {
+        // unreachable error path in ext4-model, xfs-model: only btrfs-model
+        // has `corrupt`.
+        guard ok else { throw FSError(.io) }
+        // A plain comment first.
+        // not an error path: the loader rejects it
+        throw FSError(.invalid)
+        guard a else { throw FSError(.noSpace) }  // unreachable error path: reserved before
+        // unreachable error path without a colon
+        throw FSError(.io)
+        // unreachable error path:
+        throw FSError(.io)
+      }
+      """
+    let sites = ErrorHandlerInventory.sites(in: source, file: "F", language: .swift)
+    #expect(sites.map(\.line) == [4, 7, 8, 10, 12])
+    let m = sites.map(\.marker)
+    #expect(
+      m[0]
+        == ErrorPathMarker(
+          verdict: .unreachable, engines: ["ext4-model", "xfs-model"], reason: "only btrfs-model has `corrupt`."))
+    #expect(m[1] == ErrorPathMarker(verdict: .notAnErrorPath, engines: nil, reason: "the loader rejects it"))
+    #expect(m[2] == ErrorPathMarker(verdict: .unreachable, engines: nil, reason: "reserved before"))
+    #expect(m[3] == nil && m[4] == nil)
+    #expect(sites[0].unreachableReason(for: "ext4-model") == "only btrfs-model has `corrupt`.")
+    #expect(sites[0].unreachableReason(for: "btrfs-model") == nil)
+    #expect(sites[1].unreachableReason(for: "btrfs-model") == nil)
+  }
+
+  @Test("coverage lists marked sites apart, with their reasons, and a reached marked site as a wrong marker")
+  func markedCoverage() throws {
+    let marker = ErrorPathMarker(verdict: .unreachable, engines: ["e"], reason: "why")
+    let sites = [
+      ErrorHandlerSite(file: "A", line: 1, column: 1, kind: .throwStatement, marker: marker),
+      ErrorHandlerSite(file: "A", line: 2, column: 1, kind: .catchClause, marker: marker),
+      ErrorHandlerSite(file: "A", line: 3, column: 1, kind: .throwStatement),
+      ErrorHandlerSite(file: "A", line: 4, column: 1, kind: .throwStatement),
+    ]
+    let c = EngineErrorCoverage(engine: "e", inventory: sites, reachedIDs: ["A:2:1", "A:4:1"])
+    #expect(c.reached == 2 && c.total == 4)
+    #expect(c.unreached.map(\.id) == ["A:3:1"])
+    #expect(c.unreachable?.map(\.id) == ["A:1:1"])
+    #expect(c.refuted?.map(\.id) == ["A:2:1"])
+    #expect(c.words == "error paths reached: 2 of 4 (50%), 1 marked unreachable")
+    // For an engine the marker does not name, the site is plainly unreached.
+    let other = EngineErrorCoverage(engine: "f", inventory: sites, reachedIDs: [])
+    #expect(other.unreached.count == 4 && other.unreachable == [] && other.refuted == [])
+    // A merge keeps them apart.
+    let m = try #require(
+      EngineErrorCoverage.merge([c, EngineErrorCoverage(engine: "e", inventory: sites, reachedIDs: [])]))
+    #expect(m.unreachable?.map(\.id) == ["A:1:1"] && m.refuted?.map(\.id) == ["A:2:1"] && m.reached == 2)
+  }
+
+  @Test("every marker written in the package's sources parses, with a reason")
+  func packageMarkersParse() throws {
+    var root = URL(fileURLWithPath: #filePath)
+    for _ in 0..<3 { root.deleteLastPathComponent() }
+    let sources = root.appendingPathComponent("Sources")
+    let files = try #require(FileManager.default.enumerator(atPath: sources.path)).compactMap { $0 as? String }
+      .filter { $0.hasSuffix(".swift") || $0.hasSuffix(".c") }.sorted()
+    var written = 0
+    for f in files where !f.hasSuffix("ErrorPathMarker.swift") {
+      let text = try String(contentsOf: sources.appendingPathComponent(f), encoding: .utf8)
+      let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+      let markerLines = lines.indices.filter { k in
+        guard let r = lines[k].range(of: "//") else { return false }
+        let c = lines[k][r.upperBound...].drop { $0 == " " || $0 == "/" }
+        return c.hasPrefix("unreachable error path") || c.hasPrefix("not an error path")
+      }
+      guard !markerLines.isEmpty else { continue }
+      written += markerLines.count
+      let parsed = ErrorPathMarker.markers(in: text)
+      let sites = ErrorHandlerInventory.sites(in: text, file: f, language: f.hasSuffix(".c") ? .c : .swift)
+      for k in markerLines {
+        // The code line the marker stands over: its own, or the first after its comment block.
+        var j = k
+        if lines[k].drop(while: { $0 == " " }).hasPrefix("//") {
+          while j < lines.count, lines[j].drop(while: { $0 == " " }).hasPrefix("//") { j += 1 }
+        }
+        #expect(parsed[j + 1] != nil, "\(f):\(k + 1): a marker that does not parse (its words, `:` and a reason)")
+        #expect(sites.contains { $0.line == j + 1 }, "\(f):\(k + 1): a marker over no error-handling site")
+      }
+    }
+    #expect(written > 0)
+  }
 }

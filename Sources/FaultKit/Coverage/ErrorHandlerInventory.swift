@@ -18,6 +18,8 @@
 ///   first token; and the `else` of `if (!V)` / `if (V == 0)` for an error variable V;
 /// - `goto`: a `goto` outside such a branch (an unwind to a cleanup label), at `goto`.
 ///
+/// Each site carries the `ErrorPathMarker` a comment over it gives, if any.
+///
 /// Checks: tokens, never comments or strings (`SourceTokens`). Does not check: `try?` (its nil
 /// path has no region of its own in the coverage mapping), `guard … else { return nil }` and
 /// other "no value" returns (not errors by their form), error paths through macros in C.
@@ -25,12 +27,13 @@ public enum ErrorHandlerInventory {
   /// The sites of one file's `source`, in source order; `file` is how sites name it.
   public static func sites(in source: String, file: String, language: SourceTokens.Language) -> [ErrorHandlerSite] {
     let tokens = SourceTokens(source, language: language).tokens
+    let markers = ErrorPathMarker.markers(in: source)
     var found: [ErrorHandlerSite] = []
     var seen = Set<Int>()
     func add(_ t: SourceTokens.Token, _ kind: ErrorHandlerSite.Kind) {
       let key = t.line &* 100_000 &+ t.column
       guard seen.insert(key).inserted else { return }
-      found.append(ErrorHandlerSite(file: file, line: t.line, column: t.column, kind: kind))
+      found.append(ErrorHandlerSite(file: file, line: t.line, column: t.column, kind: kind, marker: markers[t.line]))
     }
     switch language {
     case .swift: SwiftSites(tokens: tokens).find(add)

@@ -16,12 +16,22 @@ public struct ErrorHandlerSite: Sendable, Codable, Hashable, Comparable {
   public let line: Int
   public let column: Int
   public let kind: Kind
+  /// What a comment over the site says of it (`ErrorPathMarker`): unreachable and why, or not
+  /// an error path.
+  public var marker: ErrorPathMarker?
 
-  public init(file: String, line: Int, column: Int, kind: Kind) {
+  public init(file: String, line: Int, column: Int, kind: Kind, marker: ErrorPathMarker? = nil) {
     self.file = file
     self.line = line
     self.column = column
     self.kind = kind
+    self.marker = marker
+  }
+
+  /// Marked unreachable for `engine`: the marker's reason.
+  public func unreachableReason(for engine: String) -> String? {
+    guard let m = marker, m.verdict == .unreachable, m.applies(to: engine) else { return nil }
+    return m.reason
   }
 
   /// `file:line:column`: what reached sets are made of.
@@ -37,7 +47,8 @@ public struct ErrorHandlerSite: Sendable, Codable, Hashable, Comparable {
 
 /// An engine's error-handler coverage in a run: how many of the error-handling sites of its
 /// source (`ErrorHandlerInventory`) the run's scenarios executed, per a coverage-instrumented
-/// build's counters, and which it never reached.
+/// build's counters, and which it never reached: those the source marks unreachable for this
+/// engine (`ErrorPathMarker`, with the reason) apart from the rest.
 ///
 /// Checks: the execution count at each site's token, from the profiles of the worker processes
 /// while they ran this engine's scenarios (the fault-free recordings and every placement).
@@ -55,8 +66,13 @@ public struct EngineErrorCoverage: Sendable, Codable, Equatable {
   public var total: Int
   /// Sites executed at least once.
   public var reached: Int
-  /// Sites never executed, sorted by file and position.
+  /// Sites never executed and not marked unreachable, sorted by file and position.
   public var unreached: [ErrorHandlerSite]
+  /// Sites never executed that the source marks unreachable for this engine, each with its
+  /// reason (nil in results written before markers existed).
+  public var unreachable: [ErrorHandlerSite]?
+  /// Sites marked unreachable for this engine that the run reached: the marker is wrong.
+  public var refuted: [ErrorHandlerSite]?
   /// The reached sites' ids, sorted: what a merge of shards unites.
   public var reachedIDs: [String]
   /// What may make the numbers low (a resumed run, whose interrupted workers' counts are lost).
@@ -72,7 +88,10 @@ public struct EngineErrorCoverage: Sendable, Codable, Equatable {
     let reachedHere = reachedIDs.intersection(ids)
     reached = reachedHere.count
     self.reachedIDs = reachedHere.sorted()
-    unreached = inventory.filter { !reachedHere.contains($0.id) }.sorted()
+    let missed = inventory.filter { !reachedHere.contains($0.id) }.sorted()
+    unreached = missed.filter { $0.unreachableReason(for: engine) == nil }
+    unreachable = missed.filter { $0.unreachableReason(for: engine) != nil }
+    refuted = inventory.filter { reachedHere.contains($0.id) && $0.unreachableReason(for: engine) != nil }.sorted()
     self.note = note
   }
 
@@ -84,15 +103,20 @@ public struct EngineErrorCoverage: Sendable, Codable, Equatable {
     total = 0
     reached = 0
     unreached = []
+    unreachable = nil
+    refuted = nil
     reachedIDs = []
     note = nil
   }
 
-  /// `error paths reached: N of M (P%)`, or why it was not measured.
+  /// `error paths reached: N of M (P%)`, with how many of the rest the source marks
+  /// unreachable; or why it was not measured.
   public var words: String {
     guard measured else { return "error paths not measured: \(reason ?? "no reason given")" }
     let percent = total == 0 ? 0 : Int((100 * Double(reached) / Double(total)).rounded(.down))
+    let marked = unreachable?.count ?? 0
     return "error paths reached: \(reached) of \(total) (\(percent)%)"
+      + (marked > 0 ? ", \(marked) marked unreachable" : "")
   }
 
   /// The unreached sites grouped by file, in order: `(file, ["12 throw", "40 catch"])`.
@@ -112,14 +136,18 @@ public struct EngineErrorCoverage: Sendable, Codable, Equatable {
     if let bad = parts.first(where: { !$0.measured }) {
       return EngineErrorCoverage(engine: head.engine, notMeasured: bad.reason ?? "a run did not measure it")
     }
-    func all(_ c: EngineErrorCoverage) -> Set<String> { Set(c.reachedIDs).union(c.unreached.map(\.id)) }
+    func all(_ c: EngineErrorCoverage) -> Set<String> {
+      Set(c.reachedIDs).union(c.unreached.map(\.id)).union((c.unreachable ?? []).map(\.id))
+    }
     let inventory = all(head)
     for p in parts.dropFirst() where all(p) != inventory || p.total != head.total {
       return EngineErrorCoverage(
         engine: head.engine, notMeasured: "the runs merged measured different sources (builds differ)")
     }
+    // The sites with something to list (unreached, marked, refuted), by id; reached ids need
+    // no site (only their count and ids are kept).
     var sites: [String: ErrorHandlerSite] = [:]
-    for p in parts { for s in p.unreached { sites[s.id] = s } }
+    for p in parts { for s in p.unreached + (p.unreachable ?? []) + (p.refuted ?? []) { sites[s.id] = s } }
     let reached = parts.reduce(into: Set<String>()) { $0.formUnion($1.reachedIDs) }
     // The inventory again: unreached sites of some part, plus reached ids (kinds of those are
     // not needed: only unreached sites are listed).
