@@ -81,7 +81,13 @@ struct ExploreOutput {
         header.append("#   … and \(pick.adds.count - 12) more (explore-state.json lists them)")
       }
       let file = "\(c.name).yaml"
-      try out.write(file, Data((header.joined(separator: "\n") + "\n").utf8) + body)
+      let expect = try faultFreeExpectations(of: c)
+      if !expect.isEmpty {
+        header.append(
+          "# Its operations that fail without any fault are expected to (expect: ops), so `faultline run` passes it.")
+      }
+      try out.write(
+        file, Data((header.joined(separator: "\n") + "\n").utf8) + body + Data(expect.joined(separator: "\n").utf8))
       written.append(
         CorpusPlan(
           file: file, plan: c.name, workload: profile.describe(c.workload), reaches: c.items.count,
@@ -94,6 +100,28 @@ struct ExploreOutput {
       try? FileManager.default.removeItem(atPath: path + "/" + f)
     }
     return written
+  }
+
+  /// `expect: ops` lines for the operations of `c`'s plan that failed in its sweep's fault-free
+  /// run (a create of a name that exists, a write to a full device), as that run recorded them
+  /// (`t1/2 create: EEXIST`); none when every operation succeeded.
+  /// - Throws: `ResultsError` when the generation's results are gone or lack the fault-free run.
+  private func faultFreeExpectations(of c: ExploreState.Candidate) throws -> [String] {
+    let generation = c.file.split(separator: "/").first.map(String.init) ?? ""
+    let path = dir.url.appendingPathComponent("\(generation)/sweep/results.json").path
+    guard let data = FileManager.default.contents(atPath: path),
+      let results = try? JSONDecoder().decode(RunResults.self, from: data)
+    else { throw ResultsError(message: "\(path): cannot read the sweep of \(c.name); the corpus cannot be written") }
+    guard let plan = results.plans.first(where: { $0.plan == c.name }),
+      let zero = plan.scenarios.first(where: { $0.faults.isEmpty && $0.child < 0 && $0.scheduleSeed == nil })
+    else { throw ResultsError(message: "\(path): no fault-free run of \(c.name); the corpus cannot be written") }
+    var lines: [String] = []
+    for e in zero.errors ?? [] {
+      // `t1/2 create: EEXIST`: the selector, then the errno after the last `: `.
+      guard let space = e.firstIndex(of: " "), let colon = e.range(of: ": ", options: .backwards) else { continue }
+      lines.append("    \(e[..<space]): { error: \(e[colon.upperBound...]) }")
+    }
+    return lines.isEmpty ? [] : ["expect:", "  ops:"] + lines + [""]
   }
 
   var comparison: Comparison? {

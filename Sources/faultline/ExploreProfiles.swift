@@ -63,6 +63,11 @@ enum ExploreProfiles {
         yaml:
           "device: { blocks: 256, block-size: 4096 }\n\(extra)files: [ { path: /z, size: 888KiB }, { path: /a, size: 8KiB }, { path: /b } ]\n"
       ),
+      .init(
+        name: "full", about: "a 1 MiB device with no block free: /z and /a (8 KiB) fill it",
+        yaml:
+          "device: { blocks: 256, block-size: 4096 }\n\(extra)files: [ { path: /z, size: 952KiB }, { path: /a, size: 8KiB }, { path: /b } ]\n"
+      ),
     ]
   }
 
@@ -78,11 +83,25 @@ enum ExploreProfiles {
     .init("unlink", op(.unlink)),
     .init("write-b", op(.write, "/b", offset: 0, length: 8 * kib, pattern: 0x77)),
     .init("fsync-b", op(.fsync, "/b")),
+    // Operations the engine refuses by their arguments or the namespace (EEXIST, ENOENT): the
+    // error returns before any fault point, which no other template reaches.
+    .init("create-existing", op(.create)),
+    .init("unlink-read", ops: [op(.unlink), op(.read)]),
   ]
 
   static let btrfs = make(
-    "btrfs-model", setups: modelSetups(),
+    "btrfs-model",
+    setups: modelSetups() + [
+      .init(
+        name: "metadata-full",
+        about: "plenty of data space, 8 KiB of metadata space: every reservation for a create or write fails",
+        yaml:
+          "device: { blocks: 1024, block-size: 4096 }\nmetadata: 8KiB\nfiles: [ { path: /a, size: 10KiB }, { path: /b } ]\n"
+      )
+    ],
     templates: modelCommon + [
+      .init("dio-write-unaligned", op(.dioWrite, offset: 2 * kib, length: 4 * kib, pattern: 0x56)),
+      .init("dio-read-unaligned", op(.dioRead, offset: 2 * kib, length: 4 * kib)),
       .init("dio-write", op(.dioWrite, offset: 0, length: 8 * kib, pattern: 0x55)),
       .init("dio-read", op(.dioRead)),
       .init("migrate-page", op(.migratePage, offset: 0)),

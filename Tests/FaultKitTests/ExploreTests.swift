@@ -20,25 +20,31 @@ import Testing
     ],
     alphabet: [0, 1, 3], maxOps: 4, maxTasks: 2)
 
-  @Test func systematicCountsEverySequenceUpToTheLengthOnceInOrder() {
+  @Test func systematicCountsEveryTemplateThenEverySequenceUpToTheLengthOnceInOrder() {
     let g = WorkloadGenerator(profile: Self.profile, length: 2)
-    // Length 1: 3 sequences x 3 setups; length 2: 9 sequences x 2 layouts (one task, two) x 3 setups.
-    #expect(g.systematicCount == 9 + 54)
+    // Length 1: all 4 templates x 3 setups; length 2: 9 sequences of the alphabet x 2 layouts
+    // (one task, two) x 3 setups.
+    #expect(g.systematicCount == 12 + 54)
     let all = (0..<g.systematicCount).map(g.systematic)
     #expect(Set(all).count == all.count)
     #expect(all.allSatisfy(Self.profile.admits))
-    // Shorter first, the setup varying fastest, in alphabet order.
+    // Shorter first, the setup varying fastest, in template (then alphabet) order.
     #expect(all[0] == Workload(setup: 0, tasks: [[0]]))
     #expect(all[1] == Workload(setup: 1, tasks: [[0]]))
     #expect(all[3] == Workload(setup: 0, tasks: [[1]]))
-    #expect(all[8] == Workload(setup: 2, tasks: [[3]]))
-    #expect(all[9] == Workload(setup: 0, tasks: [[0, 0]]))
-    #expect(all[12] == Workload(setup: 0, tasks: [[0], [0]]))
+    #expect(all[8] == Workload(setup: 2, tasks: [[2]]))
+    #expect(all[11] == Workload(setup: 2, tasks: [[3]]))
+    #expect(all[12] == Workload(setup: 0, tasks: [[0, 0]]))
+    #expect(all[15] == Workload(setup: 0, tasks: [[0], [0]]))
     #expect(all.last == Workload(setup: 2, tasks: [[3], [3]]))
-    // Every pair of the alphabet, as one task and as two.
+    // Every template alone from every setup, read (not in the alphabet) among them.
+    let singles = all.filter { $0.opCount == 1 }
+    #expect(Set(singles.map { $0.tasks[0][0] }) == [0, 1, 2, 3] && singles.count == 12)
+    // Every pair of the alphabet, as one task and as two; longer sequences only of the alphabet.
     let pairs = Set(all.filter { $0.opCount == 2 }.map { $0.tasks.flatMap { $0 } })
     #expect(pairs.count == 9)
-    #expect(all.allSatisfy { $0.tasks.flatMap { $0 }.allSatisfy(Self.profile.alphabet.contains) })
+    #expect(
+      all.filter { $0.opCount > 1 }.allSatisfy { $0.tasks.flatMap { $0 }.allSatisfy(Self.profile.alphabet.contains) })
   }
 
   @Test func guidedBatchesAreSeededWithinBoundsAndNew() {

@@ -1,8 +1,10 @@
 /// Makes workloads for `faultline explore` in two phases. Systematic (CrashMonkey's ACE): every
-/// sequence of up to `length` operations over the profile's small alphabet, each as one task and
-/// (from two operations on) split over two tasks, each from every setup, in a fixed order (shorter
-/// first, then lexicographic, the setup varying fastest, so a budget cut early still starts from
-/// every setup). Guided (syzkaller): mutations of workloads that reached new coverage.
+/// template alone, then every sequence of 2 up to `length` operations over the profile's small
+/// alphabet, each as one task and split over two tasks, each from every setup, in a fixed order
+/// (shorter first, then lexicographic, the setup varying fastest, so a budget cut early still
+/// starts from every setup). Every template alone from every setup first, so each operation's
+/// own error paths are reached from every shape before any budget goes to sequences. Guided
+/// (syzkaller): mutations of workloads that reached new coverage.
 ///
 /// Deterministic: the systematic order is a function of the profile; a guided batch is a function
 /// of the seed, the batch number, the parents (in the order given) and the workloads made before.
@@ -24,22 +26,25 @@ public struct WorkloadGenerator: Sendable {
   /// Workloads in the systematic phase.
   public var systematicCount: Int {
     var total = 0
-    var sequences = 1
-    for n in 1...length {
-      sequences *= profile.alphabet.count
-      total += sequences * splits(n) * profile.setups.count
-    }
+    for n in 1...length { total += sequences(n) * splits(n) * profile.setups.count }
     return total
+  }
+
+  /// The symbols sequences of `n` operations are made of: every template for one, the alphabet
+  /// for more.
+  private func symbols(_ n: Int) -> [Int] { n == 1 ? Array(profile.templates.indices) : profile.alphabet }
+
+  /// Sequences of `n` operations.
+  private func sequences(_ n: Int) -> Int {
+    n == 1 ? profile.templates.count : (0..<n).reduce(1) { r, _ in r * profile.alphabet.count }
   }
 
   /// The `i`th systematic workload (0 ≤ i < `systematicCount`).
   public func systematic(_ i: Int) -> Workload {
     precondition(i >= 0 && i < systematicCount, "systematic index \(i) out of range")
     var rest = i
-    var sequences = 1
     for n in 1...length {
-      sequences *= profile.alphabet.count
-      let here = sequences * splits(n) * profile.setups.count
+      let here = sequences(n) * splits(n) * profile.setups.count
       if rest >= here {
         rest -= here
         continue
@@ -48,10 +53,11 @@ public struct WorkloadGenerator: Sendable {
       rest /= profile.setups.count
       let split = rest % splits(n)
       var seq = rest / splits(n)
+      let letters = symbols(n)
       var ops: [Int] = []
       for _ in 0..<n {
-        ops.append(profile.alphabet[seq % profile.alphabet.count])
-        seq /= profile.alphabet.count
+        ops.append(letters[seq % letters.count])
+        seq /= letters.count
       }
       ops.reverse()
       let tasks = split == 0 ? [ops] : [Array(ops[..<(n / 2)]), Array(ops[(n / 2)...])]
