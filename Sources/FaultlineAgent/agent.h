@@ -74,6 +74,16 @@ void fl_settle(void);
 
 /* Queries (query.c): run on the query thread. */
 void fl_query(fl_msg *m);
+/* A query's reply: `RES id=N rc=ERRNO`, and with `out` its bytes (base64) after `extra`. */
+void fl_reply(const char *id, int rc);
+void fl_reply_out(const char *id, int rc, const char *extra, const fl_strbuf *out);
+/* Appends what `fd` holds to `out`: at most 1024 reads of 8 KiB (8 MiB), EINTR retried. */
+void sb_read_all(fl_strbuf *out, int fd);
+/* Kernel checks (kernelcheck.c): module loading, kpageflags, kmemleak, held locks. */
+void fl_check_module(const char *id, fl_msg *m);
+void fl_check_pageflags(const char *id);
+void fl_check_kmemleak(const char *id, fl_msg *m);
+void fl_check_held_locks(const char *id);
 /* io.submit (submit.c): fail_make_request on the plan's disk, counted and armed per operation. */
 void fl_submit_query(const char *id, fl_msg *m);
 

@@ -5,7 +5,8 @@
  * fsck), mount and unmount, snapshots (statfs, and per file its size and FIEMAP extents, without
  * FIEMAP_FLAG_SYNC so delalloc shows as delalloc), the kernel log since the last call (from
  * /dev/kmsg), writes and reads of /proc, /sys and debugfs files, BLKFLSBUF, sync, closing the
- * tasks' files. Each reply is RES id=N rc=ERRNO [out=BASE64].
+ * tasks' files (the kernel checks are in kernelcheck.c). Each reply is RES id=N rc=ERRNO
+ * [out=BASE64].
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -96,9 +97,10 @@ static void snap_pages(fl_strbuf *j, int fd, unsigned long long size) {
   if (seen < cs.nr_dirty + cs.nr_writeback) sb_put(j, ",\"pagesCut\":true", 15);
 }
 
-static void reply(const char *id, int rc) { fl_send("RES id=%s rc=%d", id, rc); }
+void fl_reply(const char *id, int rc) { fl_send("RES id=%s rc=%d", id, rc); }
+static void reply(const char *id, int rc) { fl_reply(id, rc); }
 
-static void reply_out(const char *id, int rc, const char *extra, const fl_strbuf *out) {
+void fl_reply_out(const char *id, int rc, const char *extra, const fl_strbuf *out) {
   char head[128];
   snprintf(head, sizeof head, "RES id=%s rc=%d%s%s", id, rc, extra && *extra ? " " : "", extra ? extra : "");
   fl_send_data(head, "out", (const uint8_t *)(out->p ? out->p : ""), out->len);
@@ -175,7 +177,7 @@ static void run(const char *id, fl_msg *m) {
   } else {
     snprintf(extra, sizeof extra, "status=signal%d", WTERMSIG(status));
   }
-  reply_out(id, 0, extra, &out);
+  fl_reply_out(id, 0, extra, &out);
   free(out.p);
 }
 
@@ -259,7 +261,7 @@ static void snap(const char *id, fl_msg *m) {
   }
   free(copy);
   sb_put(&j, "]}", 2);
-  reply_out(id, 0, NULL, &j);
+  fl_reply_out(id, 0, NULL, &j);
   free(j.p);
 }
 
@@ -286,7 +288,7 @@ static void kmsg(const char *id) {
     sb_put(&out, semi + 1, strlen(semi + 1));
     if (out.len && out.p[out.len - 1] != '\n') sb_put(&out, "\n", 1);
   }
-  reply_out(id, 0, NULL, &out);
+  fl_reply_out(id, 0, NULL, &out);
   free(out.p);
 }
 
@@ -301,8 +303,7 @@ static void write_value(const char *id, fl_msg *m) {
   reply(id, rc);
 }
 
-/* Appends what `fd` holds to `out`: at most 1024 reads of 8 KiB (8 MiB), EINTR retried. */
-static void sb_read_all(fl_strbuf *out, int fd) {
+void sb_read_all(fl_strbuf *out, int fd) {
   char buf[8192];
   for (int k = 0; k < 1024; k++) {
     ssize_t n = read(fd, buf, sizeof buf);
@@ -320,7 +321,7 @@ static void read_file(const char *id, fl_msg *m) {
   fl_strbuf out = {0};
   sb_read_all(&out, fd);
   close(fd);
-  reply_out(id, 0, NULL, &out);
+  fl_reply_out(id, 0, NULL, &out);
   free(out.p);
 }
 
@@ -449,181 +450,6 @@ static void bdi_floor(const char *prefix) {
   closedir(d);
 }
 
-/* module path=HOST_PATH: loads a kernel module (finit_module; the guest's root is the host's, so
- * the host's path is the guest's). ENOSYS: a kernel without module support. */
-static void load_module(const char *id, fl_msg *m) {
-  const char *path = fl_get(m, "path");
-  if (!path) return reply(id, EINVAL);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return reply(id, errno);
-  int rc = syscall(SYS_finit_module, fd, "", 0) == 0 ? 0 : errno;
-  close(fd);
-  reply(id, rc);
-}
-
-/* Page flags /proc/kpageflags gives (include/uapi/linux/kernel-page-flags.h). KPF_ERROR (bit 1)
- * is unused since 6.12 (PG_error is gone). */
-#define KPF_LOCKED 0
-#define KPF_WRITEBACK 8
-#define KPFLAGS_BATCH 4096
-/* Pages reported at most (a kernel that left more locked is reported as cut). */
-#define KPFLAGS_MAX 256
-
-/* One pass over /proc/kpageflags: the frames whose page is locked or under writeback, as
- * (pfn, flags) in `pfns`/`flags` (at most `max`); how many there were in all; -errno if the file
- * cannot be read. `frames`: how many frames the pass read. */
-static long long kpageflags_pass(unsigned long long *pfns, unsigned long long *flags, int max, int *n,
-                                 unsigned long long *frames) {
-  int fd = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return -errno;
-  static unsigned long long batch[KPFLAGS_BATCH];
-  const unsigned long long want = (1ULL << KPF_LOCKED) | (1ULL << KPF_WRITEBACK);
-  long long found = 0;
-  unsigned long long pfn = 0;
-  *n = 0;
-  /* Bounded by the file: it ends at the last frame of memory. */
-  for (;;) {
-    ssize_t r = pread(fd, batch, sizeof batch, (off_t)(pfn * 8));
-    if (r < 0 && errno == EINTR) continue;
-    if (r < 0) {
-      int e = errno;
-      close(fd);
-      return -e;
-    }
-    if (r < 8) break;
-    for (ssize_t i = 0; i < r / 8; i++, pfn++) {
-      if (!(batch[i] & want)) continue;
-      if (*n < max) {
-        pfns[*n] = pfn;
-        flags[*n] = batch[i];
-        (*n)++;
-      }
-      found++;
-    }
-  }
-  close(fd);
-  *frames = pfn;
-  return found;
-}
-
-/* pageflags: the frames whose page stays locked or under writeback at rest:
- * `{"frames":N,"pages":[[pfn,flags],…],"cut":true?}`. The disk is let settle first; a page is
- * reported only if it is so in every pass of up to 2 s (a page locked for a read that is still
- * completing, or under writeback the disk finished, is not). */
-static void pageflags(const char *id) {
-  fl_settle();
-  static unsigned long long pfns[KPFLAGS_MAX], flags[KPFLAGS_MAX], p2[KPFLAGS_MAX], f2[KPFLAGS_MAX];
-  int n = 0, n2 = 0;
-  unsigned long long frames = 0;
-  long long found = kpageflags_pass(pfns, flags, KPFLAGS_MAX, &n, &frames);
-  if (found < 0) return reply(id, (int)-found);
-  /* 20 passes 100 ms apart at most, while anything is still flagged: what stays is kept. */
-  for (int pass = 0; pass < 20 && n > 0; pass++) {
-    struct timespec ts = {0, 100 * 1000 * 1000};
-    nanosleep(&ts, NULL);
-    long long again = kpageflags_pass(p2, f2, KPFLAGS_MAX, &n2, &frames);
-    if (again < 0) return reply(id, (int)-again);
-    int kept = 0;
-    for (int i = 0; i < n; i++) {
-      for (int k = 0; k < n2; k++) {
-        if (p2[k] != pfns[i]) continue;
-        pfns[kept] = pfns[i];
-        flags[kept] = f2[k];
-        kept++;
-        break;
-      }
-    }
-    if (kept == n && again == found) break;
-    n = kept;
-    found = again < found ? again : found;
-  }
-  fl_strbuf j = {0};
-  sb_printf(&j, "{\"frames\":%llu,\"pages\":[", frames);
-  for (int i = 0; i < n; i++) sb_printf(&j, "%s[%llu,%llu]", i ? "," : "", pfns[i], flags[i]);
-  sb_put(&j, "]", 1);
-  if (n == KPFLAGS_MAX && found > n) sb_put(&j, ",\"cut\":true", 11);
-  sb_put(&j, "}", 1);
-  reply_out(id, 0, NULL, &j);
-  free(j.p);
-}
-
-/* kmemleak mode=baseline|check: baseline scans twice (an object is reported from its second
- * scan on: the first sees its checksum change) and clears what was found, so only objects
- * allocated after it can be reported; check waits out kmemleak's minimum age (5 s), scans twice
- * and answers the report (/sys/kernel/debug/kmemleak: each unreferenced object with its
- * backtrace). A kernel without kmemleak, or booted without kmemleak=on: the write's errno. */
-#define KMEMLEAK "/sys/kernel/debug/kmemleak"
-static int kmemleak_write(const char *what) {
-  int fd = open(KMEMLEAK, O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return errno;
-  int rc = write(fd, what, strlen(what)) < 0 ? errno : 0;
-  close(fd);
-  return rc;
-}
-static void kmemleak(const char *id, fl_msg *m) {
-  const char *mode = fl_get(m, "mode");
-  if (!mode) return reply(id, EINVAL);
-  int rc;
-  if (strcmp(mode, "off-thread") == 0) return reply(id, kmemleak_write("scan=off"));
-  if (strcmp(mode, "baseline") == 0) {
-    /* The same scans as the check's (without stacks), so what they would report now is cleared. */
-    rc = kmemleak_write("stack=off");
-    if (rc == 0) rc = kmemleak_write("scan");
-    if (rc == 0) rc = kmemleak_write("scan");
-    if (rc == 0) rc = kmemleak_write("clear");
-    int on = kmemleak_write("stack=on");
-    return reply(id, rc ? rc : on);
-  }
-  if (strcmp(mode, "check") != 0) return reply(id, EINVAL);
-  struct timespec ts = {5, 500 * 1000 * 1000};
-  nanosleep(&ts, NULL);
-  fl_strbuf out = {0};
-  /* Three rounds a second apart, each two scans and the report read, all answered: a leaked
-   * object kmemleak sees as referenced in one round (a stale copy of its address somewhere it
-   * scans, which later activity overwrites) is often seen in another (the proof test's planted
-   * leak was missed by single rounds about half the time). Without the tasks' kernel stacks: at
-   * rest no task is inside an operation, and stale frames there are such copies. The host
-   * reports each object once. */
-  for (int round = 0; round < 3; round++) {
-    if (round) {
-      struct timespec gap = {1, 0};
-      nanosleep(&gap, NULL);
-    }
-    rc = kmemleak_write("stack=off");
-    if (rc == 0) rc = kmemleak_write("scan");
-    if (rc == 0) rc = kmemleak_write("scan");
-    int on = kmemleak_write("stack=on");
-    if (rc == 0) rc = on;
-    if (rc) {
-      free(out.p);
-      return reply(id, rc);
-    }
-    int fd = open(KMEMLEAK, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-      free(out.p);
-      return reply(id, errno);
-    }
-    sb_read_all(&out, fd);
-    close(fd);
-  }
-  reply_out(id, 0, NULL, &out);
-  free(out.p);
-}
-
-/* heldlocks: lockdep's list of every lock held in the system, printed to the kernel log (SysRq
- * d, debug_show_all_locks); the reply's `tasks` are the plan tasks' threads that are in user
- * space (not inside an operation): a lock one of them holds was kept past the return to user
- * space. (The agent's other threads are inside system calls: the channel's read, this write.) */
-static void held_locks(const char *id) {
-  char tids[1024];
-  fl_ops_idle_tids(tids, sizeof tids);
-  int fd = open("/proc/sysrq-trigger", O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return reply(id, errno);
-  int rc = write(fd, "d", 1) < 0 ? errno : 0;
-  close(fd);
-  fl_send("RES id=%s rc=%d tasks=%s", id, rc, tids);
-}
-
 void fl_query(fl_msg *m) {
   const char *id = fl_get(m, "id") ? fl_get(m, "id") : "0";
   const char *cmd = fl_get(m, "cmd");
@@ -674,9 +500,9 @@ void fl_query(fl_msg *m) {
   if (strcmp(cmd, "reset") == 0) return reply(id, fl_ops_reset());
   if (strcmp(cmd, "fragment") == 0) return fragment(id, m);
   if (strcmp(cmd, "submit") == 0) return fl_submit_query(id, m);
-  if (strcmp(cmd, "module") == 0) return load_module(id, m);
-  if (strcmp(cmd, "heldlocks") == 0) return held_locks(id);
-  if (strcmp(cmd, "pageflags") == 0) return pageflags(id);
-  if (strcmp(cmd, "kmemleak") == 0) return kmemleak(id, m);
+  if (strcmp(cmd, "module") == 0) return fl_check_module(id, m);
+  if (strcmp(cmd, "heldlocks") == 0) return fl_check_held_locks(id);
+  if (strcmp(cmd, "pageflags") == 0) return fl_check_pageflags(id);
+  if (strcmp(cmd, "kmemleak") == 0) return fl_check_kmemleak(id, m);
   reply(id, ENOSYS);
 }
