@@ -240,7 +240,8 @@ struct SweepCommand: ParsableCommand {
           file: plans[i].file, name: plans[i].name, engine: plans[i].engine, depth: configs[i].depth,
           space: space[i].count, pruned: pruned[i], reached: reached[i])
       }, bugs: bugs.sorted(), shard: theShard, inputs: inputs,
-      arguments: SweepInterrupt.sweepArguments(CommandLine.arguments))
+      arguments: SweepInterrupt.sweepArguments(CommandLine.arguments),
+      directory: FileManager.default.currentDirectoryPath)
     try run.begin(meta, resuming: resume != nil)
     // From here a resume can continue what is interrupted.
     let interrupt = SweepInterrupt(
@@ -371,6 +372,9 @@ struct SweepCommand: ParsableCommand {
   /// command line's options after it (a later `--jobs` or `--quiet` wins).
   /// - Throws: `BadInput` when DIR holds no sweep, or one started by a faultline that did not record its arguments.
   static func resuming(_ dir: String) throws -> SweepCommand {
+    // Absolute before anything else: the recorded arguments are relative to the directory the
+    // sweep started in, which this process moves to.
+    let dir = URL(fileURLWithPath: dir).standardizedFileURL.path
     let url = URL(fileURLWithPath: dir).appendingPathComponent("meta.json")
     guard FileManager.default.fileExists(atPath: url.path) else {
       throw BadInput(description: "--resume \(dir): no meta.json of a sweep there")
@@ -384,12 +388,23 @@ struct SweepCommand: ParsableCommand {
       )
     }
     let now = Array(CommandLine.arguments.dropFirst().drop { $0 != "sweep" }.dropFirst())
+    var command: SweepCommand
     do {
-      return try SweepCommand.parse(Array(recorded.dropFirst()) + now)
+      command = try SweepCommand.parse(Array(recorded.dropFirst()) + now)
     } catch {
       throw BadInput(
         description: "--resume \(dir): the recorded arguments no longer parse: \(SweepCommand.message(for: error))")
     }
+    command.resume = dir
+    if let started = meta.directory, started != FileManager.default.currentDirectoryPath {
+      guard FileManager.default.changeCurrentDirectoryPath(started) else {
+        throw BadInput(
+          description:
+            "--resume \(dir): the sweep started in \(started), which its plan paths are relative to, and that directory cannot be entered"
+        )
+      }
+    }
+    return command
   }
 
   /// Worker processes that run at once: `--jobs`, but no more than the cores (the pool runs one

@@ -47,7 +47,10 @@ struct SweepTerminalTests {
     // The journal's scenarios include failures: the resumed count must start from those.
     try #require(!journaled.isEmpty)
 
-    let r = try CLI.run(["sweep", "--resume", dir.path])
+    // From another directory, by a relative path: the plan path the sweep recorded
+    // (Plans/ext2fs/…) is relative to where it started, which the resume goes back to.
+    let r = try CLI.spawn(
+      CLI.binary, ["sweep", "--resume", dir.lastPathComponent], directory: dir.deletingLastPathComponent())
     #expect(r.status == 1, "\(r.stdout)\(r.stderr)")
     #expect(r.stdout.contains("already done"), "\(r.stdout)")
     let results = try RunResults.read(dir.appendingPathComponent("results.json"))

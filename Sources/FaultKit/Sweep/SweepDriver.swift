@@ -113,14 +113,19 @@ public struct SweepMeta: Sendable, Codable, Hashable {
   /// made in code or by an older faultline. Not compared by `mismatches`: how a sweep was asked
   /// for (`--jobs`, `--quiet`) may change between runs; what it sweeps may not.
   public var arguments: [String]?
+  /// The working directory `arguments`' relative paths (plans, `--known`, `--rotation`) are
+  /// relative to, so a resume from another directory reads the same files; nil as `arguments`.
+  public var directory: String?
   public init(
-    plans: [PlanEntry], bugs: [String], shard: Shard, inputs: SweepInputs? = nil, arguments: [String]? = nil
+    plans: [PlanEntry], bugs: [String], shard: Shard, inputs: SweepInputs? = nil, arguments: [String]? = nil,
+    directory: String? = nil
   ) {
     self.plans = plans
     self.bugs = bugs
     self.shard = shard
     self.inputs = inputs
     self.arguments = arguments
+    self.directory = directory
   }
 
   /// Why a sweep with this meta cannot continue the one `earlier` describes, a sentence per
@@ -128,6 +133,7 @@ public struct SweepMeta: Sendable, Codable, Hashable {
   public func mismatches(_ earlier: SweepMeta) -> [String] {
     var earlier = earlier
     earlier.arguments = arguments
+    earlier.directory = directory
     guard self != earlier else { return [] }
     var out: [String] = []
     if let now = inputs, let then = earlier.inputs {
