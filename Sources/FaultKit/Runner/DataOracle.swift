@@ -327,6 +327,9 @@ struct DataOracle {
   struct ReadWindow {
     let path: String
     let before: [UInt8]
+    /// The size the file surely had when the read began: a read racing a write that extends the
+    /// file may end there (a whole-file read asks for the size it sees when it starts).
+    var minSizeBefore = 0
     var overlapping: [Operation] = []
     /// Pages of a direct read's range that were marked for fixup while it ran (btrfs before the
     /// fixup worker's removal: a page dirtied behind the filesystem's back, which writeback hands
@@ -361,7 +364,9 @@ struct DataOracle {
   /// Opens the window of a read of `path` that begins now, with the operations of other tasks
   /// already in flight on that file.
   func beginRead(_ path: String, inFlight: [Operation]) -> ReadWindow {
-    ReadWindow(path: path, before: files[path]?.expected ?? [], overlapping: inFlight.filter { $0.path == path })
+    ReadWindow(
+      path: path, before: files[path]?.expected ?? [], minSizeBefore: files[path]?.minSize ?? 0,
+      overlapping: inFlight.filter { $0.path == path })
   }
 
   /// The byte a write-like operation leaves at file offset `i`, or nil where it changes no byte
@@ -408,12 +413,14 @@ struct DataOracle {
         )
         break
       }
-      // Short of what the file surely holds, and no racing truncate could have cut it.
+      // Short of what the file surely held when the read began (a racing write may have
+      // extended it since), and no racing truncate could have cut it.
       let readEnd = start + got.count
-      if bad == nil, got.count < want.count, readEnd < m.minSize,
+      let surely = min(m.minSize, w.minSizeBefore)
+      if bad == nil, got.count < want.count, readEnd < surely,
         !w.overlapping.contains(where: { $0.kind == .truncate })
       {
-        bad = Mismatch(start: readEnd, text: "the read ended at byte \(readEnd); the file holds at least \(m.minSize)")
+        bad = Mismatch(start: readEnd, text: "the read ended at byte \(readEnd); the file held at least \(surely)")
       }
     }
     guard let bad, !Self.reported(bad.start, in: m) else { return nil }
