@@ -26,6 +26,7 @@ extension BtrfsEngine {
       return
     }
     page.flags.insert(.checked)
+    fixupHeld.append(page)  // folio_get: the queued work holds the page until the worker puts it
     if !cleanedWhileWaiting { page.flags.insert(.dirty) }  // -EAGAIN: redirty_page_for_writepage
     inode.mapping.unlock(page)
     try await fixup.queue("fixup", "\(inode.path)#\(page.index)") { [self] in
@@ -38,6 +39,8 @@ extension BtrfsEngine {
   /// taken out of the mapping since).
   func fixupWorker(_ inode: BtrfsInode, _ page: Page) async throws {
     let oldWorker = bug("fixup-page-cleaned-before-worker")
+    // folio_put at the worker's end, on every path: the page may be migrated again.
+    defer { fixupHeld.removeAll { $0 === page } }
     let ps = kernel.pageSize
     let range = ByteRange(start: page.index * ps, length: ps)
     for _ in 0..<WorkQueue.maxItems {
@@ -106,13 +109,25 @@ extension BtrfsEngine {
 
   /// Page migration of the cached page holding `offset`: under the old page's lock, a new page
   /// takes its place with its bytes and its dirty/uptodate/error state; the old page loses its
-  /// mapping. PG_checked stays with the old page (the model keeps btrfs's fixup state with the
-  /// page the worker was queued for). Migration is synchronous: it waits for writeback to end.
+  /// mapping. Migration is synchronous: it waits for writeback to end.
+  ///
+  /// A page a queued fixup holds (btrfs_writepage_cow_fixup's folio_get, put at the end of the
+  /// worker) cannot move: __folio_migrate_mapping cannot freeze the reference count it expects,
+  /// and migrate_pages gives up after its retries; move_pages(2) reports EBUSY ("another kernel
+  /// subsystem is holding a reference to the page"). So PG_checked, which the hook sets together
+  /// with that reference and the worker clears before dropping it, never reaches a new page.
+  /// Under `fixup-page-cleaned-before-worker` the migration goes ahead as seed 002's thread
+  /// reports it did in 87826df0ec36's window (the old hook took the same reference; how
+  /// migration got past it the thread does not say), and PG_checked stays with the old page.
   func migratePage(_ path: String, offset: UInt64) async throws {
     let inode = try lookup(path)
     guard let page = inode.mapping.lookup(offset / kernel.pageSize) else { throw FSError(.noEntry) }
     try await inode.mapping.lock(page)
     try await inode.mapping.waitWriteback(page)  // MIGRATE_SYNC
+    if fixupHeld.contains(where: { $0 === page }) && !bug("fixup-page-cleaned-before-worker") {
+      inode.mapping.unlock(page)
+      throw FSError(.busy)
+    }
     _ = inode.mapping.migrate(page, keeping: [.dirty, .uptodate, .error])
     inode.mapping.unlock(page)
   }

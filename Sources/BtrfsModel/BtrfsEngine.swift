@@ -16,6 +16,9 @@ final class BtrfsEngine: Engine, @unchecked Sendable {
   var endio: WorkQueue
   /// The writepage fixup worker (btrfs_writepage_fixup_worker).
   var fixup: WorkQueue
+  /// Pages a queued fixup holds a reference to (folio_get in btrfs_writepage_cow_fixup, folio_put
+  /// at the end of the worker): migration cannot move them.
+  var fixupHeld: [Page] = []
   static let endioName = "endio-write"
   static let fixupName = "btrfs-fixup"
   /// Bytes of data space held by the fragmentation filler (other files' blocks).
@@ -333,6 +336,7 @@ final class BtrfsEngine: Engine, @unchecked Sendable {
   func recover() async throws {
     endio.drop()
     fixup.drop()
+    fixupHeld = []
     inodes = [:]
     pinned = []
     allocator = BtrfsEngine.freshAllocator(setupConfig)

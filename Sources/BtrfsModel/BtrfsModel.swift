@@ -90,26 +90,32 @@ public enum BtrfsModel {
     ),
   ]
 
-  public static let descriptor = EngineDescriptor(
-    name: "btrfs-model",
-    about: "btrfs COW data path: delalloc, cow_file_range, ordered extents, endio worker, fsync, evict, recovery",
-    catalog: catalog,
-    operations: [
-      .create, .write, .writeback, .fsync, .read, .unlink, .dioWrite, .dioRead, .mmapWrite, .migratePage,
-      .dropCaches, .corrupt,
-    ],
-    bugs: bugs,
-    workers: [
-      WorkerInfo(BtrfsEngine.endioName, ops: ["finish_ordered_io", "flush"]),
-      WorkerInfo(BtrfsEngine.fixupName, ops: ["fixup", "flush"]),
-    ],
-    invariants: [
-      .locksReleased, .noHang, .spaceBalanced, .orderedExtentsComplete, .delallocBacked, .noDoubleAllocation,
-      .dataDurable, .errorsReported, .pagecacheCoherent, .unlockByOwner, .noBadPageState,
-    ],
-    checkSetup: { _ = try BtrfsSetup($0) },
-    maxFileSize: ModelSetup.maxFileSize,
-    make: { ctx in try BtrfsEngine(ctx) })
+  public static let descriptor: EngineDescriptor = {
+    var d = EngineDescriptor(
+      name: "btrfs-model",
+      about: "btrfs COW data path: delalloc, cow_file_range, ordered extents, endio worker, fsync, evict, recovery",
+      catalog: catalog,
+      operations: [
+        .create, .write, .writeback, .fsync, .read, .unlink, .dioWrite, .dioRead, .mmapWrite, .migratePage,
+        .dropCaches, .corrupt,
+      ],
+      bugs: bugs,
+      workers: [
+        WorkerInfo(BtrfsEngine.endioName, ops: ["finish_ordered_io", "flush"]),
+        WorkerInfo(BtrfsEngine.fixupName, ops: ["fixup", "flush"]),
+      ],
+      invariants: [
+        .locksReleased, .noHang, .spaceBalanced, .orderedExtentsComplete, .delallocBacked, .noDoubleAllocation,
+        .dataDurable, .errorsReported, .pagecacheCoherent, .unlockByOwner, .noBadPageState,
+      ],
+      checkSetup: { _ = try BtrfsSetup($0) },
+      maxFileSize: ModelSetup.maxFileSize,
+      make: { ctx in try BtrfsEngine(ctx) })
+    // btrfs_writepage_cow_fixup: writeback hands a page dirtied behind btrfs's back to the fixup
+    // worker and skips it until the worker has reserved for it.
+    d.writebackSkipsPagesAwaitingFixup = true
+    return d
+  }()
 }
 
 /// The `setup:` section of a btrfs-model plan: the shared model keys plus `metadata` (the size

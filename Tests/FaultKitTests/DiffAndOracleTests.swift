@@ -353,6 +353,21 @@ struct DataOracleMoreTests {
     #expect(o.checkRead(read, mixed, w, moment: "m") == nil)
     #expect(o.checkRead(read, stamp(0x33, 0, 32, g: 3), w, moment: "m") != nil)
   }
+
+  @Test("a read racing a write that extends the file may end at the size it had when the read began")
+  func racingExtension() {
+    var o = DataOracle()
+    o.record(write(0, 32, 0x11, g: 1), .ok)
+    let racing = write(32, 32, 0x22, g: 2)
+    let read = Operation(.read, path: "/a")
+    var w = o.beginRead("/a", inFlight: [])
+    w.overlaps(racing)
+    o.record(racing, .ok)
+    #expect(o.checkRead(read, stamp(0x11, 0, 32, g: 1), w, moment: "m") == nil)
+    #expect(o.checkRead(read, stamp(0x11, 0, 32, g: 1) + stamp(0x22, 32, 32, g: 2), w, moment: "m") == nil)
+    // Shorter than the file ever was while the read ran: wrong.
+    #expect(o.checkRead(read, stamp(0x11, 0, 16, g: 1), w, moment: "m")?.invariant == .errorsReported)
+  }
 }
 
 @Suite("pagecache-coherent")

@@ -106,6 +106,12 @@ public struct EngineDescriptor: Sendable {
   /// I/O error, which libext2fs cannot roll back). A sweep reports failures that violate only
   /// these separately and does not fail on them.
   public var expectedInvariants: Set<InvariantName> = []
+  /// Writeback skips a page dirtied behind the filesystem's back until a fixup worker has
+  /// reserved for it (btrfs's btrfs_writepage_cow_fixup: -EAGAIN, redirtied), so the flush before
+  /// a direct read may leave such a page unwritten and the read returns the disk's older bytes
+  /// there. The runner then snapshots around each direct read and the data oracle accepts older
+  /// bytes for exactly those pages (`DataOracle.ReadWindow.awaitingFixup`).
+  public var writebackSkipsPagesAwaitingFixup = false
   /// The same scenario always runs the same way: the engine's scheduling is ours (the model
   /// engines, libext2fs). An engine whose code schedules itself (a kernel) says false, and a sweep
   /// runs each of its failures again (`--reruns`) and reports how often it reproduced.

@@ -13,8 +13,10 @@ import Foundation
 /// at that very offset, or zero. Every read the plan makes is checked when it returns
 /// (`checkRead`), against what the file held when the read started or holds when it returned
 /// where another task wrote that file meanwhile. Does not check: files unlinked during the plan
-/// (whether the unlink survives a crash depends on a commit the plan may not have made), and
-/// ordering between files.
+/// (whether the unlink survives a crash depends on a commit the plan may not have made),
+/// ordering between files, and what a direct read returns for a page marked for fixup while it
+/// ran (`ReadWindow.awaitingFixup`, engines whose `EngineDescriptor.writebackSkipsPagesAwaitingFixup`):
+/// its flush skipped that page, so older bytes some write or setup put there (or zeros) pass.
 struct DataOracle {
   struct FileModel {
     /// Contents if every successful write took effect.
@@ -325,7 +327,32 @@ struct DataOracle {
   struct ReadWindow {
     let path: String
     let before: [UInt8]
+    /// The size the file surely had when the read began: a read racing a write that extends the
+    /// file may end there (a whole-file read asks for the size it sees when it starts).
+    var minSizeBefore = 0
     var overlapping: [Operation] = []
+    /// Pages of a direct read's range that were marked for fixup while it ran (btrfs before the
+    /// fixup worker's removal: a page dirtied behind the filesystem's back, which writeback hands
+    /// to the worker and skips, -EAGAIN and redirtied, until the worker has reserved for it). The
+    /// flush before the read (kiocb_write_and_wait) returns 0 without writing it, and the read
+    /// returns the disk's bytes: older ones, not lost ones (the page stays dirty; the worker
+    /// reserves and a later write-back writes it).
+    var awaitingFixup: [ByteRange] = []
+
+    /// Notes the pages of `s` that are marked for fixup, or will be when the read's flush meets
+    /// them: dirty with PG_checked, or dirty with nothing under them (no delalloc, no ordered
+    /// extent; on a copy-on-write filesystem a tree extent is not somewhere to write in place).
+    mutating func noteAwaitingFixup(_ s: Snapshot) {
+      let ps = s.pageSize
+      let under = s.extents.filter {
+        $0.file == path && ($0.source == .delalloc || $0.source == .ordered || ($0.source == .tree && !s.copyOnWrite))
+      }
+      for p in s.pages where p.file == path && p.flags.contains(.dirty) {
+        let r = ByteRange(start: p.index * ps, length: ps)
+        guard p.flags.contains(.checked) || !under.contains(where: { $0.range.overlaps(r) }) else { continue }
+        if !awaitingFixup.contains(r) { awaitingFixup.append(r) }
+      }
+    }
 
     /// Another task's operation began while the read was in flight: it counts if it is on the
     /// read's file.
@@ -337,7 +364,9 @@ struct DataOracle {
   /// Opens the window of a read of `path` that begins now, with the operations of other tasks
   /// already in flight on that file.
   func beginRead(_ path: String, inFlight: [Operation]) -> ReadWindow {
-    ReadWindow(path: path, before: files[path]?.expected ?? [], overlapping: inFlight.filter { $0.path == path })
+    ReadWindow(
+      path: path, before: files[path]?.expected ?? [], minSizeBefore: files[path]?.minSize ?? 0,
+      overlapping: inFlight.filter { $0.path == path })
   }
 
   /// The byte a write-like operation leaves at file offset `i`, or nil where it changes no byte
@@ -365,9 +394,10 @@ struct DataOracle {
     let end = op.length.map { min(start + Int(min($0, UInt64(Int.max / 4))), m.expected.count) } ?? m.expected.count
     let want = start < end ? Array(m.expected[start..<end]) : []
     let base = UInt64(start)
+    let older = Self.olderBytes(w.awaitingFixup, in: m)
     var bad: Mismatch?
     if w.overlapping.isEmpty {
-      bad = Self.firstMismatch(got, want, m.eitherOld, minSize: m.minSize, base: base, paths: paths)
+      bad = Self.firstMismatch(got, want, m.eitherOld + older, minSize: m.minSize, base: base, paths: paths)
     } else {
       // Racing writers: per byte, now, before, or a racing write's byte (any length).
       for (i, g) in got.enumerated() {
@@ -375,7 +405,7 @@ struct DataOracle {
         if i < want.count && want[i] == g { continue }
         if at < w.before.count && w.before[at] == g { continue }
         if w.overlapping.contains(where: { Self.newByte($0, at: UInt64(at)) == g }) { continue }
-        if Self.allowedOld(at, g, m.eitherOld) { continue }
+        if Self.allowedOld(at, g, m.eitherOld) || Self.allowedOld(at, g, older) { continue }
         bad = Mismatch(
           start: at,
           text:
@@ -383,12 +413,14 @@ struct DataOracle {
         )
         break
       }
-      // Short of what the file surely holds, and no racing truncate could have cut it.
+      // Short of what the file surely held when the read began (a racing write may have
+      // extended it since), and no racing truncate could have cut it.
       let readEnd = start + got.count
-      if bad == nil, got.count < want.count, readEnd < m.minSize,
+      let surely = min(m.minSize, w.minSizeBefore)
+      if bad == nil, got.count < want.count, readEnd < surely,
         !w.overlapping.contains(where: { $0.kind == .truncate })
       {
-        bad = Mismatch(start: readEnd, text: "the read ended at byte \(readEnd); the file holds at least \(m.minSize)")
+        bad = Mismatch(start: readEnd, text: "the read ended at byte \(readEnd); the file held at least \(surely)")
       }
     }
     guard let bad, !Self.reported(bad.start, in: m) else { return nil }
@@ -396,6 +428,24 @@ struct DataOracle {
       .errorsReported, moment: moment,
       "\(op.kind.rawValue) of \(op.path) returned wrong data and nobody was told: \(bad.text); no operation on \(op.path) returned an error after it was written",
       evidence: [bad.text])
+  }
+
+  /// What the disk may hold under `ranges` (pages a direct read's flush skipped): zeros, what
+  /// setup left, or any write's bytes there; never garbage.
+  static func olderBytes(_ ranges: [ByteRange], in m: FileModel) -> [(ByteRange, [UInt8])] {
+    var out: [(ByteRange, [UInt8])] = []
+    for r in ranges {
+      out.append((r, [UInt8](repeating: 0, count: Int(r.length))))
+      for seeded in [m.seeded] + m.seededReplaced {
+        guard let x = r.intersection(ByteRange(0, UInt64(seeded.count))) else { continue }
+        out.append((x, Array(seeded[Int(x.start)..<Int(x.end)])))
+      }
+      for w in m.history {
+        guard let x = w.range.intersection(r) else { continue }
+        out.append((x, w.bytes(x)))
+      }
+    }
+    return out
   }
 
   /// After recover: fsync-acknowledged bytes are intact, no byte is garbage. A loss of bytes a

@@ -177,6 +177,7 @@ public struct ScenarioRunner: Sendable {
 
     // The plan's tasks.
     let checkReads = oracleOn && wantsCache
+    let watchFixup = engineDesc.writebackSkipsPagesAwaitingFixup
     let workerNames = Set(engineDesc.workers.map(\.name))
     let maxFileSize = engineDesc.maxFileSize(plan.setup)
     var opsBefore = 0
@@ -200,6 +201,9 @@ public struct ScenarioRunner: Sendable {
           let refused = OperationRange.refusal(op, maxFileSize: maxFileSize)
           if checkReads && refused == nil {
             state.value.openReads(taskName, op)
+            if watchFixup && op.kind == .dioRead, let s = snapshot("before \(taskName) op \(i + 1) (dio-read)") {
+              state.value.reads[taskName]?.noteAwaitingFixup(s)
+            }
           }
           var returned: [UInt8]?
           do {
@@ -249,6 +253,12 @@ public struct ScenarioRunner: Sendable {
           state.value.outcomes[taskName, default: []].append(outcome)
           // A read that returned no bytes returned an empty range (never "not checked").
           let got = returned ?? []
+          // Pages the read's own flush marked for fixup (the worker may have run since: not all).
+          if checkReads && watchFixup && op.kind == .dioRead && state.value.reads[taskName] != nil,
+            let s = snapshot("after \(taskName) op \(i + 1) (dio-read)")
+          {
+            state.value.reads[taskName]?.noteAwaitingFixup(s)
+          }
           if checkReads, let w = state.value.closeReads(taskName), outcome.status == .ok,
             let v = state.value.oracle.checkRead(
               op, got, w, moment: "after \(taskName) op \(i + 1) (\(op.kind.rawValue)) returned")
