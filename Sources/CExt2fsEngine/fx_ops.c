@@ -15,7 +15,7 @@ int fx_errno(fx_engine *e, errcode_t code, const char *what) {
     snprintf(line, sizeof line, "ext2fs: %s: %s (%ld)", what, error_message(code), (long)code);
     e->ctx->trace(e->ctx->harness, line);
   }
-  if (code > 0 && code < 256) return (int)code;
+  if (code > 0 && code < 256 && code != EOVERFLOW) return (int)code;
   switch (code) {
   case EXT2_ET_BLOCK_ALLOC_FAIL:
   case EXT2_ET_INODE_ALLOC_FAIL:
@@ -25,7 +25,14 @@ int fx_errno(fx_engine *e, errcode_t code, const char *what) {
     return ENOSPC;
   case EXT2_ET_NO_MEMORY: return ENOMEM;
   case EXT2_ET_FILE_NOT_FOUND: return ENOENT;
-  case EXT2_ET_DIR_EXISTS: return EEXIST;
+  case EXT2_ET_DIR_EXISTS:
+  case EXT2_ET_FILE_EXISTS: /* ext2fs_symlink's, and link's below: the name is taken */
+    return EEXIST;
+  /* ext2fs_iblk_sub_blocks (i_block.c): freeing more blocks than i_blocks counts, which only an
+   * inode whose accounting is already wrong does (after a failed operation, mechanisms A and B/G
+   * of Plans/ext2fs/README.md). fuse2fs hands the raw errno on; no truncate(2), fallocate(2) or
+   * unlink(2) returns EOVERFLOW: the kernel's word for accounting it finds corrupt is EUCLEAN. */
+  case EOVERFLOW: return EUCLEAN;
   case EXT2_ET_FILE_TOO_BIG: return EFBIG;
   case EXT2_ET_EA_KEY_NOT_FOUND: return ENODATA;
   /* The library's names for a failed read or write of its structures: the device said EIO. */
@@ -342,9 +349,15 @@ int fx_perform(fx_engine *e, const char *op_json, fl_buf *out) {
     ext2_ino_t parent;
     char leaf[FX_PATH];
     struct ext2_inode inode;
+    ext2_ino_t taken;
     if (!(rc = parent_of(fs, path, &parent, leaf, sizeof leaf)) && !(rc = ext2fs_read_inode(fs, ino, &inode))) {
+      /* ext2fs_link adds the entry whether or not the name is taken (link(2)'s EEXIST is the
+       * VFS's check, which fuse2fs gets from the kernel): a second /l would be a duplicate entry. */
+      errcode_t l = ext2fs_lookup(fs, parent, leaf, (int)strlen(leaf), NULL, &taken);
       if (LINUX_S_ISDIR(inode.i_mode)) {
         rc = EPERM;
+      } else if (l != EXT2_ET_FILE_NOT_FOUND) {
+        rc = l ? l : EXT2_ET_FILE_EXISTS;
       } else if (!(rc = link_expanding(fs, parent, leaf, ino, EXT2_FT_REG_FILE))) {
         inode.i_links_count++;
         rc = ext2fs_write_inode(fs, ino, &inode);
