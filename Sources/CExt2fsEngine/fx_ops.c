@@ -85,6 +85,19 @@ static errcode_t parent_of(ext2_filsys fs, const char *path, ext2_ino_t *parent,
   return ext2fs_namei(fs, EXT2_ROOT_INO, EXT2_ROOT_INO, dir, parent);
 }
 
+/* 0 when `name` is free in `dir`; `taken` (EXT2_ET_FILE_EXISTS or EXT2_ET_DIR_EXISTS) when it is
+ * not, or the lookup's error. The VFS checks this before link(2), mkdir(2) and symlink(2) reach a
+ * filesystem (fuse2fs's handlers are never called for a taken name), and libext2fs does not:
+ * ext2fs_link adds a duplicate entry, and ext2fs_mkdir and ext2fs_symlink look the name up only
+ * after writing the new inode, whose cleanup then frees it in the bitmaps while the inode on
+ * disk stays in use (e2fsck: "Unattached inode", "+16"), as in mechanism I of Plans/ext2fs/README.md. */
+static errcode_t name_free(ext2_filsys fs, ext2_ino_t dir, const char *name, errcode_t taken) {
+  ext2_ino_t ino;
+  errcode_t rc = ext2fs_lookup(fs, dir, name, (int)strlen(name), NULL, &ino);
+  if (rc == EXT2_ET_FILE_NOT_FOUND) return 0;
+  return rc ? rc : taken;
+}
+
 /* Links `ino` as `name` in `dir`, expanding the directory when it is full (as mke2fs and fuse2fs do). */
 static errcode_t link_expanding(ext2_filsys fs, ext2_ino_t dir, const char *name, ext2_ino_t ino, int type) {
   errcode_t rc = ext2fs_link(fs, dir, name, ino, type);
@@ -277,6 +290,7 @@ int fx_perform(fx_engine *e, const char *op_json, fl_buf *out) {
     ext2_ino_t parent;
     char leaf[FX_PATH];
     rc = parent_of(fs, path, &parent, leaf, sizeof leaf);
+    if (!rc) rc = name_free(fs, parent, leaf, EXT2_ET_DIR_EXISTS);
     if (!rc) {
       rc = ext2fs_mkdir(fs, parent, 0, leaf);
       if (rc == EXT2_ET_DIR_NO_SPACE && !(rc = ext2fs_expand_dir(fs, parent))) rc = ext2fs_mkdir(fs, parent, 0, leaf);
@@ -285,6 +299,7 @@ int fx_perform(fx_engine *e, const char *op_json, fl_buf *out) {
     ext2_ino_t parent;
     char leaf[FX_PATH];
     rc = parent_of(fs, path, &parent, leaf, sizeof leaf);
+    if (!rc) rc = name_free(fs, parent, leaf, EXT2_ET_FILE_EXISTS);
     if (!rc) {
       rc = ext2fs_symlink(fs, parent, 0, leaf, target ? target : "");
       if (rc == EXT2_ET_DIR_NO_SPACE && !(rc = ext2fs_expand_dir(fs, parent)))
@@ -331,7 +346,12 @@ int fx_perform(fx_engine *e, const char *op_json, fl_buf *out) {
     }
   } else if (strcmp(kind, "fallocate") == 0) {
     struct ext2_inode inode;
-    if (!(rc = ext2fs_read_inode(fs, ino, &inode))) {
+    if (!(rc = ext2fs_read_inode(fs, ino, &inode)) && !(inode.i_flags & EXT4_EXTENTS_FL) && mode &&
+        strstr(mode, "keep-size")) {
+      /* A block map has no unwritten blocks: ext2fs_fallocate maps initialized ones past EOF,
+       * which e2fsck calls a wrong i_size. ext4_fallocate refuses every non-extent file. */
+      rc = EOPNOTSUPP;
+    } else if (!rc) {
       unsigned long long first = off / bs, last = (off + len + bs - 1) / bs;
       rc = ext2fs_fallocate(fs, fallocate_flags(mode), ino, &inode, ~0ULL, first, last - first);
       /* As fuse2fs does: running out of space is a partial result (what was mapped stays, and
@@ -349,15 +369,11 @@ int fx_perform(fx_engine *e, const char *op_json, fl_buf *out) {
     ext2_ino_t parent;
     char leaf[FX_PATH];
     struct ext2_inode inode;
-    ext2_ino_t taken;
     if (!(rc = parent_of(fs, path, &parent, leaf, sizeof leaf)) && !(rc = ext2fs_read_inode(fs, ino, &inode))) {
-      /* ext2fs_link adds the entry whether or not the name is taken (link(2)'s EEXIST is the
-       * VFS's check, which fuse2fs gets from the kernel): a second /l would be a duplicate entry. */
-      errcode_t l = ext2fs_lookup(fs, parent, leaf, (int)strlen(leaf), NULL, &taken);
       if (LINUX_S_ISDIR(inode.i_mode)) {
         rc = EPERM;
-      } else if (l != EXT2_ET_FILE_NOT_FOUND) {
-        rc = l ? l : EXT2_ET_FILE_EXISTS;
+      } else if ((rc = name_free(fs, parent, leaf, EXT2_ET_FILE_EXISTS))) {
+        /* taken, or the directory could not be read */
       } else if (!(rc = link_expanding(fs, parent, leaf, ino, EXT2_FT_REG_FILE))) {
         inode.i_links_count++;
         rc = ext2fs_write_inode(fs, ino, &inode);
