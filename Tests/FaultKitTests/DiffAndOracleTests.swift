@@ -286,6 +286,29 @@ struct DataOracleTests {
     #expect(!o.checkDurable(ok(stamp(0x44, 0, 48, g: 1))).isEmpty)
   }
 
+  @Test("a failed truncate may have set the size first: grown, or cut so that a later extension reads zeros")
+  func failedTruncateSetTheSizeFirst() {
+    // Grown: the append after it lands past the new size, the bytes before it a hole.
+    var grown = DataOracle()
+    grown.seed(path: "/a", contents: [], durable: true)
+    grown.record(Operation(.truncate, path: "/a", size: 32), .error(FSError(.io)))
+    var append = Operation(.append, path: "/a", length: 16, pattern: 0x44)
+    append.generation = 1
+    grown.record(append, .ok)
+    let past = [UInt8](repeating: 0, count: 32) + stamp(0x44, 32, 16, g: 1)
+    #expect(grown.checkCache(ok(past)).isEmpty)
+    #expect(grown.checkDurable(ok(past)).isEmpty)
+    // Cut: fsync-acknowledged bytes past the size read as zeros after a later extension.
+    var cut = DataOracle()
+    cut.seed(path: "/a", contents: stamp(0x5A, 0, 48), durable: true)
+    cut.record(Operation(.truncate, path: "/a", size: 16), .error(FSError(.io)))
+    cut.record(Operation(.fallocate, path: "/a", offset: 0, length: 64), .ok)
+    let zeroed = stamp(0x5A, 0, 16) + [UInt8](repeating: 0, count: 48)
+    #expect(cut.checkDurable(ok(zeroed)).isEmpty)
+    // Before its size it cut nothing.
+    #expect(!cut.checkDurable(ok([UInt8](repeating: 0, count: 64))).isEmpty)
+  }
+
   @Test("a failed unlink may have removed the name; a successful one or a later success decides")
   func failedUnlink() {
     var o = DataOracle()

@@ -208,11 +208,20 @@ struct DataOracle {
       guard ok else {
         if failed {
           // A truncate that failed part-way may have cut the file (ext4 sets i_size first): the
-          // tail may be gone, and the error is what reports it.
+          // tail may be gone, and the error is what reports it. Once the file grows again, what
+          // it cut reads as zeros. And one that grows may have grown it (libext2fs's
+          // ext2fs_file_set_size2 writes the new i_size before anything that can fail).
           let n = Int(op.size ?? 0)
           m.minSize = min(m.minSize, n)
           m.durableMinSize = min(m.durableMinSize, n)
           m.lastErrorSeq = seq
+          let tailEnd = max(m.durable.count, m.expected.count)
+          if n < tailEnd {
+            let cut = ByteRange(UInt64(n), UInt64(tailEnd))
+            m.eitherOld.append((cut, Array(repeating: 0, count: tailEnd - n)))
+            m.durableEither.append((cut, Array(repeating: 0, count: tailEnd - n)))
+          }
+          if n > m.expected.count { m.expected.append(contentsOf: repeatElement(0, count: n - m.expected.count)) }
         }
         break
       }
@@ -254,7 +263,15 @@ struct DataOracle {
         m.eitherOld.append((r, bytes))
         m.durableEither.append((r, bytes))
         m.history.append(Written(range: r, seq: seq, data: op.writeData))
-        if ok { m.minSize = end + Int(op.length ?? 0) }
+        // Past where it ends when it landed early: what was there, EOF, or zeros once the file
+        // grows again.
+        let after = end + Int(op.length ?? 0)
+        if after < m.expected.count {
+          let z = ByteRange(UInt64(after), UInt64(m.expected.count))
+          m.eitherOld.append((z, Array(repeating: 0, count: m.expected.count - after)))
+          m.durableEither.append((z, Array(repeating: 0, count: m.expected.count - after)))
+        }
+        if ok { m.minSize = after }
       }
       return
     case .rename:
