@@ -15,7 +15,7 @@ int fx_errno(fx_engine *e, errcode_t code, const char *what) {
     snprintf(line, sizeof line, "ext2fs: %s: %s (%ld)", what, error_message(code), (long)code);
     e->ctx->trace(e->ctx->harness, line);
   }
-  if (code > 0 && code < 256) return (int)code;
+  if (code > 0 && code < 256 && code != EOVERFLOW) return (int)code;
   switch (code) {
   case EXT2_ET_BLOCK_ALLOC_FAIL:
   case EXT2_ET_INODE_ALLOC_FAIL:
@@ -25,7 +25,14 @@ int fx_errno(fx_engine *e, errcode_t code, const char *what) {
     return ENOSPC;
   case EXT2_ET_NO_MEMORY: return ENOMEM;
   case EXT2_ET_FILE_NOT_FOUND: return ENOENT;
-  case EXT2_ET_DIR_EXISTS: return EEXIST;
+  case EXT2_ET_DIR_EXISTS:
+  case EXT2_ET_FILE_EXISTS: /* ext2fs_symlink's, and link's below: the name is taken */
+    return EEXIST;
+  /* ext2fs_iblk_sub_blocks (i_block.c): freeing more blocks than i_blocks counts, which only an
+   * inode whose accounting is already wrong does (after a failed operation, mechanisms A and B/G
+   * of Plans/ext2fs/README.md). fuse2fs hands the raw errno on; no truncate(2), fallocate(2) or
+   * unlink(2) returns EOVERFLOW: the kernel's word for accounting it finds corrupt is EUCLEAN. */
+  case EOVERFLOW: return EUCLEAN;
   case EXT2_ET_FILE_TOO_BIG: return EFBIG;
   case EXT2_ET_EA_KEY_NOT_FOUND: return ENODATA;
   /* The library's names for a failed read or write of its structures: the device said EIO. */
@@ -76,6 +83,19 @@ static errcode_t parent_of(ext2_filsys fs, const char *path, ext2_ino_t *parent,
   char dir[FX_PATH];
   snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
   return ext2fs_namei(fs, EXT2_ROOT_INO, EXT2_ROOT_INO, dir, parent);
+}
+
+/* 0 when `name` is free in `dir`; `taken` (EXT2_ET_FILE_EXISTS or EXT2_ET_DIR_EXISTS) when it is
+ * not, or the lookup's error. The VFS checks this before link(2), mkdir(2) and symlink(2) reach a
+ * filesystem (fuse2fs's handlers are never called for a taken name), and libext2fs does not:
+ * ext2fs_link adds a duplicate entry, and ext2fs_mkdir and ext2fs_symlink look the name up only
+ * after writing the new inode, whose cleanup then frees it in the bitmaps while the inode on
+ * disk stays in use (e2fsck: "Unattached inode", "+16"), as in mechanism I of Plans/ext2fs/README.md. */
+static errcode_t name_free(ext2_filsys fs, ext2_ino_t dir, const char *name, errcode_t taken) {
+  ext2_ino_t ino;
+  errcode_t rc = ext2fs_lookup(fs, dir, name, (int)strlen(name), NULL, &ino);
+  if (rc == EXT2_ET_FILE_NOT_FOUND) return 0;
+  return rc ? rc : taken;
 }
 
 /* Links `ino` as `name` in `dir`, expanding the directory when it is full (as mke2fs and fuse2fs do). */
@@ -270,6 +290,7 @@ int fx_perform(fx_engine *e, const char *op_json, fl_buf *out) {
     ext2_ino_t parent;
     char leaf[FX_PATH];
     rc = parent_of(fs, path, &parent, leaf, sizeof leaf);
+    if (!rc) rc = name_free(fs, parent, leaf, EXT2_ET_DIR_EXISTS);
     if (!rc) {
       rc = ext2fs_mkdir(fs, parent, 0, leaf);
       if (rc == EXT2_ET_DIR_NO_SPACE && !(rc = ext2fs_expand_dir(fs, parent))) rc = ext2fs_mkdir(fs, parent, 0, leaf);
@@ -278,6 +299,7 @@ int fx_perform(fx_engine *e, const char *op_json, fl_buf *out) {
     ext2_ino_t parent;
     char leaf[FX_PATH];
     rc = parent_of(fs, path, &parent, leaf, sizeof leaf);
+    if (!rc) rc = name_free(fs, parent, leaf, EXT2_ET_FILE_EXISTS);
     if (!rc) {
       rc = ext2fs_symlink(fs, parent, 0, leaf, target ? target : "");
       if (rc == EXT2_ET_DIR_NO_SPACE && !(rc = ext2fs_expand_dir(fs, parent)))
@@ -324,7 +346,12 @@ int fx_perform(fx_engine *e, const char *op_json, fl_buf *out) {
     }
   } else if (strcmp(kind, "fallocate") == 0) {
     struct ext2_inode inode;
-    if (!(rc = ext2fs_read_inode(fs, ino, &inode))) {
+    if (!(rc = ext2fs_read_inode(fs, ino, &inode)) && !(inode.i_flags & EXT4_EXTENTS_FL) && mode &&
+        strstr(mode, "keep-size")) {
+      /* A block map has no unwritten blocks: ext2fs_fallocate maps initialized ones past EOF,
+       * which e2fsck calls a wrong i_size. ext4_fallocate refuses every non-extent file. */
+      rc = EOPNOTSUPP;
+    } else if (!rc) {
       unsigned long long first = off / bs, last = (off + len + bs - 1) / bs;
       rc = ext2fs_fallocate(fs, fallocate_flags(mode), ino, &inode, ~0ULL, first, last - first);
       /* As fuse2fs does: running out of space is a partial result (what was mapped stays, and
@@ -345,6 +372,8 @@ int fx_perform(fx_engine *e, const char *op_json, fl_buf *out) {
     if (!(rc = parent_of(fs, path, &parent, leaf, sizeof leaf)) && !(rc = ext2fs_read_inode(fs, ino, &inode))) {
       if (LINUX_S_ISDIR(inode.i_mode)) {
         rc = EPERM;
+      } else if ((rc = name_free(fs, parent, leaf, EXT2_ET_FILE_EXISTS))) {
+        /* taken, or the directory could not be read */
       } else if (!(rc = link_expanding(fs, parent, leaf, ino, EXT2_FT_REG_FILE))) {
         inode.i_links_count++;
         rc = ext2fs_write_inode(fs, ino, &inode);

@@ -188,6 +188,21 @@ enum ExploreProfiles {
         yaml:
           "size: 4MiB\nblock-size: 1024\nfeatures: [extents, 64bit, ext_attr, metadata_csum]\njournal: true\nfiles: [ { path: /a, size: 8KiB }, { path: /b } ]\n"
       ),
+      .init(
+        name: "block-mapped",
+        about: "ext2/ext3-style block maps (no extents): /a 14 KiB, its last two blocks under an indirect block",
+        yaml:
+          "size: 2MiB\nblock-size: 1024\nfeatures: [\"^extents\", \"^64bit\", ext_attr]\nfiles: [ { path: /a, size: 14KiB }, { path: /b } ]\n"
+      ),
+      .init(
+        name: "full-root",
+        about:
+          "the root directory's one block exactly full (four 224-character names and one of 20 beside /a, /b, lost+found): a new name expands it",
+        yaml:
+          "size: 2MiB\nblock-size: 1024\nfeatures: [extents, 64bit, ext_attr]\nfiles: [ { path: /a, size: 4KiB }, { path: /b }"
+          + (1...4).map { ", { path: /\(String(repeating: "n", count: 223))\($0) }" }.joined()
+          + ", { path: /\(String(repeating: "m", count: 20)) } ]\n"
+      ),
     ],
     templates: [
       .init("write-head", op(.write, offset: 0, length: 8 * kib, pattern: 0x11)),
@@ -208,6 +223,17 @@ enum ExploreProfiles {
       .init("setxattr", op(.setxattr, name: "user.x", value: String(repeating: "v", count: 200))),
       .init("removexattr", op(.removexattr, name: "user.x")),
       .init("write-b", op(.write, "/b", offset: 0, length: 8 * kib, pattern: 0x77)),
+      .init("create", op(.create, "/c")),
+      .init("symlink-fast", op(.symlink, "/f", target: "/a")),
+      // A name in a directory other than the root: resolving its parent reads /d (a failed
+      // read there fails the create, or the unlink after it).
+      .init("create-in-dir", ops: [op(.mkdir, "/d"), op(.create, "/d/f")]),
+      .init("unlink-in-dir", ops: [op(.mkdir, "/d"), op(.create, "/d/f"), op(.unlink, "/d/f")]),
+      // unlink(2) of a directory is EISDIR (rmdir is not an operation of the engine).
+      .init("unlink-dir", ops: [op(.mkdir, "/d"), op(.unlink, "/d")]),
+      // ext2fs_flush after a change: descriptors, bitmaps, and the superblock's changed bytes
+      // (io_channel_write_byte); alone, fsync finds nothing dirty.
+      .init("append-fsync", ops: [op(.append, length: 3 * kib, pattern: 0x44), op(.fsync)]),
     ],
-    alphabet: ["write-unaligned", "append", "punch", "fallocate", "truncate-shrink"])
+    alphabet: ["write-unaligned", "append-fsync", "punch", "fallocate", "truncate-shrink", "unlink-in-dir"])
 }

@@ -248,6 +248,84 @@ struct DataOracleTests {
     #expect(!o.checkCache(ok(stamp(0x33, 0, 16, g: 3))).isEmpty)
   }
 
+  @Test("an append after a failed one lands at the end the failure left: its bytes there are no loss")
+  func appendAfterFailedAppend() {
+    // libext2fs: the first append fails before extending i_size, the second lands at 16.
+    var o = DataOracle()
+    o.record(write(0, 16, 0x11, g: 1), .ok)
+    o.record(Operation(.fsync, path: "/a"), .ok)
+    var first = Operation(.append, path: "/a", length: 16, pattern: 0x22)
+    first.generation = 2
+    var second = Operation(.append, path: "/a", length: 16, pattern: 0x33)
+    second.generation = 3
+    o.record(first, .error(FSError(.noSpace)))
+    o.record(second, .ok)
+    let landed = stamp(0x11, 0, 16, g: 1) + stamp(0x33, 16, 16, g: 3)
+    #expect(o.checkCache(ok(landed)).isEmpty)
+    #expect(o.checkDurable(ok(landed)).isEmpty)
+    // Where the plan placed it (after the failed one's whole range) is allowed too.
+    #expect(o.checkCache(ok(stamp(0x11, 0, 16, g: 1) + stamp(0x22, 16, 16, g: 2) + stamp(0x33, 32, 16, g: 3))).isEmpty)
+    // Not anything: bytes no write put there, or the file cut short of what the append guarantees.
+    #expect(!o.checkCache(ok(stamp(0x11, 0, 16, g: 1) + stamp(0x44, 16, 16, g: 4))).isEmpty)
+    #expect(!o.checkCache(ok(stamp(0x11, 0, 16, g: 1) + stamp(0x33, 16, 8, g: 3))).isEmpty)
+  }
+
+  @Test("an append after a failed truncate lands where the truncate left the end")
+  func appendAfterFailedTruncate() {
+    // libext2fs's ext2fs_file_set_size2 writes i_size before its punch fails.
+    var o = DataOracle()
+    o.seed(path: "/a", contents: stamp(0x5A, 0, 64), durable: true)
+    o.record(Operation(.truncate, path: "/a", size: 16), .error(FSError(.io)))
+    var append = Operation(.append, path: "/a", length: 32, pattern: 0x44)
+    append.generation = 1
+    o.record(append, .ok)
+    let landed = stamp(0x5A, 0, 16) + stamp(0x44, 16, 32, g: 1)
+    #expect(o.checkCache(ok(landed)).isEmpty)
+    #expect(o.checkDurable(ok(landed)).isEmpty)
+    // The bytes before the truncate's size are still acknowledged.
+    #expect(!o.checkDurable(ok(stamp(0x44, 0, 48, g: 1))).isEmpty)
+  }
+
+  @Test("a failed truncate may have set the size first: grown, or cut so that a later extension reads zeros")
+  func failedTruncateSetTheSizeFirst() {
+    // Grown: the append after it lands past the new size, the bytes before it a hole.
+    var grown = DataOracle()
+    grown.seed(path: "/a", contents: [], durable: true)
+    grown.record(Operation(.truncate, path: "/a", size: 32), .error(FSError(.io)))
+    var append = Operation(.append, path: "/a", length: 16, pattern: 0x44)
+    append.generation = 1
+    grown.record(append, .ok)
+    let past = [UInt8](repeating: 0, count: 32) + stamp(0x44, 32, 16, g: 1)
+    #expect(grown.checkCache(ok(past)).isEmpty)
+    #expect(grown.checkDurable(ok(past)).isEmpty)
+    // Cut: fsync-acknowledged bytes past the size read as zeros after a later extension.
+    var cut = DataOracle()
+    cut.seed(path: "/a", contents: stamp(0x5A, 0, 48), durable: true)
+    cut.record(Operation(.truncate, path: "/a", size: 16), .error(FSError(.io)))
+    cut.record(Operation(.fallocate, path: "/a", offset: 0, length: 64), .ok)
+    let zeroed = stamp(0x5A, 0, 16) + [UInt8](repeating: 0, count: 48)
+    #expect(cut.checkDurable(ok(zeroed)).isEmpty)
+    // Before its size it cut nothing.
+    #expect(!cut.checkDurable(ok([UInt8](repeating: 0, count: 64))).isEmpty)
+  }
+
+  @Test("a failed unlink may have removed the name; a successful one or a later success decides")
+  func failedUnlink() {
+    var o = DataOracle()
+    o.seed(path: "/a", contents: stamp(0x5A, 0, 32), durable: true)
+    let gone: (String) -> Result<[UInt8], FSError> = { _ in .failure(FSError(.noEntry)) }
+    // Before any unlink, a missing file is lost data.
+    #expect(!o.checkDurable(gone).isEmpty)
+    o.record(Operation(.unlink, path: "/a"), .error(FSError(.io)))
+    #expect(o.checkCache(gone).isEmpty)
+    #expect(o.checkDurable(gone).isEmpty)
+    // Still there is fine too, with its bytes.
+    #expect(o.checkDurable(ok(stamp(0x5A, 0, 32))).isEmpty)
+    // A write that succeeded since says the name is there.
+    o.record(write(0, 16, 0x11, g: 1), .ok)
+    #expect(!o.checkDurable(gone).isEmpty)
+  }
+
   @Test("a block at the wrong offset, from the wrong file or from an older write is caught, and said")
   func misplaced() {
     var o = DataOracle()

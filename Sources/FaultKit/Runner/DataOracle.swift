@@ -44,6 +44,10 @@ struct DataOracle {
     var lastSyncSeq = 0
     /// The file exists as far as the plan's successful operations say.
     var exists = false
+    /// An unlink of it failed: the name may be gone (an unlink that fails after removing the
+    /// entry, freeing the inode, returns its error: ext4's and fuse2fs's both), so a read that
+    /// finds no such file is allowed until an operation on it succeeds.
+    var maybeUnlinked = false
     var touched = false
     /// A `corrupt` op damaged a block: reads may fail with EIO (never return wrong bytes).
     var damaged = false
@@ -123,6 +127,7 @@ struct DataOracle {
     let failed = outcome.status == .error
     let ok = outcome.status == .ok
     if failed { m.errorSinceSync = true }
+    if ok && op.kind != .unlink { m.maybeUnlinked = false }
     // O_DIRECT I/O writes the range's cached pages back and waits first (Linux: iomap_dio_rw's
     // kiocb_write_and_wait, generic_file_direct_write's filemap_write_and_wait_range), and a
     // failure there is the call's error: a failed direct read or write reports a writeback
@@ -205,11 +210,20 @@ struct DataOracle {
       guard ok else {
         if failed {
           // A truncate that failed part-way may have cut the file (ext4 sets i_size first): the
-          // tail may be gone, and the error is what reports it.
+          // tail may be gone, and the error is what reports it. Once the file grows again, what
+          // it cut reads as zeros. And one that grows may have grown it (libext2fs's
+          // ext2fs_file_set_size2 writes the new i_size before anything that can fail).
           let n = Int(op.size ?? 0)
           m.minSize = min(m.minSize, n)
           m.durableMinSize = min(m.durableMinSize, n)
           m.lastErrorSeq = seq
+          let tailEnd = max(m.durable.count, m.expected.count)
+          if n < tailEnd {
+            let cut = ByteRange(UInt64(n), UInt64(tailEnd))
+            m.eitherOld.append((cut, Array(repeating: 0, count: tailEnd - n)))
+            m.durableEither.append((cut, Array(repeating: 0, count: tailEnd - n)))
+          }
+          if n > m.expected.count { m.expected.append(contentsOf: repeatElement(0, count: n - m.expected.count)) }
         }
         break
       }
@@ -230,12 +244,37 @@ struct DataOracle {
       }
     case .unlink:
       if ok { m.exists = false }
+      if failed { m.maybeUnlinked = true }
     case .append:
       // At the end as the plan saw it: the same bytes as a write there.
       var w = op
       w.kind = .write
       w.offset = UInt64(m.expected.count)
+      // A failed write, truncate, fallocate or fsync before it may have left the end anywhere
+      // from `minSize` to there (libext2fs extends i_size only as far as a failed write got, and
+      // sets it before a truncate's punch fails): the append lands at that end, which the plan
+      // cannot know. Each byte from there on may then also be the append's own (a write's
+      // bytes are the same whatever offset it starts at), and the size it guarantees is its
+      // length past `minSize`.
+      let end = m.minSize
+      let unsure = (ok || failed) && end < m.expected.count
       apply(w, outcome, seq: seq, to: &m)
+      if unsure {
+        let r = ByteRange(UInt64(end), UInt64(m.expected.count))
+        let bytes = op.writeData.bytes(at: r.start, count: Int(r.length))
+        m.eitherOld.append((r, bytes))
+        m.durableEither.append((r, bytes))
+        m.history.append(Written(range: r, seq: seq, data: op.writeData))
+        // Past where it ends when it landed early: what was there, EOF, or zeros once the file
+        // grows again.
+        let after = end + Int(op.length ?? 0)
+        if after < m.expected.count {
+          let z = ByteRange(UInt64(after), UInt64(m.expected.count))
+          m.eitherOld.append((z, Array(repeating: 0, count: m.expected.count - after)))
+          m.durableEither.append((z, Array(repeating: 0, count: m.expected.count - after)))
+        }
+        if ok { m.minSize = after }
+      }
       return
     case .rename:
       // The model moves with the name (`renamed`); here only what stays behind.
@@ -304,6 +343,7 @@ struct DataOracle {
       guard let m = files[path], m.exists else { continue }
       switch read(path) {
       case .failure(let e):
+        if m.maybeUnlinked && e.errno == .noEntry { continue }
         if e.errno != .io {
           out.append(Violation(.errorsReported, moment: .atRest, "reading \(path) back failed with \(e)"))
         }
@@ -464,6 +504,7 @@ struct DataOracle {
       switch read(path) {
       case .failure(let e):
         if m.damaged && e.errno == .io { continue }
+        if m.maybeUnlinked && e.errno == .noEntry { continue }
         if !m.durable.isEmpty {
           out.append(
             Violation(
