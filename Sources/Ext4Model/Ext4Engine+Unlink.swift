@@ -22,15 +22,15 @@ extension Ext4Engine {
     }
     // ext4_delete_entry, drop_nlink to 0, ext4_orphan_add: all in this handle.
     inodes[path] = nil
+    inode.unlinked = true
     orphans.append(inode)
     journal.stop(h)
-    try await evict(inode)
     inode.rwsem.unlock()
+    // The final iput comes when this operation (and any other holding the inode) ends.
   }
 
-  /// ext4_evict_inode for an inode with nlink 0. i_rwsem is held by the caller (the model's
-  /// stand-in for being the last reference: no operation of another task gets at the inode while
-  /// it is evicted). truncate_inode_pages_final (waiting for page locks and writeback), then a
+  /// ext4_evict_inode for an inode with nlink 0, by the last reference's iput: no operation holds
+  /// it or can look it up. truncate_inode_pages_final (waiting for page locks and writeback), then a
   /// handle, i_size 0, and ext4_truncate (ext4_ext_truncate: the status cache dropped, every
   /// extent removed with restarts, the blocks pinned until commit); success takes the inode off
   /// the orphan list and frees it. A handle that does not start, or an error from the truncate
@@ -39,8 +39,14 @@ extension Ext4Engine {
   /// in-memory list only) and the on-disk orphan record keeps the blocks the tree still maps.
   /// Throws only what lock and page waits throw (the scheduler ending the scenario).
   func evict(_ inode: Ext4Inode) async throws {
+    // Nobody else reaches the inode; the locks only keep lockdep's view of the truncate the same
+    // as truncate's.
+    try await inode.rwsem.lockExclusive()
     try await inode.invalidateLock.lockExclusive()
-    defer { inode.invalidateLock.unlock() }
+    defer {
+      inode.invalidateLock.unlock()
+      inode.rwsem.unlock()
+    }
     try await evictPages(inode, from: 0, to: UInt64.max / kernel.pageSize)
     let h: JournalHandle
     do {

@@ -79,7 +79,25 @@ final class Ext4Engine: Engine, @unchecked Sendable {
     for path in setupConfig.common.cachedPaths { _ = try await perform(Operation(.read, path: path)) }
   }
 
+  /// Runs `op` holding the inode its path names (as an open file holds it). The last holder of an
+  /// unlinked inode evicts it when its operation ends (iput → ext4_evict_inode), in its task:
+  /// unlink's own when nothing else holds the inode, else the one that looked the file up before
+  /// the unlink and finishes after it.
   func perform(_ op: Operation) async throws -> [UInt8]? {
+    guard let held = inodes[op.path] else { return try await dispatch(op) }
+    held.refs += 1
+    let result: Result<[UInt8]?, any Error>
+    do {
+      result = .success(try await dispatch(op))
+    } catch {
+      result = .failure(error)
+    }
+    held.refs -= 1
+    if held.refs == 0 && held.unlinked { try await evict(held) }
+    return try result.get()
+  }
+
+  private func dispatch(_ op: Operation) async throws -> [UInt8]? {
     switch op.kind {
     case .create:
       try await create(op.path)

@@ -30,6 +30,10 @@ final class Ext4Inode: @unchecked Sendable {
   let dataSem: RWSemaphore
   var tree: ExtentTree
   var cache = ExtentStatusCache()
+  /// Operations in flight on the inode (each holds it, as an open file does: iget, fput).
+  var refs = 0
+  /// Unlinked to nlink 0: the last reference's iput evicts it.
+  var unlinked = false
 
   init(path: String, ino: UInt64, kernel: Kernel, leafCapacity: Int) {
     self.path = path
