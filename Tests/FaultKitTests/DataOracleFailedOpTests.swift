@@ -47,6 +47,27 @@ struct DataOracleFailedOpTests {
     #expect(o.checkDurable(ok(stamp(0x5A, 0, 6144) + [UInt8](repeating: 0x77, count: 2048))).first != nil)
   }
 
+  @Test(
+    "a failed truncate may have freed some blocks past the new size and not others: grown again, each byte is old or zero"
+  )
+  func failedTruncateThenGrow() {
+    var o = DataOracle()
+    o.record(write(0, 24576, 0x5A), .ok)
+    o.record(Operation(.fsync, path: "/a"), .ok)
+    o.record(Operation(.truncate, path: "/a", size: 6144), .error(FSError(.noSpace)))
+    o.record(Operation(.truncate, path: "/a", size: 32768), .ok)
+    o.record(Operation(.fsync, path: "/a"), .ok)
+    // ext4 removed the last block and failed; the tail of block 1 was zeroed, blocks 2-4 stay.
+    let old = stamp(0x5A, 0, 24576)
+    var got = Array(old[0..<6144]) + [UInt8](repeating: 0, count: 2048) + Array(old[8192..<20480])
+    got += [UInt8](repeating: 0, count: 32768 - got.count)
+    #expect(o.checkCache(ok(got)).isEmpty, "\(o.checkCache(ok(got)))")
+    #expect(o.checkDurable(ok(got)).isEmpty, "\(o.checkDurable(ok(got)))")
+    // Other bytes there are still wrong.
+    got[9000] = 0x77
+    #expect(!o.checkDurable(ok(got)).isEmpty)
+  }
+
   @Test("a name a successful unlink removed must not read; a failed unlink or a new file may")
   func unlinkedNameIsGone() {
     var o = DataOracle()

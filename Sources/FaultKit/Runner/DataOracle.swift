@@ -230,6 +230,15 @@ struct DataOracle {
           if n < tailEnd {
             m.durableEither.append((ByteRange(UInt64(n), UInt64(tailEnd)), Array(repeating: 0, count: tailEnd - n)))
           }
+          // Past the new size, it may have freed some blocks and not others (ext4 removes them
+          // from the end, a restart at a time): once the file grows again, each byte there reads
+          // as before or as zero. Zero is expected, the old bytes allowed.
+          if n < m.expected.count {
+            m.eitherOld.append((ByteRange(UInt64(n), UInt64(m.expected.count)), Array(m.expected[n...])))
+            m.expected.withUnsafeMutableBufferPointer { b in
+              for i in n..<b.count { b[i] = 0 }
+            }
+          }
         }
         break
       }
