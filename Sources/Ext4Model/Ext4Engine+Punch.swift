@@ -74,25 +74,47 @@ extension Ext4Engine {
   func truncate(_ path: String, size: UInt64) async throws {
     let inode = try lookup(path)
     try await inode.rwsem.lockExclusive()
-    guard size < inode.size else {
-      inode.size = size
-      inode.rwsem.unlock()
-      return
-    }
-    // The orphan handle first: if it cannot start, nothing has changed.
+    // ext4_setattr's handle first (the orphan handle when shrinking): if it cannot start,
+    // nothing has changed.
     let h: JournalHandle
     do {
+      guard size != inode.size else {
+        inode.rwsem.unlock()
+        return
+      }
       h = try await startHandle(Ext4Engine.startCredits)
     } catch let e as FSError {
       inode.rwsem.unlock()
       throw e
     }
-    try await inode.invalidateLock.lockExclusive()
     let ps = kernel.pageSize
+    guard size < inode.size else {
+      // Growing: ext4_block_truncate_page(handle, mapping, oldsize) zeroes the old EOF block's
+      // tail, which a truncate down whose zeroing failed left on disk (its error is not checked
+      // here either), then i_size moves.
+      let old = inode.size
+      do {
+        try await zeroPartial(inode, from: old, to: min((old + ps - 1) / ps * ps, (old / ps + 1) * ps))
+      } catch is FSError {
+        // Ignored, as ext4_setattr ignores it: the tail keeps what the disk holds.
+      }
+      inode.size = size
+      journal.stop(h)
+      inode.rwsem.unlock()
+      return
+    }
+    try await inode.invalidateLock.lockExclusive()
     inode.size = size
     do {
-      // truncate_pagecache: the tail of the page holding EOF is zeroed, later pages go.
-      try await zeroPartial(inode, from: size, to: min((size + ps - 1) / ps * ps, (size / ps + 1) * ps))
+      // truncate_pagecache and ext4_block_truncate_page: the tail of the page holding EOF is
+      // zeroed (reading its block in), later pages go. ext4_truncate does not check the
+      // zeroing's error (through 6.12): a failed read-in leaves the tail as the disk holds it
+      // and the truncate goes on.
+      do {
+        try await zeroPartial(inode, from: size, to: min((size + ps - 1) / ps * ps, (size / ps + 1) * ps))
+      } catch is FSError {
+        // ext4_block_truncate_page's error is dropped.
+      }
       try await evictPages(inode, from: (size + ps - 1) / ps, to: UInt64.max / ps)
       let last = (size + blockSize - 1) / blockSize
       try await inode.dataSem.lockExclusive()

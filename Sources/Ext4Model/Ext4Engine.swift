@@ -11,6 +11,12 @@ final class Ext4Engine: Engine, @unchecked Sendable {
   var data: SpaceInfo
   var journal: Journal
   var inodes: [String: Ext4Inode] = [:]
+  /// The orphan list: inodes unlinked to nlink 0 whose eviction has not freed them yet (evict in
+  /// progress, or failed: then only the next mount's orphan processing frees them), in the order
+  /// they were added. Their trees still map their blocks.
+  var orphans: [Ext4Inode] = []
+  /// The next inode number handed out (EXT4_FIRST_INO is 11, lost+found; the model's start at 12).
+  var nextIno: UInt64 = 12
   /// Blocks freed since the last commit: mballoc does not hand them out again until the
   /// transaction that freed them commits (a crash before would leave the old tree pointing at them).
   var pinned: [BlockRange] = []
@@ -51,8 +57,10 @@ final class Ext4Engine: Engine, @unchecked Sendable {
 
   func bug(_ name: String) -> Bool { bugs.contains(name) }
 
-  func makeInode(_ path: String) -> Ext4Inode {
-    Ext4Inode(path: path, kernel: kernel, leafCapacity: setupConfig.leafCapacity)
+  func makeInode(_ path: String, ino: UInt64? = nil) -> Ext4Inode {
+    let n = ino ?? nextIno
+    nextIno = max(nextIno, n + 1)
+    return Ext4Inode(path: path, ino: n, kernel: kernel, leafCapacity: setupConfig.leafCapacity)
   }
 
   // MARK: Engine
@@ -71,7 +79,25 @@ final class Ext4Engine: Engine, @unchecked Sendable {
     for path in setupConfig.common.cachedPaths { _ = try await perform(Operation(.read, path: path)) }
   }
 
+  /// Runs `op` holding the inode its path names (as an open file holds it). The last holder of an
+  /// unlinked inode evicts it when its operation ends (iput → ext4_evict_inode), in its task:
+  /// unlink's own when nothing else holds the inode, else the one that looked the file up before
+  /// the unlink and finishes after it.
   func perform(_ op: Operation) async throws -> [UInt8]? {
+    guard let held = inodes[op.path] else { return try await dispatch(op) }
+    held.refs += 1
+    let result: Result<[UInt8]?, any Error>
+    do {
+      result = .success(try await dispatch(op))
+    } catch {
+      result = .failure(error)
+    }
+    held.refs -= 1
+    if held.refs == 0 && held.unlinked { try await evict(held) }
+    return try result.get()
+  }
+
+  private func dispatch(_ op: Operation) async throws -> [UInt8]? {
     switch op.kind {
     case .create:
       try await create(op.path)
@@ -198,42 +224,6 @@ final class Ext4Engine: Engine, @unchecked Sendable {
     if let first { throw first }
   }
 
-  /// ext4_unlink and eviction at once: under i_rwsem and the invalidate lock, a handle; the page
-  /// cache is truncated (waiting for page locks and writeback), delayed blocks are released, and
-  /// every extent is removed (with restarts, as truncate does); the blocks are pinned until commit.
-  func unlink(_ path: String) async throws {
-    let inode = try lookup(path)
-    try await inode.rwsem.lockExclusive()
-    let h: JournalHandle
-    do {
-      h = try await startHandle(Ext4Engine.startCredits)
-    } catch let e as FSError {
-      inode.rwsem.unlock()
-      throw e
-    }
-    try await inode.invalidateLock.lockExclusive()
-    try await evictPages(inode, from: 0, to: UInt64.max / kernel.pageSize)
-    try await inode.dataSem.lockExclusive()
-    releaseDelayed(inode.cache.remove(0, UInt64.max))
-    do {
-      try await removeSpace(inode, h, 0, UInt64.max)
-    } catch let e as FSError {
-      // The name stays; what was not removed stays mapped.
-      inode.cache.remove(0, UInt64.max)
-      inode.dataSem.unlock()
-      journal.stop(h)
-      inode.invalidateLock.unlock()
-      inode.rwsem.unlock()
-      throw e
-    }
-    inode.cache.removeAll()
-    inodes[path] = nil
-    inode.dataSem.unlock()
-    journal.stop(h)
-    inode.invalidateLock.unlock()
-    inode.rwsem.unlock()
-  }
-
   /// Returns the reservation of `blocks` delayed blocks that left the status cache.
   func releaseDelayed(_ blocks: UInt64) {
     data.mayUse -= blocks * blockSize
@@ -249,9 +239,12 @@ final class Ext4Engine: Engine, @unchecked Sendable {
   func commit() {
     var files: [String: Ext4CommittedState.File] = [:]
     for (path, inode) in inodes {
-      files[path] = Ext4CommittedState.File(size: inode.size, extents: inode.tree.extents)
+      files[path] = Ext4CommittedState.File(ino: inode.ino, size: inode.size, extents: inode.tree.extents)
     }
-    device.committedRoot = Ext4CommittedState(files: files)
+    // The orphan list is on disk too (s_last_orphan, or the orphan file): whatever an orphan's
+    // tree still maps at this commit, the next mount's orphan processing frees.
+    let orphaned = orphans.map { Ext4CommittedState.File(ino: $0.ino, size: $0.size, extents: $0.tree.extents) }
+    device.committedRoot = Ext4CommittedState(files: files, orphans: orphaned)
     for r in pinned.sorted(by: { $0.start < $1.start }) {
       allocator.release(r)
       data.used -= r.count * blockSize
@@ -261,9 +254,12 @@ final class Ext4Engine: Engine, @unchecked Sendable {
   }
 
   /// Crash and remount: memory is gone; the last commit's trees and sizes are mounted, the
-  /// allocator rebuilt from them; the status caches start empty.
+  /// allocator rebuilt from them; the status caches start empty. Orphan processing
+  /// (ext4_orphan_cleanup) then evicts every inode on the committed orphan list: the blocks its
+  /// tree still maps are freed (the model's orphan processing has no fault points).
   func recover() async throws {
     inodes = [:]
+    orphans = []
     pinned = []
     allocating = []
     allocator = Ext4Engine.freshAllocator(setupConfig)
@@ -274,7 +270,7 @@ final class Ext4Engine: Engine, @unchecked Sendable {
     guard let root = device.committedRoot as? Ext4CommittedState else { return }
     for path in root.files.keys.sorted() {
       let f = root.files[path]!
-      let inode = makeInode(path)
+      let inode = makeInode(path, ino: f.ino)
       inode.size = f.size
       for e in f.extents {
         inode.tree.insert(e)
@@ -308,6 +304,16 @@ final class Ext4Engine: Engine, @unchecked Sendable {
         let disk = e.pblk.map { BlockRange(start: $0, count: e.len) }
         s.extents.append(ExtentRecord(source: .cache, file: path, range: range, disk: disk, state: e.status.rawValue))
         if e.status == .delayed { s.extents.append(ExtentRecord(source: .delalloc, file: path, range: range)) }
+      }
+    }
+    // An orphan's tree still maps its blocks (on disk, inode N on the orphan list): they are
+    // neither free nor leaked. It has no name, so no file record, and no page or status cache.
+    for inode in orphans {
+      for e in inode.tree.extents {
+        s.extents.append(
+          ExtentRecord(
+            source: .tree, file: inode.orphanName, range: ByteRange(start: e.lblk * bs, length: e.len * bs),
+            disk: e.disk, state: e.unwritten ? "unwritten" : "written"))
       }
     }
     journal.report(into: &s)

@@ -6,13 +6,17 @@ struct EngineUnderTest {
   let harness: Harness
 
   /// Builds `descriptor`'s engine with the default setup (or `setup`) and runs its setup.
-  init(_ descriptor: EngineDescriptor, setup: PlanValue? = nil, bugs: Set<String> = []) throws {
+  init(
+    _ descriptor: EngineDescriptor, setup: PlanValue? = nil, bugs: Set<String> = [], faults: [FaultSpec] = []
+  ) throws {
     let scheduler = Scheduler(policy: FIFOPolicy(), stepLimit: 100_000, trace: Trace())
-    harness = Harness(scheduler: scheduler, injector: Injector(catalog: descriptor.catalog, faults: []))
+    harness = Harness(scheduler: scheduler, injector: Injector(catalog: descriptor.catalog, faults: faults))
     let engine = try descriptor.make(EngineContext(setup: setup, bugs: bugs, harness: harness))
     self.engine = engine
     scheduler.spawn("setup", kind: .harness) { try await engine.setup() }
     _ = scheduler.run()
+    // Faults count from the first operation on, as in a plan run (setup hits none).
+    harness.injecting = !faults.isEmpty
   }
 
   /// Runs `ops` in order as one plan task named `task`; returns each op's error, nil for success.
@@ -36,6 +40,14 @@ struct EngineUnderTest {
     }
     _ = scheduler.run()
     return out.errors
+  }
+
+  /// Crash and remount (`Engine.recover`), as the runner does after a plan (no fault fires).
+  func recover() {
+    harness.injecting = false
+    let engine = engine
+    harness.scheduler.spawn("recover", kind: .harness) { try await engine.recover() }
+    _ = harness.scheduler.run()
   }
 
   /// The shared invariant `check` judges the snapshot now, at rest, against `baseline`.

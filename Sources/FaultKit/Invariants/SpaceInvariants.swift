@@ -18,8 +18,11 @@ public struct SpaceBalanced: Invariant {
     Whether an engine's free really is independent of its counters (an engine that computes free \
     as total - used - reserved passes the sum by construction; the model engines do not), the \
     amount reserved per operation, whether a pinned run's reason is true, and blocks mapped twice \
-    or both mapped and free (no-double-allocation's findings). Engines that do not set \
-    deviceBlocks get no block accounting.
+    or both mapped and free (no-double-allocation's findings). Blocks an unlinked inode still \
+    maps (an ext4 orphan whose eviction failed, reported as the tree extents of `orphan inode N \
+    (was /path)`, a file with no name) count as mapped, not leaked: whether the next mount's \
+    orphan processing frees them is not judged (nothing is judged after recover). Engines that \
+    do not set deviceBlocks get no block accounting.
     """
 
   public func check(_ c: InvariantContext) -> [Violation] {

@@ -4,19 +4,24 @@ import Foundation
 /// its outcome, and checked against what the engine reads back, before and after `recover`.
 ///
 /// Checks `errors-reported` (before recover: bytes the application wrote and the cache no longer
-/// returns were reported lost by an error from a later write, writeback, fsync or read of that
-/// file) and `data-durable` (after recover: bytes a successful fsync acknowledged read back as
+/// returns were reported lost by an error from a later write, writeback, fsync, read or punch
+/// of that file) and `data-durable` (after recover: bytes a successful fsync acknowledged read back as
 /// written; other bytes are ones written there at some time, or zero: never garbage).
 /// Operations are fed in completion order. Every write's bytes are stamped (`WriteData`: file,
 /// offset, write), so a block at the wrong offset, in the wrong file or from an older write is a
 /// mismatch, and "garbage" is exact: a byte after a crash must be one some write (or setup) put
 /// at that very offset, or zero. Every read the plan makes is checked when it returns
 /// (`checkRead`), against what the file held when the read started or holds when it returned
-/// where another task wrote that file meanwhile. Does not check: files unlinked during the plan
-/// (whether the unlink survives a crash depends on a commit the plan may not have made),
-/// ordering between files, and what a direct read returns for a page marked for fixup while it
-/// ran (`ReadWindow.awaitingFixup`, engines whose `EngineDescriptor.writebackSkipsPagesAwaitingFixup`):
-/// its flush skipped that page, so older bytes some write or setup put there (or zeros) pass.
+/// where another task wrote that file meanwhile; a name a successful unlink removed (and nothing
+/// made again) must not read before recover (`errors-reported`). Does not check: files unlinked
+/// during the plan after recover (whether the unlink survives a crash depends on a commit the
+/// plan may not have made; what an unlinked inode still holds, an orphan whose eviction failed,
+/// is the engine's block accounting's business), which bytes a failed punch or zero range lost
+/// (any such failure excuses the loss of the writes since the last fsync, as a writeback error
+/// does: the call writes back first and returns that error), ordering between files, and what a
+/// direct read returns for a page marked for fixup while it ran (`ReadWindow.awaitingFixup`,
+/// engines whose `EngineDescriptor.writebackSkipsPagesAwaitingFixup`): its flush skipped that
+/// page, so older bytes some write or setup put there (or zeros) pass.
 struct DataOracle {
   struct FileModel {
     /// Contents if every successful write took effect.
@@ -48,6 +53,9 @@ struct DataOracle {
     /// entry, freeing the inode, returns its error: ext4's and fuse2fs's both), so a read that
     /// finds no such file is allowed until an operation on it succeeds.
     var maybeUnlinked = false
+    /// A successful unlink removed the name, and no successful operation has made it since: a
+    /// read of it must fail with ENOENT.
+    var unlinked = false
     var touched = false
     /// A `corrupt` op damaged a block: reads may fail with EIO (never return wrong bytes).
     var damaged = false
@@ -133,6 +141,12 @@ struct DataOracle {
     // failure there is the call's error: a failed direct read or write reports a writeback
     // error, as a failed fsync does (the buffered writes before it may be gone).
     if failed && (op.kind == .dioWrite || op.kind == .dioRead) { markLoss(&m, seq) }
+    // So do hole punching and zeroing: ext4_punch_hole, xfs_flush_unmap_range (punch, zero
+    // range) and btrfs_punch_hole_lock_range (its ordered-range wait) write the range's dirty
+    // pages back and wait first (filemap_write_and_wait_range), and return that error: the
+    // "Delayed block allocation failed" pages of a page the range only touches are lost, and the
+    // punch's error is how the caller hears of it. Any failed punch counts, whatever its cause.
+    if failed && (op.kind == .punch || op.kind == .zeroRange) { markLoss(&m, seq) }
     switch op.kind {
     case .create:
       if ok {
@@ -158,6 +172,7 @@ struct DataOracle {
         m.eitherOld.append((r, Array(m.expected[start..<start + len])))
       } else {
         m.exists = true
+        m.unlinked = false
         m.eitherOld = trim(m.eitherOld, r)
         m.minSize = max(m.minSize, start + len)
       }
@@ -210,18 +225,28 @@ struct DataOracle {
       guard ok else {
         if failed {
           // A truncate that failed part-way may have cut the file (ext4 sets i_size first): the
-          // tail may be gone, and the error is what reports it. Once the file grows again, what
-          // it cut reads as zeros. And one that grows may have grown it (libext2fs's
-          // ext2fs_file_set_size2 writes the new i_size before anything that can fail).
+          // tail may be gone, and the error is what reports it. It may also have zeroed the tail
+          // of the block at the new size (ext4_block_truncate_page, before the blocks' removal
+          // failed), which writeback writes in place before any commit of the size: after a
+          // crash the old size can come back with zeros there, as for a truncate that worked.
+          // And one that grows may have grown it (libext2fs's ext2fs_file_set_size2 writes the
+          // new i_size before anything that can fail).
           let n = Int(op.size ?? 0)
           m.minSize = min(m.minSize, n)
           m.durableMinSize = min(m.durableMinSize, n)
           m.lastErrorSeq = seq
           let tailEnd = max(m.durable.count, m.expected.count)
           if n < tailEnd {
-            let cut = ByteRange(UInt64(n), UInt64(tailEnd))
-            m.eitherOld.append((cut, Array(repeating: 0, count: tailEnd - n)))
-            m.durableEither.append((cut, Array(repeating: 0, count: tailEnd - n)))
+            m.durableEither.append((ByteRange(UInt64(n), UInt64(tailEnd)), Array(repeating: 0, count: tailEnd - n)))
+          }
+          // Past the new size, it may have freed some blocks and not others (ext4 removes them
+          // from the end, a restart at a time): once the file grows again, each byte there reads
+          // as before or as zero. Zero is expected, the old bytes allowed.
+          if n < m.expected.count {
+            m.eitherOld.append((ByteRange(UInt64(n), UInt64(m.expected.count)), Array(m.expected[n...])))
+            m.expected.withUnsafeMutableBufferPointer { b in
+              for i in n..<b.count { b[i] = 0 }
+            }
           }
           if n > m.expected.count { m.expected.append(contentsOf: repeatElement(0, count: n - m.expected.count)) }
         }
@@ -243,7 +268,10 @@ struct DataOracle {
         m.expected.append(contentsOf: repeatElement(0, count: n - m.expected.count))
       }
     case .unlink:
-      if ok { m.exists = false }
+      if ok {
+        m.exists = false
+        m.unlinked = true
+      }
       if failed { m.maybeUnlinked = true }
     case .append:
       // At the end as the plan saw it: the same bytes as a write there.
@@ -288,7 +316,10 @@ struct DataOracle {
         m.expected.append(contentsOf: repeatElement(0, count: end - m.expected.count))
       }
       if ok { m.minSize = max(m.minSize, end) }
-    case .mkdir, .link, .symlink, .setxattr, .removexattr, .control:
+    case .mkdir, .link, .symlink:
+      // No file data changes; the name exists again.
+      if ok { m.unlinked = false }
+    case .setxattr, .removexattr, .control:
       // No file data changes.
       break
     }
@@ -340,7 +371,17 @@ struct DataOracle {
   func checkCache(only: Set<String>? = nil, _ read: (String) -> Result<[UInt8], FSError>) -> [Violation] {
     var out: [Violation] = []
     for path in paths where only?.contains(path) ?? true {
-      guard let m = files[path], m.exists else { continue }
+      guard let m = files[path], m.exists else {
+        // The name an unlink removed stays gone (however much of the inode is still to free:
+        // an orphan's blocks are not its name).
+        if files[path]?.unlinked == true, case .success = read(path) {
+          out.append(
+            Violation(
+              .errorsReported, moment: .atRest,
+              "\(path): unlink returned success, yet \(path) still reads (the name is still there)"))
+        }
+        continue
+      }
       switch read(path) {
       case .failure(let e):
         if m.maybeUnlinked && e.errno == .noEntry { continue }
@@ -354,7 +395,7 @@ struct DataOracle {
           out.append(
             Violation(
               .errorsReported, moment: .atRest,
-              "\(path): data lost and nobody was told: \(bad.text); no write, writeback, fsync or read of \(path) returned an error after it was written",
+              "\(path): data lost and nobody was told: \(bad.text); no write, writeback, fsync, read or punch of \(path) returned an error after it was written",
               evidence: [bad.text]))
         }
       }
