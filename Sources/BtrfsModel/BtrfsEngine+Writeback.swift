@@ -206,8 +206,12 @@ extension BtrfsEngine {
   }
 
   /// The endio worker: end page writeback, then btrfs_finish_ordered_io: lock the range, insert
-  /// the file extent (or drop it on IOERR), account the space, unlock, complete the extent.
+  /// the file extent (or drop it on IOERR), account the space, unlock, complete the extent. A
+  /// failed buffered write's error is on the mapping before any page's writeback ends
+  /// (end_bbio_data_write: mapping_set_error, then the folio's writeback cleared), so whoever
+  /// waited on that writeback finds it.
   func finishOrderedIO(_ inode: BtrfsInode, _ oe: OrderedExtent, pages: [Page]) async throws {
+    if oe.ioerr && !oe.direct { inode.mapping.error = oe.error ?? FSError(.io) }
     for p in pages {
       if oe.ioerr { p.flags.insert(.error) }
       p.mapping?.endWriteback(p)
@@ -218,7 +222,6 @@ extension BtrfsEngine {
     data.reserved -= oe.range.length
     if oe.ioerr {
       allocator.release(oe.disk)
-      if !oe.direct { inode.mapping.error = oe.error ?? FSError(.io) }
     } else {
       data.used += oe.range.length
       pinned += insertExtent(inode, FileExtent(range: oe.range, disk: oe.disk))
