@@ -115,6 +115,10 @@ enum ExploreProfiles {
       // path. Never alone: a page so dirtied has no reservation until write-back queues the
       // fixup, which delalloc-backed rightly reports at rest.
       .init("mmap-writeback", ops: [op(.mmapWrite, offset: 0, length: 4 * kib, pattern: 0x66), op(.writeback)]),
+      // The same, then a migration while the queued fixup still holds the page (EBUSY).
+      .init(
+        "mmap-writeback-migrate",
+        ops: [op(.mmapWrite, offset: 0, length: 4 * kib, pattern: 0x66), op(.writeback), op(.migratePage, offset: 0)]),
     ],
     alphabet: ["write-unaligned", "write-large", "fsync", "dio-write", "cold-read"])
 
@@ -152,6 +156,9 @@ enum ExploreProfiles {
       .init("punch-unaligned", op(.punch, offset: 2 * kib, length: 3 * kib)),
       .init("truncate-shrink", op(.truncate, size: 6 * kib)),
       .init("truncate-grow", op(.truncate, size: 128 * kib)),
+      // Many delayed blocks allocated in one write-back: from a fragmented setup with a small
+      // journal, more extents than the handle's credits (txn.extend, restarts in ext4_map_blocks).
+      .init("write-large-fsync", ops: [op(.write, offset: 0, length: 96 * kib, pattern: 0x45), op(.fsync)]),
     ],
     alphabet: ["write-unaligned", "write-large", "fsync", "punch", "truncate-shrink"])
 

@@ -62,7 +62,7 @@ import Testing
     for k in outputs[0].keys.sorted() { #expect(outputs[0][k] == outputs[1][k], "\(k) differs between two runs") }
     #expect(outputs[0]["explore.json"] != nil)
     #expect(outputs[0].keys.contains { $0.hasPrefix("corpus/") })
-    // Shard 0/50 owns 3 of the 126 systematic workloads (21 templates alone from 6 setups): 2,
+    // Shard 0/50 owns 3 of the 132 systematic workloads (22 templates alone from 6 setups): 2,
     // then 1, then mutation takes over.
     #expect(outputs[0].keys.filter { $0.hasPrefix("g0002/plans/") }.count == 1)
     let state = try JSONDecoder().decode(
