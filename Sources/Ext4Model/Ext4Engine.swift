@@ -25,6 +25,9 @@ final class Ext4Engine: Engine, @unchecked Sendable {
   var allocating: [BlockRange] = []
   /// Bytes of data space held by the fragmentation filler (other files' blocks).
   let fillerBytes: UInt64
+  /// The root directory's i_rwsem, which the VFS holds across a create's lookup and the
+  /// filesystem's create (lookup_open): two creates of one name serialise on it.
+  let rootDir: RWSemaphore
 
   /// Credits a handle starts with (create, writeback of one run, punch, truncate, unlink).
   static let startCredits = 8
@@ -51,6 +54,7 @@ final class Ext4Engine: Engine, @unchecked Sendable {
     data = SpaceInfo(name: "data", total: dataBlocks * setupConfig.blockSize)
     data.used = SpaceCounter(fillerBytes)
     journal = Journal(capacity: setupConfig.journalCredits, kernel: kernel)
+    rootDir = RWSemaphore(kind: .inode, object: "/", kernel: kernel)
   }
 
   static func freshAllocator(_ s: Ext4Setup) -> ExtentAllocator { s.common.freshAllocator() }
@@ -138,13 +142,25 @@ final class Ext4Engine: Engine, @unchecked Sendable {
 
   // MARK: Operations
 
-  /// ext4_create: a handle for the new inode, then the name.
+  /// ext4_create as the VFS calls it: under the parent directory's i_rwsem (lookup_open) the name
+  /// is looked up, then ext4_create starts a handle for the new inode and adds the name. A second
+  /// create of the name waits on the directory and then finds it taken.
   func create(_ path: String) async throws {
-    guard inodes[path] == nil else { throw FSError(.exists) }
-    let h = try await startHandle(Ext4Engine.startCredits)
+    try await rootDir.lockExclusive()
+    guard inodes[path] == nil else {
+      rootDir.unlock()
+      throw FSError(.exists)
+    }
+    let h: JournalHandle
+    do {
+      h = try await startHandle(Ext4Engine.startCredits)
+    } catch let e as FSError {
+      rootDir.unlock()
+      throw e
+    }
     journal.stop(h)
-    guard inodes[path] == nil else { throw FSError(.exists) }
     inodes[path] = makeInode(path)
+    rootDir.unlock()
   }
 
   /// ext4_buffered_write_iter with delayed allocation: under i_rwsem, page by page,
@@ -286,6 +302,7 @@ final class Ext4Engine: Engine, @unchecked Sendable {
     s.pageSize = kernel.pageSize
     s.copyOnWrite = false
     let bs = blockSize
+    rootDir.report(into: &s)
     for path in inodes.keys.sorted() {
       let inode = inodes[path]!
       s.files.append(FileRecord(path: path, size: inode.size, pendingError: inode.mapping.unreported?.errno))

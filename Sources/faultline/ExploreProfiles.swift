@@ -87,6 +87,8 @@ enum ExploreProfiles {
     // error returns before any fault point, which no other template reaches.
     .init("create-existing", op(.create)),
     .init("unlink-read", ops: [op(.unlink), op(.read)]),
+    // A new name: the create's own journal start and reservations.
+    .init("create-new", op(.create, "/c")),
   ]
 
   static let btrfs = make(
