@@ -559,7 +559,7 @@ struct DataOracle {
     }
   }
 
-  private static func allowedOld(_ i: Int, _ g: UInt8?, _ either: [(ByteRange, [UInt8])]) -> Bool {
+  static func allowedOld(_ i: Int, _ g: UInt8?, _ either: [(ByteRange, [UInt8])]) -> Bool {
     guard let g else { return false }
     for (r, old) in either where r.start <= UInt64(i) && UInt64(i) < r.end {
       let k = i - Int(r.start)
